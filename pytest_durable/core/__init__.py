@@ -1,0 +1,36 @@
+"""The bottom layer: records, ids, codec, errors, the store contract and the reference store."""
+
+from .clock import Clock, ManualClock, TrioClock
+from .codec import Call, decode, decode_call, decode_error, describe_call, encode, encode_call, encode_error
+from .errors import (
+    Canceled,
+    DurableError,
+    EncodingError,
+    Fenced,
+    JoinError,
+    NondeterminismError,
+    NotFound,
+    PlatformError,
+    RegistrationError,
+    Rejected,
+    StoreError,
+    StoreUnavailable,
+    TaskStateError,
+    TimedOut,
+    UsageError,
+)
+from .ids import check_root_id, child_id, parent_of
+from .invariants import task_invariant_violations
+from .memory_store import MemoryStore
+from .records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
+from .store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIMER, Store
+
+__all__ = [
+    "Call", "Canceled", "Clock", "DurableError", "EncodingError", "Fence", "Fenced", "JoinError",
+    "ManualClock", "MemoryStore", "NondeterminismError", "NotFound", "PlatformError", "PromiseRecord",
+    "PromiseState", "RegistrationError", "Rejected", "Store", "StoreError", "StoreUnavailable",
+    "SuspendResult", "TAG_ORIGIN", "TAG_PARENT", "TAG_SCOPE", "TAG_TARGET", "TAG_TIMER", "TaskRecord",
+    "TaskState", "TaskStateError", "TimedOut", "TrioClock", "UsageError", "check_root_id", "child_id",
+    "decode", "decode_call", "decode_error", "describe_call", "encode", "encode_call", "encode_error",
+    "parent_of", "task_invariant_violations",
+]

@@ -1,0 +1,210 @@
+"""JSON codec for params and values.
+
+Plain JSON types pass through; tuples, sets, bytes, non-string-keyed dicts, enums, attrs classes and
+dataclasses are tagged with their type (``{"$t": ...}``) so they come back as what went in. A value
+that cannot be encoded raises ``EncodingError`` naming what was being encoded, before anything is
+written to the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import importlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from .errors import EncodingError
+
+TAG = "$t"
+JSON = Any  # a tree of dict/list/str/int/float/bool/None
+
+
+class _Unencodable(Exception):
+    def __init__(self, path: str, value: object, why: str) -> None:
+        self.path = path
+        self.value = value
+        self.why = why
+
+
+def _class_ref(cls: type, path: str, value: object) -> str:
+    qualname = cls.__qualname__
+    if "<locals>" in qualname:
+        raise _Unencodable(path, value, f"class {qualname} is defined inside a function; define it at module level")
+    return f"{cls.__module__}:{qualname}"
+
+
+def _to_tree(value: object, path: str) -> JSON:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, enum.Enum):
+        return {TAG: "enum", "cls": _class_ref(type(value), path, value), "v": _to_tree(value.value, path)}
+    if isinstance(value, list):
+        return [_to_tree(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return {TAG: "tuple", "v": [_to_tree(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value) and TAG not in value:
+            return {k: _to_tree(v, f"{path}[{k!r}]") for k, v in value.items()}
+        return {
+            TAG: "map",
+            "v": [[_to_tree(k, f"{path} key"), _to_tree(v, f"{path}[{k!r}]")] for k, v in value.items()],
+        }
+    if isinstance(value, (set, frozenset)):
+        items = [_to_tree(v, f"{path} item") for v in value]
+        # Sort by encoded text: a set's iteration order depends on string hashing.
+        items.sort(key=lambda t: json.dumps(t, sort_keys=True))
+        return {TAG: "frozenset" if isinstance(value, frozenset) else "set", "v": items}
+    if isinstance(value, (bytes, bytearray)):
+        return {TAG: "bytes", "v": base64.b64encode(bytes(value)).decode("ascii")}
+    cls = type(value)
+    if attrs.has(cls):
+        fields = {
+            f.name: _to_tree(getattr(value, f.name), f"{path}.{f.name}")
+            for f in attrs.fields(cls)
+            if f.init
+        }
+        return {TAG: "attrs", "cls": _class_ref(cls, path, value), "v": fields}
+    if dataclasses.is_dataclass(value):
+        fields = {
+            f.name: _to_tree(getattr(value, f.name), f"{path}.{f.name}")
+            for f in dataclasses.fields(value)
+            if f.init
+        }
+        return {TAG: "dataclass", "cls": _class_ref(cls, path, value), "v": fields}
+    raise _Unencodable(
+        path,
+        value,
+        f"type {cls.__module__}.{cls.__qualname__} is not supported; use JSON types, tuples, sets, "
+        "bytes, enums, attrs classes or dataclasses",
+    )
+
+
+def _load_class(ref: str) -> type:
+    module_name, _, qualname = ref.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise EncodingError(f"cannot decode a value of class {ref}: {exc}; is its module importable here?") from None
+    if not isinstance(obj, type):
+        raise EncodingError(f"cannot decode a value of class {ref}: it is not a class")
+    return obj
+
+
+def _from_tree(tree: JSON) -> object:
+    if isinstance(tree, list):
+        return [_from_tree(v) for v in tree]
+    if not isinstance(tree, dict):
+        return tree
+    tag = tree.get(TAG)
+    if tag is None:
+        return {k: _from_tree(v) for k, v in tree.items()}
+    if tag == "tuple":
+        return tuple(_from_tree(v) for v in tree["v"])
+    if tag == "map":
+        return {_from_tree(k): _from_tree(v) for k, v in tree["v"]}
+    if tag == "set":
+        return {_from_tree(v) for v in tree["v"]}
+    if tag == "frozenset":
+        return frozenset(_from_tree(v) for v in tree["v"])
+    if tag == "bytes":
+        return base64.b64decode(tree["v"])
+    if tag == "enum":
+        return _load_class(tree["cls"])(_from_tree(tree["v"]))
+    if tag in ("attrs", "dataclass"):
+        cls = _load_class(tree["cls"])
+        return cls(**{k: _from_tree(v) for k, v in tree["v"].items()})
+    raise EncodingError(f"cannot decode a value tagged {tag!r}: unknown tag")
+
+
+def _dumps(tree: JSON) -> str:
+    return json.dumps(tree, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode(value: object, *, what: str) -> str:
+    """Encode ``value`` to JSON text; ``what`` names it in the error (e.g. "process_item's result")."""
+    try:
+        return _dumps(_to_tree(value, ""))
+    except _Unencodable as exc:
+        at = f" at {exc.path.lstrip('.')}" if exc.path else ""
+        raise EncodingError(f"cannot encode {what}{at} ({exc.value!r}): {exc.why}") from None
+
+
+def decode(text: str) -> object:
+    """Decode JSON text written by ``encode``."""
+    return _from_tree(json.loads(text))
+
+
+@attrs.frozen
+class Call:
+    """A decoded durable call: the function name and its arguments."""
+
+    func: str
+    args: tuple[object, ...]
+    kwargs: Mapping[str, object]
+
+    def __str__(self) -> str:
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"{self.func}({', '.join(parts)})"
+
+
+def encode_call(func: str, args: Sequence[object], kwargs: Mapping[str, object], *, names: Sequence[str] = ()) -> str:
+    """Encode a call as a promise param; ``names`` are the parameter names used in errors."""
+    encoded_args = []
+    for i, arg in enumerate(args):
+        label = f"argument {names[i]!r}" if i < len(names) else f"positional argument {i}"
+        try:
+            encoded_args.append(_to_tree(arg, ""))
+        except _Unencodable as exc:
+            at = f" at {exc.path.lstrip('.')}" if exc.path else ""
+            raise EncodingError(f"{func}: cannot encode {label}{at} ({exc.value!r}): {exc.why}") from None
+    encoded_kwargs = {}
+    for key, arg in kwargs.items():
+        try:
+            encoded_kwargs[key] = _to_tree(arg, "")
+        except _Unencodable as exc:
+            at = f" at {exc.path.lstrip('.')}" if exc.path else ""
+            raise EncodingError(f"{func}: cannot encode argument {key!r}{at} ({exc.value!r}): {exc.why}") from None
+    return _dumps({"func": func, "args": encoded_args, "kwargs": encoded_kwargs})
+
+
+def decode_call(param: str) -> Call:
+    """Decode a param written by ``encode_call``."""
+    tree = json.loads(param)
+    args = tuple(_from_tree(a) for a in tree["args"])
+    kwargs = {k: _from_tree(v) for k, v in tree["kwargs"].items()}
+    return Call(tree["func"], args, kwargs)
+
+
+def describe_call(param: str) -> str:
+    """A readable form of a param for messages and trees; falls back to the raw text."""
+    try:
+        return str(decode_call(param))
+    except (EncodingError, ValueError, KeyError, TypeError):
+        return param
+
+
+def encode_error(exc: BaseException) -> str:
+    """Encode an exception a promise is rejected with: its type name and message."""
+    return _dumps({"type": type(exc).__qualname__, "message": str(exc)})
+
+
+def decode_error(text: str | None) -> tuple[str, str]:
+    """The (type name, message) of an encoded rejection; tolerant of foreign values."""
+    if text is None:
+        return ("Error", "")
+    try:
+        tree = json.loads(text)
+    except ValueError:
+        return ("Error", text)
+    if isinstance(tree, dict) and isinstance(tree.get("type"), str):
+        return (tree["type"], str(tree.get("message", "")))
+    return ("Error", text)

@@ -1,0 +1,112 @@
+"""The error hierarchy of DESIGN §2.
+
+Three families, kept apart on purpose:
+
+* ``DurableError`` (an ``Exception``): what a workflow sees when a child did not give a value.
+  User code may catch these; they are ordinary outcomes of durable calls.
+* ``UsageError`` (an ``Exception``): the program is wrong (bad argument, unregistered function,
+  misuse of a future). Raised at the call site, before anything is written to the store.
+* ``PlatformError`` (a ``BaseException``): the platform itself failed (store unreachable, lease lost,
+  simulated crash, nondeterminism). User code's ``except Exception`` cannot swallow these; the
+  executor releases the task for a retry instead of rejecting the promise, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+
+class DurableError(Exception):
+    """Base of the errors a workflow receives from its children."""
+
+
+class Rejected(DurableError):
+    """A child promise was rejected; carries the original error's type name and message."""
+
+    def __init__(self, id: str, type_name: str, message: str) -> None:
+        self.id = id
+        self.type_name = type_name
+        self.message = message
+        super().__init__(f"{id} was rejected: {type_name}: {message}")
+
+
+class Canceled(Rejected):
+    """A child promise was settled ``rejected_canceled`` from outside."""
+
+    def __init__(self, id: str, type_name: str = "Canceled", message: str = "canceled") -> None:
+        super().__init__(id, type_name, message)
+
+
+class TimedOut(Rejected):
+    """A child promise passed its deadline before it settled (``rejected_timedout``)."""
+
+    def __init__(self, id: str, type_name: str = "TimedOut", message: str = "timed out") -> None:
+        super().__init__(id, type_name, message)
+
+
+class JoinError(DurableError):
+    """A spawned child's task ended without settling its promise (it was dropped)."""
+
+    def __init__(self, id: str) -> None:
+        self.id = id
+        super().__init__(f"task {id} was dropped")
+
+
+class UsageError(Exception):
+    """The program uses the API wrongly; the message says what to do instead."""
+
+
+class EncodingError(UsageError, TypeError):
+    """A value cannot be written to the store; names the function and argument at fault."""
+
+
+class RegistrationError(UsageError):
+    """A function name is registered twice, or a function is used without being registered."""
+
+
+class PlatformError(BaseException):
+    """Base of errors of the platform itself; a BaseException so user code cannot swallow it."""
+
+
+class StoreError(PlatformError):
+    """The store refused or could not answer a request."""
+
+
+class NotFound(StoreError):
+    """No promise (or task) with this id exists."""
+
+    def __init__(self, kind: str, id: str) -> None:
+        self.kind = kind
+        self.id = id
+        super().__init__(f"no {kind} with id {id!r}")
+
+
+class Fenced(StoreError):
+    """A write carried a stale task version: the writer's lease is gone (it is a zombie)."""
+
+    def __init__(self, task_id: str, version: int, detail: str) -> None:
+        self.task_id = task_id
+        self.version = version
+        super().__init__(f"task {task_id!r} version {version} is fenced out: {detail}")
+
+
+class TaskStateError(StoreError):
+    """A task operation does not fit the task's current state (e.g. acquiring a fulfilled task)."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached; the request may or may not have been applied."""
+
+
+class NondeterminismError(PlatformError):
+    """A replay asked for a recorded child with a different call: the workflow code changed or
+    reads something nondeterministic. Retrying cannot fix it, and rejecting would lose work, so
+    the task is released and the error surfaces to whoever runs the worker."""
+
+    def __init__(self, id: str, recorded: str, new: str) -> None:
+        self.id = id
+        self.recorded = recorded
+        self.new = new
+        super().__init__(
+            f"nondeterminism at child {id}: the store recorded {recorded} but the replay called "
+            f"{new}. A workflow must make the same child calls, in the same order, on every run; "
+            "move anything nondeterministic into ctx.run/ctx.random/ctx.now"
+        )

@@ -1,0 +1,324 @@
+"""``MemoryStore``: the reference implementation of the store contract, and the oracle for others.
+
+Everything happens in memory and nothing awaits, so one call is one atomic step. Time comes from an
+injected clock; due timeouts and lease expiries are applied lazily on every access to the record
+and for all records by ``sweep()``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from .clock import Clock, ManualClock
+from .errors import Fenced, NotFound, TaskStateError, UsageError
+from .records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
+from .store import TAG_PARENT, TAG_TARGET, TAG_TIMER
+
+_SETTLE_STATES = (PromiseState.RESOLVED, PromiseState.REJECTED, PromiseState.REJECTED_CANCELED)
+
+
+class MemoryStore:
+    """In-memory promises and tasks implementing ``Store`` exactly (DESIGN §3).
+
+    ``redispatch_after`` is how long a dispatched task waits before it is offered again if no
+    worker acquired it.
+    """
+
+    def __init__(self, clock: Clock | None = None, *, redispatch_after: float = 5.0) -> None:
+        self.clock: Clock = clock if clock is not None else ManualClock()
+        self.redispatch_after = redispatch_after
+        self._promises: dict[str, PromiseRecord] = {}
+        self._children: dict[str, list[str]] = {}
+        self._tasks: dict[str, TaskRecord] = {}
+        self._ttl: dict[str, float] = {}
+        self._pending: dict[str, dict[str, None]] = {}  # target -> pending task ids, ordered
+        self._waiters: dict[str, dict[str, None]] = {}  # promise id -> suspended task ids
+        self._timeouts: list[tuple[float, int, str]] = []  # (timeout_at, seq, promise id)
+        self._leases: list[tuple[float, int, str, int]] = []  # (expires_at, seq, task id, version)
+        self._seq = 0
+
+    # -- inspection (synchronous; for tests, checks and renderers) ---------------------------------
+
+    def promises(self) -> list[PromiseRecord]:
+        """Every promise record, in creation order, as stored (due timeouts not yet applied)."""
+        return list(self._promises.values())
+
+    def tasks(self) -> list[TaskRecord]:
+        """Every task record, in creation order."""
+        return list(self._tasks.values())
+
+    def promise_map(self) -> Mapping[str, PromiseRecord]:
+        """A read-only view of promises by id."""
+        return dict(self._promises)
+
+    # -- promises ------------------------------------------------------------------------------------
+
+    async def create_promise(
+        self,
+        id: str,
+        param: str,
+        timeout_at: float,
+        tags: Mapping[str, str] | None = None,
+        *,
+        target: str | None = None,
+        fence: Fence | None = None,
+    ) -> PromiseRecord:
+        self._check_fence(fence)
+        existing = self._promise_or_none(id)
+        if existing is not None:
+            return existing
+        now = self.clock.now()
+        all_tags = dict(tags or {})
+        if target is not None:
+            all_tags[TAG_TARGET] = target
+        record = PromiseRecord(
+            id=id, state=PromiseState.PENDING, param=param, value=None,
+            timeout_at=timeout_at, tags=all_tags, created_on=now,
+        )
+        self._promises[id] = record
+        parent = all_tags.get(TAG_PARENT)
+        if parent is not None:
+            self._children.setdefault(parent, []).append(id)
+        if timeout_at <= now:
+            return self._time_out(record, now)
+        self._push_timeout(record)
+        if target is not None:
+            self._tasks[id] = TaskRecord(
+                id=id, promise_id=id, target=target, state=TaskState.PENDING, retry_at=now
+            )
+            self._pending.setdefault(target, {})[id] = None
+        return record
+
+    async def settle_promise(
+        self, id: str, state: PromiseState, value: str | None, *, fence: Fence | None = None
+    ) -> PromiseRecord:
+        if state not in _SETTLE_STATES:
+            raise UsageError(
+                f"settle_promise({id!r}): state must be resolved, rejected or rejected_canceled, "
+                f"got {state.value}; timeouts are the store's to apply"
+            )
+        self._check_fence(fence)
+        record = self._promise(id)
+        if record.settled:
+            return record
+        return self._settle(record, state, value)
+
+    async def get_promise(self, id: str) -> PromiseRecord:
+        return self._promise(id)
+
+    async def get_branch(self, id: str) -> list[PromiseRecord]:
+        out = [self._promise(id)]
+        i = 0
+        while i < len(out):
+            for child in self._children.get(out[i].id, ()):
+                out.append(self._promise(child))
+            i += 1
+        return out
+
+    # -- tasks ---------------------------------------------------------------------------------------
+
+    async def get_task(self, id: str) -> TaskRecord:
+        return self._task(id)
+
+    async def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
+        self._expire_leases()
+        now = self.clock.now()
+        out: list[TaskRecord] = []
+        for task_id in list(self._pending.get(target, {})):
+            if len(out) >= limit:
+                break
+            task = self._task(task_id)
+            if task.state is not TaskState.PENDING or task.retry_at is None or task.retry_at > now:
+                continue
+            task = self._put_task(attrs.evolve(task, retry_at=now + self.redispatch_after))
+            out.append(task)
+        return out
+
+    async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
+        if ttl <= 0:
+            raise UsageError(f"acquire_task({id!r}): ttl must be > 0 seconds, got {ttl}")
+        task = self._task(id)
+        if task.state is not TaskState.PENDING:
+            raise TaskStateError(f"task {id!r} is {task.state.value}, only a pending task can be acquired")
+        now = self.clock.now()
+        self._pending.get(task.target, {}).pop(id, None)
+        task = self._put_task(
+            attrs.evolve(
+                task, state=TaskState.ACQUIRED, version=task.version + 1, lease_owner=owner,
+                lease_expires_at=now + ttl, retry_at=None, attempts=task.attempts + 1,
+            )
+        )
+        self._ttl[id] = ttl
+        self._push_lease(task)
+        return task
+
+    async def heartbeat_task(self, fence: Fence) -> TaskRecord:
+        task = self._check_fence(fence)
+        assert task is not None
+        task = self._put_task(attrs.evolve(task, lease_expires_at=self.clock.now() + self._ttl[task.id]))
+        self._push_lease(task)
+        return task
+
+    async def release_task(self, fence: Fence) -> TaskRecord:
+        task = self._check_fence(fence)
+        assert task is not None
+        return self._to_pending(task, self.clock.now())
+
+    async def fulfill_task(self, fence: Fence, state: PromiseState, value: str | None) -> PromiseRecord:
+        if state not in _SETTLE_STATES:
+            raise UsageError(
+                f"fulfill_task({fence.task_id!r}): state must be resolved, rejected or "
+                f"rejected_canceled, got {state.value}"
+            )
+        task = self._check_fence(fence)
+        assert task is not None
+        record = self._promise(task.promise_id)
+        if record.settled:
+            self._complete(task.id)
+            return record
+        return self._settle(record, state, value)
+
+    async def suspend_task(self, fence: Fence, awaiting: Sequence[str]) -> SuspendResult:
+        task = self._check_fence(fence)
+        assert task is not None
+        if not awaiting:
+            raise UsageError(f"suspend_task({fence.task_id!r}): awaiting must name at least one promise")
+        records = [self._promise(p) for p in awaiting]
+        if any(r.settled for r in records):
+            return SuspendResult.REDIRECT
+        callbacks = tuple(dict.fromkeys(awaiting))
+        self._put_task(
+            attrs.evolve(
+                task, state=TaskState.SUSPENDED, lease_owner=None, lease_expires_at=None,
+                retry_at=None, callbacks=callbacks,
+            )
+        )
+        for p in callbacks:
+            self._waiters.setdefault(p, {})[task.id] = None
+        return SuspendResult.SUSPENDED
+
+    async def sweep(self) -> None:
+        now = self.clock.now()
+        while self._timeouts and self._timeouts[0][0] <= now:
+            _, _, pid = heapq.heappop(self._timeouts)
+            record = self._promises[pid]
+            if not record.settled and record.timeout_at <= now:
+                self._time_out(record, now)
+        self._expire_leases()
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def _push_timeout(self, record: PromiseRecord) -> None:
+        heapq.heappush(self._timeouts, (record.timeout_at, self._next_seq(), record.id))
+
+    def _push_lease(self, task: TaskRecord) -> None:
+        assert task.lease_expires_at is not None
+        heapq.heappush(self._leases, (task.lease_expires_at, self._next_seq(), task.id, task.version))
+
+    def _expire_leases(self) -> None:
+        now = self.clock.now()
+        while self._leases and self._leases[0][0] <= now:
+            _, _, task_id, _ = heapq.heappop(self._leases)
+            self._task(task_id)  # applies the expiry if it is still due
+
+    def _promise_or_none(self, id: str) -> PromiseRecord | None:
+        record = self._promises.get(id)
+        if record is not None and not record.settled:
+            now = self.clock.now()
+            if record.timeout_at <= now:
+                record = self._time_out(record, now)
+        return record
+
+    def _promise(self, id: str) -> PromiseRecord:
+        record = self._promise_or_none(id)
+        if record is None:
+            raise NotFound("promise", id)
+        return record
+
+    def _task(self, id: str) -> TaskRecord:
+        task = self._tasks.get(id)
+        if task is None:
+            raise NotFound("task", id)
+        self._promise(task.promise_id)  # a due timeout of its promise completes the task
+        task = self._tasks[id]
+        if task.state is TaskState.ACQUIRED:
+            assert task.lease_expires_at is not None
+            now = self.clock.now()
+            if task.lease_expires_at <= now:
+                task = self._to_pending(task, now)
+        return task
+
+    def _put_task(self, task: TaskRecord) -> TaskRecord:
+        self._tasks[task.id] = task
+        return task
+
+    def _check_fence(self, fence: Fence | None) -> TaskRecord | None:
+        if fence is None:
+            return None
+        task = self._tasks.get(fence.task_id)
+        if task is None:
+            raise Fenced(fence.task_id, fence.version, "no such task")
+        task = self._task(fence.task_id)
+        if task.version != fence.version:
+            raise Fenced(fence.task_id, fence.version, f"the task is at version {task.version}")
+        if task.state is not TaskState.ACQUIRED:
+            raise Fenced(fence.task_id, fence.version, f"the task is {task.state.value}, not acquired")
+        return task
+
+    def _to_pending(self, task: TaskRecord, now: float) -> TaskRecord:
+        self._drop_waiters(task)
+        task = self._put_task(
+            attrs.evolve(
+                task, state=TaskState.PENDING, lease_owner=None, lease_expires_at=None,
+                retry_at=now, callbacks=(),
+            )
+        )
+        self._pending.setdefault(task.target, {})[task.id] = None
+        return task
+
+    def _drop_waiters(self, task: TaskRecord) -> None:
+        for p in task.callbacks:
+            waiting = self._waiters.get(p)
+            if waiting is not None:
+                waiting.pop(task.id, None)
+                if not waiting:
+                    del self._waiters[p]
+
+    def _complete(self, task_id: str) -> None:
+        task = self._tasks[task_id]
+        if task.state is TaskState.FULFILLED:
+            return
+        self._drop_waiters(task)
+        self._pending.get(task.target, {}).pop(task_id, None)
+        self._put_task(
+            attrs.evolve(
+                task, state=TaskState.FULFILLED, lease_owner=None, lease_expires_at=None,
+                retry_at=None, callbacks=(),
+            )
+        )
+
+    def _time_out(self, record: PromiseRecord, now: float) -> PromiseRecord:
+        if record.tags.get(TAG_TIMER) == "true":
+            return self._settle(record, PromiseState.RESOLVED, "null", at=now)
+        return self._settle(record, PromiseState.REJECTED_TIMEDOUT, None, at=now)
+
+    def _settle(
+        self, record: PromiseRecord, state: PromiseState, value: str | None, *, at: float | None = None
+    ) -> PromiseRecord:
+        now = self.clock.now() if at is None else at
+        settled = attrs.evolve(record, state=state, value=value, settled_on=now)
+        self._promises[record.id] = settled
+        if record.id in self._tasks:
+            self._complete(record.id)
+        for task_id in list(self._waiters.pop(record.id, {})):
+            task = self._tasks[task_id]
+            if task.state is TaskState.SUSPENDED:
+                self._to_pending(task, now)
+        return settled

@@ -1,0 +1,82 @@
+"""The async store protocol every store implements (DESIGN §3).
+
+The executor talks to a store only through this protocol, so the simulator can put a faulty network
+in between and the live runtime can put SQLite or PostgreSQL behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from .records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
+
+#: Tag keys recording lineage on every promise the SDK creates.
+TAG_PARENT = "durable:parent"
+TAG_ORIGIN = "durable:origin"
+TAG_SCOPE = "durable:scope"
+TAG_TARGET = "durable:target"
+TAG_TIMER = "durable:timer"
+
+
+class Store(Protocol):
+    """Promises and the tasks that carry them to workers."""
+
+    async def create_promise(
+        self,
+        id: str,
+        param: str,
+        timeout_at: float,
+        tags: Mapping[str, str] | None = None,
+        *,
+        target: str | None = None,
+        fence: Fence | None = None,
+    ) -> PromiseRecord:
+        """Create ``id`` pending (with a task for ``target`` if given), or return the existing record."""
+        ...
+
+    async def settle_promise(
+        self, id: str, state: PromiseState, value: str | None, *, fence: Fence | None = None
+    ) -> PromiseRecord:
+        """Settle a pending promise; a settled one is returned unchanged."""
+        ...
+
+    async def get_promise(self, id: str) -> PromiseRecord:
+        """The record of ``id``, or ``NotFound``."""
+        ...
+
+    async def get_branch(self, id: str) -> list[PromiseRecord]:
+        """``id`` and all its descendants (by the ``durable:parent`` tag), in creation order."""
+        ...
+
+    async def get_task(self, id: str) -> TaskRecord:
+        """The task record, or ``NotFound``."""
+        ...
+
+    async def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
+        """Pending tasks of ``target`` that are due, oldest first; each is not due again for a while."""
+        ...
+
+    async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
+        """Take a pending task with a lease of ``ttl`` seconds; its version grows by one."""
+        ...
+
+    async def heartbeat_task(self, fence: Fence) -> TaskRecord:
+        """Extend the lease of an acquired task by its ttl."""
+        ...
+
+    async def release_task(self, fence: Fence) -> TaskRecord:
+        """Give an acquired task back: pending again, due at once."""
+        ...
+
+    async def fulfill_task(self, fence: Fence, state: PromiseState, value: str | None) -> PromiseRecord:
+        """Settle the task's promise and complete the task in one step."""
+        ...
+
+    async def suspend_task(self, fence: Fence, awaiting: Sequence[str]) -> SuspendResult:
+        """Park the task until one of ``awaiting`` settles; ``REDIRECT`` if one already has."""
+        ...
+
+    async def sweep(self) -> None:
+        """Apply every due timeout and lease expiry."""
+        ...

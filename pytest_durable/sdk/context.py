@@ -1,0 +1,424 @@
+"""``Context``: what a workflow uses to call children, and the rules that replay them (DESIGN §4).
+
+Every ``ctx.run``/``ctx.rpc`` takes the next child id, looks the child up in the preloaded branch and
+either replays its recorded outcome or creates it. Local children run their body here (again, if
+they were pending); remote ones are settled elsewhere and a pending one suspends the workflow.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Generator
+from typing import Any, Generic, TypeVar
+
+import attrs
+import trio
+
+from ..core.clock import Clock
+from ..core.codec import describe_call, encode, encode_call, encode_error
+from ..core.errors import EncodingError, NondeterminismError, UsageError
+from ..core.ids import child_id
+from ..core.records import Fence, PromiseRecord, PromiseState
+from ..core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TIMER, Store
+from .function import DurableFunction, Registry
+from .futures import DurableFuture, RemoteFuture, current_context
+from .outcome import Suspended, result_of
+from .retry import DEFAULT_RETRY, RETRY_POLICIES, RetryPolicy
+
+T = TypeVar("T")
+
+Settlement = tuple[PromiseState, str]
+
+
+@attrs.define(eq=False)
+class Execution:
+    """The state of one attempt at one task: the store, the fence, and the preloaded branch."""
+
+    store: Store
+    fence: Fence
+    registry: Registry
+    clock: Clock
+    rng: Callable[[], float]
+    target: str
+    origin: str
+    branch: dict[str, PromiseRecord]
+    awaiting: dict[str, None] = attrs.field(factory=dict)
+    on_body: Callable[[str], None] | None = None
+
+    async def refresh(self, id: str) -> PromiseRecord:
+        record = await self.store.get_promise(id)
+        self.branch[id] = record
+        return record
+
+    def trio_deadline(self, timeout_at: float) -> float:
+        """``timeout_at`` (store time) on trio's clock, which may differ from the store's."""
+        if math.isinf(timeout_at):
+            return timeout_at
+        return trio.current_time() + (timeout_at - self.clock.now())
+
+
+@attrs.frozen
+class Options:
+    """Per-call options: ``timeout`` seconds, leaf ``retry`` policy, explicit ``id``, rpc ``target``."""
+
+    timeout: float | None = None
+    retry: RetryPolicy | None = None
+    id: str | None = None
+    target: str | None = None
+
+    def merged(
+        self, *, timeout: float | None, retry: RetryPolicy | None, id: str | None, target: str | None
+    ) -> Options:
+        """These options with every given (not ``None``) value replaced."""
+        return Options(
+            timeout=self.timeout if timeout is None else timeout,
+            retry=self.retry if retry is None else retry,
+            id=self.id if id is None else id,
+            target=self.target if target is None else target,
+        )
+
+
+def _check_options(where: str, timeout: float | None, retry: object, id: object, target: object) -> None:
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0):
+        raise UsageError(f"{where}.options: timeout must be a number of seconds >= 0, got {timeout!r}")
+    if retry is not None and not isinstance(retry, RETRY_POLICIES):
+        raise UsageError(f"{where}.options: retry must be Exponential, Linear, Constant or Never, got {retry!r}")
+    if id is not None and (not isinstance(id, str) or not id or any(c.isspace() for c in id)):
+        raise UsageError(f"{where}.options: id must be a non-empty string without white space, got {id!r}")
+    if target is not None and (not isinstance(target, str) or not target):
+        raise UsageError(f"{where}.options: target must be a non-empty group name, got {target!r}")
+
+
+class Context:
+    """Handed to a workflow as its first argument; every durable call goes through it."""
+
+    def __init__(self, execution: Execution, id: str, deadline: float, nursery: trio.Nursery) -> None:
+        self._execution = execution
+        self._id = id
+        self._deadline = deadline
+        self._nursery = nursery
+        self._next = 0
+
+    @property
+    def id(self) -> str:
+        """The id of this workflow's promise."""
+        return self._id
+
+    @property
+    def deadline(self) -> float:
+        """This workflow's deadline (store time); no child may outlive it."""
+        return self._deadline
+
+    def _check_here(self, what: str) -> None:
+        if current_context.get() is not self:
+            raise UsageError(
+                f"ctx.{what} on the Context of {self._id} was called outside that workflow's body; "
+                "use the ctx your own workflow received"
+            )
+
+    def _take_id(self, explicit: str | None) -> str:
+        n = self._next
+        self._next += 1
+        return explicit if explicit is not None else child_id(self._id, n)
+
+    def run(self, fn: DurableFunction[..., T], /, *args: Any, **kwargs: Any) -> RunBuilder[T]:
+        """A local child: ``await`` it to run it here and wait, or ``await ….spawn()`` to run it
+        concurrently on its own trio task."""
+        self._check_here("run")
+        _check_durable(fn, "ctx.run")
+        fn.check_arguments(args, kwargs, where="ctx.run")
+        param = encode_call(fn.name, args, kwargs, names=fn.param_names)
+        return RunBuilder(self, fn, args, kwargs, param, Options())
+
+    def rpc(self, fn: DurableFunction[..., T] | str, /, *args: Any, **kwargs: Any) -> RpcBuilder[T]:
+        """A remote child: runs as its own task on a worker of the target group (default: this one's)."""
+        self._check_here("rpc")
+        if isinstance(fn, str):
+            name, names = fn, tuple[str, ...]()
+            if not fn or fn.startswith("durable."):
+                raise UsageError(f"ctx.rpc: function name must be a registered durable function name, got {fn!r}")
+        else:
+            _check_durable(fn, "ctx.rpc")
+            fn.check_arguments(args, kwargs, where="ctx.rpc")
+            name, names = fn.name, fn.param_names
+        param = encode_call(name, args, kwargs, names=names)
+        return RpcBuilder(self, name, param, Options())
+
+    async def sleep(self, seconds: float) -> None:
+        """A durable timer: survives crashes; the workflow suspends until it fires."""
+        self._check_here("sleep")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise UsageError(f"ctx.sleep: seconds must be a number >= 0, got {seconds!r}")
+        param = encode_call("durable.sleep", (seconds,), {})
+        record = await self._create(self._take_id(None), param, self._execution.clock.now() + seconds,
+                                    timer=True, scope="global")
+        await RemoteFuture[None](record.id, self, record)
+
+    async def promise(self, *, timeout: float, id: str | None = None) -> RemoteFuture[Any]:
+        """A promise settled from outside the workflow (an approval, a webhook); await the future."""
+        self._check_here("promise")
+        _check_options("ctx.promise", timeout, None, id, None)
+        param = encode_call("durable.promise", (timeout,), {})
+        record = await self._create(self._take_id(id), param, self._child_deadline(timeout), scope="global")
+        return RemoteFuture(record.id, self, record)
+
+    async def random(self) -> float:
+        """A random float in [0, 1), drawn once and replayed from the store after that."""
+        self._check_here("random")
+        return float(await self._recorded("durable.random", self._execution.rng))  # type: ignore[arg-type]
+
+    async def now(self) -> float:
+        """The current time (store clock), read once and replayed from the store after that."""
+        self._check_here("now")
+        return float(await self._recorded("durable.now", self._execution.clock.now))  # type: ignore[arg-type]
+
+    async def _recorded(self, func: str, draw: Callable[[], float]) -> object:
+        param = encode_call(func, (), {})
+        record = await self._create(self._take_id(None), param, self._deadline, scope="local")
+        if not record.settled:
+            record = await self._execution.store.settle_promise(
+                record.id, PromiseState.RESOLVED, encode(draw(), what=func), fence=self._execution.fence
+            )
+            self._execution.branch[record.id] = record
+        return result_of(record)
+
+    def _child_deadline(self, timeout: float | None) -> float:
+        if timeout is None:
+            return self._deadline
+        return min(self._execution.clock.now() + timeout, self._deadline)
+
+    async def _create(
+        self, id: str, param: str, timeout_at: float, *, scope: str, target: str | None = None,
+        timer: bool = False,
+    ) -> PromiseRecord:
+        """Look child ``id`` up in the branch, or create it; check it is the same call as recorded."""
+        ex = self._execution
+        record = ex.branch.get(id)
+        if record is None:
+            tags = {TAG_PARENT: self._id, TAG_ORIGIN: ex.origin, TAG_SCOPE: scope}
+            if timer:
+                tags[TAG_TIMER] = "true"
+            record = await ex.store.create_promise(id, param, timeout_at, tags, target=target, fence=ex.fence)
+            ex.branch[id] = record
+        if record.param != param:
+            raise NondeterminismError(id, describe_call(record.param), describe_call(param))
+        return record
+
+
+def _check_durable(fn: object, where: str) -> None:
+    if not isinstance(fn, DurableFunction):
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise UsageError(f"{where}: {name} is not a durable function; decorate it with @pytest_durable.function")
+
+
+class RunBuilder(Generic[T]):
+    """A local child call, not yet started. Start it once: ``await b`` or ``await b.spawn()``."""
+
+    def __init__(
+        self, ctx: Context, fn: DurableFunction[..., T], args: tuple[Any, ...], kwargs: dict[str, Any],
+        param: str, options: Options,
+    ) -> None:
+        self._ctx = ctx
+        self._fn = fn
+        self._args = args
+        self._kwargs = kwargs
+        self._param = param
+        self._options = options
+        self._started = False
+
+    def options(
+        self, *, timeout: float | None = None, retry: RetryPolicy | None = None, id: str | None = None,
+        target: str | None = None,
+    ) -> RunBuilder[T]:
+        """A copy with these options: ``timeout`` (seconds), ``retry`` (leaves only), ``id``."""
+        _check_options("ctx.run", timeout, retry, id, target)
+        if target is not None:
+            raise UsageError("ctx.run(...).options: target applies to ctx.rpc only; a local child runs here")
+        if retry is not None and self._fn.is_workflow:
+            raise UsageError(
+                f"ctx.run({self._fn.name}).options: retry applies to leaves only; a workflow is replayed, not retried"
+            )
+        opts = self._options.merged(timeout=timeout, retry=retry, id=id, target=None)
+        return RunBuilder(self._ctx, self._fn, self._args, self._kwargs, self._param, opts)
+
+    async def _start(self) -> PromiseRecord:
+        self._ctx._check_here("run")
+        if self._started:
+            raise UsageError(
+                f"ctx.run({self._fn.name}) was already started; call ctx.run again for another child"
+            )
+        self._started = True
+        ctx = self._ctx
+        return await ctx._create(
+            ctx._take_id(self._options.id), self._param, ctx._child_deadline(self._options.timeout), scope="local"
+        )
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._run().__await__()
+
+    async def _run(self) -> T:
+        record = await self._start()
+        record = await run_child(self._ctx._execution, self._fn, record, self._args, self._kwargs, self._options)
+        return result_of(record)  # type: ignore[return-value]
+
+    async def spawn(self) -> DurableFuture[T]:
+        """Create the child's promise (before returning), start its body on its own trio task."""
+        record = await self._start()
+        future: DurableFuture[T] = DurableFuture(record.id, self._ctx)
+        if record.settled:
+            future._finish(record)
+        else:
+            self._ctx._nursery.start_soon(
+                _spawned, future, self._ctx._execution, self._fn, record, self._args, self._kwargs,
+                self._options, name=f"durable child {record.id}",
+            )
+        return future
+
+
+class RpcBuilder(Generic[T]):
+    """A remote child call, not yet started: ``await b`` or ``await b.spawn()``."""
+
+    def __init__(self, ctx: Context, name: str, param: str, options: Options) -> None:
+        self._ctx = ctx
+        self._name = name
+        self._param = param
+        self._options = options
+        self._started = False
+
+    def options(
+        self, *, timeout: float | None = None, retry: RetryPolicy | None = None, id: str | None = None,
+        target: str | None = None,
+    ) -> RpcBuilder[T]:
+        """A copy with these options: ``timeout`` (seconds), ``id``, ``target`` group."""
+        _check_options("ctx.rpc", timeout, retry, id, target)
+        if retry is not None:
+            raise UsageError(
+                f"ctx.rpc({self._name}).options: a remote leaf retries by its own @function(retry=...)"
+            )
+        opts = self._options.merged(timeout=timeout, retry=None, id=id, target=target)
+        return RpcBuilder(self._ctx, self._name, self._param, opts)
+
+    async def spawn(self) -> RemoteFuture[T]:
+        """Create the child's promise and its task, and return without waiting for it."""
+        self._ctx._check_here("rpc")
+        if self._started:
+            raise UsageError(f"ctx.rpc({self._name}) was already started; call ctx.rpc again for another child")
+        self._started = True
+        ctx = self._ctx
+        target = self._options.target or ctx._execution.target
+        record = await ctx._create(
+            ctx._take_id(self._options.id), self._param, ctx._child_deadline(self._options.timeout),
+            scope="global", target=target,
+        )
+        return RemoteFuture(record.id, ctx, record)
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._run().__await__()
+
+    async def _run(self) -> T:
+        future: RemoteFuture[T] = await self.spawn()
+        return await future
+
+
+# -- running bodies --------------------------------------------------------------------------------
+
+
+async def run_workflow(
+    ex: Execution, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Settlement:
+    """Run a workflow body from the top; join every local child it spawned before returning.
+
+    Raises ``Suspended`` (after the join) when the body or a child awaited a pending remote promise.
+    """
+    suspended = False
+    settlement: Settlement
+    async with trio.open_nursery() as nursery:
+        ctx = Context(ex, record.id, record.timeout_at, nursery)
+        token = current_context.set(ctx)
+        try:
+            if ex.on_body is not None:
+                ex.on_body(record.id)
+            value = await fn.body(ctx, *args, **kwargs)
+        except Suspended:
+            suspended = True
+        except Exception as exc:
+            settlement = (PromiseState.REJECTED, encode_error(exc))
+        else:
+            settlement = _resolve(fn, value)
+        finally:
+            current_context.reset(token)
+    if suspended:
+        raise Suspended()
+    return settlement
+
+
+async def run_leaf(
+    ex: Execution, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...],
+    kwargs: dict[str, Any], retry: RetryPolicy | None,
+) -> Settlement:
+    """Run a leaf body, retrying by its policy while its deadline allows."""
+    policy = retry or fn.retry or DEFAULT_RETRY
+    token = current_context.set(None)
+    try:
+        failures = 0
+        while True:
+            if ex.on_body is not None:
+                ex.on_body(record.id)
+            try:
+                value = await fn.body(*args, **kwargs)
+            except Exception as exc:
+                failures += 1
+                delay = policy.delay_before(failures)
+                if delay is None or ex.clock.now() + delay >= record.timeout_at:
+                    return (PromiseState.REJECTED, encode_error(exc))
+                await trio.sleep(delay)
+            else:
+                return _resolve(fn, value)
+    finally:
+        current_context.reset(token)
+
+
+def _resolve(fn: DurableFunction[..., Any], value: object) -> Settlement:
+    try:
+        return (PromiseState.RESOLVED, encode(value, what=f"the value returned by {fn.name}"))
+    except EncodingError as exc:
+        return (PromiseState.REJECTED, encode_error(exc))
+
+
+async def run_child(
+    ex: Execution, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...],
+    kwargs: dict[str, Any], options: Options,
+) -> PromiseRecord:
+    """A local child: replay it if settled, else run its body (bounded by its deadline) and settle."""
+    if record.settled:
+        return record
+    with trio.move_on_at(ex.trio_deadline(record.timeout_at)) as scope:
+        if fn.is_workflow:
+            state, value = await run_workflow(ex, fn, record, args, kwargs)
+        else:
+            state, value = await run_leaf(ex, fn, record, args, kwargs, options.retry)
+    if scope.cancelled_caught:
+        record = await ex.refresh(record.id)
+        if not record.settled:  # the store's clock lags trio's: report the deadline all the same
+            return attrs.evolve(record, state=PromiseState.REJECTED_TIMEDOUT)
+        return record
+    record = await ex.store.settle_promise(record.id, state, value, fence=ex.fence)
+    ex.branch[record.id] = record
+    return record
+
+
+async def _spawned(
+    future: DurableFuture[Any], ex: Execution, fn: DurableFunction[..., Any], record: PromiseRecord,
+    args: tuple[Any, ...], kwargs: dict[str, Any], options: Options,
+) -> None:
+    """The body of a spawned child's trio task; a child that ends here unsettled was dropped."""
+    with future._scope:
+        try:
+            settled = await run_child(ex, fn, record, args, kwargs, options)
+        except Suspended:
+            future._finish(None, suspended=True)
+        else:
+            future._finish(settled)
+        return
+    future._finish(None)  # only reached when abort() cancelled this child's own scope

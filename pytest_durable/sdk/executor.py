@@ -1,0 +1,114 @@
+"""The executor: one attempt at one task, running its function from the top (DESIGN §4)."""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable
+
+import trio
+
+from ..core.clock import Clock
+from ..core.codec import decode_call
+from ..core.errors import PlatformError
+from ..core.records import Fence, SuspendResult, TaskRecord
+from ..core.store import Store
+from .context import Execution, Options, Settlement, run_leaf, run_workflow
+from .function import Registry
+from .outcome import Suspended
+
+
+class Outcome(enum.Enum):
+    """How an attempt at a task ended."""
+
+    FULFILLED = "fulfilled"  # the function returned or raised; its promise is settled
+    SUSPENDED = "suspended"  # it awaits a pending remote promise; the store resumes it later
+    GONE = "gone"  # its promise was already settled (e.g. timed out); nothing to do
+
+
+def first_platform_error(group: BaseExceptionGroup[BaseException]) -> PlatformError | None:
+    """The first platform error in a (nested) exception group, in the group's order."""
+    for exc in group.exceptions:
+        if isinstance(exc, PlatformError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = first_platform_error(exc)
+            if found is not None:
+                return found
+    return None
+
+
+class Executor:
+    """Runs tasks for one worker: replays what the store recorded, runs what is pending.
+
+    ``on_body`` is called with a promise id each time a function body starts; the simulator and
+    the tests use it to check that no settled child's body runs again.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        clock: Clock,
+        *,
+        rng: Callable[[], float] | None = None,
+        on_body: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.clock = clock
+        self.rng: Callable[[], float] = rng if rng is not None else random.Random().random
+        self.on_body = on_body
+
+    async def execute(self, task: TaskRecord) -> Outcome:
+        """Run ``task`` (acquired by the caller) until its promise is settled or it suspends.
+
+        Platform errors propagate unwrapped (a plain ``PlatformError``, not a group) so the caller
+        can release the task; user errors settle the promise as rejected.
+        """
+        try:
+            return await self._execute(task)
+        except BaseExceptionGroup as group:
+            platform = first_platform_error(group)
+            if platform is not None and not _has_cancelled(group):
+                raise platform from None
+            raise
+
+    async def _execute(self, task: TaskRecord) -> Outcome:
+        fence = Fence(task.id, task.version)
+        while True:
+            records = await self.store.get_branch(task.promise_id)
+            root = records[0]
+            if root.settled:
+                return Outcome.GONE
+            call = decode_call(root.param)
+            fn = self.registry.get(call.func)
+            ex = Execution(
+                store=self.store, fence=fence, registry=self.registry, clock=self.clock, rng=self.rng,
+                target=task.target, origin=root.tags.get("durable:origin", root.id),
+                branch={r.id: r for r in records}, on_body=self.on_body,
+            )
+            args, kwargs = tuple(call.args), dict(call.kwargs)
+            settlement: Settlement | None = None
+            try:
+                with trio.move_on_at(ex.trio_deadline(root.timeout_at)):
+                    if fn.is_workflow:
+                        settlement = await run_workflow(ex, fn, root, args, kwargs)
+                    else:
+                        settlement = await run_leaf(ex, fn, root, args, kwargs, Options().retry)
+            except Suspended:
+                answer = await self.store.suspend_task(fence, list(ex.awaiting))
+                if answer is SuspendResult.REDIRECT:
+                    continue
+                return Outcome.SUSPENDED
+            if settlement is None:  # the root's deadline passed; the store times it out
+                await self.store.get_promise(root.id)
+                return Outcome.GONE
+            state, value = settlement
+            await self.store.fulfill_task(fence, state, value)
+            return Outcome.FULFILLED
+
+
+def _has_cancelled(group: BaseExceptionGroup[BaseException]) -> bool:
+    return group.subgroup(trio.Cancelled) is not None
+

@@ -1,0 +1,102 @@
+"""Handles on spawned children: ``DurableFuture`` for local ones, ``RemoteFuture`` for rpc ones."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import trio
+
+from ..core.errors import JoinError, UsageError
+from ..core.records import PromiseRecord
+from .outcome import Suspended, result_of
+
+if TYPE_CHECKING:
+    from .context import Context
+
+T = TypeVar("T")
+
+#: The workflow whose body is running in the current trio task (None inside a leaf).
+current_context: ContextVar[Context | None] = ContextVar("pytest_durable_current_context", default=None)
+
+
+def _check_owner(kind: str, id: str, owner: Context) -> None:
+    here = current_context.get()
+    if here is not owner:
+        where = f"workflow {here.id}" if here is not None else "code outside any workflow"
+        raise UsageError(
+            f"{kind} {id} belongs to workflow {owner.id} but is awaited by {where}; await a future "
+            "only inside the workflow that spawned it, and pass values (not futures) between workflows"
+        )
+
+
+class DurableFuture(Generic[T]):
+    """A local child running on its own trio task; ``await`` gives its value or raises its error."""
+
+    def __init__(self, id: str, owner: Context) -> None:
+        self.id = id
+        self._owner = owner
+        self._record: PromiseRecord | None = None
+        self._suspended = False
+        self._done = trio.Event()
+        self._scope = trio.CancelScope()
+
+    def _finish(self, record: PromiseRecord | None, *, suspended: bool = False) -> None:
+        self._record = record
+        self._suspended = suspended
+        self._done.set()
+
+    @property
+    def done(self) -> bool:
+        """True once the child settled, suspended or was dropped."""
+        return self._done.is_set()
+
+    def abort(self) -> None:
+        """Stop the child's local task without settling its promise: awaiting then raises
+        ``JoinError``, and the promise stays pending, to run again on the next execution."""
+        self._scope.cancel()
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._wait().__await__()
+
+    async def _wait(self) -> T:
+        _check_owner("DurableFuture", self.id, self._owner)
+        await self._done.wait()
+        if self._suspended:
+            raise Suspended()
+        if self._record is None:
+            raise JoinError(self.id)
+        return result_of(self._record)  # type: ignore[return-value]
+
+    def __repr__(self) -> str:
+        state = self._record.state.value if self._record else ("done" if self.done else "running")
+        return f"<DurableFuture {self.id} {state}>"
+
+
+class RemoteFuture(Generic[T]):
+    """A child settled elsewhere (an rpc child, a timer, an external promise).
+
+    Awaiting it while it is pending suspends the workflow: the worker gives the task back and the
+    store resumes it when the child settles.
+    """
+
+    def __init__(self, id: str, owner: Context, record: PromiseRecord) -> None:
+        self.id = id
+        self._owner = owner
+        self._record = record
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._wait().__await__()
+
+    async def _wait(self) -> T:
+        _check_owner("RemoteFuture", self.id, self._owner)
+        if not self._record.settled:
+            self._record = await self._owner._execution.refresh(self.id)
+        if self._record.settled:
+            return result_of(self._record)  # type: ignore[return-value]
+        self._owner._execution.awaiting[self.id] = None
+        raise Suspended()
+
+    def __repr__(self) -> str:
+        return f"<RemoteFuture {self.id} {self._record.state.value}>"

@@ -1,0 +1,27 @@
+"""Turning stored records into values or errors, and the signal that parks a workflow."""
+
+from __future__ import annotations
+
+from ..core.codec import decode, decode_error
+from ..core.errors import Canceled, Rejected, TimedOut
+from ..core.records import PromiseRecord, PromiseState
+
+
+class Suspended(BaseException):
+    """Raised inside a workflow that awaits a pending remote promise: unwinds it so the task can
+    suspend. A BaseException so user code's ``except Exception`` lets it through."""
+
+
+def result_of(record: PromiseRecord) -> object:
+    """The value of a settled promise, or the error it was settled with, raised."""
+    state = record.state
+    if state is PromiseState.RESOLVED:
+        return None if record.value is None else decode(record.value)
+    type_name, message = decode_error(record.value)
+    if state is PromiseState.REJECTED:
+        raise Rejected(record.id, type_name, message)
+    if state is PromiseState.REJECTED_CANCELED:
+        raise Canceled(record.id) if record.value is None else Canceled(record.id, type_name, message)
+    if state is PromiseState.REJECTED_TIMEDOUT:
+        raise TimedOut(record.id)
+    raise AssertionError(f"result_of: promise {record.id} is still pending")

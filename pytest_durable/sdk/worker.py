@@ -1,0 +1,243 @@
+"""An in-process worker: runs durable functions under trio over any store (``MemoryStore`` by default).
+
+It is the smallest runtime that makes the model usable: it polls the store for due tasks of its
+group, acquires them with a lease, heartbeats while it runs them, and lets callers start roots and
+await their results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Generic, TypeVar
+
+import trio
+
+from ..core.clock import Clock, TrioClock
+from ..core.codec import encode, encode_call, encode_error
+from ..core.errors import (
+    Fenced,
+    NondeterminismError,
+    NotFound,
+    PlatformError,
+    RegistrationError,
+    TaskStateError,
+    UsageError,
+)
+from ..core.ids import check_root_id
+from ..core.memory_store import MemoryStore
+from ..core.records import Fence, PromiseRecord, PromiseState, TaskRecord
+from ..core.store import TAG_ORIGIN, TAG_SCOPE, Store
+from .executor import Executor
+from .function import DurableFunction, Registry
+from .outcome import result_of
+
+T = TypeVar("T")
+
+#: Errors that no retry can fix: the task is left pending in the store and the error is reported.
+FATAL = (NondeterminismError, RegistrationError)
+
+
+class Handle(Generic[T]):
+    """A root workflow started on a worker; ``await handle.result()`` waits for its outcome."""
+
+    def __init__(self, worker: Worker, id: str) -> None:
+        self.worker = worker
+        self.id = id
+
+    async def record(self) -> PromiseRecord:
+        """The root's promise record as the store has it now."""
+        return await self.worker.store.get_promise(self.id)
+
+    async def result(self) -> T:
+        """The root's value, or its error raised; a fatal worker error in its tree is raised too."""
+        while True:
+            fatal = self.worker.fatal_error(self.id)
+            if fatal is not None:
+                raise fatal
+            record = await self.worker.store.get_promise(self.id)
+            if record.settled:
+                return result_of(record)  # type: ignore[return-value]
+            await self.worker._wait_for_change()
+
+
+class Worker:
+    """Runs the durable functions registered on it, for tasks of its ``group``.
+
+    ``ttl`` is the lease a task is held with (heartbeats every ``ttl/2``); ``poll_interval`` how
+    often the store is asked for due tasks. Start it with ``async with worker.running():``.
+    """
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        group: str = "default",
+        id: str = "worker",
+        ttl: float = 30.0,
+        poll_interval: float = 0.1,
+        root_timeout: float = 86_400.0,
+        clock: Clock | None = None,
+        rng: Callable[[], float] | None = None,
+        on_body: Callable[[str], None] | None = None,
+    ) -> None:
+        for name, value in (("ttl", ttl), ("poll_interval", poll_interval), ("root_timeout", root_timeout)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise UsageError(f"Worker: {name} must be a number of seconds > 0, got {value!r}")
+        self.clock: Clock = clock if clock is not None else TrioClock()
+        self.store: Store = store if store is not None else MemoryStore(self.clock)
+        self.group = group
+        self.id = id
+        self.ttl = float(ttl)
+        self.poll_interval = float(poll_interval)
+        self.root_timeout = float(root_timeout)
+        self.registry = Registry()
+        self.executor = Executor(
+            self.store, self.registry, self.clock,
+            rng=rng if rng is not None else random.Random().random, on_body=on_body,
+        )
+        self.errors: list[tuple[str, BaseException]] = []
+        self._fatal: dict[str, BaseException] = {}
+        self._running: set[str] = set()
+        self._changed = trio.Event()
+
+    # -- set-up --------------------------------------------------------------------------------------
+
+    def register(self, *fns: DurableFunction[..., Any]) -> None:
+        """Make ``fns`` runnable by this worker (roots and rpc children are looked up by name)."""
+        for fn in fns:
+            self.registry.register(fn)
+
+    # -- starting roots and settling promises from outside -------------------------------------------
+
+    async def run(self, id: str, fn: DurableFunction[..., T], /, *args: Any, **kwargs: Any) -> Handle[T]:
+        """Start root ``id`` running ``fn(*args, **kwargs)`` (or find it, if ``id`` exists) and
+        return its handle. The call is encoded before anything is written."""
+        check_root_id(id, where="Worker.run")
+        if not isinstance(fn, DurableFunction):
+            raise UsageError(
+                f"Worker.run: {getattr(fn, '__qualname__', fn)!r} is not a durable function; "
+                "decorate it with @pytest_durable.function"
+            )
+        if self.registry.get(fn.name) is not fn:
+            raise RegistrationError(
+                f"Worker.run: the name {fn.name!r} is registered for another function; register this one"
+            )
+        fn.check_arguments(args, kwargs, where="Worker.run")
+        param = encode_call(fn.name, args, kwargs, names=fn.param_names)
+        tags = {TAG_ORIGIN: id, TAG_SCOPE: "global"}
+        await self.store.create_promise(
+            id, param, self.clock.now() + self.root_timeout, tags, target=self.group
+        )
+        self._notify()
+        return Handle(self, id)
+
+    def handle(self, id: str) -> Handle[Any]:
+        """A handle on an existing root, e.g. one started before a crash."""
+        return Handle(self, check_root_id(id, where="Worker.handle"))
+
+    async def resolve(self, id: str, value: object = None) -> PromiseRecord:
+        """Settle promise ``id`` (e.g. one made by ``ctx.promise``) with ``value``."""
+        record = await self.store.settle_promise(id, PromiseState.RESOLVED, encode(value, what=f"the value for {id}"))
+        self._notify()
+        return record
+
+    async def reject(self, id: str, error: BaseException) -> PromiseRecord:
+        """Settle promise ``id`` as rejected with ``error``."""
+        record = await self.store.settle_promise(id, PromiseState.REJECTED, encode_error(error))
+        self._notify()
+        return record
+
+    async def cancel(self, id: str) -> PromiseRecord:
+        """Settle promise ``id`` as ``rejected_canceled``."""
+        record = await self.store.settle_promise(id, PromiseState.REJECTED_CANCELED, None)
+        self._notify()
+        return record
+
+    # -- serving -------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Worker]:
+        """Serve in the background for the duration of the block; leaving it stops the worker."""
+        async with trio.open_nursery() as nursery:
+            await nursery.start(self.serve)
+            try:
+                yield self
+            finally:
+                nursery.cancel_scope.cancel()
+
+    async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Poll for due tasks and run them until cancelled."""
+        async with trio.open_nursery() as nursery:
+            task_status.started()
+            while True:
+                await self.store.sweep()
+                for task in await self.store.dispatch(self.group, limit=64):
+                    if task.id in self._fatal or task.id in self._running:
+                        continue
+                    try:
+                        acquired = await self.store.acquire_task(task.id, self.id, self.ttl)
+                    except (TaskStateError, NotFound):
+                        continue
+                    self._running.add(acquired.id)
+                    nursery.start_soon(self._run_task, acquired, name=f"durable task {acquired.id}")
+                await self._wait_for_change(self.poll_interval)
+
+    async def _run_task(self, task: TaskRecord) -> None:
+        fence = Fence(task.id, task.version)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._heartbeat, fence, nursery.cancel_scope)
+                try:
+                    await self.executor.execute(task)
+                finally:
+                    nursery.cancel_scope.cancel()
+        except FATAL as exc:
+            self._fatal[task.id] = exc
+            self.errors.append((task.id, exc))
+            await self._release(fence)
+        except Fenced as exc:  # our lease is gone: whoever holds it now carries on
+            self.errors.append((task.id, exc))
+        except PlatformError as exc:
+            self.errors.append((task.id, exc))
+            await self._release(fence)
+        finally:
+            self._running.discard(task.id)
+            self._notify()
+
+    async def _release(self, fence: Fence) -> None:
+        with contextlib.suppress(PlatformError):  # if it fails, the lease expires instead
+            await self.store.release_task(fence)
+
+    async def _heartbeat(self, fence: Fence, execution: trio.CancelScope) -> None:
+        while True:
+            await trio.sleep(self.ttl / 2)
+            try:
+                await self.store.heartbeat_task(fence)
+            except (Fenced, NotFound):
+                execution.cancel()  # a zombie must stop writing
+                return
+            except PlatformError:
+                continue
+
+    # -- waiting -------------------------------------------------------------------------------------
+
+    def fatal_error(self, root: str) -> BaseException | None:
+        """A fatal error (nondeterminism, unknown function) of a task in ``root``'s tree, if any."""
+        for task_id, exc in self._fatal.items():
+            if task_id == root or task_id.startswith(root + "."):
+                return exc
+        return None
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def _wait_for_change(self, timeout: float | None = None) -> None:
+        with trio.move_on_after(self.poll_interval if timeout is None else timeout):
+            await self._changed.wait()
+
+
+__all__ = ["Handle", "Worker"]

@@ -1,0 +1,711 @@
+"""The promise store contract of DESIGN §3, checked against the reference ``MemoryStore``.
+
+A Hypothesis state machine drives random sequences of store operations over a small pool of ids
+(so creates collide, children form branches and tasks are fought over), and after every operation
+checks the contract against a small model; named example scenarios follow it.
+
+The store's methods are ``async def`` but never suspend, so ``run_now`` drives one call to its end.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from pytest_durable.core import (
+    TAG_PARENT,
+    TAG_TARGET,
+    TAG_TIMER,
+    Fence,
+    Fenced,
+    ManualClock,
+    MemoryStore,
+    NotFound,
+    PromiseRecord,
+    PromiseState,
+    SuspendResult,
+    TaskRecord,
+    TaskState,
+    TaskStateError,
+    UsageError,
+    task_invariant_violations,
+)
+
+
+def run_now(coro):
+    """Run a store call that never suspends to its end and return its value."""
+    try:
+        coro.send(None)
+    except StopIteration as e:
+        return e.value
+    else:
+        coro.close()
+        raise AssertionError("store call suspended")
+
+
+PENDING = PromiseState.PENDING
+RESOLVED = PromiseState.RESOLVED
+REJECTED = PromiseState.REJECTED
+CANCELED = PromiseState.REJECTED_CANCELED
+TIMEDOUT = PromiseState.REJECTED_TIMEDOUT
+SETTLE_STATES = (RESOLVED, REJECTED, CANCELED)
+
+IDS = ("a", "b", "c", "a.0", "a.1")
+UNKNOWN = "zz"  # never created
+#: The parent each id names when it is created with a lineage tag; acyclic by construction.
+PARENT = {"a": None, "b": "a", "c": "b", "a.0": "a", "a.1": "a"}
+TARGETS = ("g1", "g2")
+OWNERS = ("w1", "w2")
+REDISPATCH = 5.0
+
+ids = st.sampled_from(IDS)
+ids_or_unknown = st.sampled_from((*IDS, UNKNOWN))
+any_state = st.sampled_from(list(PromiseState))
+values = st.none() | st.sampled_from(['"v"', "1", '{"k":[1,2]}', "null"])
+offsets = st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0, 5.0, 10.0]) | st.floats(-3, 15, allow_nan=False)
+#: How a write is fenced: "valid" picks a task whose lease is current; "current" is any task at
+#: its current version (valid only if it is acquired with a live lease); "old"/"ahead" carry a
+#: wrong version; "ghost" names a task that does not exist.
+write_fences = st.sampled_from(["valid", "valid", "current", "old", "ahead", "ghost"])
+optional_fences = st.sampled_from(["none", "none", "none", "valid", "current", "old", "ghost"])
+picks = st.integers(0, 7)
+
+
+def snapshot(store: MemoryStore) -> tuple[tuple[PromiseRecord, ...], tuple[TaskRecord, ...]]:
+    return tuple(store.promises()), tuple(store.tasks())
+
+
+def effective(store: MemoryStore) -> tuple[tuple[PromiseRecord, ...], tuple[TaskRecord, ...]]:
+    """The store's records with every due timeout and lease expiry applied, computed on a copy.
+
+    A refused write may still apply due timeouts lazily (DESIGN §3: "lazily on any access"), so
+    "the store is unchanged" means its effective records are unchanged.
+    """
+    clone = copy.deepcopy(store)
+    run_now(clone.sweep())
+    return snapshot(clone)
+
+
+def by_id(records):
+    return {r.id: r for r in records}
+
+
+class StoreMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock()
+        self.store = MemoryStore(self.clock, redispatch_after=REDISPATCH)
+        self.first_settled: dict[str, tuple[PromiseState, str | None, float | None]] = {}
+        self.params: dict[str, str] = {}  # the param each id was created with
+        self.versions: dict[str, int] = {}  # task id -> current version
+        self.ttls: dict[str, float] = {}  # task id -> ttl of its latest acquire
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return self.clock.now()
+
+    def call(self, coro):
+        return run_now(coro)
+
+    def fence_ok(self, fence: Fence | None) -> bool:
+        """Whether ``fence`` is the proof of a live lease, judged from the raw records alone."""
+        if fence is None:
+            return True
+        task = by_id(self.store.tasks()).get(fence.task_id)
+        if task is None or task.version != fence.version or task.state is not TaskState.ACQUIRED:
+            return False
+        if task.lease_expires_at is None or task.lease_expires_at <= self.now:
+            return False  # the lease has run out: a zombie
+        promise = self.store.promise_map()[task.promise_id]
+        return not promise.settled and promise.timeout_at > self.now
+
+    def make_fence(self, kind: str, pick: int) -> Fence | None:
+        tasks = self.store.tasks()
+        if kind == "none":
+            return None
+        if kind == "ghost" or not tasks:
+            return Fence(UNKNOWN, 1)
+        if kind == "valid":
+            live = [t for t in tasks if self.fence_ok(Fence(t.id, t.version))]
+            if live:
+                t = live[pick % len(live)]
+                return Fence(t.id, t.version)
+        t = tasks[pick % len(tasks)]
+        if kind == "old":
+            return Fence(t.id, t.version - 1)
+        if kind == "ahead":
+            return Fence(t.id, t.version + 1)
+        return Fence(t.id, t.version)
+
+    def refused(self, exc_types, make_call):
+        """Run a call that must raise one of ``exc_types`` and must not change the store."""
+        raw_before = snapshot(self.store)
+        eff_before = effective(self.store)
+        with pytest.raises(exc_types):
+            self.call(make_call())
+        assert effective(self.store) == eff_before, "a refused call changed the store"
+        if raw_before == eff_before:  # nothing was due, so not even a lazy timeout may apply
+            assert snapshot(self.store) == raw_before, "a refused call changed the store"
+
+    def eff_promises(self) -> dict[str, PromiseRecord]:
+        return by_id(effective(self.store)[0])
+
+    def eff_tasks(self) -> dict[str, TaskRecord]:
+        return by_id(effective(self.store)[1])
+
+    def check_accessed(self, record: PromiseRecord) -> None:
+        """A promise returned by any access is not pending past its timeout, and is what is stored."""
+        if record.timeout_at <= self.now:
+            assert record.state is not PENDING, f"{record.id} is pending past its timeout"
+        assert self.store.promise_map()[record.id] == record
+
+    # -- promises ----------------------------------------------------------------------------
+
+    @rule(
+        id=ids, param=st.text(max_size=4), offset=offsets, target=st.none() | st.sampled_from(TARGETS),
+        lineage=st.booleans(), timer=st.booleans(), fence_kind=optional_fences, pick=picks,
+    )
+    def create_promise(self, id, param, offset, target, lineage, timer, fence_kind, pick):
+        tags = {"k": "v"}
+        if lineage and PARENT[id] is not None:
+            tags[TAG_PARENT] = PARENT[id]
+        if timer:
+            tags[TAG_TIMER] = "true"
+        fence = self.make_fence(fence_kind, pick)
+        timeout_at = self.now + offset
+
+        def make_call():
+            return self.store.create_promise(id, param, timeout_at, tags, target=target, fence=fence)
+
+        if not self.fence_ok(fence):
+            self.refused(Fenced, make_call)
+            return
+        eff_before = effective(self.store)
+        existed = id in self.store.promise_map()
+        tasks_before = {t.id for t in self.store.tasks()}
+        record = self.call(make_call())
+        self.check_accessed(record)
+        if existed:
+            # Idempotent: the existing record (due timeout applied), param ignored, nothing changed.
+            assert record == by_id(eff_before[0])[id]
+            assert record.param == self.params[id]
+            assert effective(self.store) == eff_before
+            return
+        self.params[id] = param
+        expected_tags = dict(tags)
+        if target is not None:
+            expected_tags[TAG_TARGET] = target
+        assert (record.id, record.param, record.timeout_at, record.created_on) == (id, param, timeout_at, self.now)
+        assert dict(record.tags) == expected_tags
+        tasks = by_id(self.store.tasks())
+        if timeout_at <= self.now:
+            if timer:
+                assert (record.state, record.value) == (RESOLVED, "null")
+            else:
+                assert (record.state, record.value) == (TIMEDOUT, None)
+            assert record.settled_on == self.now
+            assert id not in tasks
+        else:
+            assert (record.state, record.value, record.settled_on) == (PENDING, None, None)
+            if target is None:
+                assert id not in tasks
+            else:
+                task = tasks[id]
+                assert (task.promise_id, task.target, task.state, task.version, task.retry_at) == (
+                    id, target, TaskState.PENDING, 0, self.now,
+                )
+                self.versions[id] = 0
+        # Nothing else changed.
+        eff_after = effective(self.store)
+        assert tuple(p for p in eff_after[0] if p.id != id) == eff_before[0]
+        assert tuple(t for t in eff_after[1] if t.id not in tasks_before) == tuple(
+            t for t in eff_after[1] if t.id == id
+        )
+        assert tuple(t for t in eff_after[1] if t.id != id) == eff_before[1]
+
+    @rule(id=ids_or_unknown, state=any_state, value=values, fence_kind=optional_fences, pick=picks)
+    def settle_promise(self, id, state, value, fence_kind, pick):
+        fence = self.make_fence(fence_kind, pick)
+
+        def make_call():
+            return self.store.settle_promise(id, state, value, fence=fence)
+
+        known = id in self.store.promise_map()
+        if state not in SETTLE_STATES:
+            self.refused(UsageError, make_call)
+            return
+        if not self.fence_ok(fence):
+            self.refused((Fenced, NotFound) if not known else Fenced, make_call)
+            return
+        if not known:
+            self.refused(NotFound, make_call)
+            return
+        eff_promises, eff_tasks = (by_id(x) for x in effective(self.store))
+        before = eff_promises[id]
+        record = self.call(make_call())
+        self.check_accessed(record)
+        if before.settled:
+            assert record == before, "settling a settled promise changed it"
+            assert effective(self.store) == (tuple(eff_promises.values()), tuple(eff_tasks.values()))
+            return
+        assert record == PromiseRecord(
+            id=id, state=state, param=before.param, value=value, timeout_at=before.timeout_at,
+            tags=before.tags, created_on=before.created_on, settled_on=self.now,
+        )
+        self.check_settled_effects(id, eff_tasks)
+
+    def check_settled_effects(self, id: str, tasks_before: dict[str, TaskRecord]) -> None:
+        """After ``id`` settled: its task is fulfilled, suspended tasks awaiting it are pending."""
+        tasks = by_id(self.store.tasks())
+        for tid, before in tasks_before.items():
+            after = tasks[tid]
+            if tid == id:
+                assert after.state is TaskState.FULFILLED
+            elif before.state is TaskState.SUSPENDED and id in before.callbacks:
+                assert (after.state, after.retry_at, after.callbacks) == (TaskState.PENDING, self.now, ())
+                assert after.version == before.version
+            else:
+                assert after == before, f"settling {id} changed unrelated task {tid}"
+
+    @rule(id=ids_or_unknown)
+    def get_promise(self, id):
+        if id not in self.store.promise_map():
+            self.refused(NotFound, lambda: self.store.get_promise(id))
+            return
+        eff = self.eff_promises()
+        record = self.call(self.store.get_promise(id))
+        assert record == eff[id]
+        self.check_accessed(record)
+
+    @rule(id=ids_or_unknown)
+    def get_branch(self, id):
+        if id not in self.store.promise_map():
+            self.refused(NotFound, lambda: self.store.get_branch(id))
+            return
+        eff = self.eff_promises()
+        order = list(eff)  # creation order
+        expected = {id}
+        grew = True
+        while grew:
+            children = {p.id for p in eff.values() if p.tags.get(TAG_PARENT) in expected}
+            grew = not children <= expected
+            expected |= children
+        branch = self.call(self.store.get_branch(id))
+        got = [r.id for r in branch]
+        assert got[0] == id
+        assert len(got) == len(set(got)), f"duplicates in branch {got}"
+        assert set(got) == expected
+        for r in branch:
+            assert r == eff[r.id]
+            self.check_accessed(r)
+        for i, r in enumerate(branch[1:], start=1):
+            parent = r.tags[TAG_PARENT]
+            assert parent in got[:i], f"{r.id} comes before its parent {parent} in {got}"
+        # Siblings come in creation order.
+        for parent in expected:
+            siblings = [g for g in got if eff[g].tags.get(TAG_PARENT) == parent and g != id]
+            assert siblings == sorted(siblings, key=order.index)
+
+    # -- time --------------------------------------------------------------------------------
+
+    @rule(dt=st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]))
+    def advance(self, dt):
+        self.clock.advance(dt)
+
+    @rule()
+    def sweep(self):
+        raw_promises, raw_tasks = (by_id(x) for x in snapshot(self.store))
+        self.call(self.store.sweep())
+        now = self.now
+        promises, tasks = by_id(self.store.promises()), by_id(self.store.tasks())
+        for p in promises.values():
+            assert not (p.state is PENDING and p.timeout_at <= now), f"{p.id} still pending after sweep"
+        for t in tasks.values():
+            assert not (t.state is TaskState.ACQUIRED and t.lease_expires_at <= now), f"{t.id} lease not expired"
+        for pid, before in raw_promises.items():
+            after = promises[pid]
+            if before.state is PENDING and before.timeout_at <= now:
+                want = (RESOLVED, "null") if before.tags.get(TAG_TIMER) == "true" else (TIMEDOUT, None)
+                assert (after.state, after.value, after.settled_on) == (*want, now)
+            else:
+                assert after == before, f"sweep changed {pid}, which was not due"
+        for tid, before in raw_tasks.items():
+            after = tasks[tid]
+            if promises[before.promise_id].settled:
+                assert after.state is TaskState.FULFILLED
+            elif before.state is TaskState.ACQUIRED and before.lease_expires_at <= now:
+                assert (after.state, after.retry_at, after.lease_owner, after.version) == (
+                    TaskState.PENDING, now, None, before.version,
+                )
+            elif not (before.state is TaskState.SUSPENDED and after.state is TaskState.PENDING):
+                assert after == before, f"sweep changed task {tid}, which was not due"
+
+    # -- tasks -------------------------------------------------------------------------------
+
+    @rule(target=st.sampled_from(TARGETS), limit=st.integers(0, 3))
+    def dispatch(self, target, limit):
+        eff_tasks = self.eff_tasks()
+        due = [
+            t.id for t in eff_tasks.values()
+            if t.target == target and t.state is TaskState.PENDING and t.retry_at <= self.now
+        ]
+        out = self.call(self.store.dispatch(target, limit))
+        got = [t.id for t in out]
+        assert len(got) == len(set(got)) == min(limit, len(due)), (got, due, limit)
+        assert set(got) <= set(due)
+        tasks = by_id(self.store.tasks())
+        for t in out:
+            assert t == tasks[t.id]
+            assert t == TaskRecord(**{**_fields(eff_tasks[t.id]), "retry_at": self.now + REDISPATCH})
+        for tid, before in eff_tasks.items():
+            if tid not in got:
+                assert tasks[tid] == before
+
+    @rule(id=ids_or_unknown, owner=st.sampled_from(OWNERS), ttl=st.sampled_from([0.0, 1.0, 2.5, 5.0]))
+    def acquire_task(self, id, owner, ttl):
+        def make_call():
+            return self.store.acquire_task(id, owner, ttl)
+
+        if id not in self.versions:
+            self.refused((NotFound, UsageError), make_call)
+            return
+        if ttl <= 0:
+            self.refused(UsageError, make_call)
+            return
+        before = self.eff_tasks()[id]
+        if before.state is not TaskState.PENDING:
+            self.refused(TaskStateError, make_call)
+            return
+        task = self.call(make_call())
+        assert task == TaskRecord(
+            id=id, promise_id=before.promise_id, target=before.target, state=TaskState.ACQUIRED,
+            version=before.version + 1, lease_owner=owner, lease_expires_at=self.now + ttl, retry_at=None,
+            callbacks=(), attempts=before.attempts + 1,
+        )
+        assert by_id(self.store.tasks())[id] == task
+        self.versions[id] += 1
+        self.ttls[id] = ttl
+
+    @rule(fence_kind=write_fences, pick=picks)
+    def heartbeat_task(self, fence_kind, pick):
+        fence = self.make_fence(fence_kind, pick)
+        if not self.fence_ok(fence):
+            self.refused(Fenced, lambda: self.store.heartbeat_task(fence))
+            return
+        before = by_id(self.store.tasks())[fence.task_id]
+        task = self.call(self.store.heartbeat_task(fence))
+        assert task == TaskRecord(**{**_fields(before), "lease_expires_at": self.now + self.ttls[task.id]})
+        assert by_id(self.store.tasks())[task.id] == task
+
+    @rule(fence_kind=write_fences, pick=picks)
+    def release_task(self, fence_kind, pick):
+        fence = self.make_fence(fence_kind, pick)
+        if not self.fence_ok(fence):
+            self.refused(Fenced, lambda: self.store.release_task(fence))
+            return
+        before = by_id(self.store.tasks())[fence.task_id]
+        task = self.call(self.store.release_task(fence))
+        assert task == TaskRecord(
+            **{**_fields(before), "state": TaskState.PENDING, "lease_owner": None, "lease_expires_at": None,
+               "retry_at": self.now}
+        )
+        assert by_id(self.store.tasks())[task.id] == task
+
+    @rule(fence_kind=write_fences, pick=picks, state=any_state, value=values)
+    def fulfill_task(self, fence_kind, pick, state, value):
+        fence = self.make_fence(fence_kind, pick)
+
+        def make_call():
+            return self.store.fulfill_task(fence, state, value)
+
+        if state not in SETTLE_STATES:
+            self.refused(UsageError, make_call)
+            return
+        if not self.fence_ok(fence):
+            self.refused(Fenced, make_call)
+            return
+        eff_tasks = self.eff_tasks()
+        pid = eff_tasks[fence.task_id].promise_id
+        before = self.eff_promises()[pid]
+        assert before.state is PENDING  # the fence is live, so the task's promise is pending
+        record = self.call(make_call())
+        assert (record.id, record.state, record.value, record.settled_on) == (pid, state, value, self.now)
+        self.check_accessed(record)
+        self.check_settled_effects(pid, eff_tasks)
+
+    @rule(
+        fence_kind=write_fences, pick=picks,
+        awaiting=st.lists(ids_or_unknown.filter(lambda i: i != UNKNOWN) | st.just(UNKNOWN), min_size=1, max_size=2),
+    )
+    def suspend_task(self, fence_kind, pick, awaiting):
+        fence = self.make_fence(fence_kind, pick)
+
+        def make_call():
+            return self.store.suspend_task(fence, awaiting)
+
+        if not self.fence_ok(fence):
+            self.refused(Fenced, make_call)
+            return
+        if any(a not in self.store.promise_map() for a in awaiting):
+            self.refused(NotFound, make_call)
+            return
+        eff_before = effective(self.store)
+        eff_promises = by_id(eff_before[0])
+        before = by_id(eff_before[1])[fence.task_id]
+        result = self.call(make_call())
+        task = by_id(self.store.tasks())[fence.task_id]
+        if any(eff_promises[a].settled for a in awaiting):
+            assert result is SuspendResult.REDIRECT
+            assert task == before and task.state is TaskState.ACQUIRED
+            assert effective(self.store) == eff_before
+        else:
+            assert result is SuspendResult.SUSPENDED
+            assert task == TaskRecord(
+                **{**_fields(before), "state": TaskState.SUSPENDED, "lease_owner": None,
+                   "lease_expires_at": None, "retry_at": None, "callbacks": tuple(dict.fromkeys(awaiting))}
+            )
+
+    @precondition(lambda self: any(v >= 1 for v in self.versions.values()))
+    @rule(pick=picks, op=st.sampled_from(["create", "settle", "heartbeat", "release", "fulfill", "suspend"]))
+    def zombie_write(self, pick, op):
+        """Any write with an older version of a task that has been acquired again is refused."""
+        tids = sorted(t for t, v in self.versions.items() if v >= 1)
+        tid = tids[pick % len(tids)]
+        fence = Fence(tid, self.versions[tid] - 1)
+        calls = {
+            "create": lambda: self.store.create_promise(f"{tid}.9", "p", self.now + 5, target="g1", fence=fence),
+            "settle": lambda: self.store.settle_promise(tid, RESOLVED, "1", fence=fence),
+            "heartbeat": lambda: self.store.heartbeat_task(fence),
+            "release": lambda: self.store.release_task(fence),
+            "fulfill": lambda: self.store.fulfill_task(fence, RESOLVED, "1"),
+            "suspend": lambda: self.store.suspend_task(fence, [tid]),
+        }
+        self.refused(Fenced, calls[op])
+
+    # -- invariants, after every operation ---------------------------------------------------
+
+    @invariant()
+    def settled_promises_are_write_once(self):
+        promises = by_id(self.store.promises())
+        assert set(self.params) <= set(promises), "a promise disappeared"
+        assert set(promises) <= set(self.params) | set(IDS), "a promise appeared from nowhere"
+        for pid, first in self.first_settled.items():
+            p = promises[pid]
+            assert (p.state, p.value, p.settled_on) == first, f"settled promise {pid} changed"
+        for pid, p in promises.items():
+            if p.settled and pid not in self.first_settled:
+                assert p.settled_on is not None and p.settled_on <= self.now
+                self.first_settled[pid] = (p.state, p.value, p.settled_on)
+            if p.state is PENDING:
+                assert (p.value, p.settled_on) == (None, None)
+            assert p.param == self.params.get(pid, p.param)
+        self.params.update({pid: p.param for pid, p in promises.items() if pid not in self.params})
+
+    @invariant()
+    def task_versions_match_the_model(self):
+        assert {t.id: t.version for t in self.store.tasks()} == self.versions
+
+    @invariant()
+    def task_invariants_hold(self):
+        tasks, promises = self.store.tasks(), self.store.promise_map()
+        assert task_invariant_violations(tasks, promises) == []
+        for t in tasks:
+            # (1) every task has a promise, and it is the promise that named the task's target.
+            assert t.promise_id in promises, f"task {t.id} has no promise"
+            p = promises[t.promise_id]
+            assert p.tags.get(TAG_TARGET) == t.target
+            # A settled promise's task is fulfilled, and a fulfilled task's promise is settled.
+            assert p.settled == (t.state is TaskState.FULFILLED), (p, t)
+            # (2) a pending task has a retry time.
+            if t.state is TaskState.PENDING:
+                assert t.retry_at is not None and t.lease_owner is None and t.lease_expires_at is None
+            # (3) an acquired task has a lease.
+            if t.state is TaskState.ACQUIRED:
+                assert t.lease_owner in OWNERS and t.lease_expires_at is not None and t.retry_at is None
+            # (4), (5), (6) a suspended task waits on pending promises only, and has no timeout.
+            if t.state is TaskState.SUSPENDED:
+                assert t.callbacks
+                assert all(c in promises and not promises[c].settled for c in t.callbacks), t
+                assert t.retry_at is None and t.lease_expires_at is None
+            else:
+                assert t.callbacks == ()
+            # (7) a fulfilled task has no timeout.
+            if t.state is TaskState.FULFILLED:
+                assert t.retry_at is None and t.lease_expires_at is None and t.lease_owner is None
+
+
+def _fields(record) -> dict:
+    import attrs
+
+    return attrs.asdict(record, recurse=False)
+
+
+StoreMachine.TestCase.settings = settings(
+    max_examples=200, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+TestStoreContract = StoreMachine.TestCase
+
+
+# -- named scenarios ---------------------------------------------------------------------------
+
+
+def make_store() -> tuple[MemoryStore, ManualClock]:
+    clock = ManualClock()
+    return MemoryStore(clock), clock
+
+
+def test_create_is_idempotent():
+    store, clock = make_store()
+    first = run_now(store.create_promise("order-42", "p1", 10.0, {"k": "1"}, target="g1"))
+    before = snapshot(store)
+    clock.advance(1.0)
+    again = run_now(store.create_promise("order-42", "p2", 99.0, {"k": "2"}, target="g2"))
+    assert again == first
+    assert again.param == "p1" and again.timeout_at == 10.0 and again.tags[TAG_TARGET] == "g1"
+    assert snapshot(store) == before
+    assert [t.target for t in store.tasks()] == ["g1"]
+
+
+def test_settle_is_write_once():
+    store, clock = make_store()
+    run_now(store.create_promise("p", "x", 10.0))
+    clock.advance(1.0)
+    first = run_now(store.settle_promise("p", RESOLVED, "1"))
+    assert (first.state, first.value, first.settled_on) == (RESOLVED, "1", 1.0)
+    clock.advance(1.0)
+    assert run_now(store.settle_promise("p", REJECTED, '"boom"')) == first
+    assert run_now(store.settle_promise("p", CANCELED, None)) == first
+    clock.advance(20.0)  # past its timeout: a settled promise does not time out
+    run_now(store.sweep())
+    assert run_now(store.get_promise("p")) == first
+    with pytest.raises(NotFound):
+        run_now(store.settle_promise("nope", RESOLVED, "1"))
+    for bad in (PENDING, TIMEDOUT):
+        with pytest.raises(UsageError):
+            run_now(store.settle_promise("p", bad, None))
+
+
+def test_timer_promise_resolves_on_timeout():
+    store, clock = make_store()
+    run_now(store.create_promise("t", "sleep", 5.0, {TAG_TIMER: "true"}))
+    run_now(store.create_promise("d", "deadline", 5.0))
+    clock.advance(4.0)
+    assert run_now(store.get_promise("t")).state is PENDING
+    clock.advance(1.0)  # exactly at timeout_at
+    t = run_now(store.get_promise("t"))
+    assert (t.state, t.value, t.settled_on) == (RESOLVED, "null", 5.0)
+    run_now(store.sweep())
+    d = store.promise_map()["d"]
+    assert (d.state, d.value, d.settled_on) == (TIMEDOUT, None, 5.0)
+    late = run_now(store.create_promise("t2", "sleep", 5.0, {TAG_TIMER: "true"}))
+    assert (late.state, late.value, late.settled_on) == (RESOLVED, "null", 5.0)
+
+
+def test_zombie_is_fenced_on_fulfill():
+    store, clock = make_store()
+    run_now(store.create_promise("r", "p", 100.0, target="g1"))
+    old = run_now(store.acquire_task("r", "w1", 2.0))
+    assert old.version == 1
+    clock.advance(3.0)  # w1's lease expires; w1 does not know yet
+    with pytest.raises(Fenced):
+        run_now(store.heartbeat_task(Fence("r", old.version)))
+    new = run_now(store.acquire_task("r", "w2", 2.0))
+    assert (new.version, new.lease_owner) == (2, "w2")
+    before = snapshot(store)
+    with pytest.raises(Fenced):
+        run_now(store.fulfill_task(Fence("r", old.version), RESOLVED, '"zombie"'))
+    with pytest.raises(Fenced):
+        run_now(store.create_promise("r.0", "child", 50.0, fence=Fence("r", old.version)))
+    assert snapshot(store) == before
+    done = run_now(store.fulfill_task(Fence("r", new.version), RESOLVED, '"ok"'))
+    assert (done.state, done.value) == (RESOLVED, '"ok"')
+    assert run_now(store.get_task("r")).state is TaskState.FULFILLED
+
+
+def test_suspend_redirect():
+    store, _ = make_store()
+    run_now(store.create_promise("r", "p", 100.0, target="g1"))
+    task = run_now(store.acquire_task("r", "w1", 10.0))
+    fence = Fence("r", task.version)
+    run_now(store.create_promise("r.0", "c0", 50.0, {TAG_PARENT: "r"}, target="g2", fence=fence))
+    run_now(store.create_promise("r.1", "c1", 50.0, {TAG_PARENT: "r"}, target="g2", fence=fence))
+    run_now(store.settle_promise("r.1", RESOLVED, "1"))
+    before = snapshot(store)
+    assert run_now(store.suspend_task(fence, ["r.0", "r.1"])) is SuspendResult.REDIRECT
+    assert snapshot(store) == before
+    assert run_now(store.get_task("r")) == task  # still acquired, same lease: run again at once
+
+
+def test_resume_on_settle():
+    store, clock = make_store()
+    run_now(store.create_promise("r", "p", 100.0, target="g1"))
+    task = run_now(store.acquire_task("r", "w1", 10.0))
+    fence = Fence("r", task.version)
+    run_now(store.create_promise("r.0", "c0", 50.0, {TAG_PARENT: "r"}, target="g2", fence=fence))
+    assert run_now(store.suspend_task(fence, ["r.0"])) is SuspendResult.SUSPENDED
+    parked = run_now(store.get_task("r"))
+    assert (parked.state, parked.callbacks, parked.lease_expires_at) == (TaskState.SUSPENDED, ("r.0",), None)
+    assert run_now(store.dispatch("g1", 10)) == []
+    clock.advance(1.0)
+    run_now(store.settle_promise("r.0", RESOLVED, "42"))
+    resumed = run_now(store.get_task("r"))
+    assert (resumed.state, resumed.retry_at, resumed.callbacks) == (TaskState.PENDING, 1.0, ())
+    assert [t.id for t in run_now(store.dispatch("g1", 10))] == ["r"]
+    again = run_now(store.acquire_task("r", "w2", 10.0))
+    assert again.version == task.version + 1
+
+
+def test_resume_on_child_timeout():
+    store, clock = make_store()
+    run_now(store.create_promise("r", "p", 100.0, target="g1"))
+    task = run_now(store.acquire_task("r", "w1", 100.0))
+    fence = Fence("r", task.version)
+    run_now(store.create_promise("r.0", "c0", 5.0, {TAG_PARENT: "r"}, fence=fence))
+    assert run_now(store.suspend_task(fence, ["r.0"])) is SuspendResult.SUSPENDED
+    clock.advance(5.0)
+    run_now(store.sweep())
+    assert store.promise_map()["r.0"].state is TIMEDOUT
+    assert run_now(store.get_task("r")).state is TaskState.PENDING
+
+
+def test_own_promise_timeout_fulfills_task():
+    store, clock = make_store()
+    run_now(store.create_promise("r", "p", 5.0, target="g1"))
+    task = run_now(store.acquire_task("r", "w1", 100.0))
+    clock.advance(5.0)
+    with pytest.raises(Fenced):
+        run_now(store.heartbeat_task(Fence("r", task.version)))
+    assert run_now(store.get_task("r")).state is TaskState.FULFILLED
+    assert store.promise_map()["r"].state is TIMEDOUT
+
+
+def test_get_branch_returns_descendants_in_creation_order():
+    store, _ = make_store()
+    run_now(store.create_promise("r", "p", 100.0))
+    run_now(store.create_promise("other", "p", 100.0))
+    run_now(store.create_promise("r.0", "p", 100.0, {TAG_PARENT: "r"}))
+    run_now(store.create_promise("other.0", "p", 100.0, {TAG_PARENT: "other"}))
+    run_now(store.create_promise("r.1", "p", 100.0, {TAG_PARENT: "r"}))
+    run_now(store.create_promise("r.2", "p", 100.0, {TAG_PARENT: "r"}))
+    assert [p.id for p in run_now(store.get_branch("r"))] == ["r", "r.0", "r.1", "r.2"]
+    assert [p.id for p in run_now(store.get_branch("r.1"))] == ["r.1"]
+    with pytest.raises(NotFound):
+        run_now(store.get_branch("nope"))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MemoryStore.get_branch walks the tree breadth-first, not in creation order as Store.get_branch "
+    "documents: r, r.0, r.0.0, r.1 comes back as r, r.0, r.1, r.0.0",
+)
+def test_get_branch_nested_is_in_creation_order():
+    store, _ = make_store()
+    for pid, parent in [("r", None), ("r.0", "r"), ("r.0.0", "r.0"), ("r.1", "r")]:
+        run_now(store.create_promise(pid, "p", 100.0, {TAG_PARENT: parent} if parent else {}))
+    assert [p.id for p in run_now(store.get_branch("r"))] == ["r", "r.0", "r.0.0", "r.1"]
