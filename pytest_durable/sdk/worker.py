@@ -160,13 +160,21 @@ class Worker:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Worker]:
-        """Serve in the background for the duration of the block; leaving it stops the worker."""
+        """Serve in the background for the duration of the block; leaving it stops the worker.
+
+        An error raised in the block comes out as itself, not wrapped in an exception group.
+        """
+        raised: BaseException | None = None
         async with trio.open_nursery() as nursery:
             await nursery.start(self.serve)
             try:
                 yield self
+            except BaseException as exc:
+                raised = exc
             finally:
                 nursery.cancel_scope.cancel()
+        if raised is not None:
+            raise raised
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Poll for due tasks and run them until cancelled."""
