@@ -1,0 +1,146 @@
+"""The front door and the layering: README commands, CI script, public API, no import cycles."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest_durable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", text, re.S)
+    assert block is not None, "README.md must start with a bash block of set-up commands"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_readme_starts_with_exactly_two_setup_commands() -> None:
+    commands = readme_commands()
+    assert len(commands) == 2
+    assert "examples/fan_out_fan_in.py" in commands[0]
+    assert commands[1].endswith("-m pytest")
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert readme_commands()[1] in ci
+
+
+def test_the_example_runs_as_a_script() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "fan_out_fan_in.py")], capture_output=True, text=True,
+        check=True, cwd=ROOT,
+    ).stdout.splitlines()
+    assert out == [f"Processed: item-{i} (item #{i})" for i in range(3)]
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "fan_out_fan_in.py"), "7"], capture_output=True, text=True,
+        check=True, cwd=ROOT,
+    ).stdout.splitlines()
+    assert out == [f"Processed: item-{i} (item #{i})" for i in range(7)]
+
+
+def test_public_api_is_exported_and_typed() -> None:
+    for name in pytest_durable.__all__:
+        assert hasattr(pytest_durable, name), name
+    assert (ROOT / "pytest_durable" / "py.typed").exists()
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _runtime_imports(path: Path, module: str) -> set[str]:
+    """Modules of ours that ``path`` imports at run time (``if TYPE_CHECKING:`` blocks excluded)."""
+    tree = ast.parse(path.read_text())
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = package.split(".")
+                    base = base[: len(base) - (node.level - 1)]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                found.add(target)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            for child in ("body", "orelse", "finalbody", "handlers"):
+                inner = getattr(node, child, None)
+                if isinstance(inner, list):
+                    visit([n for n in inner if isinstance(n, ast.stmt)] + [
+                        s for h in inner if isinstance(h, ast.ExceptHandler) for s in h.body
+                    ])
+
+    visit(tree.body)
+    return {m for m in found if m.split(".")[0] in ("pytest_durable", "sim")}
+
+
+def _graph() -> dict[str, set[str]]:
+    files = [*ROOT.joinpath("pytest_durable").rglob("*.py"), *ROOT.joinpath("sim").rglob("*.py")]
+    modules = {_module_name(f): f for f in files}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        deps = set()
+        for imported in _runtime_imports(path, name):
+            # "from .x import y" may name a module x.y or an attribute y of x.
+            deps.add(imported if imported in modules else imported.rpartition(".")[0])
+        graph[name] = {d for d in deps if d in modules and d != name}
+    return graph
+
+
+LAYER = {"pytest_durable.core": 0, "pytest_durable.sdk": 1, "sim": 2}
+
+
+def _layer(module: str) -> int:
+    for prefix, level in sorted(LAYER.items(), key=lambda kv: -len(kv[0])):
+        if module == prefix or module.startswith(prefix + "."):
+            return level
+    return 3
+
+
+def test_imports_point_down_the_layers() -> None:
+    upward = [
+        f"{m} -> {d}"
+        for m, deps in _graph().items()
+        for d in deps
+        if _layer(d) > _layer(m) and not (m.count(".") == 0 or m.endswith("__init__"))
+    ]
+    upward = [u for u in upward if not u.startswith("pytest_durable -> ")]  # the package re-exports
+    assert upward == []
+
+
+def test_no_import_cycles_between_modules() -> None:
+    graph = _graph()
+    # Package __init__ modules re-export their children; a child importing a sibling through the
+    # package would show as a cycle, and is exactly what we forbid, so they stay in the graph.
+    state: dict[str, int] = {}
+    cycles: list[str] = []
+
+    def dfs(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                cycles.append(" -> ".join([*stack[stack.index(dep):], dep]))
+            elif dep not in state:
+                dfs(dep, [*stack, dep])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            dfs(node, [node])
+    assert cycles == []
