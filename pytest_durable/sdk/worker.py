@@ -195,22 +195,23 @@ class Worker:
 
     async def _run_task(self, task: TaskRecord) -> None:
         fence = Fence(task.id, task.version)
+        error: BaseException | None = None
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._heartbeat, fence, nursery.cancel_scope)
                 try:
                     await self.executor.execute(task)
+                except (*FATAL, PlatformError) as exc:
+                    error = exc  # caught inside the nursery, so it is not wrapped in a group
                 finally:
                     nursery.cancel_scope.cancel()
-        except FATAL as exc:
-            self._fatal[task.id] = exc
-            self.errors.append((task.id, exc))
-            await self._release(fence)
-        except Fenced as exc:  # our lease is gone: whoever holds it now carries on
-            self.errors.append((task.id, exc))
-        except PlatformError as exc:
-            self.errors.append((task.id, exc))
-            await self._release(fence)
+            if error is None:
+                return
+            self.errors.append((task.id, error))
+            if isinstance(error, FATAL):
+                self._fatal[task.id] = error
+            if not isinstance(error, Fenced):  # a fenced worker's lease is gone: the holder carries on
+                await self._release(fence)
         finally:
             self._running.discard(task.id)
             self._notify()
