@@ -32,6 +32,7 @@ class MemoryStore:
         self.redispatch_after = redispatch_after
         self._promises: dict[str, PromiseRecord] = {}
         self._children: dict[str, list[str]] = {}
+        self._order: dict[str, int] = {}  # promise id -> creation index
         self._tasks: dict[str, TaskRecord] = {}
         self._ttl: dict[str, float] = {}
         self._pending: dict[str, dict[str, None]] = {}  # target -> pending task ids, ordered
@@ -79,6 +80,7 @@ class MemoryStore:
             timeout_at=timeout_at, tags=all_tags, created_on=now,
         )
         self._promises[id] = record
+        self._order[id] = len(self._order)
         parent = all_tags.get(TAG_PARENT)
         if parent is not None:
             self._children.setdefault(parent, []).append(id)
@@ -110,13 +112,14 @@ class MemoryStore:
         return self._promise(id)
 
     async def get_branch(self, id: str) -> list[PromiseRecord]:
-        out = [self._promise(id)]
+        root = self._promise(id)
+        found = [id]
         i = 0
-        while i < len(out):
-            for child in self._children.get(out[i].id, ()):
-                out.append(self._promise(child))
+        while i < len(found):
+            found.extend(self._children.get(found[i], ()))
             i += 1
-        return out
+        found[1:] = sorted(found[1:], key=self._order.__getitem__)
+        return [root, *(self._promise(d) for d in found[1:])]
 
     # -- tasks ---------------------------------------------------------------------------------------
 
