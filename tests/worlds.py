@@ -28,7 +28,11 @@ def new_store() -> MemoryStore:
 def new_worker(store: MemoryStore, fns: list[DurableFunction[..., Any]], bodies: list[str] | None = None,
                **kwargs: Any) -> Worker:
     """A worker over ``store`` with ``fns`` registered; every body start is appended to ``bodies``."""
-    worker = Worker(store, on_body=bodies.append if bodies is not None else None, **kwargs)
+    def on_body(id: str, fn: DurableFunction[..., Any]) -> None:
+        if bodies is not None:
+            bodies.append(id)
+
+    worker = Worker(store, on_body=on_body, **kwargs)
     worker.register(*fns)
     return worker
 

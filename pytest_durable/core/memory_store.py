@@ -8,6 +8,7 @@ and for all records by ``sweep()``.
 from __future__ import annotations
 
 import heapq
+from types import MappingProxyType
 from collections.abc import Mapping, Sequence
 
 import attrs
@@ -52,8 +53,12 @@ class MemoryStore:
         return list(self._tasks.values())
 
     def promise_map(self) -> Mapping[str, PromiseRecord]:
-        """A read-only view of promises by id."""
+        """A snapshot of promises by id."""
         return dict(self._promises)
+
+    def promise_view(self) -> Mapping[str, PromiseRecord]:
+        """A live read-only view of promises by id (no copy: for checks that run after every step)."""
+        return MappingProxyType(self._promises)
 
     # -- promises ------------------------------------------------------------------------------------
 

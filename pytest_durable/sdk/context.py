@@ -29,6 +29,9 @@ T = TypeVar("T")
 
 Settlement = tuple[PromiseState, str]
 
+#: Called with (promise id, function) whenever a body starts; see ``Executor``.
+BodyHook = Callable[[str, DurableFunction[..., Any]], None]
+
 
 @attrs.define(eq=False)
 class Execution:
@@ -43,7 +46,7 @@ class Execution:
     origin: str
     branch: dict[str, PromiseRecord]
     awaiting: dict[str, None] = attrs.field(factory=dict)
-    on_body: Callable[[str], None] | None = None
+    on_body: BodyHook | None = None
 
     async def refresh(self, id: str) -> PromiseRecord:
         record = await self.store.get_promise(id)
@@ -338,7 +341,7 @@ async def run_workflow(
         token = current_context.set(ctx)
         try:
             if ex.on_body is not None:
-                ex.on_body(record.id)
+                ex.on_body(record.id, fn)
             value = await fn.body(ctx, *args, **kwargs)
         except Suspended:
             suspended = True
@@ -363,9 +366,9 @@ async def run_leaf(
     try:
         failures = 0
         while True:
-            if ex.on_body is not None:
-                ex.on_body(record.id)
             try:
+                if ex.on_body is not None:
+                    ex.on_body(record.id, fn)  # may raise to inject a failed attempt
                 value = await fn.body(*args, **kwargs)
             except Exception as exc:
                 failures += 1

@@ -13,7 +13,7 @@ from ..core.codec import decode_call
 from ..core.errors import PlatformError
 from ..core.records import Fence, SuspendResult, TaskRecord
 from ..core.store import Store
-from .context import Execution, Options, Settlement, run_leaf, run_workflow
+from .context import BodyHook, Execution, Options, Settlement, run_leaf, run_workflow
 from .function import Registry
 from .outcome import Suspended
 
@@ -41,8 +41,9 @@ def first_platform_error(group: BaseExceptionGroup[BaseException]) -> PlatformEr
 class Executor:
     """Runs tasks for one worker: replays what the store recorded, runs what is pending.
 
-    ``on_body`` is called with a promise id each time a function body starts; the simulator and
-    the tests use it to check that no settled child's body runs again.
+    ``on_body`` is called with a promise id and the function each time a function body starts; the simulator and
+    the tests use it to check that no settled child's body runs again. For a leaf it is called
+    inside the attempt, so an ``Exception`` it raises counts as a failed attempt (fault injection).
     """
 
     def __init__(
@@ -52,7 +53,7 @@ class Executor:
         clock: Clock,
         *,
         rng: Callable[[], float] | None = None,
-        on_body: Callable[[str], None] | None = None,
+        on_body: BodyHook | None = None,
     ) -> None:
         self.store = store
         self.registry = registry

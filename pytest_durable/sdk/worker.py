@@ -30,6 +30,7 @@ from ..core.ids import check_root_id
 from ..core.memory_store import MemoryStore
 from ..core.records import Fence, PromiseRecord, PromiseState, TaskRecord
 from ..core.store import TAG_ORIGIN, TAG_SCOPE, Store
+from .context import BodyHook
 from .executor import Executor
 from .function import DurableFunction, Registry
 from .outcome import result_of
@@ -81,7 +82,7 @@ class Worker:
         root_timeout: float = 86_400.0,
         clock: Clock | None = None,
         rng: Callable[[], float] | None = None,
-        on_body: Callable[[str], None] | None = None,
+        on_body: BodyHook | None = None,
     ) -> None:
         for name, value in (("ttl", ttl), ("poll_interval", poll_interval), ("root_timeout", root_timeout)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
