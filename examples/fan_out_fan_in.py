@@ -9,11 +9,15 @@ Run it: ``python examples/fan_out_fan_in.py`` (add a number for the variable-N s
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
 
 from pytest_durable import Context, Worker, function
+
+if TYPE_CHECKING:
+    from sim import Scenario
 
 
 @attrs.frozen
@@ -69,3 +73,13 @@ if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else None
     for result in trio.run(main, n):
         print(result.output)
+
+
+def scenario(n: int = 3) -> Scenario:
+    """The simulator's view of this example: ``python -m sim run examples/fan_out_fan_in.py:scenario``."""
+    from sim import Scenario
+
+    items = make_items(n)
+    expected = [WorkResult(id=i.id, output=f"Processed: {i.data} (item #{i.id})") for i in items]
+    return Scenario(fan_out_fan_in_n, (items,), functions=(process_item,), root_id="fan-out-fan-in",
+                    expected=expected)

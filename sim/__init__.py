@@ -1,2 +1,40 @@
 """The deterministic simulator (DESIGN §5): durable workflows in one seeded, single-threaded trio
-world with injected faults. Built out in its own issue; this package reserves its place."""
+world with a virtual clock and injected faults — crashes, dropped, duplicated and delayed messages,
+partitions, server restarts, rejected leaves and refused requests — a trace, and checks.
+
+    from sim import Scenario, run_world
+    result = run_world(Scenario(fan_out, (items,), functions=(process_item,)), seed=7, faults="crash,drop")
+    assert result.ok, result.violations
+"""
+
+from .config import SimConfig
+from .decisions import Decisions, DivergedError, RecordedDecisions, SeededDecisions
+from .faults import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan
+from .ledger import Ledger, ledger
+from .result import RunResult, Violation
+from .scenario import Scenario
+from .trace import Event, Trace
+from .world import InjectedFault, fault_free, run_world
+
+__all__ = [
+    "FAULT_KINDS",
+    "CrashAt",
+    "Decisions",
+    "DivergedError",
+    "DropAt",
+    "Event",
+    "FaultConfig",
+    "FaultPlan",
+    "InjectedFault",
+    "Ledger",
+    "RecordedDecisions",
+    "RunResult",
+    "Scenario",
+    "SeededDecisions",
+    "SimConfig",
+    "Trace",
+    "Violation",
+    "fault_free",
+    "ledger",
+    "run_world",
+]

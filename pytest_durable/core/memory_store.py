@@ -8,8 +8,8 @@ and for all records by ``sweep()``.
 from __future__ import annotations
 
 import heapq
-from types import MappingProxyType
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import attrs
 

@@ -68,7 +68,9 @@ class Worker:
     """Runs the durable functions registered on it, for tasks of its ``group``.
 
     ``ttl`` is the lease a task is held with (heartbeats every ``ttl/2``); ``poll_interval`` how
-    often the store is asked for due tasks. Start it with ``async with worker.running():``.
+    often the store is asked for due tasks; with ``sweeps`` the worker also asks the store to apply
+    due timeouts each poll (a store with its own sweeper, like the simulator's server, needs not).
+    Start it with ``async with worker.running():``.
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class Worker:
         clock: Clock | None = None,
         rng: Callable[[], float] | None = None,
         on_body: BodyHook | None = None,
+        sweeps: bool = True,
     ) -> None:
         for name, value in (("ttl", ttl), ("poll_interval", poll_interval), ("root_timeout", root_timeout)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -94,6 +97,7 @@ class Worker:
         self.ttl = float(ttl)
         self.poll_interval = float(poll_interval)
         self.root_timeout = float(root_timeout)
+        self.sweeps = sweeps
         self.registry = Registry()
         self.executor = Executor(
             self.store, self.registry, self.clock,
@@ -182,14 +186,21 @@ class Worker:
         async with trio.open_nursery() as nursery:
             task_status.started()
             while True:
-                await self.store.sweep()
-                for task in await self.store.dispatch(self.group, limit=64):
+                try:
+                    if self.sweeps:
+                        await self.store.sweep()
+                    due = await self.store.dispatch(self.group, limit=64)
+                except PlatformError:  # the store is unreachable: a worker outlives it, and polls again
+                    due = []
+                for task in due:
                     if task.id in self._fatal or task.id in self._running:
                         continue
                     try:
                         acquired = await self.store.acquire_task(task.id, self.id, self.ttl)
                     except (TaskStateError, NotFound):
                         continue
+                    except PlatformError:
+                        break
                     self._running.add(acquired.id)
                     nursery.start_soon(self._run_task, acquired, name=f"durable task {acquired.id}")
                 await self._wait_for_change(self.poll_interval)

@@ -1,0 +1,224 @@
+"""``python -m sim``: run worlds over many seeds, show one world, replay a saved one, benchmark."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TextIO
+
+from pytest_durable.core.errors import UsageError
+
+from . import render
+from .decisions import RecordedDecisions
+from .faults import FaultConfig, FaultPlan
+from .result import RunResult
+from .scenario import Scenario
+from .target import load_scenario
+from .world import fault_free, run_world
+
+
+class Progress:
+    """A progress bar on stderr: redrawn in place on a terminal, a line per tenth otherwise."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total = total
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.start = time.perf_counter()
+        self._shown = -1
+
+    def update(self, done: int, failing: int) -> None:
+        if self.total < 20:
+            return
+        step = max(1, self.total // (100 if self.tty else 10))
+        if done != self.total and done // step == self._shown:
+            return
+        self._shown = done // step
+        width = 30
+        filled = width * done // self.total
+        bar = "#" * filled + "." * (width - filled)
+        line = f"[{bar}] {done}/{self.total} seeds, {failing} failing, {time.perf_counter() - self.start:.1f} s"
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if done == self.total else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _reproduce(target: str, seed: int | None, faults: str, plan: str, quiesce: float) -> str:
+    cmd = f"python -m sim run {target} --seed {seed} --faults {faults or 'none'}"
+    if plan:
+        cmd += f" --plan '{plan}'"
+    if quiesce != 120.0:
+        cmd += f" --quiesce-after {quiesce:g}"
+    return cmd
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    scenario = load_scenario(args.target)
+    faults = FaultConfig.parse(args.faults, quiesce_after=args.quiesce_after)
+    plan = FaultPlan.parse(args.plan or "")
+    baseline = fault_free(scenario)
+    if args.seed is not None:
+        return _show_one(args, scenario, faults, plan, baseline)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    progress = Progress(len(seeds))
+    counts: Counter[str] = Counter()
+    by_check: Counter[str] = Counter()
+    failing = 0
+    steps = 0
+    start = time.perf_counter()
+    for done, seed in enumerate(seeds, 1):
+        result = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
+        if args.check_determinism:
+            again = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
+            if again.trace_hash != result.trace_hash:
+                result = _add_determinism_violation(result, again)
+        counts.update(result.fault_counts)
+        steps += result.steps
+        if not result.ok:
+            failing += 1
+            by_check.update(v.check for v in result.violations)
+            if progress.tty:
+                sys.stderr.write("\r")
+            first = result.violations[0]
+            print(
+                f"seed {seed}: FAILED {first}"
+                + (f" (+{len(result.violations) - 1} more)" if len(result.violations) > 1 else "")
+            )
+            print(f"  reproduce: {_reproduce(args.target, seed, str(faults), str(plan), args.quiesce_after)}")
+            if args.traces_dir:
+                path = Path(args.traces_dir) / f"seed-{seed}.json"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(render.dumps(result))
+        progress.update(done, failing)
+    elapsed = time.perf_counter() - start
+    injected = ", ".join(f"{k} {counts[k]}" for k in sorted(counts)) or "none"
+    violations = ", ".join(f"{k} {n}" for k, n in sorted(by_check.items())) or "none"
+    print(f"seeds run: {len(seeds)} ({seeds.start}..{seeds.stop - 1}); failing: {failing}")
+    print(f"faults injected: {injected}")
+    print(f"violations: {violations}")
+    print(f"throughput: {len(seeds) / elapsed:.1f} worlds/s, {steps / elapsed:,.0f} steps/s ({elapsed:.2f} s)")
+    return 1 if failing else 0
+
+
+def _add_determinism_violation(result: RunResult, again: RunResult) -> RunResult:
+    import attrs
+
+    from .result import Violation
+
+    first = next(
+        (a.seq for a, b in zip(result.trace, again.trace, strict=False) if a != b),
+        min(len(result.trace), len(again.trace)),
+    )
+    v = Violation(
+        "determinism",
+        f"the same seed gave trace {result.trace_hash} then {again.trace_hash}; they part at event {first}",
+        "",
+        (first,),
+    )
+    return attrs.evolve(result, violations=(*result.violations, v))
+
+
+def _show_one(
+    args: argparse.Namespace, scenario: Scenario, faults: FaultConfig, plan: FaultPlan, baseline: RunResult
+) -> int:
+    result = run_world(scenario, seed=args.seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
+    if args.check_determinism:
+        again = run_world(scenario, seed=args.seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
+        if again.trace_hash != result.trace_hash:
+            result = _add_determinism_violation(result, again)
+    shown = args.trace or "tree"
+    if shown == "json":
+        print(render.dumps(result))
+    else:
+        if shown == "text":
+            print(render.text(result.trace))
+        elif shown == "tree":
+            print(render.tree(result.promises, mark={v.id for v in result.violations if v.id}))
+        print(render.summary(result))
+        if not result.ok:
+            print(f"reproduce: {_reproduce(args.target, args.seed, str(faults), str(plan), args.quiesce_after)}")
+    if args.out:
+        Path(args.out).write_text(render.dumps(result))
+    return 0 if result.ok else 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    data = json.loads(Path(args.trace).read_text())
+    recorded = render.load_trace(data)
+    target = args.target or data["target"]
+    if not target:
+        raise UsageError(f"{args.trace} names no target; pass --target FILE.py:NAME")
+    scenario = load_scenario(target)
+    decisions = RecordedDecisions([(k, int(v)) for k, v in data["decisions"]])
+    faults = FaultConfig.parse(data["faults"])
+    result = run_world(
+        scenario, seed=data["seed"], decisions=decisions, faults=faults, plan=data["plan"], target=target
+    )
+    if result.trace_hash == recorded.hash():
+        print(f"match: trace {result.trace_hash}, {result.steps} events, {len(result.violations)} violations")
+        return 0
+    first = next(
+        (a.seq for a, b in zip(recorded, result.trace, strict=False) if a != b), min(len(recorded), len(result.trace))
+    )
+    print(
+        f"differs: recorded {recorded.hash()} ({len(recorded)} events), re-run {result.trace_hash} "
+        f"({result.steps} events); first difference at event {first}"
+    )
+    for event in recorded.events[first : first + 1] + result.trace.events[first : first + 1]:
+        print("  " + event.line())
+    return 1
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench_main
+
+    return bench_main([int(s) for s in args.sizes.split(",")], repeat=args.repeat)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m sim", description="Run durable workflows in simulated worlds.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a scenario over many seeds, or show one world")
+    run.add_argument("target", help="FILE.py:NAME or MODULE:NAME naming a sim.Scenario or a function returning one")
+    run.add_argument("--seeds", type=int, default=100, help="how many seeds to sweep (default 100)")
+    run.add_argument("--first-seed", type=int, default=0, help="the first seed of the sweep (default 0)")
+    run.add_argument("--seed", type=int, help="run this one seed and show the world")
+    run.add_argument(
+        "--faults", default="crash,drop,reject", help="fault kinds, e.g. crash=0.05:2,drop (default crash,drop,reject)"
+    )
+    run.add_argument("--plan", help="explicit fault points, e.g. 'crash(w1, after_create, job.1)'")
+    run.add_argument("--quiesce-after", type=float, default=120.0, help="no new faults after this virtual time")
+    run.add_argument(
+        "--trace", choices=["text", "tree", "json"], help="with --seed: how to show the world (default tree)"
+    )
+    run.add_argument("--out", help="with --seed: also write the world as JSON here")
+    run.add_argument("--traces-dir", help="write each failing world as JSON into this folder")
+    run.add_argument("--check-determinism", action="store_true", help="run every world twice and compare traces")
+    run.set_defaults(func=cmd_run)
+    replay = sub.add_parser("replay", help="re-run a world saved as JSON and say whether it matches")
+    replay.add_argument("trace", help="a JSON file written by --out or --traces-dir")
+    replay.add_argument("--target", help="override the target recorded in the file")
+    replay.set_defaults(func=cmd_replay)
+    bench = sub.add_parser("bench", help="time fan-outs of growing size in one world")
+    bench.add_argument("--sizes", default="100,1000,10000", help="fan-out sizes (default 100,1000,10000)")
+    bench.add_argument("--repeat", type=int, default=3, help="runs per size; the best is reported")
+    bench.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "seeds", 1) < 1:
+        print("python -m sim run: --seeds must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"python -m sim {args.command}: {exc}", file=sys.stderr)
+        return 2

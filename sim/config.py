@@ -1,0 +1,28 @@
+"""The knobs of a simulated world that are not faults: latencies, timeouts, leases, budgets."""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class SimConfig:
+    """Virtual-time settings of one world (all in seconds)."""
+
+    min_latency: float = 0.001
+    latency_step: float = 0.002  # a message takes min_latency + k * latency_step, k drawn in [0, latency_steps)
+    latency_steps: int = 8
+    delay: float = 2.0  # extra latency of a "delay" fault, times a draw in [1, 4]
+    request_timeout: float = 1.0  # a caller gives up on one attempt after this long
+    max_attempts: int = 10  # then StoreUnavailable
+    backoff: float = 0.05  # doubled per retry, capped at backoff_cap
+    backoff_cap: float = 2.0
+    ttl: float = 10.0  # task lease
+    poll_interval: float = 1.0  # workers ask for due tasks this often
+    sweep_interval: float = 1.0  # the server applies due timeouts and lease expiries this often
+    restart_delay: float = 2.0  # a crashed process is down for restart_delay * [1, 4]
+    partition_length: float = 3.0  # a partition lasts partition_length * [1, 4]
+    server_down: float = 2.0  # a server restart takes server_down * [1, 4]
+    fault_tick: float = 1.0  # partitions and server restarts get a chance this often
+    budget: float = 600.0  # liveness: the root must settle this long after faults stop
+    root_timeout: float = 86_400.0

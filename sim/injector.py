@@ -1,0 +1,83 @@
+"""The fault injector: decides, through ``Decisions``, whether each fault opportunity fires.
+
+Every opportunity draws (so the decision log has the same shape whatever the outcome), faults stop
+at their kind's bound and after ``quiesce_after``, and each fault that fires is counted and traced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .decisions import Decisions
+from .faults import CrashAt, DropAt, FaultConfig, FaultPlan
+
+
+class Injector:
+    """Fault decisions for one world."""
+
+    def __init__(self, config: FaultConfig, plan: FaultPlan, decisions: Decisions, now: Callable[[], float]) -> None:
+        self.config = config
+        self.decisions = decisions
+        self.now = now
+        self.counts: dict[str, int] = {}
+        self._crash_points: list[CrashAt] = [p for p in plan.points if isinstance(p, CrashAt)]
+        self._drop_points: list[DropAt] = [p for p in plan.points if isinstance(p, DropAt)]
+        self._op_counts: dict[str, int] = {}
+
+    @property
+    def quiet(self) -> bool:
+        """No new faults: past ``quiesce_after``."""
+        return self.now() >= self.config.quiesce_after
+
+    def _allowed(self, kind: str) -> bool:
+        return self.config.rate(kind) > 0 and not self.quiet and self.counts.get(kind, 0) < self.config.bound(kind)
+
+    def fire(self, kind: str) -> bool:
+        """One opportunity for ``kind``; True (and counted) when the fault happens."""
+        if not self._allowed(kind):
+            return False
+        if self.decisions.flip(kind, self.config.rate(kind)):
+            self.count(kind)
+            return True
+        return False
+
+    def count(self, kind: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def amount(self, kind: str, steps: int = 4) -> int:
+        """How big a fault is, 1..steps (1 = the least)."""
+        return 1 + self.decisions.choose(kind + "_size", steps)
+
+    # -- per request -----------------------------------------------------------------------------------
+
+    def request_number(self, op: str) -> int:
+        """Count requests per op (from 1), for ``drop(side, op, nth)`` points."""
+        self._op_counts[op] = self._op_counts.get(op, 0) + 1
+        return self._op_counts[op]
+
+    def planned_crash(self, process: str, op: str, id: str) -> str | None:
+        """The ``when`` of an explicit crash point for this request, consumed on use."""
+        for point in self._crash_points:
+            if point.process == process and point.op == op and point.id == id:
+                self._crash_points.remove(point)
+                self.count("crash")
+                return point.when
+        return None
+
+    def random_crash(self) -> str | None:
+        if self.fire("crash"):
+            return ("before", "during", "after")[self.decisions.choose("crash_when", 3)]
+        return None
+
+    def planned_drop(self, op: str, nth: int) -> str | None:
+        for point in self._drop_points:
+            if point.op == op and point.nth == nth:
+                self._drop_points.remove(point)
+                self.count("drop")
+                return point.side
+        return None
+
+    def random_drop(self) -> str | None:
+        if self.fire("drop"):
+            return ("request", "response")[self.decisions.choose("drop_side", 2)]
+        return None

@@ -1,0 +1,73 @@
+"""The ``Ledger``: effects on the world outside the store, kept across crashes.
+
+A leaf that charges a card writes ``ledger().record("charge", order)``; because the ledger belongs to
+the world and not to a process, it survives crashes, and a test can assert the effect happened
+exactly once however often the leaf was retried or re-run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from contextvars import ContextVar
+
+import attrs
+
+from pytest_durable.core.errors import UsageError
+
+
+@attrs.frozen
+class Entry:
+    """One recorded effect: its key, the promise whose body made it, and when."""
+
+    key: str
+    by: str
+    time: float
+
+
+class Ledger:
+    """Every effect recorded in one world, in order; ``now`` stamps each entry with (virtual) time."""
+
+    def __init__(self, now: Callable[[], float] | None = None) -> None:
+        self.entries: list[Entry] = []
+        self._now = now
+
+    def record(self, key: str, *, by: str = "") -> None:
+        self.entries.append(Entry(key, by, self._now() if self._now is not None else 0.0))
+
+    def count(self, key: str) -> int:
+        return sum(1 for e in self.entries if e.key == key)
+
+    def counts(self, prefix: str = "") -> dict[str, int]:
+        """How often each key (optionally only those starting with ``prefix``) was recorded."""
+        c = Counter(e.key for e in self.entries if e.key.startswith(prefix))
+        return dict(sorted(c.items()))
+
+    def duplicates(self, prefix: str = "") -> dict[str, int]:
+        """Keys recorded more than once."""
+        return {k: n for k, n in self.counts(prefix).items() if n > 1}
+
+    def assert_exactly_once(self, prefix: str, expected: int | None = None) -> None:
+        """Every key starting with ``prefix`` was recorded once (and ``expected`` keys, if given)."""
+        counts = self.counts(prefix)
+        dup = {k: n for k, n in counts.items() if n != 1}
+        if dup or (expected is not None and len(counts) != expected):
+            raise AssertionError(
+                f"ledger: effects {prefix!r}* not exactly once: "
+                + (", ".join(f"{k} x{n}" for k, n in dup.items()) or f"{len(counts)} keys, expected {expected}")
+            )
+
+
+_current: ContextVar[Ledger | None] = ContextVar("sim_ledger", default=None)
+
+
+def ledger() -> Ledger:
+    """The ledger of the world running now; call it from inside a durable function."""
+    current = _current.get()
+    if current is None:
+        raise UsageError("sim.ledger() was called outside a simulated world; call it from a durable function")
+    return current
+
+
+def set_current(value: Ledger | None) -> None:
+    _current.set(value)

@@ -1,0 +1,63 @@
+"""A simulated worker process: the real SDK ``Worker`` over the simulated network, with a name, a
+group and an incarnation. A crash cancels everything it runs and throws its memory away; after a
+drawn downtime it restarts as a new incarnation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import trio
+
+from pytest_durable.core.clock import TrioClock
+from pytest_durable.sdk.worker import Worker
+
+from .network import SimStore
+
+if TYPE_CHECKING:
+    from .world import World
+
+
+class SimProcess:
+    """One worker process and its incarnations."""
+
+    def __init__(self, world: World, name: str, group: str) -> None:
+        self.world = world
+        self.name = name
+        self.group = group
+        self.incarnation = 0
+        self.alive = False
+        self._scope: trio.CancelScope | None = None
+
+    async def run(self) -> None:
+        world = self.world
+        config = world.config
+        while True:
+            self.incarnation += 1
+            self.alive = True
+            world.trace.add(trio.current_time(), self.name, self.incarnation, "start", "", self.group)
+            worker = Worker(
+                SimStore(world, self.name, self.incarnation, self),
+                group=self.group,
+                id=f"{self.name}#{self.incarnation}",
+                ttl=config.ttl,
+                poll_interval=config.poll_interval,
+                root_timeout=config.root_timeout,
+                clock=TrioClock(),
+                rng=world.random,
+                on_body=world.body_hook(self),
+                sweeps=False,
+            )
+            worker.register(*world.scenario.all_functions())
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                await worker.serve()
+            self.alive = False
+            await trio.sleep(config.restart_delay * world.injector.amount("restart"))
+
+    async def crash_now(self, where: str) -> None:
+        """Crash this incarnation here: every task of the process is cancelled, its memory dropped."""
+        self.world.trace.add(trio.current_time(), self.name, self.incarnation, "crash", "", where)
+        self.alive = False
+        assert self._scope is not None
+        self._scope.cancel()
+        await trio.lowlevel.checkpoint()  # raises Cancelled: the calling task unwinds with the rest

@@ -1,0 +1,100 @@
+"""Renderers of a finished world: a text log, the execution tree, and JSON that loads back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from pytest_durable.core.codec import describe_call
+from pytest_durable.core.records import PromiseRecord
+from pytest_durable.core.store import TAG_PARENT
+
+from .result import RunResult
+from .trace import Trace
+
+FORMAT_VERSION = 1
+
+
+def text(trace: Trace, *, limit: int | None = None) -> str:
+    """One line per event: sequence, virtual time, process#incarnation, kind, id, detail."""
+    events = trace.events if limit is None else trace.events[-limit:]
+    return "\n".join(e.line() for e in events)
+
+
+def _value_text(record: PromiseRecord, width: int) -> str:
+    if record.value is None:
+        return ""
+    text = record.value if len(record.value) <= width else record.value[: width - 1] + "…"
+    return f" → {text}"
+
+
+def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: int = 60) -> str:
+    """The execution tree, like ``resonate tree``: each promise under its parent, with its call and
+    state; promises in ``mark`` are flagged with ``<<``."""
+    records = list(promises)
+    marked = set(mark)
+    by_id = {r.id: r for r in records}
+    children: dict[str | None, list[PromiseRecord]] = {}
+    for r in records:
+        parent = r.tags.get(TAG_PARENT)
+        children.setdefault(parent if parent in by_id else None, []).append(r)
+    lines: list[str] = []
+
+    def walk(record: PromiseRecord, prefix: str, last: bool, top: bool) -> None:
+        branch = "" if top else ("└── " if last else "├── ")
+        flag = "  <<" if record.id in marked else ""
+        lines.append(
+            f"{prefix}{branch}{record.id}  {describe_call(record.param)}  {record.state.value}"
+            f"{_value_text(record, width)}{flag}"
+        )
+        kids = children.get(record.id, [])
+        for i, kid in enumerate(kids):
+            walk(kid, prefix + ("" if top else ("    " if last else "│   ")), i == len(kids) - 1, False)
+
+    roots = children.get(None, [])
+    for root in roots:
+        walk(root, "", True, True)
+    return "\n".join(lines)
+
+
+def summary(result: RunResult) -> str:
+    """Seed, outcome, faults, steps and time, then violations, in a few lines."""
+    faults = ", ".join(f"{k} {n}" for k, n in result.fault_counts.items()) or "none"
+    state = result.root.state.value if result.root is not None else "never settled"
+    lines = [
+        f"seed {result.seed}: root {result.root_id} {state}; faults: {faults}; {result.steps} steps; "
+        f"{result.virtual_time:.3f} s virtual; trace {result.trace_hash}"
+    ]
+    lines += [f"  violation {v}" for v in result.violations]
+    return "\n".join(lines)
+
+
+def to_json(result: RunResult) -> dict[str, Any]:
+    """Everything needed to look at a world again and to re-run it."""
+    return {
+        "format": FORMAT_VERSION,
+        "target": result.target,
+        "seed": result.seed,
+        "faults": result.faults,
+        "plan": result.plan,
+        "root_id": result.root_id,
+        "trace_hash": result.trace_hash,
+        "virtual_time": result.virtual_time,
+        "fault_counts": dict(result.fault_counts),
+        "violations": [str(v) for v in result.violations],
+        "decisions": [list(d) for d in result.decisions],
+        "events": result.trace.to_json(),
+    }
+
+
+def dumps(result: RunResult) -> str:
+    return json.dumps(to_json(result), indent=None, separators=(",", ":"))
+
+
+def load_trace(data: dict[str, Any]) -> Trace:
+    """The trace of a JSON world; its hash must match the recorded one."""
+    trace = Trace.from_json(data["events"])
+    if trace.hash() != data["trace_hash"]:
+        raise ValueError(f"trace in JSON hashes to {trace.hash()}, but the file says {data['trace_hash']}")
+    return trace

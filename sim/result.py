@@ -1,0 +1,92 @@
+"""What a world hands back: the root's outcome, the trace, fault counts and any violations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from pytest_durable.core.records import PromiseRecord
+from pytest_durable.sdk.outcome import result_of
+
+from .ledger import Ledger
+from .trace import Trace
+
+CHECKS = {
+    "settled-once": 1,
+    "no-rerun-after-resolve": 2,
+    "same-promises": 3,
+    "same-value": 4,
+    "liveness": 5,
+    "task-invariants": 6,
+    "determinism": 7,
+    "user": 8,
+    "error": 0,
+}
+
+
+@attrs.frozen
+class Violation:
+    """A broken check: its name and number (DESIGN §5), what broke, and the promise and events at fault."""
+
+    check: str
+    message: str
+    id: str = ""
+    events: tuple[int, ...] = ()
+
+    @property
+    def number(self) -> int:
+        return CHECKS.get(self.check, 0)
+
+    def __str__(self) -> str:
+        at = f" (events {', '.join(map(str, self.events))})" if self.events else ""
+        return f"({self.number}) {self.check}: {self.message}{at}"
+
+
+@attrs.frozen(eq=False)
+class RunResult:
+    """One finished world."""
+
+    seed: int | None
+    faults: str
+    plan: str
+    root_id: str
+    root: PromiseRecord | None
+    promises: tuple[PromiseRecord, ...]
+    trace: Trace
+    fault_counts: Mapping[str, int]
+    violations: tuple[Violation, ...]
+    ledger: Ledger
+    decisions: tuple[tuple[str, int], ...]
+    virtual_time: float
+    target: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    @property
+    def trace_hash(self) -> str:
+        return self.trace.hash()
+
+    @property
+    def steps(self) -> int:
+        return len(self.trace)
+
+    @property
+    def settled(self) -> bool:
+        return self.root is not None and self.root.settled
+
+    @property
+    def value(self) -> Any:
+        """The root's value; raises its error if it was rejected, ``AssertionError`` if it never settled."""
+        if self.root is None or not self.root.settled:
+            raise AssertionError(f"root {self.root_id} did not settle in this world (seed {self.seed})")
+        return result_of(self.root)
+
+    def outcome(self) -> tuple[str, Any]:
+        """(state, value or error text) of the root, comparable across worlds."""
+        if self.root is None or not self.root.settled:
+            return ("pending", None)
+        return (self.root.state.value, self.root.value)

@@ -1,0 +1,63 @@
+"""A ``Scenario``: what a world runs — the root workflow and its arguments, the functions and worker
+processes, and what the outcome should be."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pytest_durable.core.errors import UsageError
+from pytest_durable.sdk.function import DurableFunction
+
+if TYPE_CHECKING:
+    from .result import RunResult
+
+#: A user invariant: given a finished world, the broken rules, one line each (DESIGN §5 check 8).
+Invariant = Callable[["RunResult"], Iterable[str]]
+
+NOT_GIVEN: Any = object()
+
+
+@attrs.frozen
+class Scenario:
+    """One durable workflow run as a root, with the worker processes that serve it.
+
+    ``workers`` maps a group to its number of processes (``w1``, ``w2``, … across groups); the root
+    runs on ``group``. ``expected`` (if given) is the root's value every world must reach, else the
+    fault-free world's value is the reference.
+    """
+
+    workflow: DurableFunction[..., Any]
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
+    functions: tuple[DurableFunction[..., Any], ...] = ()
+    workers: Mapping[str, int] = attrs.field(factory=lambda: {"default": 2})
+    group: str = "default"
+    root_id: str = "root"
+    expected: Any = NOT_GIVEN
+    invariants: tuple[Invariant, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.workflow, DurableFunction):
+            raise UsageError(f"Scenario: workflow must be a @function, got {self.workflow!r}")
+        if self.group not in self.workers or self.workers[self.group] < 1:
+            raise UsageError(f"Scenario: the root's group {self.group!r} needs at least one worker in workers=")
+
+    def all_functions(self) -> list[DurableFunction[..., Any]]:
+        """The workflow and every function, each once, in a stable order."""
+        out: dict[str, DurableFunction[..., Any]] = {self.workflow.name: self.workflow}
+        for fn in self.functions:
+            out.setdefault(fn.name, fn)
+        return list(out.values())
+
+    def process_names(self) -> list[tuple[str, str]]:
+        """(process name, group) for every worker process."""
+        names = []
+        i = 0
+        for group, count in self.workers.items():
+            for _ in range(count):
+                i += 1
+                names.append((f"w{i}", group))
+        return names

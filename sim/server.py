@@ -1,0 +1,138 @@
+"""The simulated server: the reference store and task engine behind a request/response interface.
+
+Its state is durable: a server restart (a fault kind) makes it unreachable for a while and loses
+nothing. It observes every answer it gives, so checks (1) and (6) see each step as it happens.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from pytest_durable.core.errors import StoreError, UsageError
+from pytest_durable.core.invariants import task_invariant_violations
+from pytest_durable.core.memory_store import MemoryStore
+from pytest_durable.core.records import PromiseRecord
+
+if TYPE_CHECKING:
+    from .world import World
+
+
+def run_now(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Drive a coroutine that never suspends (every MemoryStore call) to its result in one step."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError("a store call suspended; the simulated server applies each request in one step")
+
+
+class SimServer:
+    """Applies requests to the store atomically, one at a time, and watches what it answers."""
+
+    def __init__(self, world: World, store: MemoryStore) -> None:
+        self.world = world
+        self.store = store
+        self.down_until = -math.inf
+        self.first_settled: dict[str, PromiseRecord] = {}
+        self._task_violations: set[str] = set()
+
+    @property
+    def up(self) -> bool:
+        return trio.current_time() >= self.down_until
+
+    def apply(
+        self,
+        process: str,
+        incarnation: int,
+        op: str,
+        id: str,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[bool, Any]:
+        """Apply one request; (True, result) or (False, the store's error)."""
+        try:
+            result = run_now(getattr(self.store, method)(*args, **kwargs))
+        except (StoreError, UsageError) as exc:
+            self.world.trace.add(
+                trio.current_time(), process, incarnation, "apply", id, f"{op} -> {type(exc).__name__}"
+            )
+            self._check_tasks()
+            return False, exc
+        self.world.trace.add(trio.current_time(), process, incarnation, "apply", id, f"{op} -> {_summary(result)}")
+        self.observe(result, process, incarnation)
+        self._check_tasks()
+        return True, result
+
+    def observe(self, result: object, process: str = "server", incarnation: int = 0) -> None:
+        """Check (1) on every promise record the server hands out: once settled, never changed."""
+        records = result if isinstance(result, list) else [result]
+        for record in records:
+            if not isinstance(record, PromiseRecord) or not record.settled:
+                continue
+            first = self.first_settled.get(record.id)
+            if first is None:
+                self.first_settled[record.id] = record
+                self.world.trace.add(
+                    trio.current_time(), process, incarnation, "settled", record.id, record.state.value
+                )
+            elif (first.state, first.value, first.settled_on) != (record.state, record.value, record.settled_on):
+                self.world.violation(
+                    "settled-once",
+                    f"promise {record.id} changed after it settled: {first.state.value} {first.value!r} at "
+                    f"{first.settled_on} became {record.state.value} {record.value!r} at {record.settled_on}",
+                    record.id,
+                )
+
+    def final_scan_at(self, time: float) -> None:
+        """Check (1) once more over every record, for changes no answer showed (outside the run)."""
+        for record in self.store.promises():
+            first = self.first_settled.get(record.id)
+            if first is not None and (first.state, first.value, first.settled_on) != (
+                record.state,
+                record.value,
+                record.settled_on,
+            ):
+                self.world.trace.add(time, "checks", 0, "violation", record.id, "settled-once")
+                from .result import Violation
+
+                self.world.violations.append(
+                    Violation(
+                        "settled-once",
+                        f"promise {record.id} changed after it settled: {first.state.value} became "
+                        f"{record.state.value} {record.value!r}",
+                        record.id,
+                    )
+                )
+
+    def _check_tasks(self) -> None:
+        """Check (6): the seven task invariants after every step."""
+        for line in task_invariant_violations(self.store.tasks(), self.store.promise_view()):
+            if line not in self._task_violations:
+                self._task_violations.add(line)
+                self.world.violation("task-invariants", line, "")
+
+    async def sweeper(self, interval: float) -> None:
+        """Apply due timeouts and lease expiries on virtual time, while up."""
+        while True:
+            await trio.sleep(interval)
+            if self.up:
+                run_now(self.store.sweep())
+                self._check_tasks()
+
+
+def _summary(result: object) -> str:
+    if isinstance(result, PromiseRecord):
+        return result.state.value
+    if isinstance(result, list):
+        return f"{len(result)} records"
+    if hasattr(result, "state") and hasattr(result, "version"):
+        return f"{result.state.value} v{result.version}"
+    if hasattr(result, "value"):
+        return str(result.value)
+    return type(result).__name__

@@ -1,0 +1,71 @@
+"""The trace: an append-only list of frozen events, with a stable hash and a JSON form."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+
+@attrs.frozen
+class Event:
+    """One thing that happened: when (virtual time), where (process and incarnation), what, to which id."""
+
+    seq: int
+    time: float
+    process: str
+    incarnation: int
+    kind: str
+    id: str = ""
+    detail: str = ""
+
+    def line(self) -> str:
+        who = f"{self.process}#{self.incarnation}" if self.incarnation else self.process
+        text = f"{self.seq:>6} {self.time:>10.3f}  {who:<10} {self.kind:<14}"
+        if self.id:
+            text += f" {self.id}"
+        if self.detail:
+            text += f"  {self.detail}"
+        return text.rstrip()
+
+
+class Trace:
+    """Events in the order they happened; the hash covers every field of every event."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._hash = hashlib.sha256()
+
+    def add(self, time: float, process: str, incarnation: int, kind: str, id: str = "", detail: str = "") -> Event:
+        event = Event(len(self.events), time, process, incarnation, kind, id, detail)
+        self.events.append(event)
+        self._hash.update(json.dumps(attrs.astuple(event), separators=(",", ":")).encode())
+        self._hash.update(b"\n")
+        return event
+
+    def hash(self) -> str:
+        """A stable digest of the whole trace: same seed, same hash, on any machine."""
+        return self._hash.hexdigest()[:16]
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self.events)
+
+    def of_kind(self, *kinds: str) -> list[Event]:
+        return [e for e in self.events if e.kind in kinds]
+
+    def to_json(self) -> list[list[Any]]:
+        return [list(attrs.astuple(e)) for e in self.events]
+
+    @classmethod
+    def from_json(cls, rows: list[list[Any]]) -> Trace:
+        trace = cls()
+        for row in rows:
+            _, time, process, incarnation, kind, id, detail = row
+            trace.add(float(time), process, int(incarnation), kind, id, detail)
+        return trace

@@ -1,0 +1,233 @@
+"""One simulated world: a single ``trio.run`` under a MockClock and a seeded scheduler, with a server,
+a network, worker processes, a client that starts the root, and the fault injector."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import trio
+import trio.testing
+
+from pytest_durable.core.clock import TrioClock
+from pytest_durable.core.codec import encode_call
+from pytest_durable.core.errors import PlatformError, StoreUnavailable
+from pytest_durable.core.memory_store import MemoryStore
+from pytest_durable.core.records import PromiseRecord
+from pytest_durable.core.store import TAG_ORIGIN, TAG_SCOPE
+from pytest_durable.sdk.context import BodyHook
+from pytest_durable.sdk.function import DurableFunction
+
+from . import checks
+from .config import SimConfig
+from .decisions import Decisions, SeededDecisions
+from .faults import FaultConfig, FaultPlan
+from .injector import Injector
+from .ledger import Ledger, set_current
+from .network import SimStore
+from .process import SimProcess
+from .result import RunResult, Violation
+from .scenario import NOT_GIVEN, Scenario
+from .scheduler import deterministic_scheduling
+from .server import SimServer
+from .trace import Trace
+
+
+class InjectedFault(Exception):
+    """A transient failure the simulator injected into a leaf (fault kind ``reject``)."""
+
+
+class World:
+    """Everything one simulated run holds; ``run_world`` builds, runs and checks it."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        faults: FaultConfig,
+        plan: FaultPlan,
+        config: SimConfig,
+        decisions: Decisions,
+        store: MemoryStore | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.faults = faults
+        self.config = config
+        self.decisions = decisions
+        self.trace = Trace()
+        self.violations: list[Violation] = []
+        self.injector = Injector(faults, plan, decisions, trio.current_time)
+        self.store = store if store is not None else MemoryStore(TrioClock())
+        self.server = SimServer(self, self.store)
+        self.ledger = Ledger(now=trio.current_time)
+        self.processes = [SimProcess(self, name, group) for name, group in scenario.process_names()]
+        self._partitions: dict[str, float] = {}
+        self.root: PromiseRecord | None = None
+        fn = scenario.workflow
+        self.root_param = encode_call(fn.name, scenario.args, scenario.kwargs, names=fn.param_names)
+
+    # -- used by the parts ------------------------------------------------------------------------------
+
+    def random(self) -> float:
+        """Randomness for ``ctx.random()`` inside the world."""
+        return self.decisions.choose("rng", 1 << 30) / (1 << 30)
+
+    def latency(self) -> float:
+        config = self.config
+        latency = config.min_latency + config.latency_step * self.decisions.choose("latency", config.latency_steps)
+        if self.injector.fire("delay"):
+            latency += config.delay * self.injector.amount("delay")
+        return latency
+
+    def partitioned(self, name: str) -> bool:
+        return trio.current_time() < self._partitions.get(name, -math.inf)
+
+    def violation(self, check: str, message: str, id: str = "", events: tuple[int, ...] = ()) -> None:
+        event = self.trace.add(trio.current_time(), "checks", 0, "violation", id, f"{check}: {message}")
+        self.violations.append(Violation(check, message, id, (*events, event.seq)))
+
+    def body_hook(self, process: SimProcess) -> BodyHook:
+        def on_body(id: str, fn: DurableFunction[..., Any]) -> None:
+            self.trace.add(trio.current_time(), process.name, process.incarnation, "body", id, fn.name)
+            if not fn.is_workflow and self.injector.fire("reject"):
+                self.trace.add(trio.current_time(), process.name, process.incarnation, "reject", id, fn.name)
+                raise InjectedFault(f"injected transient failure in {fn.name} ({id})")
+
+        return on_body
+
+    # -- running ----------------------------------------------------------------------------------------
+
+    async def main(self) -> None:
+        set_current(self.ledger)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.server.sweeper, self.config.sweep_interval)
+            for process in self.processes:
+                nursery.start_soon(process.run, name=f"process {process.name}")
+            nursery.start_soon(self._chaos)
+            with trio.move_on_at(self.faults.quiesce_after + self.config.budget):
+                self.root = await self._client()
+            nursery.cancel_scope.cancel()
+
+    async def _client(self) -> PromiseRecord:
+        """Start the root through the network and poll until it settles."""
+        store = SimStore(self, "client", 0)
+        scenario = self.scenario
+        tags = {TAG_ORIGIN: scenario.root_id, TAG_SCOPE: "global"}
+        while True:
+            try:
+                await store.create_promise(
+                    scenario.root_id, self.root_param, self.config.root_timeout, tags, target=scenario.group
+                )
+                break
+            except StoreUnavailable:
+                await trio.sleep(self.config.poll_interval)
+        while True:
+            try:
+                record = await store.get_promise(scenario.root_id)
+            except StoreUnavailable:
+                record = None
+            if record is not None and record.settled:
+                return record
+            await trio.sleep(self.config.poll_interval)
+
+    async def _chaos(self) -> None:
+        """Partitions and server restarts, one chance each per tick until faults stop."""
+        config = self.config
+        while not self.injector.quiet:
+            await trio.sleep(config.fault_tick)
+            if self.injector.fire("partition"):
+                victim = self.processes[self.decisions.choose("partition_who", len(self.processes))]
+                length = config.partition_length * self.injector.amount("partition")
+                self._partitions[victim.name] = trio.current_time() + length
+                self.trace.add(trio.current_time(), victim.name, victim.incarnation, "partition", "", f"{length:g} s")
+            if self.server.up and self.injector.fire("server_restart"):
+                down = config.server_down * self.injector.amount("server_restart")
+                self.server.down_until = trio.current_time() + down
+                self.trace.add(trio.current_time(), "server", 0, "server_restart", "", f"down {down:g} s")
+
+
+def run_world(
+    scenario: Scenario,
+    *,
+    seed: int | None = 0,
+    faults: FaultConfig | str | None = None,
+    plan: FaultPlan | str | None = None,
+    config: SimConfig | None = None,
+    decisions: Decisions | None = None,
+    baseline: RunResult | None = None,
+    store: MemoryStore | None = None,
+    target: str = "",
+) -> RunResult:
+    """Run ``scenario`` in one world and check it.
+
+    ``seed`` seeds every choice (or pass ``decisions``); ``faults`` and ``plan`` say what goes wrong.
+    ``baseline`` is the fault-free world checks (3) and (4) compare against; it is computed (once per
+    scenario object) when faults are on and none is given. ``store`` lets a test plant its own store.
+    """
+    fault_config = FaultConfig.parse(faults) if isinstance(faults, str) else (faults or FaultConfig())
+    fault_plan = FaultPlan.parse(plan) if isinstance(plan, str) else (plan or FaultPlan())
+    config = config or SimConfig()
+    seeded = decisions is None
+    if decisions is None:
+        decisions = SeededDecisions(seed if seed is not None else 0)
+    if baseline is None and (fault_config.kinds or fault_plan.points):
+        baseline = fault_free(scenario, config)
+    world = World(scenario, faults=fault_config, plan=fault_plan, config=config, decisions=decisions, store=store)
+    clock = trio.testing.MockClock(autojump_threshold=0)
+    try:
+        with deterministic_scheduling(decisions):
+            trio.run(world.main, clock=clock)
+    except (Exception, PlatformError, BaseExceptionGroup) as exc:  # escaped the SDK: a violation, with the world
+        world.trace.add(clock.current_time(), "world", 0, "error", "", f"{type(exc).__name__}: {exc}")
+        world.violations.append(Violation("error", f"the world raised {type(exc).__name__}: {exc}"))
+    world.server.final_scan_at(clock.current_time())
+    promises = tuple(world.store.promises())
+    found = list(world.violations)
+    found += checks.no_rerun_after_resolve(world.trace)
+    if baseline is not None:
+        found += checks.same_promises(promises, baseline.promises)
+    has_expected = scenario.expected is not NOT_GIVEN
+    reference = baseline.outcome() if baseline is not None else None
+    found += checks.same_value(world.root, reference, scenario.expected, has_expected)
+    found += checks.liveness(world.root, scenario.root_id, fault_config.quiesce_after, config.budget, world.root_param)
+    result = RunResult(
+        seed=seed if seeded else None,
+        faults=str(fault_config),
+        plan=str(fault_plan),
+        root_id=scenario.root_id,
+        root=world.root,
+        promises=promises,
+        trace=world.trace,
+        fault_counts=dict(sorted(world.injector.counts.items())),
+        violations=tuple(found),
+        ledger=world.ledger,
+        decisions=tuple(decisions.log),
+        virtual_time=clock.current_time(),
+        target=target,
+    )
+    for invariant in scenario.invariants:
+        for line in invariant(result):
+            found.append(Violation("user", line))
+    if len(found) != len(result.violations):
+        result = _with_violations(result, found)
+    return result
+
+
+def _with_violations(result: RunResult, found: list[Violation]) -> RunResult:
+    import attrs
+
+    return attrs.evolve(result, violations=tuple(found))
+
+
+_BASELINES: dict[int, tuple[Scenario, SimConfig, RunResult]] = {}
+
+
+def fault_free(scenario: Scenario, config: SimConfig | None = None) -> RunResult:
+    """The world with no faults (seed 0), cached per scenario object: the reference for checks 3 and 4."""
+    config = config or SimConfig()
+    cached = _BASELINES.get(id(scenario))
+    if cached is not None and cached[0] is scenario and cached[1] == config:
+        return cached[2]
+    result = run_world(scenario, seed=0, faults=FaultConfig(), config=config)
+    _BASELINES[id(scenario)] = (scenario, config, result)
+    return result
