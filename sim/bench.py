@@ -11,7 +11,7 @@ import time
 
 import attrs
 
-from pytest_durable import Context, function
+from pytest_durable.sdk import Context, function
 
 from .scenario import Scenario
 from .world import run_world

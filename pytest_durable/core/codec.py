@@ -39,12 +39,10 @@ def _class_ref(cls: type, path: str, value: object) -> str:
 
 
 def _to_tree(value: object, path: str) -> JSON:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value
-    if isinstance(value, enum.Enum):
+    if isinstance(value, enum.Enum):  # before int/str: an IntEnum member is an int too
         return {TAG: "enum", "cls": _class_ref(type(value), path, value), "v": _to_tree(value.value, path)}
+    if value is None or isinstance(value, (bool, int, str, float)):
+        return value
     if isinstance(value, list):
         return [_to_tree(v, f"{path}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
@@ -65,8 +63,8 @@ def _to_tree(value: object, path: str) -> JSON:
         return {TAG: "bytes", "v": base64.b64encode(bytes(value)).decode("ascii")}
     cls = type(value)
     if attrs.has(cls):
-        fields = {
-            f.name: _to_tree(getattr(value, f.name), f"{path}.{f.name}")
+        fields = {  # keyed by the __init__ parameter: a private field _x is passed as x
+            (f.alias or f.name): _to_tree(getattr(value, f.name), f"{path}.{f.name}")
             for f in attrs.fields(cls)
             if f.init
         }
