@@ -10,7 +10,7 @@ partitions, server restarts, rejected leaves and refused requests — a trace, a
 from .config import SimConfig
 from .decisions import Decisions, DivergedError, RecordedDecisions, SeededDecisions
 from .faults import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan
-from .ledger import Ledger, ledger
+from .ledger import Ledger, exactly_once, ledger
 from .result import RunResult, Violation
 from .scenario import Scenario
 from .trace import Event, Trace

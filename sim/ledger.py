@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any
 
 import attrs
 
@@ -31,9 +32,18 @@ class Ledger:
     def __init__(self, now: Callable[[], float] | None = None) -> None:
         self.entries: list[Entry] = []
         self._now = now
+        self._seen: set[str] = set()
 
-    def record(self, key: str, *, by: str = "") -> None:
+    def record(self, key: str, *, by: str = "", idempotency_key: str | None = None) -> bool:
+        """Record effect ``key``; with an ``idempotency_key`` already seen, do nothing (as a payment
+        API does with a repeated key) and return False. A leaf is at-least-once, so an effect that
+        must happen once needs such a key where it lands."""
+        if idempotency_key is not None:
+            if idempotency_key in self._seen:
+                return False
+            self._seen.add(idempotency_key)
         self.entries.append(Entry(key, by, self._now() if self._now is not None else 0.0))
+        return True
 
     def count(self, key: str) -> int:
         return sum(1 for e in self.entries if e.key == key)
@@ -71,3 +81,14 @@ def ledger() -> Ledger:
 
 def set_current(value: Ledger | None) -> None:
     _current.set(value)
+
+
+def exactly_once(prefix: str) -> Callable[[Any], list[str]]:
+    """A scenario invariant: every ledger key starting with ``prefix`` was recorded exactly once."""
+
+    def check(result: Any) -> list[str]:
+        counts = result.ledger.counts(prefix)
+        return [f"ledger: {key!r} was recorded {n} times, expected exactly once" for key, n in counts.items() if n != 1]
+
+    check.__name__ = f"exactly_once({prefix!r})"
+    return check

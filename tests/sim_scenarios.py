@@ -1,0 +1,47 @@
+"""Scenarios shared by the simulator's tests (durable functions must live at module level)."""
+
+from __future__ import annotations
+
+import attrs
+import trio
+
+from pytest_durable import Context, function
+from sim import Scenario
+
+
+@attrs.frozen
+class Item:
+    id: int
+
+
+@function
+async def leaf(item: Item) -> int:
+    await trio.sleep(0.5)
+    return item.id * 2
+
+
+@function
+async def fan_out(ctx: Context, n: int) -> list[int]:
+    handles = [await ctx.run(leaf, Item(i)).spawn() for i in range(n)]
+    return [await h for h in handles]
+
+
+def fan_out_scenario(n: int = 5, *, workers: int = 2) -> Scenario:
+    return Scenario(fan_out, (n,), functions=(leaf,), root_id="job", workers={"default": workers},
+                    expected=[i * 2 for i in range(n)])
+
+
+@function
+async def remote_pipeline(ctx: Context, n: int) -> int:
+    """rpc children (their own tasks), a durable timer and a recorded random number."""
+    total = 0
+    for i in range(n):
+        total += await ctx.rpc(leaf, Item(i))
+    await ctx.sleep(2.0)
+    draw = await ctx.random()
+    return total + (0 if 0 <= draw < 1 else -1)
+
+
+def remote_scenario(n: int = 3, *, workers: int = 2) -> Scenario:
+    return Scenario(remote_pipeline, (n,), functions=(leaf,), root_id="pipe", workers={"default": workers},
+                    expected=sum(i * 2 for i in range(n)))
