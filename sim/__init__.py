@@ -34,6 +34,7 @@ __all__ = [
     "SimConfig",
     "Trace",
     "Violation",
+    "exactly_once",
     "fault_free",
     "ledger",
     "run_world",
