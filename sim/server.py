@@ -6,6 +6,7 @@ nothing. It observes every answer it gives, so checks (1) and (6) see each step 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
@@ -64,7 +65,10 @@ class SimServer:
             )
             self._check_tasks()
             return False, exc
-        self.world.trace.add(trio.current_time(), process, incarnation, "apply", id, f"{op} -> {_summary(result)}")
+        detail = f"{op} -> {_summary(result)}"
+        if method == "create_promise":
+            detail += f" param {digest(args[1])}"
+        self.world.trace.add(trio.current_time(), process, incarnation, "apply", id, detail)
         self.observe(result, process, incarnation)
         self._check_tasks()
         return True, result
@@ -79,7 +83,8 @@ class SimServer:
             if first is None:
                 self.first_settled[record.id] = record
                 self.world.trace.add(
-                    trio.current_time(), process, incarnation, "settled", record.id, record.state.value
+                    trio.current_time(), process, incarnation, "settled", record.id,
+                    f"{record.state.value} {digest(record.value)}",
                 )
             elif (first.state, first.value, first.settled_on) != (record.state, record.value, record.settled_on):
                 self.world.violation(
@@ -124,6 +129,11 @@ class SimServer:
             if self.up:
                 run_now(self.store.sweep())
                 self._check_tasks()
+
+
+def digest(text: str | None) -> str:
+    """A short, stable fingerprint of a param or value, so the trace hash covers what was written."""
+    return hashlib.sha256((text or "").encode()).hexdigest()[:8]
 
 
 def _summary(result: object) -> str:

@@ -45,3 +45,17 @@ async def remote_pipeline(ctx: Context, n: int) -> int:
 def remote_scenario(n: int = 3, *, workers: int = 2) -> Scenario:
     return Scenario(remote_pipeline, (n,), functions=(leaf,), root_id="pipe", workers={"default": workers},
                     expected=sum(i * 2 for i in range(n)))
+
+
+@function
+async def coin_flip(ctx: Context) -> int:
+    """A bug: the workflow reads random.random() directly instead of ctx.random()."""
+    import random
+
+    if random.random() < 0.5:
+        return await ctx.run(leaf, Item(1))
+    return await ctx.run(leaf, Item(2))
+
+
+def random_scenario() -> Scenario:
+    return Scenario(coin_flip, (), functions=(leaf,), root_id="flip")
