@@ -55,8 +55,8 @@ def test_the_determinism_check_catches_a_workflow_reading_random() -> None:
     violations = next(line for line in out.stdout.splitlines() if line.startswith("violations: "))
     assert "determinism" in violations
     clean = subprocess.run(
-        [sys.executable, "-m", "sim", "run", "tests.sim_scenarios:fan_out_scenario", "--seeds", "20", "--faults", "crash",
-         "--check-determinism"],
+        [sys.executable, "-m", "sim", "run", "tests.sim_scenarios:fan_out_scenario", "--seeds", "20",
+         "--faults", "crash", "--check-determinism"],
         capture_output=True, text=True, cwd=ROOT, env=env,
     )
     assert clean.returncode == 0, clean.stdout
