@@ -58,14 +58,24 @@ def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: 
     return "\n".join(lines)
 
 
-def summary(result: RunResult) -> str:
-    """Seed, outcome, faults, steps and time, then violations, in a few lines."""
+#: Trace events that are injected faults.
+FAULT_EVENTS = ("crash", "drop", "duplicate", "refused", "partition", "server_restart", "reject")
+
+
+def summary(result: RunResult, *, limit: int = 10) -> str:
+    """Seed, outcome, fault counts, steps and time; then each fault (up to ``limit``) and violation."""
     faults = ", ".join(f"{k} {n}" for k, n in result.fault_counts.items()) or "none"
     state = result.root.state.value if result.root is not None else "never settled"
     lines = [
         f"seed {result.seed}: root {result.root_id} {state}; faults: {faults}; {result.steps} steps; "
         f"{result.virtual_time:.3f} s virtual; trace {result.trace_hash}"
     ]
+    injected = result.trace.of_kind(*FAULT_EVENTS)
+    for event in injected[:limit]:
+        what = " ".join(part for part in (event.kind, event.id, event.detail) if part)
+        lines.append(f"  fault at {event.time:.3f} s: {event.process}#{event.incarnation} {what}")
+    if len(injected) > limit:
+        lines.append(f"  … and {len(injected) - limit} more faults (--trace text shows them all)")
     lines += [f"  violation {v}" for v in result.violations]
     return "\n".join(lines)
 
