@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from pytest_durable.core.errors import StoreError, UsageError
-from pytest_durable.core.invariants import task_invariant_violations
+from pytest_durable.core.invariants import task_invariant_breaks
 from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord
 
@@ -117,10 +117,10 @@ class SimServer:
 
     def _check_tasks(self) -> None:
         """Check (6): the seven task invariants after every step."""
-        for line in task_invariant_violations(self.store.tasks(), self.store.promise_view()):
+        for task_id, line in task_invariant_breaks(self.store.tasks(), self.store.promise_view()):
             if line not in self._task_violations:
                 self._task_violations.add(line)
-                self.world.violation("task-invariants", line, "")
+                self.world.violation("task-invariants", line, task_id)
 
     async def sweeper(self, interval: float) -> None:
         """Apply due timeouts and lease expiries on virtual time, while up."""

@@ -20,7 +20,7 @@ from .errors import (
     UsageError,
 )
 from .ids import check_root_id, child_id, parent_of
-from .invariants import task_invariant_violations
+from .invariants import task_invariant_breaks, task_invariant_violations
 from .memory_store import MemoryStore
 from .records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
 from .store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIMER, Store
@@ -32,5 +32,5 @@ __all__ = [
     "SuspendResult", "TAG_ORIGIN", "TAG_PARENT", "TAG_SCOPE", "TAG_TARGET", "TAG_TIMER", "TaskRecord",
     "TaskState", "TaskStateError", "TimedOut", "TrioClock", "UsageError", "check_root_id", "child_id",
     "decode", "decode_call", "decode_error", "describe_call", "encode", "encode_call", "encode_error",
-    "parent_of", "task_invariant_violations",
+    "parent_of", "task_invariant_breaks", "task_invariant_violations",
 ]

@@ -195,6 +195,7 @@ class Worker:
                 for task in due:
                     if task.id in self._fatal or task.id in self._running:
                         continue
+                    sent = trio.current_time()
                     try:
                         acquired = await self.store.acquire_task(task.id, self.id, self.ttl)
                     except (TaskStateError, NotFound):
@@ -202,15 +203,15 @@ class Worker:
                     except PlatformError:
                         break
                     self._running.add(acquired.id)
-                    nursery.start_soon(self._run_task, acquired, name=f"durable task {acquired.id}")
+                    nursery.start_soon(self._run_task, acquired, sent + self.ttl, name=f"durable task {acquired.id}")
                 await self._wait_for_change(self.poll_interval)
 
-    async def _run_task(self, task: TaskRecord) -> None:
+    async def _run_task(self, task: TaskRecord, lease_until: float) -> None:
         fence = Fence(task.id, task.version)
         error: BaseException | None = None
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._heartbeat, fence, nursery.cancel_scope)
+                nursery.start_soon(self._heartbeat, fence, lease_until, nursery.cancel_scope)
                 try:
                     await self.executor.execute(task)
                 except (*FATAL, PlatformError) as exc:
@@ -232,16 +233,28 @@ class Worker:
         with contextlib.suppress(PlatformError):  # if it fails, the lease expires instead
             await self.store.release_task(fence)
 
-    async def _heartbeat(self, fence: Fence, execution: trio.CancelScope) -> None:
+    async def _heartbeat(self, fence: Fence, lease_until: float, execution: trio.CancelScope) -> None:
+        """Keep the lease and stop the execution the moment it may be lost (self-fencing).
+
+        The lease is counted from when the acquire or heartbeat was *sent*, which is never later than
+        the store counts it, so a worker that cannot renew stops before anyone else can take the
+        task: fencing refuses a zombie's writes, but only this keeps it from running bodies.
+        """
         while True:
-            await trio.sleep(self.ttl / 2)
-            try:
-                await self.store.heartbeat_task(fence)
-            except (Fenced, NotFound):
-                execution.cancel()  # a zombie must stop writing
+            await trio.sleep_until(min(trio.current_time() + self.ttl / 3, lease_until))
+            if trio.current_time() >= lease_until:
+                execution.cancel()
                 return
-            except PlatformError:
-                continue
+            sent = trio.current_time()
+            with trio.move_on_at(lease_until):
+                try:
+                    await self.store.heartbeat_task(fence)
+                except (Fenced, NotFound):
+                    execution.cancel()  # the lease is gone: a zombie must stop writing
+                    return
+                except PlatformError:
+                    continue
+                lease_until = sent + self.ttl
 
     # -- waiting -------------------------------------------------------------------------------------
 
