@@ -132,7 +132,7 @@ class MemoryStore:
         return self._task(id)
 
     async def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
-        self._expire_leases()
+        self._apply_due()  # a due timeout may resume a task, and an expired lease frees one
         now = self.clock.now()
         out: list[TaskRecord] = []
         for task_id in list(self._pending.get(target, {})):
@@ -209,6 +209,12 @@ class MemoryStore:
         return SuspendResult.SUSPENDED
 
     async def sweep(self) -> None:
+        self._apply_due()
+
+    # -- internals -----------------------------------------------------------------------------------
+
+    def _apply_due(self) -> None:
+        """Every due timeout and lease expiry, in time order of the timeouts."""
         now = self.clock.now()
         while self._timeouts and self._timeouts[0][0] <= now:
             _, _, pid = heapq.heappop(self._timeouts)
@@ -216,8 +222,6 @@ class MemoryStore:
             if not record.settled and record.timeout_at <= now:
                 self._time_out(record, now)
         self._expire_leases()
-
-    # -- internals -----------------------------------------------------------------------------------
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -256,6 +260,10 @@ class MemoryStore:
             raise NotFound("task", id)
         self._promise(task.promise_id)  # a due timeout of its promise completes the task
         task = self._tasks[id]
+        if task.state is TaskState.SUSPENDED:
+            for awaited in task.callbacks:  # a due timeout of an awaited promise resumes it
+                self._promise(awaited)
+            task = self._tasks[id]
         if task.state is TaskState.ACQUIRED:
             assert task.lease_expires_at is not None
             now = self.clock.now()
