@@ -48,7 +48,7 @@ def _to_tree(value: object, path: str) -> JSON:
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
         return {TAG: "tuple", "v": [_to_tree(v, f"{path}[{i}]") for i, v in enumerate(value)]}
     if isinstance(value, dict):
-        if all(isinstance(k, str) for k in value) and TAG not in value:
+        if all(type(k) is str for k in value) and TAG not in value:  # a StrEnum key is tagged
             return {k: _to_tree(v, f"{path}[{k!r}]") for k, v in value.items()}
         return {
             TAG: "map",
