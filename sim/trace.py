@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -35,15 +35,18 @@ class Event:
 class Trace:
     """Events in the order they happened; the hash covers every field of every event."""
 
-    def __init__(self) -> None:
+    def __init__(self, observers: Sequence[Callable[[Event], None]] = ()) -> None:
         self.events: list[Event] = []
         self._hash = hashlib.sha256()
+        self._observers = tuple(observers)
 
     def add(self, time: float, process: str, incarnation: int, kind: str, id: str = "", detail: str = "") -> Event:
         event = Event(len(self.events), time, process, incarnation, kind, id, detail)
         self.events.append(event)
         self._hash.update(json.dumps(attrs.astuple(event), separators=(",", ":")).encode())
         self._hash.update(b"\n")
+        for observe in self._observers:
+            observe(event)
         return event
 
     def hash(self) -> str:

@@ -4,6 +4,7 @@ a network, worker processes, a client that starts the root, and the fault inject
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import trio
@@ -30,7 +31,7 @@ from .result import RunResult, Violation
 from .scenario import NOT_GIVEN, Scenario
 from .scheduler import deterministic_scheduling
 from .server import SimServer
-from .trace import Trace
+from .trace import Event, Trace
 
 
 class InjectedFault(Exception):
@@ -49,12 +50,13 @@ class World:
         config: SimConfig,
         decisions: Decisions,
         store: MemoryStore | None = None,
+        observers: Sequence[Callable[[Event], None]] = (),
     ) -> None:
         self.scenario = scenario
         self.faults = faults
         self.config = config
         self.decisions = decisions
-        self.trace = Trace()
+        self.trace = Trace(observers)
         self.violations: list[Violation] = []
         self.injector = Injector(faults, plan, decisions, trio.current_time)
         self.store = store if store is not None else MemoryStore(TrioClock())
@@ -157,12 +159,14 @@ def run_world(
     baseline: RunResult | None = None,
     store: MemoryStore | None = None,
     target: str = "",
+    observers: Sequence[Callable[[Event], None]] = (),
 ) -> RunResult:
     """Run ``scenario`` in one world and check it.
 
     ``seed`` seeds every choice (or pass ``decisions``); ``faults`` and ``plan`` say what goes wrong.
     ``baseline`` is the fault-free world checks (3) and (4) compare against; it is computed (once per
-    scenario object) when faults are on and none is given. ``store`` lets a test plant its own store.
+    scenario object) when faults are on and none is given. ``store`` lets a test plant its own store;
+    ``observers`` are called with every trace event as it happens.
     """
     fault_config = FaultConfig.parse(faults) if isinstance(faults, str) else (faults or FaultConfig())
     fault_plan = FaultPlan.parse(plan) if isinstance(plan, str) else (plan or FaultPlan())
@@ -172,7 +176,10 @@ def run_world(
         decisions = SeededDecisions(seed if seed is not None else 0)
     if baseline is None and (fault_config.kinds or fault_plan.points):
         baseline = fault_free(scenario, config)
-    world = World(scenario, faults=fault_config, plan=fault_plan, config=config, decisions=decisions, store=store)
+    world = World(
+        scenario, faults=fault_config, plan=fault_plan, config=config, decisions=decisions, store=store,
+        observers=observers,
+    )
     clock = trio.testing.MockClock(autojump_threshold=0)
     try:
         with deterministic_scheduling(decisions):
