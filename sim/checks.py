@@ -11,7 +11,7 @@ from typing import Any
 from pytest_durable.core.codec import describe_call
 from pytest_durable.core.records import PromiseRecord
 
-from .result import Violation
+from .result import RunResult, Violation
 from .trace import Trace
 
 
@@ -107,3 +107,14 @@ def _short(text: str | None, limit: int = 120) -> str:
     if text is None:
         return "(no value)"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def determinism(first: RunResult, second: RunResult) -> RunResult:
+    """(7) ``first`` with a violation added if ``second`` (the same world run again) traced differently."""
+    if second.trace_hash == first.trace_hash:
+        return first
+    part = next((a.seq for a, b in zip(first.trace, second.trace, strict=False) if a != b),
+                min(len(first.trace), len(second.trace)))
+    violation = Violation("determinism", f"the same seed gave trace {first.trace_hash} then {second.trace_hash}; "
+                          f"they part at event {part}", "", (part,))
+    return first.with_violations((*first.violations, violation))

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from pytest_durable.core.errors import UsageError
 
-from . import render
+from . import checks, render
 from .decisions import RecordedDecisions
 from .faults import FaultConfig, FaultPlan
 from .result import RunResult
@@ -76,8 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
         if args.check_determinism:
             again = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
-            if again.trace_hash != result.trace_hash:
-                result = _add_determinism_violation(result, again)
+            result = checks.determinism(result, again)
         counts.update(result.fault_counts)
         steps += result.steps
         if not result.ok:
@@ -106,32 +105,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
-def _add_determinism_violation(result: RunResult, again: RunResult) -> RunResult:
-    import attrs
-
-    from .result import Violation
-
-    first = next(
-        (a.seq for a, b in zip(result.trace, again.trace, strict=False) if a != b),
-        min(len(result.trace), len(again.trace)),
-    )
-    v = Violation(
-        "determinism",
-        f"the same seed gave trace {result.trace_hash} then {again.trace_hash}; they part at event {first}",
-        "",
-        (first,),
-    )
-    return attrs.evolve(result, violations=(*result.violations, v))
-
-
 def _show_one(
     args: argparse.Namespace, scenario: Scenario, faults: FaultConfig, plan: FaultPlan, baseline: RunResult
 ) -> int:
     result = run_world(scenario, seed=args.seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
     if args.check_determinism:
         again = run_world(scenario, seed=args.seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
-        if again.trace_hash != result.trace_hash:
-            result = _add_determinism_violation(result, again)
+        result = checks.determinism(result, again)
     shown = args.trace or "tree"
     if shown == "json":
         print(render.dumps(result))

@@ -85,6 +85,10 @@ class RunResult:
             raise AssertionError(f"root {self.root_id} did not settle in this world (seed {self.seed})")
         return result_of(self.root)
 
+    def with_violations(self, violations: tuple[Violation, ...]) -> RunResult:
+        """This result with ``violations`` instead of its own."""
+        return attrs.evolve(self, violations=violations)
+
     def outcome(self) -> tuple[str, Any]:
         """(state, value or error text) of the root, comparable across worlds."""
         if self.root is None or not self.root.settled:

@@ -216,14 +216,8 @@ def run_world(
         for line in invariant(result):
             found.append(Violation("user", line))
     if len(found) != len(result.violations):
-        result = _with_violations(result, found)
+        result = result.with_violations(tuple(found))
     return result
-
-
-def _with_violations(result: RunResult, found: list[Violation]) -> RunResult:
-    import attrs
-
-    return attrs.evolve(result, violations=tuple(found))
 
 
 _BASELINES: dict[int, tuple[Scenario, SimConfig, RunResult]] = {}

@@ -1,0 +1,105 @@
+"""Assertions for durable workflows in simulated worlds (registered for pytest's assertion rewriting).
+
+    from pytest_durable.assertions import assert_exactly_once, assert_tree
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .core.codec import decode_call
+from .core.records import PromiseRecord, PromiseState
+from .core.store import TAG_PARENT
+
+if TYPE_CHECKING:
+    from sim import Ledger, RunResult
+
+    from .harness import DurableSim
+
+
+def assert_exactly_once(ledger: Ledger, prefix: str, *, expected: int | None = None) -> None:
+    """Every ledger key starting with ``prefix`` was recorded exactly once (and ``expected`` keys)."""
+    counts = ledger.counts(prefix)
+    wrong = {k: n for k, n in counts.items() if n != 1}
+    assert not wrong, f"effects {prefix!r}* not exactly once: " + ", ".join(f"{k} x{n}" for k, n in wrong.items())
+    assert counts, f"no effect {prefix!r}* was recorded at all"
+    if expected is not None:
+        assert len(counts) == expected, f"{len(counts)} distinct {prefix!r}* effects, expected {expected}"
+
+
+def assert_at_most_once(ledger: Ledger, prefix: str) -> None:
+    """No ledger key starting with ``prefix`` was recorded more than once."""
+    dup = ledger.duplicates(prefix)
+    assert not dup, f"effects {prefix!r}* recorded more than once: " + ", ".join(f"{k} x{n}" for k, n in dup.items())
+
+
+def assert_settled(result: RunResult, id: str | None = None, state: str | PromiseState = "resolved") -> None:
+    """Promise ``id`` (default: the root) is settled, in ``state``."""
+    want = state if isinstance(state, PromiseState) else PromiseState(state)
+    target = id or result.root_id
+    record = next((p for p in result.promises if p.id == target), None)
+    assert record is not None, f"no promise {target!r} in world seed {result.seed}"
+    assert record.state is want, f"promise {target!r} is {record.state.value}, expected {want.value}"
+
+
+@attrs.frozen
+class TreeShape:
+    """An execution tree as indented lines ``function state``, compared line by line."""
+
+    lines: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> TreeShape:
+        rows = [r.rstrip() for r in text.splitlines() if r.strip()]
+        if not rows:
+            return cls(())
+        margin = min(len(r) - len(r.lstrip()) for r in rows)
+        return cls(tuple(" ".join(r[margin:].split(" ")) for r in rows))
+
+    @classmethod
+    def of(cls, promises: tuple[PromiseRecord, ...] | list[PromiseRecord]) -> TreeShape:
+        children: dict[str | None, list[PromiseRecord]] = {}
+        ids = {p.id for p in promises}
+        for p in promises:
+            parent = p.tags.get(TAG_PARENT)
+            children.setdefault(parent if parent in ids else None, []).append(p)
+        lines: list[str] = []
+
+        def walk(p: PromiseRecord, depth: int) -> None:
+            lines.append(f"{'  ' * depth}{decode_call(p.param).func} {p.state.value}")
+            for kid in children.get(p.id, []):
+                walk(kid, depth + 1)
+
+        for root in children.get(None, []):
+            walk(root, 0)
+        return cls(tuple(lines))
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+def assert_tree(result: RunResult, expected: str) -> None:
+    """The world's execution tree has this shape: one line per promise, ``function state``, children
+    indented under their parent, e.g. ``fan_out resolved`` then ``  process_item resolved``."""
+    assert TreeShape.of(result.promises) == TreeShape.parse(expected)
+
+
+def assert_replay_deterministic(durable_sim: DurableSim, result: RunResult) -> None:
+    """Running the same world again gives the same trace hash."""
+    again = durable_sim.rerun(result)
+    assert again.trace_hash == result.trace_hash, (
+        f"world seed {result.seed} is not deterministic: trace {result.trace_hash} then {again.trace_hash}"
+    )
+
+
+def repr_compare(op: str, left: Any, right: Any) -> list[str] | None:
+    """``pytest_assertrepr_compare`` for trees: a line diff of the two shapes."""
+    if op != "==" or not (isinstance(left, TreeShape) and isinstance(right, TreeShape)):
+        return None
+    import difflib
+
+    out = ["execution trees differ (- actual, + expected):"]
+    out += [line for line in difflib.ndiff(list(left.lines), list(right.lines)) if not line.startswith("?")]
+    return out

@@ -1,0 +1,153 @@
+"""``DurableSim``: the object behind the ``durable_sim`` fixture — runs a workflow in a simulated
+world with the current test's seed and settings, and keeps the worlds it ran for the report."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .core.codec import encode_call
+from .sdk.function import DurableFunction
+
+if TYPE_CHECKING:
+    from sim import RunResult, Scenario, SimConfig
+
+
+@attrs.define
+class WorldSettings:
+    """What a world of the current test runs with; ``pytest_durable_configure_world`` may change it."""
+
+    seed: int
+    faults: str
+    plan: str = ""
+    workers: int = 2
+    quiesce_after: float = 120.0
+    check_determinism: bool = False
+    config: SimConfig | None = None
+
+
+class WorldFailed(AssertionError):
+    """A simulated world broke one of its checks."""
+
+    def __init__(self, result: RunResult) -> None:
+        self.result = result
+        lines = [str(v) for v in result.violations]
+        super().__init__(f"world seed {result.seed} broke {len(lines)} check(s):\n  " + "\n  ".join(lines))
+
+
+def discover_functions(*modules: str) -> list[DurableFunction[..., Any]]:
+    """Every durable function defined at module level in ``modules``, in definition order."""
+    found: dict[str, DurableFunction[..., Any]] = {}
+    for name in modules:
+        module = sys.modules.get(name)
+        for value in vars(module).values() if module is not None else ():
+            if isinstance(value, DurableFunction):
+                found.setdefault(value.name, value)
+    return list(found.values())
+
+
+class DurableSim:
+    """Runs durable workflows in simulated worlds for one test.
+
+    Each ``run`` builds a fresh world, so it is safe inside Hypothesis ``@given``. The seed and
+    settings come from the test's marker, the command line, the environment or the ini file.
+    """
+
+    def __init__(self, settings: Callable[[], WorldSettings], hooks: Any = None, item: Any = None,
+                 test_module: str = "") -> None:
+        self._settings = settings
+        self._hooks = hooks
+        self._item = item
+        self._test_module = test_module
+        self.results: list[RunResult] = []
+        self._baselines: dict[tuple[Any, ...], RunResult] = {}
+        self._again: list[tuple[RunResult, Callable[[], RunResult]]] = []
+
+    @property
+    def seed(self) -> int:
+        """The seed the next world runs with."""
+        return self._settings().seed
+
+    @property
+    def last(self) -> RunResult | None:
+        """The most recent world this test ran."""
+        return self.results[-1] if self.results else None
+
+    def scenario(self, workflow: DurableFunction[..., Any], *args: Any, id: str = "root",
+                 functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., workers: int | None = None,
+                 **kwargs: Any) -> Scenario:
+        """The scenario ``run`` would run, for inspection or for ``sim.run_world``."""
+        from sim import Scenario
+        from sim.scenario import NOT_GIVEN
+
+        settings = self._settings()
+        known = discover_functions(workflow.__module__, self._test_module)
+        all_functions = {fn.name: fn for fn in [*known, *functions]}
+        invariants: list[Any] = []
+        if self._hooks is not None:
+            for found in self._hooks.pytest_durable_invariants(item=self._item, scenario=None):
+                invariants.extend(found or [])
+        return Scenario(
+            workflow, tuple(args), kwargs, functions=tuple(all_functions.values()),
+            workers={"default": workers or settings.workers}, root_id=id,
+            expected=NOT_GIVEN if expected is ... else expected, invariants=tuple(invariants),
+        )
+
+    def run(self, workflow: DurableFunction[..., Any], /, *args: Any, id: str = "root",
+            functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., faults: str | None = None,
+            plan: str | None = None, workers: int | None = None, check: bool = True, **kwargs: Any) -> RunResult:
+        """Run ``workflow(*args, **kwargs)`` as root ``id`` in one world and return its ``RunResult``.
+
+        Durable functions defined in the workflow's module and the test's module are registered on
+        every worker; pass others in ``functions``. With ``check`` (the default) a world that breaks
+        a check raises ``WorldFailed``; the test's report then shows the world.
+        """
+        from sim import FaultConfig, FaultPlan, SimConfig, run_world
+        from sim.checks import determinism
+
+        settings = self._settings()
+        if faults is not None:
+            settings = attrs.evolve(settings, faults=faults)
+        if plan is not None:
+            settings = attrs.evolve(settings, plan=plan)
+        if workers is not None:
+            settings = attrs.evolve(settings, workers=workers)
+        scenario = self.scenario(workflow, *args, id=id, functions=functions, expected=expected,
+                                 workers=settings.workers, **kwargs)
+        observers: list[Any] = []
+        if self._hooks is not None:
+            self._hooks.pytest_durable_configure_world(item=self._item, world=settings)
+            extra = self._hooks.pytest_durable_fault_points(item=self._item, scenario=scenario)
+            if extra:
+                settings.plan = "; ".join(p for p in (settings.plan, str(extra)) if p)
+            hooks, item = self._hooks, self._item
+            observers.append(lambda event: hooks.pytest_durable_on_event(item=item, event=event))
+        config = settings.config or SimConfig()
+        fault_config = FaultConfig.parse(settings.faults, quiesce_after=settings.quiesce_after)
+        fault_plan = FaultPlan.parse(settings.plan)
+        key = (workflow.name, encode_call(workflow.name, args, kwargs), id, settings.workers, config)
+        baseline = self._baselines.get(key)
+        if baseline is None:
+            baseline = self._baselines[key] = run_world(scenario, seed=0, faults=FaultConfig(), config=config)
+        def again() -> RunResult:
+            return run_world(scenario, seed=settings.seed, faults=fault_config, plan=fault_plan, config=config,
+                             baseline=baseline, observers=observers)
+
+        result = again()
+        if settings.check_determinism:
+            result = determinism(result, again())
+        self._again.append((result, again))
+        self.results.append(result)
+        if check and not result.ok:
+            raise WorldFailed(result)
+        return result
+
+    def rerun(self, result: RunResult) -> RunResult:
+        """Run the world ``result`` came from again: the same call, seed and settings."""
+        for produced, again in self._again:
+            if produced is result:
+                return again()
+        raise ValueError("DurableSim.rerun: this result was not produced by this durable_sim; pass one it returned")

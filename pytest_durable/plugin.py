@@ -1,0 +1,412 @@
+"""The pytest plugin: options, the ``durable`` marker, fixtures, per-seed runs and failure reports.
+
+Registered by the ``pytest11`` entry point and by ``-p pytest_durable`` (the package re-exports
+these hooks). It imports the simulator only inside hooks and fixtures: ``sim`` itself imports this
+package's lower layers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from .assertions import repr_compare
+from .harness import DurableSim, WorldSettings
+
+TRACE_MODES = ("short", "tree", "full", "none")
+
+
+@attrs.frozen
+class Option:
+    """One setting: its command-line flag, ini key and environment variable, and its default."""
+
+    name: str
+    help: str
+    default: Any
+    flag: bool = False
+
+    @property
+    def cli(self) -> str:
+        return "--durable-" + self.name.replace("_", "-")
+
+    @property
+    def ini(self) -> str:
+        return "durable_" + self.name
+
+    @property
+    def env(self) -> str:
+        return "PYTEST_DURABLE_" + self.name.upper()
+
+
+OPTIONS = {
+    o.name: o
+    for o in (
+        Option("seed", "the run's seed: a number, 'last' (the previous run's) or 'random' (default)", "random"),
+        Option("seeds", "worlds per durable test (default 20)", "20"),
+        Option("faults", "fault kinds for every world, e.g. crash,drop,reject (default crash,drop,reject)",
+               "crash,drop,reject"),
+        Option("trace", "what a failing world's report shows: short|tree|full|none (default tree)", "tree"),
+        Option("traces_dir", "write each failing world as JSON into this folder", ""),
+        Option("check_determinism", "run every world twice and fail if the traces differ", "false", flag=True),
+        Option("workers", "worker processes per world (default 2)", "2"),
+        Option("quiesce_after", "no new faults after this many virtual seconds (default 120)", "120"),
+    )
+}
+MARKER_ARGS = {"seeds": int, "faults": str, "workers": int, "quiesce_after": float, "plan": str}
+
+
+@attrs.define
+class RunState:
+    """The session's durable state: the run seed, what ran, and the test running now."""
+
+    seed: int
+    worlds: int = 0
+    failing_traces: list[str] = attrs.field(factory=list)
+    current: TestState | None = None
+
+
+@attrs.define
+class TestState:
+    """One test: its seed, the index of the world running now, and its ``DurableSim``."""
+
+    item: pytest.Item
+    test_seed: int
+    settings: Callable[[int], WorldSettings]
+    sim: DurableSim | None = None
+    index: int = 0
+
+    def world_settings(self) -> WorldSettings:
+        return self.settings(derive(self.test_seed, str(self.index)))
+
+
+STATE = pytest.StashKey[RunState]()
+TEST = pytest.StashKey[TestState]()
+
+
+def derive(seed: int, *parts: str) -> int:
+    """A 32-bit seed from ``seed`` and ``parts``: the same on every machine and process."""
+    digest = hashlib.sha256("/".join([str(seed), *parts]).encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+# -- options --------------------------------------------------------------------------------------------
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("durable", "durable workflows in simulated worlds (pytest-durable)")
+    for option in OPTIONS.values():
+        help = f"{option.help}; ini {option.ini}, env {option.env}"
+        if option.flag:
+            group.addoption(option.cli, action="store_const", const="true", default=None, dest=option.ini, help=help)
+        else:
+            group.addoption(option.cli, default=None, dest=option.ini, help=help)
+        parser.addini(option.ini, help=option.help, default=None)
+
+
+def setting(config: pytest.Config, name: str, marker: pytest.Mark | None = None) -> str:
+    """A setting resolved marker > command line > environment > ini > default."""
+    if marker is not None and name in marker.kwargs:
+        return str(marker.kwargs[name])
+    option = OPTIONS[name]
+    from_cli = config.getoption(option.ini)
+    if from_cli is not None:
+        return str(from_cli)
+    from_env = os.environ.get(option.env)
+    if from_env:
+        return from_env
+    from_ini = config.getini(option.ini)
+    if from_ini:
+        return str(from_ini)
+    return str(option.default)
+
+
+def _number(config: pytest.Config, name: str, cast: Callable[[str], Any], marker: pytest.Mark | None = None,
+            minimum: float = 0) -> Any:
+    raw = setting(config, name, marker)
+    try:
+        value = cast(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        where = "@pytest.mark.durable" if marker is not None and name in marker.kwargs else OPTIONS[name].cli
+        raise pytest.UsageError(f"{where}: {name} must be a number >= {minimum:g}, got {raw!r}")
+    return value
+
+
+def _flag(config: pytest.Config, name: str) -> bool:
+    raw = setting(config, name).lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no"):
+        raise pytest.UsageError(f"{OPTIONS[name].cli}: {name} must be true or false, got {raw!r}")
+    return raw in ("true", "1", "yes")
+
+
+def _run_seed(config: pytest.Config) -> int:
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and "durable_seed" in workerinput:
+        return int(workerinput["durable_seed"])
+    raw = setting(config, "seed")
+    if raw == "random":
+        return random.Random().getrandbits(32)
+    if raw == "last":
+        cache = getattr(config, "cache", None)
+        last = cache.get("durable/seed", None) if cache is not None else None
+        if last is None:
+            raise pytest.UsageError("--durable-seed=last: no earlier run left a seed in pytest's cache; give a number")
+        return int(last)
+    try:
+        return int(raw)
+    except ValueError:
+        raise pytest.UsageError(f"--durable-seed: expected a number, 'last' or 'random', got {raw!r}") from None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "durable(seeds=N, faults='crash,drop', workers=N, quiesce_after=S, plan='crash(w1, after_create, x.1)'): "
+        "run the test once per simulated world (pytest-durable)",
+    )
+    seed = _run_seed(config)
+    if setting(config, "trace") not in TRACE_MODES:
+        raise pytest.UsageError(f"--durable-trace: one of {'|'.join(TRACE_MODES)}, got {setting(config, 'trace')!r}")
+    _flag(config, "check_determinism")
+    state = config.stash[STATE] = RunState(seed=seed)
+    config.pluginmanager.register(Reporter(state, config), "durable-reporter")
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    if cache is not None and getattr(config, "workerinput", None) is None:
+        cache.set("durable/seed", seed)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"durable: seed={config.stash[STATE].seed}"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker runs with the controller's seed."""
+    node.workerinput["durable_seed"] = node.config.stash[STATE].seed
+
+
+def _check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
+    where = f"{item.nodeid}: @pytest.mark.durable"
+    if marker.args:
+        raise pytest.UsageError(f"{where} takes keyword arguments only ({', '.join(MARKER_ARGS)}), got {marker.args!r}")
+    for key, value in marker.kwargs.items():
+        cast = MARKER_ARGS.get(key)
+        if cast is None:
+            raise pytest.UsageError(f"{where}: unknown argument {key!r}; it takes {', '.join(MARKER_ARGS)}")
+        ok = isinstance(value, str) if cast is str else (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and value >= (1 if cast is int else 0)
+            and (cast is float or isinstance(value, int))
+        )
+        if not ok:
+            raise pytest.UsageError(f"{where}: {key}={value!r} is not valid; {key} must be a "
+                                    f"{'string' if cast is str else 'positive ' + cast.__name__}")
+    from sim import FaultConfig, FaultPlan
+
+    try:
+        if "faults" in marker.kwargs:
+            FaultConfig.parse(marker.kwargs["faults"])
+        if "plan" in marker.kwargs:
+            FaultPlan.parse(marker.kwargs["plan"])
+    except Exception as exc:
+        raise pytest.UsageError(f"{where}: {exc}") from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = item.get_closest_marker("durable")
+        if marker is not None:
+            _check_marker(item, marker)
+
+
+# -- running a test's worlds ----------------------------------------------------------------------------
+
+
+def _settings_for(item: pytest.Item) -> Callable[[int], WorldSettings]:
+    config = item.config
+    marker = item.get_closest_marker("durable")
+    faults = setting(config, "faults", marker)
+    workers = _number(config, "workers", int, marker, minimum=1)
+    quiesce = _number(config, "quiesce_after", float, marker)
+    plan = str(marker.kwargs.get("plan", "")) if marker is not None else ""
+    determinism = _flag(config, "check_determinism")
+
+    def settings(seed: int) -> WorldSettings:
+        return WorldSettings(seed=seed, faults=faults, plan=plan, workers=workers, quiesce_after=quiesce,
+                             check_determinism=determinism)
+
+    return settings
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    state = item.config.stash[STATE]
+    test = TestState(item, derive(state.seed, item.nodeid), _settings_for(item))
+    item.stash[TEST] = test
+    state.current = test
+
+
+def _sim_for(test: TestState) -> DurableSim:
+    if test.sim is None:
+        module = getattr(getattr(test.item, "module", None), "__name__", "")
+        test.sim = DurableSim(test.world_settings, test.item.config.hook, test.item, module)
+    return test.sim
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """A ``durable`` test runs its body once per world; the first failing world stops it."""
+    marker = pyfuncitem.get_closest_marker("durable")
+    if marker is None:
+        return None
+    seeds = _number(pyfuncitem.config, "seeds", int, marker, minimum=1)
+    test = pyfuncitem.stash[TEST]
+    args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    for index in range(seeds):
+        test.index = index
+        pyfuncitem.obj(**args)
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    if call.when != "call":
+        return
+    test = item.stash.get(TEST, None)
+    if test is None or test.sim is None:
+        return
+    item.user_properties.append(("durable_worlds", len(test.sim.results)))
+    if call.excinfo is not None and test.sim.results and not call.excinfo.errisinstance(pytest.skip.Exception):
+        item.add_report_section("call", "durable", _failure_report(item, test, call.excinfo.value))
+
+
+def _failure_report(item: pytest.Item, test: TestState, error: BaseException) -> str:
+    from sim import render
+
+    assert test.sim is not None and test.sim.last is not None
+    result = test.sim.last
+    state = item.config.stash[STATE]
+    mode = setting(item.config, "trace")
+    seeds = setting(item.config, "seeds", item.get_closest_marker("durable"))
+    lines = [
+        f"world {test.index + 1} of {seeds if item.get_closest_marker('durable') else 1}: seed {result.seed} "
+        f"(run seed {state.seed}); {result.steps} steps; {result.virtual_time:.3f} s virtual; "
+        f"trace {result.trace_hash}",
+    ]
+    custom = item.config.hook.pytest_durable_format_trace(item=item, result=result)
+    if custom is not None:
+        lines.append(str(custom))
+    elif mode != "none":
+        lines += render.summary(result).splitlines()[1:]
+        if not result.violations:
+            first_line = str(error).splitlines()[0] if str(error) else ""
+            lines.append(f"  the test failed: {type(error).__name__}: {first_line}")
+        if mode in ("tree", "full"):
+            lines.append("execution tree:")
+            lines += render.tree(result.promises, mark={v.id for v in result.violations if v.id}).splitlines()
+        if mode == "full":
+            lines.append("trace:")
+            lines += render.text(result.trace).splitlines()
+    directory = setting(item.config, "traces_dir")
+    if directory:
+        path = Path(directory) / (re.sub(r"[^\w.-]+", "_", item.nodeid) + f"-seed{result.seed}.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render.dumps(result))
+        lines.append(f"trace written to {path}")
+        item.user_properties.append(("durable_trace", str(path)))
+    lines.append(f"reproduce: pytest '{item.nodeid}' --durable-seed={state.seed}")
+    return "\n".join(lines)
+
+
+class Reporter:
+    """Counts worlds and failing traces, from this process or (under xdist) the workers' reports,
+    and writes the terminal summary; one per session's config."""
+
+    def __init__(self, state: RunState, config: pytest.Config) -> None:
+        self.state = state
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        props = dict(report.user_properties)
+        self.state.worlds += int(str(props.get("durable_worlds", 0)))
+        if "durable_trace" in props:
+            self.state.failing_traces.append(str(props["durable_trace"]))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.state.worlds or getattr(self.config, "workerinput", None) is not None:
+            return
+        line = f"durable: {self.state.worlds} simulated worlds ran (seed={self.state.seed})"
+        if self.state.failing_traces:
+            line += f"; traces of failing worlds written to {Path(self.state.failing_traces[0]).parent}"
+        terminalreporter.write_line(line)
+
+
+def pytest_assertrepr_compare(config: pytest.Config, op: str, left: object, right: object) -> list[str] | None:
+    return repr_compare(op, left, right)
+
+
+# -- fixtures -----------------------------------------------------------------------------------------
+
+
+class _CurrentSim:
+    """The ``durable_sim`` fixture: session-scoped, so it is safe under Hypothesis ``@given``; every
+    call goes to the ``DurableSim`` of the test running now."""
+
+    def __init__(self, state: RunState) -> None:
+        self._state = state
+
+    def _sim(self) -> DurableSim:
+        if self._state.current is None:
+            raise RuntimeError("durable_sim is used outside a running test")
+        return _sim_for(self._state.current)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sim(), name)
+
+
+class _CurrentLedger:
+    """The ``ledger`` fixture: the ledger of the world the current test ran last."""
+
+    def __init__(self, state: RunState) -> None:
+        self._state = state
+
+    def __getattr__(self, name: str) -> Any:
+        test = self._state.current
+        last = test.sim.last if test is not None and test.sim is not None else None
+        if last is None:
+            raise RuntimeError("ledger: no world has run in this test yet; call durable_sim.run(...) first")
+        return getattr(last.ledger, name)
+
+
+@pytest.fixture(scope="session")
+def durable_sim(pytestconfig: pytest.Config) -> Any:
+    """Runs durable workflows in simulated worlds: ``durable_sim.run(workflow, *args, id="job")``."""
+    return _CurrentSim(pytestconfig.stash[STATE])
+
+
+@pytest.fixture(scope="session")
+def ledger(pytestconfig: pytest.Config) -> Any:
+    """The crash-proof record of outside effects of the last world: ``ledger.assert_exactly_once("charge")``."""
+    return _CurrentLedger(pytestconfig.stash[STATE])
+
+
+@pytest.fixture
+def durable_seed(request: pytest.FixtureRequest) -> int:
+    """This test's seed (derived from the run seed and the test's node id)."""
+    test: TestState = request.node.stash[TEST]
+    return test.test_seed
