@@ -219,7 +219,7 @@ def test_plain_json_passes_through_untagged(value):
         Bag([Item(1, "a"), (b"x", frozenset({1}))]),
         [{"a": ({1: 2},)}],
     ],
-    ids=repr,
+    ids=lambda value: type(value).__qualname__,  # not repr: a set's repr follows the string hash seed (xdist)
 )
 def test_round_trip_examples(value):
     assert typed(decode(encode(value, what="v"))) == typed(value)
