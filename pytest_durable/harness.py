@@ -115,11 +115,12 @@ class DurableSim:
             settings = attrs.evolve(settings, plan=plan)
         if workers is not None:
             settings = attrs.evolve(settings, workers=workers)
+        if self._hooks is not None:
+            self._hooks.pytest_durable_configure_world(item=self._item, world=settings)
         scenario = self.scenario(workflow, *args, id=id, functions=functions, expected=expected,
                                  workers=settings.workers, **kwargs)
         observers: list[Any] = []
         if self._hooks is not None:
-            self._hooks.pytest_durable_configure_world(item=self._item, world=settings)
             extra = self._hooks.pytest_durable_fault_points(item=self._item, scenario=scenario)
             if extra:
                 settings.plan = "; ".join(p for p in (settings.plan, str(extra)) if p)

@@ -183,6 +183,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if setting(config, "trace") not in TRACE_MODES:
         raise pytest.UsageError(f"--durable-trace: one of {'|'.join(TRACE_MODES)}, got {setting(config, 'trace')!r}")
     _flag(config, "check_determinism")
+    for name, cast, minimum in (("seeds", int, 1), ("workers", int, 1), ("quiesce_after", float, 0)):
+        _number(config, name, cast, minimum=minimum)  # a bad value stops the run before any test
     state = config.stash[STATE] = RunState(seed=seed)
     config.pluginmanager.register(Reporter(state, config), "durable-reporter")
     cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
@@ -301,11 +303,8 @@ def _failure_report(item: pytest.Item, test: TestState, error: BaseException) ->
     state = item.config.stash[STATE]
     mode = setting(item.config, "trace")
     seeds = setting(item.config, "seeds", item.get_closest_marker("durable"))
-    lines = [
-        f"world {test.index + 1} of {seeds if item.get_closest_marker('durable') else 1}: seed {result.seed} "
-        f"(run seed {state.seed}); {result.steps} steps; {result.virtual_time:.3f} s virtual; "
-        f"trace {result.trace_hash}",
-    ]
+    of = f"world {test.index + 1} of {seeds}" if item.get_closest_marker("durable") else "world"
+    lines = [f"{of} (run seed {state.seed}): {render.headline(result)}"]
     custom = item.config.hook.pytest_durable_format_trace(item=item, result=result)
     if custom is not None:
         lines.append(str(custom))
@@ -350,7 +349,8 @@ class Reporter:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.state.worlds or getattr(self.config, "workerinput", None) is not None:
             return
-        line = f"durable: {self.state.worlds} simulated worlds ran (seed={self.state.seed})"
+        worlds = f"{self.state.worlds} simulated world{'s' if self.state.worlds != 1 else ''}"
+        line = f"durable: {worlds} ran (seed={self.state.seed})"
         if self.state.failing_traces:
             line += f"; traces of failing worlds written to {Path(self.state.failing_traces[0]).parent}"
         terminalreporter.write_line(line)

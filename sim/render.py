@@ -62,14 +62,19 @@ def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: 
 FAULT_EVENTS = ("crash", "drop", "duplicate", "refused", "partition", "server_restart", "reject")
 
 
-def summary(result: RunResult, *, limit: int = 10) -> str:
-    """Seed, outcome, fault counts, steps and time; then each fault (up to ``limit``) and violation."""
+def headline(result: RunResult) -> str:
+    """One line: seed, the root's outcome, fault counts, steps, virtual time and trace hash."""
     faults = ", ".join(f"{k} {n}" for k, n in result.fault_counts.items()) or "none"
     state = result.root.state.value if result.root is not None else "never settled"
-    lines = [
+    return (
         f"seed {result.seed}: root {result.root_id} {state}; faults: {faults}; {result.steps} steps; "
         f"{result.virtual_time:.3f} s virtual; trace {result.trace_hash}"
-    ]
+    )
+
+
+def summary(result: RunResult, *, limit: int = 10) -> str:
+    """Seed, outcome, fault counts, steps and time; then each fault (up to ``limit``) and violation."""
+    lines = [headline(result)]
     injected = result.trace.of_kind(*FAULT_EVENTS)
     for event in injected[:limit]:
         what = " ".join(part for part in (event.kind, event.id, event.detail) if part)
