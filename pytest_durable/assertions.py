@@ -20,19 +20,15 @@ if TYPE_CHECKING:
 
 
 def assert_exactly_once(ledger: Ledger, prefix: str, *, expected: int | None = None) -> None:
-    """Every ledger key starting with ``prefix`` was recorded exactly once (and ``expected`` keys)."""
-    counts = ledger.counts(prefix)
-    wrong = {k: n for k, n in counts.items() if n != 1}
-    assert not wrong, f"effects {prefix!r}* not exactly once: " + ", ".join(f"{k} x{n}" for k, n in wrong.items())
-    assert counts, f"no effect {prefix!r}* was recorded at all"
-    if expected is not None:
-        assert len(counts) == expected, f"{len(counts)} distinct {prefix!r}* effects, expected {expected}"
+    """Some ledger key starting with ``prefix`` was recorded, each exactly once (and ``expected`` keys)."""
+    __tracebackhide__ = True
+    ledger.assert_exactly_once(prefix, expected=expected)
 
 
 def assert_at_most_once(ledger: Ledger, prefix: str) -> None:
     """No ledger key starting with ``prefix`` was recorded more than once."""
-    dup = ledger.duplicates(prefix)
-    assert not dup, f"effects {prefix!r}* recorded more than once: " + ", ".join(f"{k} x{n}" for k, n in dup.items())
+    __tracebackhide__ = True
+    ledger.assert_at_most_once(prefix)
 
 
 def assert_settled(result: RunResult, id: str | None = None, state: str | PromiseState = "resolved") -> None:

@@ -58,14 +58,29 @@ class Ledger:
         return {k: n for k, n in self.counts(prefix).items() if n > 1}
 
     def assert_exactly_once(self, prefix: str, expected: int | None = None) -> None:
-        """Every key starting with ``prefix`` was recorded once (and ``expected`` keys, if given)."""
+        """Some key starting with ``prefix`` was recorded, each exactly once (and ``expected`` distinct
+        keys, if given); an effect that never happened is not "exactly once"."""
+        __tracebackhide__ = True  # pytest shows the caller's line
         counts = self.counts(prefix)
-        dup = {k: n for k, n in counts.items() if n != 1}
-        if dup or (expected is not None and len(counts) != expected):
-            raise AssertionError(
-                f"ledger: effects {prefix!r}* not exactly once: "
-                + (", ".join(f"{k} x{n}" for k, n in dup.items()) or f"{len(counts)} keys, expected {expected}")
-            )
+        wrong = {k: n for k, n in counts.items() if n != 1}
+        if wrong:
+            raise AssertionError(f"ledger: effects {prefix!r}* not exactly once: {_listing(wrong)}")
+        if not counts:
+            raise AssertionError(f"ledger: no effect {prefix!r}* was recorded at all")
+        if expected is not None and len(counts) != expected:
+            raise AssertionError(f"ledger: {len(counts)} distinct effects {prefix!r}*, expected {expected}: "
+                                 f"{', '.join(counts)}")
+
+    def assert_at_most_once(self, prefix: str) -> None:
+        """No key starting with ``prefix`` was recorded more than once."""
+        __tracebackhide__ = True
+        dup = self.duplicates(prefix)
+        if dup:
+            raise AssertionError(f"ledger: effects {prefix!r}* recorded more than once: {_listing(dup)}")
+
+
+def _listing(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} x{n}" for k, n in counts.items())
 
 
 _current: ContextVar[Ledger | None] = ContextVar("sim_ledger", default=None)
