@@ -454,6 +454,8 @@ def test_a_failure_reports_the_world_and_its_reproduce_line_fails_identically(pr
         "job  charge_in_body(3)*",
         f"reproduce: pytest 'test_bug.py::test_charges_once' --durable-seed={report['run_seed']}",
     ])
+    index = int(re.search(r"world (\d+) of 200", output)[1])  # type: ignore[index]
+    assert len(worlds(project)) == index  # the first failing world stops the test
     argv = shlex.split(report["reproduce"])
     assert argv[0] == "pytest"
     again = run_subprocess(project, *argv[1:], "-p", "no:cacheprovider")
@@ -638,8 +640,9 @@ def test_durable_sim_is_safe_under_hypothesis_given(project: pytest.Pytester) ->
 def test_assertion_helpers_explain_a_mismatch(project: pytest.Pytester) -> None:
     project.makepyfile(test_asserts='''
         import pytest
-        from pytest_durable.assertions import assert_at_most_once, assert_settled, assert_tree
-        from workflows import charge_in_body, fan_out
+        from pytest_durable.assertions import (
+            assert_at_most_once, assert_replay_deterministic, assert_settled, assert_tree)
+        from workflows import charge_in_body, fan_out, waits_random
 
         @pytest.mark.durable(seeds=1, faults="none")
         def test_tree(durable_sim):
@@ -658,9 +661,19 @@ def test_assertion_helpers_explain_a_mismatch(project: pytest.Pytester) -> None:
         def test_at_most_once(durable_sim, ledger):
             durable_sim.run(charge_in_body, 2, id="job")
             assert_at_most_once(ledger, "charge:")
+
+        @pytest.mark.durable(seeds=3, faults="crash,drop")
+        def test_replays(durable_sim):
+            assert_replay_deterministic(durable_sim, durable_sim.run(fan_out, 3, id="job"))
+
+        @pytest.mark.durable(seeds=1, faults="none")
+        def test_does_not_replay(durable_sim):
+            assert_replay_deterministic(durable_sim, durable_sim.run(waits_random, 1, id="job"))
     ''')
-    result = project.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(failed=3)
+    result = project.runpytest("-p", "no:cacheprovider", "-rA")
+    result.assert_outcomes(failed=4, passed=1)
+    result.stdout.fnmatch_lines(["PASSED test_asserts.py::test_replays"])
+    result.stdout.fnmatch_lines(["*world seed * is not deterministic: trace * then *"])
     result.stdout.fnmatch_lines([
         "*execution trees differ (- actual, + expected):",
         "*  fan_out resolved",
