@@ -8,7 +8,7 @@ partitions, server restarts, rejected leaves and refused requests — a trace, a
 """
 
 from .config import SimConfig
-from .decisions import Decisions, DivergedError, RecordedDecisions, SeededDecisions
+from .decisions import Decisions, DivergedError, PinnedDecisions, RecordedDecisions, SeededDecisions
 from .faults import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan
 from .ledger import Ledger, exactly_once, ledger
 from .result import RunResult, Violation
@@ -27,6 +27,7 @@ __all__ = [
     "FaultPlan",
     "InjectedFault",
     "Ledger",
+    "PinnedDecisions",
     "RecordedDecisions",
     "RunResult",
     "Scenario",

@@ -26,8 +26,9 @@ class Decisions(Protocol):
         """A value in ``[0, n)``; 0 is the no-fault / first / shortest choice."""
         ...
 
-    def flip(self, kind: str, rate: float) -> bool:
-        """True (a fault) with probability ``rate``; a rate of 0 draws nothing."""
+    def flip(self, kind: str, rate: float, where: str = "") -> bool:
+        """True (a fault) with probability ``rate``; a rate of 0 draws nothing. ``where`` names the
+        opportunity (``"settle job.1"``, ``"tick 3"``) for implementations that aim faults by it."""
         ...
 
 
@@ -49,7 +50,7 @@ class SeededDecisions:
         self.log.append((kind, value))
         return value
 
-    def flip(self, kind: str, rate: float) -> bool:
+    def flip(self, kind: str, rate: float, where: str = "") -> bool:
         if rate <= 0:
             return False
         value = 1 if self._rng.random() < rate else 0
@@ -82,7 +83,34 @@ class RecordedDecisions:
             raise DivergedError(f"draw {len(self.log) - 1} ({kind}): recorded {value} is not in [0, {n})")
         return value
 
-    def flip(self, kind: str, rate: float) -> bool:
+    def flip(self, kind: str, rate: float, where: str = "") -> bool:
         if rate <= 0:
             return False
         return self._next(kind) == 1
+
+
+@attrs.define
+class PinnedDecisions:
+    """Replays the non-zero draws of a world (``{index: value}``); every other draw is 0. This is the
+    form a shrunk world is pinned in: its few faults, and the first-in-order, shortest everything else."""
+
+    values: dict[int, int]
+    log: list[tuple[str, int]] = attrs.field(factory=list)
+
+    def choose(self, kind: str, n: int) -> int:
+        if n <= 1:
+            return 0
+        value = self.values.get(len(self.log), 0)
+        if value >= n:
+            raise DivergedError(f"draw {len(self.log)} ({kind}): pinned {value} is not in [0, {n})")
+        self.log.append((kind, value))
+        return value
+
+    def flip(self, kind: str, rate: float, where: str = "") -> bool:
+        if rate <= 0:
+            return False
+        value = self.values.get(len(self.log), 0)
+        if value not in (0, 1):
+            raise DivergedError(f"draw {len(self.log)} ({kind}): pinned {value} is not a fault flag (0 or 1)")
+        self.log.append((kind, value))
+        return value == 1

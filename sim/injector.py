@@ -32,11 +32,12 @@ class Injector:
     def _allowed(self, kind: str) -> bool:
         return self.config.rate(kind) > 0 and not self.quiet and self.counts.get(kind, 0) < self.config.bound(kind)
 
-    def fire(self, kind: str) -> bool:
-        """One opportunity for ``kind``; True (and counted) when the fault happens."""
+    def fire(self, kind: str, where: str = "") -> bool:
+        """One opportunity for ``kind`` at ``where`` (e.g. ``"settle job.1"``); True (and counted)
+        when the fault happens."""
         if not self._allowed(kind):
             return False
-        if self.decisions.flip(kind, self.config.rate(kind)):
+        if self.decisions.flip(kind, self.config.rate(kind), where):
             self.count(kind)
             return True
         return False
@@ -64,8 +65,8 @@ class Injector:
                 return point.when
         return None
 
-    def random_crash(self) -> str | None:
-        if self.fire("crash"):
+    def random_crash(self, where: str = "") -> str | None:
+        if self.fire("crash", where):
             return ("before", "during", "after")[self.decisions.choose("crash_when", 3)]
         return None
 
@@ -77,7 +78,7 @@ class Injector:
                 return point.side
         return None
 
-    def random_drop(self) -> str | None:
-        if self.fire("drop"):
+    def random_drop(self, where: str = "") -> str | None:
+        if self.fire("drop", where):
             return ("request", "response")[self.decisions.choose("drop_side", 2)]
         return None

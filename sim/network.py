@@ -126,10 +126,11 @@ class SimStore:
         server = world.server
         deadline = trio.current_time() + world.config.request_timeout
         nth = injector.request_number(op)
+        where = f"{op} {id}"
         crash = None
         if self.process is not None:
-            crash = injector.planned_crash(self.name, op, id) or injector.random_crash()
-        drop = injector.planned_drop(op, nth) or injector.random_drop()
+            crash = injector.planned_crash(self.name, op, id) or injector.random_crash(where)
+        drop = injector.planned_drop(op, nth) or injector.random_drop(where)
         self._trace("send", id, op)
 
         if crash == "before":
@@ -138,16 +139,16 @@ class SimStore:
             self._trace("drop", id, f"{op} request" + (" (partition)" if drop != "request" else ""))
             await trio.sleep_until(deadline)
             raise _Lost
-        await trio.sleep(world.latency())
+        await trio.sleep(world.latency(where))
         if not server.up:
             self._trace("drop", id, f"{op} request (server down)")
             await trio.sleep_until(max(deadline, trio.current_time()))
             raise _Lost
-        if injector.fire("store_error"):
+        if injector.fire("store_error", where):
             self._trace("refused", id, f"{op} (injected store error)")
             raise _Lost
         ok, result = server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
-        if injector.fire("duplicate"):
+        if injector.fire("duplicate", where):
             self._trace("duplicate", id, op)
             server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
         if crash == "during":
@@ -156,7 +157,7 @@ class SimStore:
             self._trace("drop", id, f"{op} response" + (" (partition)" if drop != "response" else ""))
             await trio.sleep_until(max(deadline, trio.current_time()))
             raise _Lost
-        await trio.sleep(world.latency())
+        await trio.sleep(world.latency(where))
         if crash == "after":
             await self._crash("after", op, id)
         self._trace("receive", id, op)

@@ -74,10 +74,10 @@ class World:
         """Randomness for ``ctx.random()`` inside the world."""
         return self.decisions.choose("rng", 1 << 30) / (1 << 30)
 
-    def latency(self) -> float:
+    def latency(self, where: str = "") -> float:
         config = self.config
         latency = config.min_latency + config.latency_step * self.decisions.choose("latency", config.latency_steps)
-        if self.injector.fire("delay"):
+        if self.injector.fire("delay", where):
             latency += config.delay * self.injector.amount("delay")
         return latency
 
@@ -91,7 +91,7 @@ class World:
     def body_hook(self, process: SimProcess) -> BodyHook:
         def on_body(id: str, fn: DurableFunction[..., Any]) -> None:
             self.trace.add(trio.current_time(), process.name, process.incarnation, "body", id, fn.name)
-            if not fn.is_workflow and self.injector.fire("reject"):
+            if not fn.is_workflow and self.injector.fire("reject", f"body {id}"):
                 self.trace.add(trio.current_time(), process.name, process.incarnation, "reject", id, fn.name)
                 raise InjectedFault(f"injected transient failure in {fn.name} ({id})")
 
@@ -135,14 +135,16 @@ class World:
     async def _chaos(self) -> None:
         """Partitions and server restarts, one chance each per tick until faults stop."""
         config = self.config
+        tick = 0
         while not self.injector.quiet:
             await trio.sleep(config.fault_tick)
-            if self.injector.fire("partition"):
+            tick += 1
+            if self.injector.fire("partition", f"tick {tick}"):
                 victim = self.processes[self.decisions.choose("partition_who", len(self.processes))]
                 length = config.partition_length * self.injector.amount("partition")
                 self._partitions[victim.name] = trio.current_time() + length
                 self.trace.add(trio.current_time(), victim.name, victim.incarnation, "partition", "", f"{length:g} s")
-            if self.server.up and self.injector.fire("server_restart"):
+            if self.server.up and self.injector.fire("server_restart", f"tick {tick}"):
                 down = config.server_down * self.injector.amount("server_restart")
                 self.server.down_until = trio.current_time() + down
                 self.trace.add(trio.current_time(), "server", 0, "server_restart", "", f"down {down:g} s")
