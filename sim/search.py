@@ -1,0 +1,405 @@
+"""Crash search with Hypothesis: a ``Decisions`` that draws every choice from a Hypothesis test case,
+so Hypothesis generates worlds and shrinks a failing one to fewer faults and a straighter schedule.
+
+Draws keep the simulator's encoding (0 = no fault / first in order / shortest delay), so shrinking a
+draw towards 0 removes a fault or straightens the schedule. A world that needs more choices than
+one Hypothesis example holds takes the rest from a seeded stream (drawn from Hypothesis too) and
+says so with ``note()``. ``pytest_durable.strategies`` is the public face of this engine.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import hypothesis
+import hypothesis.strategies as st
+from hypothesis.control import current_build_context
+
+from pytest_durable.core.errors import UsageError
+
+from . import render
+from .config import SimConfig
+from .decisions import Decisions, PinnedDecisions
+from .faults import CRASH_OPS, CRASH_WHEN, CrashAt, DropAt, FaultConfig, FaultPlan
+from .result import RunResult
+from .scenario import Scenario
+from .trace import Event
+
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+#: Schedule choices drawn from Hypothesis per world before a seeded stream takes over. A world that
+#: uses fewer is padded to exactly this many (see ``HypothesisDecisions.pad``).
+DEFAULT_BUDGET = 256
+#: Choices that say what a fault that just fired looks like (when in the request a crash happens,
+#: which side of a message is dropped, who is partitioned and for how long): they come with the fault.
+DETAIL_KINDS = frozenset({"crash_when", "drop_side", "delay_size", "partition_who", "partition_size",
+                          "server_restart_size"})
+#: Each planned fault carries a number whose mixed-radix digits are its detail choices.
+DETAIL_RANGE = 256
+
+_INTEGERS: dict[int, st.SearchStrategy[int]] = {}
+
+
+def _integers(upper: int) -> st.SearchStrategy[int]:
+    found = _INTEGERS.get(upper)
+    if found is None:
+        found = _INTEGERS[upper] = st.integers(0, upper)
+    return found
+
+
+#: How many times the same opportunity (say ``settle job.1``) may recur before a fault aims at it:
+#: the first time, or the retry or re-execution after it.
+OCCURRENCES = 3
+
+
+def fault_schedules(faults: FaultConfig, keys: Mapping[str, Sequence[str]]
+                    ) -> st.SearchStrategy[dict[str, dict[tuple[str, int], int]]]:
+    """For each fault kind, where its faults fall: ``{(opportunity, occurrence): detail}``.
+
+    An opportunity is named by what it is (``"create job.1"``, ``"body job.0"``, ``"tick 4"``), picked
+    from ``keys[kind]`` (in the order a quiet world first meets them), so a fault stays where it is
+    when Hypothesis deletes another one or straightens the schedule. Shrinking deletes faults (up to
+    the kind's bound), lowers the key index (an earlier point), the occurrence (the first time) and
+    the detail (the first choice, e.g. crash *before* the request)."""
+
+    def kind_schedule(kind: str) -> st.SearchStrategy[dict[tuple[str, int], int]]:
+        names = list(keys.get(kind, ())) or [""]
+        fault = st.tuples(_integers(len(names) - 1), _integers(OCCURRENCES - 1), _integers(DETAIL_RANGE - 1))
+        return st.lists(fault, max_size=faults.bound(kind), unique_by=lambda f: (f[0], f[1])).map(
+            lambda drawn: {(names[i], nth): detail for i, nth, detail in drawn}
+        )
+
+    return st.fixed_dictionaries({kind: kind_schedule(kind) for kind in faults.kinds})
+
+
+class _KeyRecorder:
+    """Decisions for a quiet world (every draw 0, no fault) that note each opportunity's name."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, int]] = []
+        self.keys: dict[str, dict[str, None]] = {}
+
+    def choose(self, kind: str, n: int) -> int:
+        return 0
+
+    def flip(self, kind: str, rate: float, where: str = "") -> bool:
+        if rate > 0:
+            self.keys.setdefault(kind, {})[where] = None
+        return False
+
+
+_KEYS: dict[tuple[int, str, SimConfig | None], tuple[Scenario, dict[str, list[str]]]] = {}
+
+
+def opportunity_keys(scenario: Scenario, faults: FaultConfig, config: SimConfig | None) -> dict[str, list[str]]:
+    """The fault opportunities of ``scenario``'s world with nothing going wrong, per kind, in the
+    order they first come up: what Hypothesis aims faults at. Cached per scenario object."""
+    from .world import run_world
+
+    key = (id(scenario), str(faults), config)
+    cached = _KEYS.get(key)
+    if cached is not None and cached[0] is scenario:
+        return cached[1]
+    recorder = _KeyRecorder()
+    run_world(scenario, faults=faults, config=config, decisions=recorder)
+    keys = {kind: list(recorder.keys.get(kind, {})) for kind in faults.kinds}
+    _KEYS[key] = (scenario, keys)
+    return keys
+
+
+class HypothesisDecisions:
+    """A world's choices from a Hypothesis test case. The faults — which opportunity of each kind
+    fires, and its details — are drawn first, in one block (``begin``), so their place in the choice
+    sequence never moves; every other choice (batch order, latency, restart delay, ``ctx.random()``)
+    is drawn as the world asks, through ``draw`` (``st.data().draw`` or an ``@st.composite``'s), and
+    after ``budget`` of them from a seeded stream whose seed Hypothesis draws."""
+
+    def __init__(self, draw: Draw, *, budget: int = DEFAULT_BUDGET) -> None:
+        self.log: list[tuple[str, int]] = []
+        self.schedule: dict[str, dict[tuple[str, int], int]] = {}
+        self.budget = budget
+        self.fallback_seed: int | None = None
+        #: What a draw raised (Hypothesis stops a test case with an exception when its choices run
+        #: out). It cannot unwind through trio's scheduler, so the world goes on with zeros and
+        #: ``raise_stopped`` re-raises it once the world is over.
+        self.stopped: BaseException | None = None
+        self._draw = draw
+        self._drawn = 0
+        self._rng: random.Random | None = None
+        self._seen: dict[tuple[str, str], int] = {}
+        self._detail = 0
+
+    def begin(self, faults: FaultConfig, keys: Mapping[str, Sequence[str]]) -> None:
+        """Draw where the faults fall, before the world makes any other choice."""
+        try:
+            self.schedule = self._draw(fault_schedules(faults, keys))
+        except BaseException as exc:  # handed back to Hypothesis by raise_stopped
+            self.stopped = exc
+
+    def pad(self) -> None:
+        """Draw the unused rest of the budget. Hypothesis ranks a shorter choice sequence as simpler
+        before anything else; padding makes every world's schedule part the same length, so a world
+        ranks by its faults alone — fewer, then earlier — and not by how long it ran."""
+        while self._drawn < self.budget and self.stopped is None:
+            self._drawn += 1
+            self._hypothesis(1)
+
+    def raise_stopped(self) -> None:
+        if self.stopped is not None:
+            raise self.stopped
+
+    def _hypothesis(self, upper: int) -> int:
+        if self.stopped is not None:
+            return 0
+        try:
+            value: int = self._draw(_integers(upper))
+        except BaseException as exc:  # handed back to Hypothesis by raise_stopped
+            self.stopped = exc
+            return 0
+        return value
+
+    def _int(self, upper: int) -> int:
+        self._drawn += 1
+        if self._drawn <= self.budget:
+            return self._hypothesis(upper)
+        if self._rng is None:
+            self.fallback_seed = self._hypothesis((1 << 32) - 1)
+            self._rng = random.Random(self.fallback_seed)
+            hypothesis.note(f"durable: this world needed more than {self.budget} schedule choices; the rest "
+                            f"came from a seeded stream (seed {self.fallback_seed})")
+        return self._rng.randrange(upper + 1)
+
+    def choose(self, kind: str, n: int) -> int:
+        if n <= 1:
+            return 0
+        if kind in DETAIL_KINDS:
+            value, self._detail = self._detail % n, self._detail // n
+        else:
+            value = self._int(n - 1)
+        self.log.append((kind, value))
+        return value
+
+    def flip(self, kind: str, rate: float, where: str = "") -> bool:
+        if rate <= 0:
+            return False
+        nth = self._seen.get((kind, where), 0)
+        self._seen[(kind, where)] = nth + 1
+        detail = self.schedule.get(kind, {}).get((where, nth))
+        if detail is not None:
+            self._detail = detail
+        self.log.append((kind, int(detail is not None)))
+        return detail is not None
+
+
+# -- what happened, as a plan -------------------------------------------------------------------------
+
+
+def plan_of(result: RunResult) -> tuple[FaultPlan, tuple[str, ...]]:
+    """The faults a world had: crashes and dropped messages as ``FaultPlan`` points, and every other
+    fault (duplicate, delay, partition, server restart, rejected leaf, refused request) as a line."""
+    points: list[CrashAt | DropAt] = []
+    others: list[str] = []
+    sent: dict[tuple[str, str, str], int] = {}
+    per_op: dict[str, int] = {}
+    for event in result.trace:
+        if event.kind == "send":
+            per_op[event.detail] = per_op.get(event.detail, 0) + 1
+            sent[(event.process, event.id, event.detail)] = per_op[event.detail]
+        elif event.kind == "crash":
+            crash = _crash_point(event)
+            if crash is not None:
+                points.append(crash)
+        elif event.kind == "drop":
+            op, _, side = event.detail.partition(" ")
+            nth = sent.get((event.process, event.id, op))
+            if side in ("request", "response") and op in CRASH_OPS and nth is not None:
+                points.append(DropAt(side, op, nth))
+            else:
+                others.append(f"drop({event.process}, {event.detail}, {event.id})")
+        elif event.kind in ("duplicate", "refused", "partition", "server_restart", "reject"):
+            others.append(f"{event.kind}({event.process}, {', '.join(p for p in (event.id, event.detail) if p)})")
+    return FaultPlan(tuple(points)), tuple(others)
+
+
+def _crash_point(event: Event) -> CrashAt | None:
+    parts = event.detail.split(" ")
+    if len(parts) == 3 and parts[0] in CRASH_WHEN and parts[1] in CRASH_OPS:
+        return CrashAt(event.process, parts[0], parts[1], parts[2])
+    return None
+
+
+def describe_faults(result: RunResult) -> str:
+    """All of a world's faults on one line: ``crash(w1, after_create, job.1); reject(w2, job.0, …)``."""
+    plan, others = plan_of(result)
+    return "; ".join([str(p) for p in plan.points] + list(others)) or "no faults"
+
+
+def choices_text(log: Sequence[tuple[str, int]]) -> str:
+    """The non-zero draws of a decision log as ``index:value`` pairs (all others were 0)."""
+    return ",".join(f"{i}:{v}" for i, (_, v) in enumerate(log) if v)
+
+
+def parse_choices(text: str) -> dict[int, int]:
+    values: dict[int, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        index, sep, value = part.partition(":")
+        if not sep or not index.isdigit() or not value.isdigit():
+            raise UsageError(f"choices: cannot read {part!r}; write INDEX:VALUE pairs separated by commas, "
+                             "e.g. 12:1,13:2")
+        values[int(index)] = int(value)
+    return values
+
+
+# -- a world to run -------------------------------------------------------------------------------------
+
+
+@attrs.define(eq=False)
+class World:
+    """The faults and every choice of one simulated world, to run a scenario in.
+
+    Drawn by ``worlds()`` (choices from Hypothesis; such a world runs once) or made by
+    ``pinned_world()`` (choices from text; it runs the same way every time). After a run, ``result``
+    holds the ``RunResult``, ``report()`` describes it and ``pinned()`` gives the line that replays it.
+    """
+
+    faults: FaultConfig
+    plan: FaultPlan
+    drawn: HypothesisDecisions | None = None
+    pinned_values: dict[int, int] | None = None
+    pinned_from: str = ""
+    result: RunResult | None = None
+    scenario: Scenario | None = None
+    config: SimConfig | None = None
+
+    def run(self, scenario: Scenario, *, config: SimConfig | None = None, baseline: RunResult | None = None,
+            observers: Sequence[Callable[[Event], None]] = ()) -> RunResult:
+        """Run ``scenario`` in this world and check it."""
+        from .world import run_world
+
+        decisions: Decisions
+        if self.drawn is not None:
+            if self.result is not None:
+                raise UsageError("World.run: a drawn world runs once (its choices are used up); "
+                                 "draw another, or pin it with world.pinned()")
+            self.drawn.begin(self.faults, opportunity_keys(scenario, self.faults, config))
+            self.drawn.raise_stopped()
+            decisions = self.drawn
+        else:
+            decisions = PinnedDecisions(dict(self.pinned_values or {}))
+        self.scenario, self.config = scenario, config
+        self.result = run_world(scenario, faults=self.faults, plan=self.plan, config=config,
+                                decisions=decisions, baseline=baseline, observers=observers)
+        if self.drawn is not None:
+            self.drawn.pad()
+            self.drawn.raise_stopped()
+            _guide(scenario, self.result)
+            if _is_final():
+                hypothesis.note(self.report())
+        return self.result
+
+    def report(self) -> str:
+        """The world in our words: its faults on one line, its summary and tree, and how to pin it."""
+        result = self._ran("report")
+        lines = [f"durable: faults: {describe_faults(result)}", render.summary(result),
+                 render.tree(result.promises, mark={v.id for v in result.violations if v.id}),
+                 f"durable: pin it: {self.pinned()}"]
+        return "\n".join(lines)
+
+    def pinned(self) -> str:
+        """``@durable_example(...)`` that replays this world without Hypothesis: its fault plan alone
+        when that gives the same trace, else its faults and every non-zero choice."""
+        result = self._ran("pinned")
+        plan, others = plan_of(result)
+        quiesce = self.faults.quiesce_after
+        extra = f", quiesce_after={quiesce:g}" if quiesce != FaultConfig().quiesce_after else ""
+        if not others and self.scenario is not None:
+            again = pinned_world(plan=str(plan), quiesce_after=quiesce).run(self.scenario, config=self.config)
+            if again.trace_hash == result.trace_hash:
+                return f'@durable_example(plan="{plan}"{extra})'
+        spec = f'faults="{self.faults}"' + (f', plan="{self.plan}"' if self.plan.points else "")
+        return f'@durable_example({spec}, choices="{choices_text(result.decisions)}"{extra})'
+
+    def _ran(self, what: str) -> RunResult:
+        if self.result is None:
+            raise UsageError(f"World.{what}: run a scenario in this world first (world.run(scenario))")
+        return self.result
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """How Hypothesis prints a world in a failing example: the short form, not every field."""
+        printer.text(repr(self))
+
+    def __repr__(self) -> str:
+        if self.pinned_from:
+            return self.pinned_from
+        if self.result is None:
+            return f"World(faults={str(self.faults)!r})"
+        return f"World({describe_faults(self.result)!r})"
+
+
+def _is_final() -> bool:
+    try:
+        return bool(current_build_context().is_final)
+    except hypothesis.errors.InvalidArgument:
+        return False
+
+
+def _guide(scenario: Scenario, result: RunResult) -> None:
+    """Point Hypothesis at worse worlds: more leaf bodies run again, more duplicate effects."""
+    leaves = {fn.name for fn in scenario.all_functions() if not fn.is_workflow}
+    bodies: dict[str, int] = {}
+    for event in result.trace.of_kind("body"):
+        if event.detail in leaves:
+            bodies[event.id] = bodies.get(event.id, 0) + 1
+    hypothesis.target(float(sum(n - 1 for n in bodies.values())), label="leaf bodies run again")
+    hypothesis.target(float(sum(n - 1 for n in result.ledger.counts().values())), label="duplicate ledger effects")
+
+
+def worlds(faults: str | FaultConfig = "crash", *, plan: str | FaultPlan | st.SearchStrategy[FaultPlan] = "",
+           quiesce_after: float = 120.0, budget: int = DEFAULT_BUDGET) -> st.SearchStrategy[World]:
+    """Worlds whose every choice Hypothesis makes: faults of the kinds in ``faults`` (rates and bounds
+    as in ``FaultConfig.parse``) plus explicit points from ``plan`` (text, a plan or a strategy)."""
+    config = faults if isinstance(faults, FaultConfig) else FaultConfig.parse(faults, quiesce_after=quiesce_after)
+    plans = plan if isinstance(plan, st.SearchStrategy) else st.just(
+        plan if isinstance(plan, FaultPlan) else FaultPlan.parse(plan))
+
+    @st.composite
+    def world(draw: Draw) -> World:
+        return World(config, draw(plans), drawn=HypothesisDecisions(draw, budget=budget))
+
+    return world()
+
+
+def fault_plans(processes: Sequence[str] = ("w1", "w2"), ids: Sequence[str] = (), *,
+                ops: Sequence[str] = ("create", "settle", "fulfill", "suspend", "acquire"),
+                when: Sequence[str] = CRASH_WHEN, max_crashes: int = 2, max_drops: int = 0,
+                max_nth: int = 20) -> st.SearchStrategy[FaultPlan]:
+    """Explicit fault plans: up to ``max_crashes`` crashes of ``processes`` at any of ``when`` and ``ops`` on
+    ``ids`` and up to ``max_drops`` dropped requests or responses; shrinks towards the empty plan."""
+    for op in ops:
+        if op not in CRASH_OPS:
+            raise UsageError(f"fault_plans: unknown op {op!r}; ops are {', '.join(CRASH_OPS)}")
+    for w in when:
+        if w not in CRASH_WHEN:
+            raise UsageError(f"fault_plans: unknown when {w!r}; use {', '.join(CRASH_WHEN)}")
+    if max_crashes and not (processes and ids):
+        raise UsageError("fault_plans: crashes need processes=... and ids=... (the promise ids to crash at)")
+    crashes = st.builds(CrashAt, st.sampled_from(processes), st.sampled_from(when), st.sampled_from(ops),
+                        st.sampled_from(ids)) if max_crashes else st.nothing()
+    drops = st.builds(DropAt, st.sampled_from(("request", "response")), st.sampled_from(ops),
+                      st.integers(1, max_nth)) if max_drops else st.nothing()
+    return st.builds(
+        lambda c, d: FaultPlan((*c, *d)),
+        st.lists(crashes, max_size=max_crashes, unique=True),
+        st.lists(drops, max_size=max_drops, unique=True),
+    )
+
+
+def pinned_world(*, plan: str = "", faults: str = "none", choices: str = "", quiesce_after: float = 120.0) -> World:
+    """The world a ``pinned()`` line names: its faults, explicit points and non-zero choices (every
+    other choice is 0). Bad text is a ``UsageError`` naming the part that cannot be read."""
+    text = ", ".join(f"{k}={v!r}" for k, v in (("plan", plan), ("faults", faults), ("choices", choices)) if v)
+    return World(FaultConfig.parse(faults, quiesce_after=quiesce_after), FaultPlan.parse(plan),
+                 pinned_values=parse_choices(choices), pinned_from=f"pinned_world({text})")
