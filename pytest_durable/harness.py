@@ -14,6 +14,7 @@ from .sdk.function import DurableFunction
 
 if TYPE_CHECKING:
     from sim import RunResult, Scenario, SimConfig
+    from sim.search import World
 
 
 @attrs.define
@@ -65,6 +66,7 @@ class DurableSim:
         self.results: list[RunResult] = []
         self._baselines: dict[tuple[Any, ...], RunResult] = {}
         self._again: list[tuple[RunResult, Callable[[], RunResult]]] = []
+        self._worlds: list[tuple[RunResult, World]] = []
 
     @property
     def seed(self) -> int:
@@ -98,12 +100,14 @@ class DurableSim:
 
     def run(self, workflow: DurableFunction[..., Any], /, *args: Any, id: str = "root",
             functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., faults: str | None = None,
-            plan: str | None = None, workers: int | None = None, check: bool = True, **kwargs: Any) -> RunResult:
+            plan: str | None = None, workers: int | None = None, check: bool = True, world: World | None = None,
+            **kwargs: Any) -> RunResult:
         """Run ``workflow(*args, **kwargs)`` as root ``id`` in one world and return its ``RunResult``.
 
         Durable functions defined in the workflow's module and the test's module are registered on
         every worker; pass others in ``functions``. With ``check`` (the default) a world that breaks
-        a check raises ``WorldFailed``; the test's report then shows the world.
+        a check raises ``WorldFailed``; the test's report then shows the world. ``world`` (from
+        ``pytest_durable.strategies``) runs it in that world: its faults and choices, not the seed's.
         """
         from sim import FaultConfig, FaultPlan, SimConfig, run_world
         from sim.checks import determinism
@@ -134,17 +138,25 @@ class DurableSim:
         if baseline is None:
             baseline = self._baselines[key] = run_world(scenario, seed=0, faults=FaultConfig(), config=config)
         def again() -> RunResult:
+            if world is not None:
+                return world.run(scenario, config=config, baseline=baseline, observers=observers)
             return run_world(scenario, seed=settings.seed, faults=fault_config, plan=fault_plan, config=config,
                              baseline=baseline, observers=observers)
 
         result = again()
-        if settings.check_determinism:
+        if settings.check_determinism and (world is None or world.drawn is None):  # a drawn world runs once
             result = determinism(result, again())
         self._again.append((result, again))
         self.results.append(result)
+        if world is not None:
+            self._worlds.append((result, world))
         if check and not result.ok:
             raise WorldFailed(result)
         return result
+
+    def world_of(self, result: RunResult) -> World | None:
+        """The ``World`` ``result`` ran in, if ``run`` was given one."""
+        return next((w for produced, w in self._worlds if produced is result), None)
 
     def rerun(self, result: RunResult) -> RunResult:
         """Run the world ``result`` came from again: the same call, seed and settings."""

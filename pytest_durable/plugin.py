@@ -107,6 +107,9 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from . import profiles
+
+    profiles.register()  # before Hypothesis's plugin loads --hypothesis-profile
     group = parser.getgroup("durable", "durable workflows in simulated worlds (pytest-durable)")
     for option in OPTIONS.values():
         help = f"{option.help}; ini {option.ini}, env {option.env}"
@@ -228,6 +231,29 @@ def _check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
         raise pytest.UsageError(f"{where}: {exc}") from None
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@durable_example`` worlds: a plain test gets each as its ``world`` argument; a ``@given``
+    test (decorated below ``@given``) gets each as an explicit Hypothesis example."""
+    from .regression import pinned_examples
+
+    examples = pinned_examples(metafunc.function)
+    if not examples:
+        return
+    if hasattr(metafunc.function, "hypothesis"):
+        import hypothesis
+
+        if not getattr(metafunc.function, "_durable_examples_applied", False):
+            for argname, world in examples:
+                hypothesis.example(**{argname: world})(metafunc.function)
+            metafunc.function._durable_examples_applied = True
+        return
+    names = {argname for argname, _ in examples}
+    if len(names) != 1:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: @durable_example worlds must all use one argument "
+                                f"name, got {sorted(names)}")
+    metafunc.parametrize(names.pop(), [w for _, w in examples], ids=[f"pinned{i}" for i in range(len(examples))])
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         marker = item.get_closest_marker("durable")
@@ -326,7 +352,11 @@ def _failure_report(item: pytest.Item, test: TestState, error: BaseException) ->
         path.write_text(render.dumps(result))
         lines.append(f"trace written to {path}")
         item.user_properties.append(("durable_trace", str(path)))
-    lines.append(f"reproduce: pytest '{item.nodeid}' --durable-seed={state.seed}")
+    world = test.sim.world_of(result)
+    if world is not None:
+        lines.append(f"reproduce: {world.pinned()}")
+    else:
+        lines.append(f"reproduce: pytest '{item.nodeid}' --durable-seed={state.seed}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,23 @@
+"""Hypothesis strategies for durable workflows: worlds whose every choice Hypothesis makes, so a
+failing world shrinks to its fewest, earliest faults and a straight schedule.
+
+    from hypothesis import given
+    from pytest_durable.strategies import worlds
+
+    @given(world=worlds(faults="crash"))
+    def test_checkout(world):
+        result = world.run(scenario)          # or durable_sim.run(checkout, order, world=world)
+        assert result.ok, world.report()
+
+A failure is reported in our words too: the faults as one line (``crash(w1, before_create,
+checkout.1)``), the execution tree, and a ``@durable_example(...)`` line that replays the world
+without Hypothesis. The engine is ``sim.search``; this module is its public face.
+"""
+
+from __future__ import annotations
+
+from sim.search import HypothesisDecisions, World, fault_plans, pinned_world, worlds
+
+from .regression import durable_example
+
+__all__ = ["HypothesisDecisions", "World", "durable_example", "fault_plans", "pinned_world", "worlds"]
