@@ -50,8 +50,9 @@ def _integers(upper: int) -> st.SearchStrategy[int]:
     return found
 
 
-#: How many times the same opportunity (say ``settle job.1``) may recur before a fault aims at it:
-#: the first time, or the retry or re-execution after it.
+#: Which time an opportunity (say ``settle job.1``) comes up that a fault aims at: draws below
+#: ``FIRST_TIME`` all mean the first time (most bugs need no more), then the second, the third.
+FIRST_TIME = 3
 OCCURRENCES = 3
 
 
@@ -67,9 +68,10 @@ def fault_schedules(faults: FaultConfig, keys: Mapping[str, Sequence[str]]
 
     def kind_schedule(kind: str) -> st.SearchStrategy[dict[tuple[str, int], int]]:
         names = list(keys.get(kind, ())) or [""]
-        fault = st.tuples(_integers(len(names) - 1), _integers(OCCURRENCES - 1), _integers(DETAIL_RANGE - 1))
-        return st.lists(fault, max_size=faults.bound(kind), unique_by=lambda f: (f[0], f[1])).map(
-            lambda drawn: {(names[i], nth): detail for i, nth, detail in drawn}
+        occurrence = _integers(FIRST_TIME + OCCURRENCES - 2)
+        fault = st.tuples(_integers(len(names) - 1), occurrence, _integers(DETAIL_RANGE - 1))
+        return st.lists(fault, max_size=faults.bound(kind)).map(
+            lambda drawn: {(names[i], max(0, nth - FIRST_TIME + 1)): detail for i, nth, detail in drawn}
         )
 
     return st.fixed_dictionaries({kind: kind_schedule(kind) for kind in faults.kinds})
