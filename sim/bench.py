@@ -1,4 +1,4 @@
-"""``python -m sim bench``: how the cost of one world grows with the fan-out size.
+"""``python -m sim bench`` (``scale``): how the cost of one world grows with the fan-out size.
 
 Runs a fault-free fan-out of N leaves in one world for each N and prints wall time per child, the
 ratio of each size's per-child cost to the smallest size's (flat ≈ 1.0 means linear growth), and the

@@ -46,8 +46,14 @@ def search(scenario: Scenario, faults: str, **settings_kwargs: Any) -> tuple[Wor
     return None, ran
 
 
-def test_a_side_effect_bug_shrinks_to_exactly_one_crash() -> None:
-    shrunk, ran = search(BUGGY, "crash")
+@pytest.fixture(scope="module")
+def checkout_search() -> tuple[World | None, list[World]]:
+    """One search over the buggy checkout, shared by the tests that look at what it found."""
+    return search(BUGGY, "crash")
+
+
+def test_a_side_effect_bug_shrinks_to_exactly_one_crash(checkout_search: tuple[World | None, list[World]]) -> None:
+    shrunk, ran = checkout_search
     assert shrunk is not None and shrunk.result is not None
     plan, others = plan_of(shrunk.result)
     assert others == ()
@@ -60,8 +66,9 @@ def test_a_side_effect_bug_shrinks_to_exactly_one_crash() -> None:
     assert len(ran) < 300 * 3
 
 
-def test_the_pinned_form_replays_the_shrunk_failure_without_hypothesis() -> None:
-    shrunk, _ = search(BUGGY, "crash")
+def test_the_pinned_form_replays_the_shrunk_failure_without_hypothesis(
+        checkout_search: tuple[World | None, list[World]]) -> None:
+    shrunk, _ = checkout_search
     assert shrunk is not None and shrunk.result is not None
     line = shrunk.pinned()
     match = re.fullmatch(r'@durable_example\(plan="([^"]+)"\)', line)
@@ -112,13 +119,13 @@ def test_faults_are_aimed_at_named_opportunities_and_fire_there() -> None:
 
 def test_a_long_world_goes_on_from_a_seeded_stream_and_says_so(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_long=f'''
-        from hypothesis import given, settings
+        from hypothesis import Phase, given, settings
         from pytest_durable.strategies import worlds
         from sim.target import load_scenario
 
         FIXED = load_scenario({str(ROOT / "examples" / "side_effect_bug.py")!r} + ":fixed")
 
-        @settings(max_examples=1, database=None, deadline=None, derandomize=True)
+        @settings(max_examples=1, database=None, deadline=None, derandomize=True, phases=[Phase.generate])
         @given(world=worlds("crash", budget=3))
         def test_long(world):
             assert world.run(FIXED).ok
@@ -281,3 +288,16 @@ def test_settings_profiles_turn_the_deadline_and_explain_phase_off() -> None:
     for profile in (dev, ci):
         assert profile.deadline is None and Phase.explain not in profile.phases
     assert ci.derandomize and ci.database is None and not dev.derandomize
+
+
+def test_the_search_benchmark_reports_each_bug_of_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import main
+
+    assert main(["bench", "search", "--runs", "1", "--limit", "300"]) == 0
+    out = capsys.readouterr().out
+    for bug in ("side_effect_bug.py:buggy", "retry_bug.py:buggy"):
+        rows = re.findall(rf"^{re.escape(bug)}\s+(seed sweep|hypothesis)\s+(\d)/1\s+(\S+)\s+\S+\s+(\S+)", out, re.M)
+        assert [method for method, *_ in rows] == ["seed sweep", "hypothesis"], out
+        hypothesis_row = rows[1]
+        assert hypothesis_row[1] == "1" and hypothesis_row[3] == "1.0", out  # found, shrunk to one fault
+    assert "ratio hypothesis/sweep: worlds to first failure" in out
