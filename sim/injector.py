@@ -23,6 +23,8 @@ class Injector:
         self._crash_points: list[CrashAt] = [p for p in plan.points if isinstance(p, CrashAt)]
         self._drop_points: list[DropAt] = [p for p in plan.points if isinstance(p, DropAt)]
         self._op_counts: dict[str, int] = {}
+        #: Sides (``request``/``response``) of the next messages to drop, queued by a script.
+        self.forced_drops: list[str] = []
 
     @property
     def quiet(self) -> bool:
@@ -79,6 +81,9 @@ class Injector:
         return None
 
     def random_drop(self, where: str = "") -> str | None:
+        if self.forced_drops:
+            self.count("drop")
+            return self.forced_drops.pop(0)
         if self.fire("drop", where):
             return ("request", "response")[self.decisions.choose("drop_side", 2)]
         return None

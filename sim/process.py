@@ -27,6 +27,7 @@ class SimProcess:
         self.incarnation = 0
         self.alive = False
         self._scope: trio.CancelScope | None = None
+        self._wake = trio.Event()
 
     async def run(self) -> None:
         world = self.world
@@ -52,7 +53,20 @@ class SimProcess:
                 self._scope = scope
                 await worker.serve()
             self.alive = False
-            await trio.sleep(config.restart_delay * world.injector.amount("restart"))
+            self._wake = trio.Event()
+            with trio.move_on_after(config.restart_delay * world.injector.amount("restart")):
+                await self._wake.wait()
+
+    def kill(self, why: str) -> None:
+        """Crash this incarnation from outside (a scripted crash): cancel everything it runs."""
+        self.world.trace.add(trio.current_time(), self.name, self.incarnation, "crash", "", why)
+        self.alive = False
+        assert self._scope is not None
+        self._scope.cancel()
+
+    def wake(self) -> None:
+        """Restart a crashed process now instead of after its downtime."""
+        self._wake.set()
 
     async def crash_now(self, where: str) -> None:
         """Crash this incarnation here: every task of the process is cancelled, its memory dropped."""
