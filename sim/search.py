@@ -18,6 +18,7 @@ import hypothesis
 import hypothesis.strategies as st
 from hypothesis.control import current_build_context
 
+from pytest_durable.core.codec import encode_call
 from pytest_durable.core.errors import UsageError
 
 from . import render
@@ -93,23 +94,28 @@ class _KeyRecorder:
         return False
 
 
-_KEYS: dict[tuple[int, str, SimConfig | None], tuple[Scenario, dict[str, list[str]]]] = {}
+_KEYS: dict[tuple[Any, ...], dict[str, list[str]]] = {}
+
+
+def _scenario_key(scenario: Scenario) -> tuple[Any, ...]:
+    """What makes two scenarios run the same world (a test may build an equal one per example)."""
+    fn = scenario.workflow
+    return (fn.name, encode_call(fn.name, scenario.args, scenario.kwargs), scenario.root_id, scenario.group,
+            tuple(sorted(scenario.workers.items())), tuple(f.name for f in scenario.all_functions()))
 
 
 def opportunity_keys(scenario: Scenario, faults: FaultConfig, config: SimConfig | None) -> dict[str, list[str]]:
     """The fault opportunities of ``scenario``'s world with nothing going wrong, per kind, in the
-    order they first come up: what Hypothesis aims faults at. Cached per scenario object."""
+    order they first come up: what Hypothesis aims faults at. Cached per scenario."""
     from .world import run_world
 
-    key = (id(scenario), str(faults), config)
+    key = (_scenario_key(scenario), str(faults), config)
     cached = _KEYS.get(key)
-    if cached is not None and cached[0] is scenario:
-        return cached[1]
-    recorder = _KeyRecorder()
-    run_world(scenario, faults=faults, config=config, decisions=recorder)
-    keys = {kind: list(recorder.keys.get(kind, {})) for kind in faults.kinds}
-    _KEYS[key] = (scenario, keys)
-    return keys
+    if cached is None:
+        recorder = _KeyRecorder()
+        run_world(scenario, faults=faults, config=config, decisions=recorder)
+        cached = _KEYS[key] = {kind: list(recorder.keys.get(kind, {})) for kind in faults.kinds}
+    return cached
 
 
 class HypothesisDecisions:
