@@ -58,7 +58,7 @@ def hypothesis_search(scenario: Scenario, faults: str, run: int, limit: int) -> 
     first: list[int] = []
 
     @seed(run)
-    @settings(max_examples=limit, database=None, deadline=None, phases=PHASES,
+    @settings(max_examples=limit, database=None, deadline=None, phases=PHASES, report_multiple_bugs=False,
               suppress_health_check=[HealthCheck.too_slow])
     @given(world=worlds(faults))
     def search(world: World) -> None:

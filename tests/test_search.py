@@ -24,7 +24,7 @@ BUGGY = load_scenario(str(ROOT / "examples" / "side_effect_bug.py") + ":buggy")
 FIXED = load_scenario(str(ROOT / "examples" / "side_effect_bug.py") + ":fixed")
 
 SEARCH = settings(max_examples=300, derandomize=True, database=None, deadline=None, phases=profiles.PHASES,
-                  suppress_health_check=[HealthCheck.too_slow])
+                  report_multiple_bugs=False, suppress_health_check=[HealthCheck.too_slow])
 
 
 def search(scenario: Scenario, faults: str, **settings_kwargs: Any) -> tuple[World | None, list[World]]:
@@ -288,6 +288,7 @@ def test_settings_profiles_turn_the_deadline_and_explain_phase_off() -> None:
     for profile in (dev, ci):
         assert profile.deadline is None and Phase.explain not in profile.phases
     assert ci.derandomize and ci.database is None and not dev.derandomize
+    assert not dev.report_multiple_bugs and not ci.report_multiple_bugs
 
 
 def test_the_search_benchmark_reports_each_bug_of_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
