@@ -302,3 +302,14 @@ def test_the_search_benchmark_reports_each_bug_of_the_examples(capsys: pytest.Ca
         hypothesis_row = rows[1]
         assert hypothesis_row[1] == "1" and hypothesis_row[3] == "1.0", out  # found, shrunk to one fault
     assert "ratio hypothesis/sweep: worlds to first failure" in out
+
+
+def test_the_profiles_load_from_the_command_line(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_profile='''
+        from hypothesis import Phase, settings
+
+        def test_profile():
+            assert settings.default.derandomize and settings.default.database is None
+            assert settings.default.deadline is None and Phase.explain not in settings.default.phases
+    ''')
+    pytester.runpytest_subprocess("--hypothesis-profile=durable-ci", "-p", "no:cacheprovider").assert_outcomes(passed=1)
