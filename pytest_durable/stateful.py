@@ -67,7 +67,14 @@ class DurableMachine(RuleBasedStateMachine):
 
     @property
     def processes(self) -> list[str]:
-        return [name for name, _ in self.scenario.process_names()]
+        """The worker processes, the one that sent a message last first: a crash drawn from this list
+        shrinks towards the process doing the work."""
+        names = [name for name, _ in self.scenario.process_names()]
+        last: dict[str, int] = {}
+        for event in self.world.trace.of_kind("send") if self.world is not None else ():
+            if event.process in names:
+                last[event.process] = event.seq
+        return sorted(names, key=lambda name: -last.get(name, -1))
 
     def pending_external(self) -> list[str]:
         """Promises made with ``ctx.promise()`` that are still pending, which a step may settle."""
