@@ -278,6 +278,7 @@ class World:
     drawn: HypothesisDecisions | None = None
     pinned_values: dict[int, int] | None = None
     pinned_from: str = ""
+    aim: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
     result: RunResult | None = None
     scenario: Scenario | None = None
     config: SimConfig | None = None
@@ -292,7 +293,7 @@ class World:
             if self.result is not None:
                 raise UsageError("World.run: a drawn world runs once (its choices are used up); "
                                  "draw another, or pin it with world.pinned()")
-            self.drawn.begin(self.faults, opportunity_keys(scenario, self.faults, config))
+            self.drawn.begin(self.faults, _aimed(opportunity_keys(scenario, self.faults, config), *self.aim))
             self.drawn.raise_stopped()
             decisions = self.drawn
         else:
@@ -366,18 +367,37 @@ def _guide(scenario: Scenario, result: RunResult) -> None:
 
 
 def worlds(faults: str | FaultConfig = "crash", *, plan: str | FaultPlan | st.SearchStrategy[FaultPlan] = "",
-           quiesce_after: float = 120.0, budget: int = DEFAULT_BUDGET) -> st.SearchStrategy[World]:
-    """Worlds whose every choice Hypothesis makes: faults of the kinds in ``faults`` (rates and bounds
-    as in ``FaultConfig.parse``) plus explicit points from ``plan`` (text, a plan or a strategy)."""
+           ops: Sequence[str] = (), ids: Sequence[str] = (), quiesce_after: float = 120.0,
+           budget: int = DEFAULT_BUDGET) -> st.SearchStrategy[World]:
+    """Worlds whose every choice Hypothesis makes: faults of the kinds in ``faults`` (each kind up to
+    its bound, as in ``FaultConfig.parse``: ``"crash:1,drop"``) plus explicit points from ``plan`` (text,
+    a plan or a strategy). ``ops`` and ``ids`` narrow where faults may strike: only requests of those
+    ops (``create``, ``settle``, …), only about those promise ids (empty: anywhere)."""
     config = faults if isinstance(faults, FaultConfig) else FaultConfig.parse(faults, quiesce_after=quiesce_after)
     plans = plan if isinstance(plan, st.SearchStrategy) else st.just(
         plan if isinstance(plan, FaultPlan) else FaultPlan.parse(plan))
+    for op in ops:
+        if op not in CRASH_OPS:
+            raise UsageError(f"worlds: unknown op {op!r}; ops are {', '.join(CRASH_OPS)}")
+    aim = (tuple(ops), tuple(ids))
 
     @st.composite
     def world(draw: Draw) -> World:
-        return World(config, draw(plans), drawn=HypothesisDecisions(draw, budget=budget))
+        return World(config, draw(plans), drawn=HypothesisDecisions(draw, budget=budget), aim=aim)
 
     return world()
+
+
+def _aimed(keys: Mapping[str, Sequence[str]], ops: Sequence[str], ids: Sequence[str]) -> dict[str, list[str]]:
+    """The opportunity names left once faults may only strike ``ops`` requests about ``ids``."""
+
+    def allowed(name: str) -> bool:
+        what, _, about = name.partition(" ")
+        if what == "tick":
+            return True
+        return (not ops or what == "body" or what in ops) and (not ids or about in ids)
+
+    return {kind: [name for name in names if allowed(name)] for kind, names in keys.items()}
 
 
 def fault_plans(processes: Sequence[str] = ("w1", "w2"), ids: Sequence[str] = (), *,

@@ -313,3 +313,20 @@ def test_the_profiles_load_from_the_command_line(pytester: pytest.Pytester) -> N
             assert settings.default.deadline is None and Phase.explain not in settings.default.phases
     ''')
     pytester.runpytest_subprocess("--hypothesis-profile=durable-ci", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+def test_worlds_can_aim_faults_at_some_ops_and_ids() -> None:
+    seen: list[tuple[str, ...]] = []
+
+    @settings(SEARCH, max_examples=60)
+    @given(world=worlds("crash", ops=["settle"], ids=["checkout.1", "checkout.2"]))
+    def check(world: World) -> None:
+        result = world.run(FIXED)
+        plan, _ = plan_of(result)
+        seen.append(tuple(f"{p.op} {p.id}" for p in plan.points if isinstance(p, CrashAt)))
+
+    check()
+    struck = {point for points in seen for point in points}
+    assert struck and struck <= {"settle checkout.1", "settle checkout.2"}
+    with pytest.raises(Exception, match="worlds: unknown op 'explode'"):
+        worlds(ops=["explode"])
