@@ -23,6 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from sim import PinnedDecisions, RunResult, Scenario, SeededDecisions, render, run_world
 from sim.decisions import Decisions
+from sim.faults import CRASH_WHEN
 from sim.script import Action
 
 from .core.codec import decode_call
@@ -107,6 +108,13 @@ class DurableMachine(RuleBasedStateMachine):
     def crash_worker(self, data: st.DataObject) -> None:
         process = data.draw(st.sampled_from(self.processes), label="process")
         self.script.append(Action(self.now, "crash", process))
+        self._advance(0.0)
+
+    @rule(when=st.sampled_from(CRASH_WHEN), op=st.sampled_from(("create", "settle", "fulfill", "suspend")))
+    def crash_at_next_request(self, when: str, op: str) -> None:
+        """Crash whichever worker next sends an ``op`` request, ``when`` in it (before it is sent,
+        after the server applied it, or after the answer came back)."""
+        self.script.append(Action(self.now, "crash_next", f"{when} {op}"))
         self._advance(0.0)
 
     @rule(data=st.data())

@@ -25,6 +25,8 @@ class Injector:
         self._op_counts: dict[str, int] = {}
         #: Sides (``request``/``response``) of the next messages to drop, queued by a script.
         self.forced_drops: list[str] = []
+        #: (when, op) crashes queued by a script for the next worker request of that op.
+        self.forced_crashes: list[tuple[str, str]] = []
 
     @property
     def quiet(self) -> bool:
@@ -60,6 +62,11 @@ class Injector:
 
     def planned_crash(self, process: str, op: str, id: str) -> str | None:
         """The ``when`` of an explicit crash point for this request, consumed on use."""
+        for when, forced_op in self.forced_crashes:
+            if forced_op == op:
+                self.forced_crashes.remove((when, forced_op))
+                self.count("crash")
+                return when
         for point in self._crash_points:
             if point.process == process and point.op == op and point.id == id:
                 self._crash_points.remove(point)

@@ -11,15 +11,16 @@ from typing import Any
 
 import attrs
 
-#: What an action may do: crash a worker process, restart a crashed one now (instead of after its
-#: drawn downtime), drop the next message on the network, settle a promise from outside.
-ACTIONS = ("crash", "restart", "drop", "settle")
+#: What an action may do: crash a worker process, crash whichever worker next makes a request (target
+#: ``"before settle"``: when and which op), restart a crashed one now (instead of after its drawn
+#: downtime), drop the next message on the network, settle a promise from outside.
+ACTIONS = ("crash", "crash_next", "restart", "drop", "settle")
 
 
 @attrs.frozen
 class Action:
-    """At virtual time ``at``: ``kind`` on ``target`` (a process name, ``request``/``response``, or a
-    promise id), with ``value`` for a settle."""
+    """At virtual time ``at``: ``kind`` on ``target`` (a process name, ``"WHEN OP"``, ``request`` or
+    ``response``, or a promise id), with ``value`` for a settle."""
 
     at: float
     kind: str

@@ -22,7 +22,7 @@ from pytest_durable.sdk.function import DurableFunction
 from . import checks
 from .config import SimConfig
 from .decisions import Decisions, SeededDecisions
-from .faults import FaultConfig, FaultPlan
+from .faults import CRASH_OPS, CRASH_WHEN, FaultConfig, FaultPlan
 from .injector import Injector
 from .ledger import Ledger, set_current
 from .network import SimStore
@@ -60,6 +60,10 @@ class World:
         for action in script:
             if action.kind in ("crash", "restart") and action.target not in names:
                 raise UsageError(f"script: {action}: no process {action.target!r}; processes are {', '.join(names)}")
+            when, _, op = action.target.partition(" ")
+            if action.kind == "crash_next" and (when not in CRASH_WHEN or op not in CRASH_OPS):
+                raise UsageError(f"script: {action}: write the target as 'WHEN OP' with WHEN one of "
+                                 f"{'/'.join(CRASH_WHEN)} and OP one of {', '.join(CRASH_OPS)}")
         self.script = sorted(script, key=lambda a: a.at)
         self.stop_at = stop_at
         self.faults = faults
@@ -135,6 +139,9 @@ class World:
                     process.kill("scripted")
                 elif action.kind == "restart" and not process.alive:
                     process.wake()
+            elif action.kind == "crash_next":
+                when, _, op = action.target.partition(" ")
+                self.injector.forced_crashes.append((when, op))
             elif action.kind == "drop":
                 self.injector.forced_drops.append(action.target)
             else:

@@ -68,16 +68,33 @@ def test_a_scripted_drop_loses_the_next_message() -> None:
     assert dropped.ok and dropped.fault_counts.get("drop") == 1
 
 
+def test_a_crash_at_the_next_request_hits_whoever_sends_it() -> None:
+    # the crash loses the task's lease; it runs again once the lease expires, then the approval comes
+    result = straight([Action(0.0, "crash_next", "before create"), Action(30.0, "settle", "approve.0", 41)])
+    crashes = result.trace.of_kind("crash")
+    assert len(crashes) == 1 and crashes[0].detail == "before create approve.0" and crashes[0].process.startswith("w")
+    assert result.ok and result.value == 43
+
+
 def test_a_bad_script_names_what_is_wrong() -> None:
-    with pytest.raises(ValueError, match="Action: kind must be one of crash, restart, drop, settle, got 'explode'"):
+    kinds = "crash, crash_next, restart, drop, settle"
+    with pytest.raises(ValueError, match=f"Action: kind must be one of {kinds}, got 'explode'"):
         Action(1.0, "explode", "w1")
     with pytest.raises(Exception, match=r"script: crash\(w9\) at 1 s: no process 'w9'; processes are w1, w2"):
         straight([Action(1.0, "crash", "w9")])
+    with pytest.raises(Exception, match=r"script: crash_next\(soon settle\) at 1 s: write the target as 'WHEN OP'"):
+        straight([Action(1.0, "crash_next", "soon settle")])
 
 
 def test_the_machine_finds_the_checkout_bug() -> None:
     with pytest.raises(AssertionError, match="charge:order-42' was recorded 2 times"):
         run_state_machine_as_test(machine_for(BUGGY), settings=MACHINE)
+
+
+def test_the_machine_finds_a_leaf_charging_without_an_idempotency_key() -> None:
+    retry_bug = load_scenario(str(ROOT / "examples" / "retry_bug.py") + ":buggy")
+    with pytest.raises(AssertionError, match="charge:order-42' was recorded 2 times"):
+        run_state_machine_as_test(machine_for(retry_bug), settings=settings(MACHINE, stateful_step_count=8))
 
 
 def test_the_machine_passes_the_fixed_checkout() -> None:
