@@ -341,7 +341,7 @@ def _failure_report(item: pytest.Item, test: TestState, error: BaseException) ->
             lines.append(f"  the test failed: {type(error).__name__}: {first_line}")
         if mode in ("tree", "full"):
             lines.append("execution tree:")
-            lines += render.tree(result.promises, mark={v.id for v in result.violations if v.id}).splitlines()
+            lines += render.world_tree(result).splitlines()
         if mode == "full":
             lines.append("trace:")
             lines += render.text(result.trace).splitlines()

@@ -163,7 +163,7 @@ class DurableMachine(RuleBasedStateMachine):
     def describe(self, world: RunResult) -> str:
         steps = "; ".join(map(str, self.script)) or "no actions"
         return "\n".join([f"durable: steps: {steps}", render.summary(world),
-                          render.tree(world.promises, mark={v.id for v in world.violations if v.id})])
+                          render.world_tree(world)])
 
 
 def machine_for(scenario: Scenario, name: str = "Machine", **attributes: Any) -> type[DurableMachine]:

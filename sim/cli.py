@@ -119,7 +119,7 @@ def _show_one(
         if shown == "text":
             print(render.text(result.trace))
         elif shown == "tree":
-            print(render.tree(result.promises, mark={v.id for v in result.violations if v.id}))
+            print(render.world_tree(result))
         print(render.summary(result))
         if not result.ok:
             print(f"reproduce: {_reproduce(args.target, args.seed, str(faults), str(plan), args.quiesce_after)}")

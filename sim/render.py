@@ -58,6 +58,11 @@ def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: 
     return "\n".join(lines)
 
 
+def world_tree(result: RunResult) -> str:
+    """``tree`` of a finished world, with the promises its violations name marked."""
+    return tree(result.promises, mark={v.id for v in result.violations if v.id})
+
+
 #: Trace events that are injected faults.
 FAULT_EVENTS = ("crash", "drop", "duplicate", "refused", "partition", "server_restart", "reject")
 

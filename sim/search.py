@@ -1,10 +1,11 @@
-"""Crash search with Hypothesis: a ``Decisions`` that draws every choice from a Hypothesis test case,
-so Hypothesis generates worlds and shrinks a failing one to fewer faults and a straighter schedule.
+"""Crash search with Hypothesis: a ``Decisions`` whose choices come from a Hypothesis test case, so
+Hypothesis generates worlds and shrinks a failing one to fewer, earlier faults and a straighter schedule.
 
-Draws keep the simulator's encoding (0 = no fault / first in order / shortest delay), so shrinking a
-draw towards 0 removes a fault or straightens the schedule. A world that needs more choices than
-one Hypothesis example holds takes the rest from a seeded stream (drawn from Hypothesis too) and
-says so with ``note()``. ``pytest_durable.strategies`` is the public face of this engine.
+The faults are drawn first, aimed at named opportunities (``settle job.1``), so removing one leaves the
+others in place; the schedule choices follow as the world asks, in the simulator's encoding (0 = first
+in order / shortest delay). A world that needs more schedule choices than the budget takes the rest
+from a seeded stream (its seed drawn from Hypothesis too) and says so with ``note()``.
+``pytest_durable.strategies`` is the public face of this engine.
 """
 
 from __future__ import annotations
@@ -227,7 +228,7 @@ def plan_of(result: RunResult) -> tuple[FaultPlan, tuple[str, ...]]:
                 points.append(DropAt(side, op, nth))
             else:
                 others.append(f"drop({event.process}, {event.detail}, {event.id})")
-        elif event.kind in ("duplicate", "refused", "partition", "server_restart", "reject"):
+        elif event.kind in render.FAULT_EVENTS:  # the rest: no plan point says them
             others.append(f"{event.kind}({event.process}, {', '.join(p for p in (event.id, event.detail) if p)})")
     return FaultPlan(tuple(points)), tuple(others)
 
@@ -313,7 +314,7 @@ class World:
         """The world in our words: its faults on one line, its summary and tree, and how to pin it."""
         result = self._ran("report")
         lines = [f"durable: faults: {describe_faults(result)}", render.summary(result),
-                 render.tree(result.promises, mark={v.id for v in result.violations if v.id}),
+                 render.world_tree(result),
                  f"durable: pin it: {self.pinned()}"]
         return "\n".join(lines)
 
