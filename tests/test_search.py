@@ -3,7 +3,10 @@ correct workflow survives 500 examples, and the pinned form replays the failure 
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +292,20 @@ def test_settings_profiles_turn_the_deadline_and_explain_phase_off() -> None:
         assert profile.deadline is None and Phase.explain not in profile.phases
     assert ci.derandomize and ci.database is None and not dev.derandomize
     assert not dev.report_multiple_bugs and not ci.report_multiple_bugs
+    assert dev.database is not None
+
+
+def test_the_dev_profile_stays_random_where_hypothesis_sees_a_ci_environment() -> None:
+    code = (
+        "from hypothesis import settings\n"
+        "from pytest_durable import profiles\n"
+        "profiles.register()\n"
+        "dev = settings.get_profile(profiles.DEV)\n"
+        "print(settings.default.derandomize, dev.derandomize, dev.database is None)\n"
+    )
+    env = {**os.environ, "CI": "1"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "False", "False"]  # Hypothesis itself turned derandomized; ours did not
 
 
 def test_the_search_benchmark_reports_each_bug_of_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
