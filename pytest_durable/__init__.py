@@ -44,6 +44,7 @@ from .sdk import (
     RemoteFuture,
     RetryPolicy,
     Worker,
+    current_promise_id,
     function,
 )
 
@@ -54,7 +55,7 @@ __all__ = [
     "Exponential", "Fenced", "Handle", "JoinError", "Linear", "ManualClock", "MemoryStore", "Never",
     "NondeterminismError", "NotFound", "PlatformError", "PromiseRecord", "PromiseState", "RegistrationError",
     "Rejected", "RemoteFuture", "RetryPolicy", "Store", "StoreError", "StoreUnavailable", "TaskRecord",
-    "TaskState", "TimedOut", "UsageError", "Worker", "function",
+    "TaskState", "TimedOut", "UsageError", "Worker", "current_promise_id", "function",
 ]
 
 # ``-p pytest_durable`` and the ``pytest11`` entry point register this package; pytest then loads the

@@ -9,7 +9,7 @@ partitions, server restarts, rejected leaves and refused requests — a trace, a
 
 from .config import SimConfig
 from .decisions import Decisions, DivergedError, PinnedDecisions, RecordedDecisions, SeededDecisions
-from .faults import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan
+from .faults import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
 from .ledger import Ledger, exactly_once, ledger
 from .result import RunResult, Violation
 from .scenario import Scenario
@@ -25,6 +25,7 @@ __all__ = [
     "Event",
     "FaultConfig",
     "FaultPlan",
+    "UnfiredPlanWarning",
     "InjectedFault",
     "Ledger",
     "PinnedDecisions",

@@ -128,6 +128,11 @@ class DropAt:
 FaultPoint = CrashAt | DropAt
 
 
+class UnfiredPlanWarning(UserWarning):
+    """A pinned world ran without a fault its plan names: no request matched the point, so the test
+    passed without the fault it was pinned to reproduce."""
+
+
 @attrs.frozen
 class FaultPlan:
     """Explicit fault points, each of which fires at most once."""

@@ -87,6 +87,11 @@ class Injector:
                 return point.side
         return None
 
+    def unfired(self) -> tuple[str, ...]:
+        """The explicit plan points no request matched (so far): a plan aimed at the wrong process,
+        op or id changes nothing, and a test pinned on it would pass without its fault."""
+        return tuple(str(p) for p in (*self._crash_points, *self._drop_points))
+
     def random_drop(self, where: str = "") -> str | None:
         if self.forced_drops:
             self.count("drop")

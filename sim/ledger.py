@@ -15,15 +15,23 @@ from typing import Any
 import attrs
 
 from pytest_durable.core.errors import UsageError
+from pytest_durable.sdk.running import current_promise_id
 
 
 @attrs.frozen
 class Entry:
-    """One recorded effect: its key, the promise whose body made it, and when."""
+    """One recorded effect: its key, the promise whose body made it, the process incarnation it ran
+    on (``w1#2``) and when. Who made a duplicate is most of the diagnosis: a workflow id where a leaf
+    id was expected means the effect sits outside ``ctx.run``."""
 
     key: str
     by: str
     time: float
+    process: str = ""
+
+    def __str__(self) -> str:
+        where = f" on {self.process}" if self.process else ""
+        return f"by {self.by or '?'}{where} at t={self.time:g}"
 
 
 class Ledger:
@@ -34,16 +42,24 @@ class Ledger:
         self._now = now
         self._seen: set[str] = set()
 
-    def record(self, key: str, *, by: str = "", idempotency_key: str | None = None) -> bool:
+    def record(self, key: str, *, by: str | None = None, idempotency_key: str | None = None) -> bool:
         """Record effect ``key``; with an ``idempotency_key`` already seen, do nothing (as a payment
         API does with a repeated key) and return False. A leaf is at-least-once, so an effect that
-        must happen once needs such a key where it lands."""
+        must happen once needs such a key where it lands. ``by`` defaults to the promise whose body
+        is running."""
         if idempotency_key is not None:
             if idempotency_key in self._seen:
                 return False
             self._seen.add(idempotency_key)
-        self.entries.append(Entry(key, by, self._now() if self._now is not None else 0.0))
+        if by is None:
+            by = current_promise_id() or ""
+        time = self._now() if self._now is not None else 0.0
+        self.entries.append(Entry(key, by, time, _process.get()))
         return True
+
+    def made(self, key: str) -> list[Entry]:
+        """The entries of effect ``key``, in the order they were recorded."""
+        return [e for e in self.entries if e.key == key]
 
     def count(self, key: str) -> int:
         return sum(1 for e in self.entries if e.key == key)
@@ -64,7 +80,7 @@ class Ledger:
         counts = self.counts(prefix)
         wrong = {k: n for k, n in counts.items() if n != 1}
         if wrong:
-            raise AssertionError(f"ledger: effects {prefix!r}* not exactly once: {_listing(wrong)}")
+            raise AssertionError(f"ledger: effects {prefix!r}* not exactly once: {self._listing(wrong)}")
         if not counts:
             raise AssertionError(f"ledger: no effect {prefix!r}* was recorded at all")
         if expected is not None and len(counts) != expected:
@@ -76,14 +92,21 @@ class Ledger:
         __tracebackhide__ = True
         dup = self.duplicates(prefix)
         if dup:
-            raise AssertionError(f"ledger: effects {prefix!r}* recorded more than once: {_listing(dup)}")
+            raise AssertionError(f"ledger: effects {prefix!r}* recorded more than once: {self._listing(dup)}")
 
+    def _listing(self, counts: dict[str, int]) -> str:
+        return ", ".join(f"{k} x{n}{self.who_made(k)}" for k, n in counts.items())
 
-def _listing(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k} x{n}" for k, n in counts.items())
+    def who_made(self, key: str) -> str:
+        """`` (by checkout on w1#1 at t=0.2; ...)`` for a key whose entries know who made them."""
+        made = self.made(key)
+        if not any(e.by or e.process for e in made):
+            return ""
+        return f" ({'; '.join(map(str, made))})"
 
 
 _current: ContextVar[Ledger | None] = ContextVar("sim_ledger", default=None)
+_process: ContextVar[str] = ContextVar("sim_ledger_process", default="")
 
 
 def ledger() -> Ledger:
@@ -98,12 +121,20 @@ def set_current(value: Ledger | None) -> None:
     _current.set(value)
 
 
+def set_process(name: str) -> None:
+    """Name the process incarnation (``w1#2``) that the current trio task and its children run as."""
+    _process.set(name)
+
+
 def exactly_once(prefix: str) -> Callable[[Any], list[str]]:
     """A scenario invariant: every ledger key starting with ``prefix`` was recorded exactly once."""
 
     def check(result: Any) -> list[str]:
         counts = result.ledger.counts(prefix)
-        return [f"ledger: {key!r} was recorded {n} times, expected exactly once" for key, n in counts.items() if n != 1]
+        return [
+            f"ledger: {key!r} was recorded {n} times, expected exactly once{result.ledger.who_made(key)}"
+            for key, n in counts.items() if n != 1
+        ]
 
     check.__name__ = f"exactly_once({prefix!r})"
     return check

@@ -11,6 +11,7 @@ import trio
 from pytest_durable.core.clock import TrioClock
 from pytest_durable.sdk.worker import Worker
 
+from .ledger import set_process
 from .network import SimStore
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class SimProcess:
                 sweeps=False,
             )
             worker.register(*world.scenario.all_functions())
+            set_process(f"{self.name}#{self.incarnation}")  # tasks the worker spawns inherit it
             with trio.CancelScope() as scope:
                 self._scope = scope
                 await worker.serve()

@@ -86,6 +86,8 @@ def summary(result: RunResult, *, limit: int = 10) -> str:
         lines.append(f"  fault at {event.time:.3f} s: {event.process}#{event.incarnation} {what}")
     if len(injected) > limit:
         lines.append(f"  … and {len(injected) - limit} more faults (--trace text shows them all)")
+    if result.unfired:
+        lines.append(f"  plan points that never fired: {'; '.join(result.unfired)} (no request matched them)")
     lines += [f"  violation {v}" for v in result.violations]
     return "\n".join(lines)
 
@@ -102,6 +104,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "trace_hash": result.trace_hash,
         "virtual_time": result.virtual_time,
         "fault_counts": dict(result.fault_counts),
+        "unfired": list(result.unfired),
         "violations": [str(v) for v in result.violations],
         "decisions": [list(d) for d in result.decisions],
         "events": result.trace.to_json(),

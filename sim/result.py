@@ -61,6 +61,8 @@ class RunResult:
     decisions: tuple[tuple[str, int], ...]
     virtual_time: float
     target: str = ""
+    #: Explicit plan points that never fired (``crash(w2, after_create, job.1)`` when w1 did the work).
+    unfired: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:

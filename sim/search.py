@@ -11,6 +11,7 @@ from a seeded stream (its seed drawn from Hypothesis too) and says so with ``not
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -25,7 +26,7 @@ from pytest_durable.core.errors import UsageError
 from . import render
 from .config import SimConfig
 from .decisions import Decisions, PinnedDecisions
-from .faults import CRASH_OPS, CRASH_WHEN, CrashAt, DropAt, FaultConfig, FaultPlan
+from .faults import CRASH_OPS, CRASH_WHEN, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
 from .result import RunResult
 from .scenario import Scenario
 from .trace import Event
@@ -308,6 +309,11 @@ class World:
             _guide(scenario, self.result)
             if _is_final():
                 hypothesis.note(self.report())
+        elif self.result.unfired:
+            warnings.warn(UnfiredPlanWarning(
+                f"{self.pinned_from or 'a pinned world'}: the plan point(s) {'; '.join(self.result.unfired)} never "
+                "fired (no request matched), so this world ran without them; re-pin from a fresh search"
+            ), stacklevel=2)
         return self.result
 
     def report(self) -> str:

@@ -268,6 +268,7 @@ def run_world(
         decisions=tuple(decisions.log),
         virtual_time=clock.current_time(),
         target=target,
+        unfired=world.injector.unfired(),
     )
     for invariant in scenario.invariants:
         for line in invariant(result):

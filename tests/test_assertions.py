@@ -3,6 +3,8 @@ through pytest and check the readable diffs)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pytest_durable.assertions import TreeShape, assert_at_most_once, assert_exactly_once
@@ -53,3 +55,30 @@ def test_tree_shape_ignores_the_margin_and_blank_lines_but_not_depth() -> None:
     """
     assert TreeShape.parse(text) == TreeShape(("job resolved", "  job.0 resolved"))
     assert TreeShape.parse(text) != TreeShape.parse("job resolved\njob.0 resolved")
+
+
+def test_a_repeat_names_who_made_each_entry_when_the_entries_know() -> None:
+    ledger = Ledger()
+    ledger.record("charge:a", by="checkout")
+    ledger.record("charge:a", by="checkout.1")
+    listing = r"charge:a x2 \(by checkout at t=0; by checkout\.1 at t=0\)$"
+    with pytest.raises(AssertionError, match=rf"not exactly once: {listing}"):
+        assert_exactly_once(ledger, "charge:")
+
+
+def test_inside_a_world_each_effect_knows_its_promise_and_process_incarnation() -> None:
+    """The side-effect bug's two charges were both made by the workflow body (``checkout``), on two
+    incarnations; the fixed example's one charge by its leaf, ``checkout.1``."""
+    from pytest_durable.strategies import pinned_world
+    from sim.target import load_scenario
+
+    examples = Path(__file__).resolve().parents[1] / "examples" / "side_effect_bug.py"
+    buggy = pinned_world(plan="crash(w1, before_create, checkout.1)").run(load_scenario(f"{examples}:buggy"))
+    made = buggy.ledger.made("charge:order-42")
+    assert [e.by for e in made] == ["checkout", "checkout"]
+    assert made[0].process == "w1#1" and made[1].process not in ("", "w1#1")
+    assert made[0].time < made[1].time
+    assert "(by checkout on w1#1 at t=" in str(buggy.violations[0])
+
+    fixed = pinned_world(plan="crash(w1, before_create, checkout.2)").run(load_scenario(f"{examples}:fixed"))
+    assert [(e.by, e.process) for e in fixed.ledger.made("charge:order-42")] == [("checkout.1", "w1#1")]

@@ -162,7 +162,8 @@ def test_a_failure_is_reported_in_our_words_and_its_pinned_line_fails_identicall
         "*    world=World(faults='crash=0.03'),",
         "*durable: faults: crash(w1, before_create, checkout.1)",
         "*seed None: root checkout resolved; faults: crash 1; * trace *",
-        "*  violation (8) user: ledger: 'charge:order-42' was recorded 2 times, expected exactly once",
+        "*  violation (8) user: ledger: 'charge:order-42' was recorded 2 times, expected exactly once"
+        " (by checkout on w1#1 at t=*; by checkout on w*#* at t=*)",
         "*checkout  checkout_buggy(*",
         '*durable: pin it: @durable_example(plan="crash(w1, before_create, checkout.1)")',
     ])
@@ -347,3 +348,21 @@ def test_worlds_can_aim_faults_at_some_ops_and_ids() -> None:
     assert struck and struck <= {"settle checkout.1", "settle checkout.2"}
     with pytest.raises(Exception, match="worlds: unknown op 'explode'"):
         worlds(ops=["explode"])
+
+
+def test_a_plan_point_that_never_fires_is_reported_and_a_pinned_world_warns() -> None:
+    """``crash(w9, …)`` names a process the scenario does not have: the world runs without the fault,
+    says so in its summary, and a pinned world (a regression test) warns instead of passing quietly."""
+    from sim import UnfiredPlanWarning, render
+
+    fired = pinned_world(plan="crash(w1, before_create, checkout.1)").run(BUGGY)
+    assert fired.unfired == () and fired.fault_counts == {"crash": 1}
+
+    plan = "crash(w9, before_create, checkout.1); drop(response, settle, 99)"
+    seeded = run_world(BUGGY, seed=3, plan=plan)
+    assert seeded.unfired == ("crash(w9, before_create, checkout.1)", "drop(response, settle, 99)")
+    assert "plan points that never fired: crash(w9, before_create, checkout.1); drop(response, settle, 99)" in (
+        render.summary(seeded))
+    points = r"crash\(w9, before_create, checkout\.1\); drop\(response, settle, 99\)"
+    with pytest.warns(UnfiredPlanWarning, match=rf"{points} never fired"):
+        pinned_world(plan=plan).run(BUGGY)

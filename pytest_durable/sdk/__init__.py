@@ -5,10 +5,11 @@ from .executor import Executor, Outcome
 from .function import DurableFunction, Registry, function
 from .futures import DurableFuture, RemoteFuture
 from .retry import Constant, Exponential, Linear, Never, RetryPolicy
+from .running import current_promise_id
 from .worker import Handle, Worker
 
 __all__ = [
     "Constant", "Context", "DurableFunction", "DurableFuture", "Execution", "Executor", "Exponential",
     "Handle", "Linear", "Never", "Options", "Outcome", "Registry", "RemoteFuture", "RetryPolicy",
-    "RpcBuilder", "RunBuilder", "Worker", "function",
+    "RpcBuilder", "RunBuilder", "Worker", "current_promise_id", "function",
 ]

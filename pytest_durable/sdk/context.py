@@ -21,9 +21,10 @@ from ..core.ids import child_id
 from ..core.records import Fence, PromiseRecord, PromiseState
 from ..core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TIMER, Store
 from .function import DurableFunction, Registry
-from .futures import DurableFuture, RemoteFuture, current_context
+from .futures import DurableFuture, RemoteFuture
 from .outcome import Suspended, result_of
 from .retry import DEFAULT_RETRY, RETRY_POLICIES, RetryPolicy
+from .running import current_context, current_promise
 
 T = TypeVar("T")
 
@@ -339,6 +340,7 @@ async def run_workflow(
     async with trio.open_nursery() as nursery:
         ctx = Context(ex, record.id, record.timeout_at, nursery)
         token = current_context.set(ctx)
+        promise_token = current_promise.set(record.id)
         try:
             if ex.on_body is not None:
                 ex.on_body(record.id, fn)
@@ -350,6 +352,7 @@ async def run_workflow(
         else:
             settlement = _resolve(fn, value)
         finally:
+            current_promise.reset(promise_token)
             current_context.reset(token)
     if suspended:
         raise Suspended()
@@ -363,6 +366,7 @@ async def run_leaf(
     """Run a leaf body, retrying by its policy while its deadline allows."""
     policy = retry or fn.retry or DEFAULT_RETRY
     token = current_context.set(None)
+    promise_token = current_promise.set(record.id)
     try:
         failures = 0
         while True:
@@ -379,6 +383,7 @@ async def run_leaf(
             else:
                 return _resolve(fn, value)
     finally:
+        current_promise.reset(promise_token)
         current_context.reset(token)
 
 

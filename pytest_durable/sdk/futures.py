@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import trio
@@ -11,15 +10,12 @@ import trio
 from ..core.errors import JoinError, UsageError
 from ..core.records import PromiseRecord
 from .outcome import Suspended, result_of
+from .running import current_context
 
 if TYPE_CHECKING:
     from .context import Context
 
 T = TypeVar("T")
-
-#: The workflow whose body is running in the current trio task (None inside a leaf).
-current_context: ContextVar[Context | None] = ContextVar("pytest_durable_current_context", default=None)
-
 
 def _check_owner(kind: str, id: str, owner: Context) -> None:
     here = current_context.get()
