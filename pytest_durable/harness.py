@@ -144,8 +144,13 @@ class DurableSim:
                              baseline=baseline, observers=observers)
 
         result = again()
-        if settings.check_determinism and (world is None or world.drawn is None):  # a drawn world runs once
-            result = determinism(result, again())
+        if settings.check_determinism:
+            if world is not None and world.drawn is not None:  # its choices are used up: replay them pinned
+                replica = world.replica()
+                result = determinism(result, replica.run(scenario, config=config, baseline=baseline,
+                                                         observers=observers))
+            else:
+                result = determinism(result, again())
         self._again.append((result, again))
         self.results.append(result)
         if world is not None:

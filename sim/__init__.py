@@ -8,7 +8,7 @@ partitions, server restarts, rejected leaves and refused requests — a trace, a
 """
 
 from .config import SimConfig
-from .decisions import Decisions, DivergedError, PinnedDecisions, RecordedDecisions, SeededDecisions
+from .decisions import Decisions, PinnedDecisions, RecordedDecisions, SeededDecisions
 from .faults import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
 from .ledger import Ledger, exactly_once, ledger
 from .result import RunResult, Violation
@@ -20,7 +20,6 @@ __all__ = [
     "FAULT_KINDS",
     "CrashAt",
     "Decisions",
-    "DivergedError",
     "DropAt",
     "Event",
     "FaultConfig",

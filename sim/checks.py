@@ -115,6 +115,6 @@ def determinism(first: RunResult, second: RunResult) -> RunResult:
         return first
     part = next((a.seq for a, b in zip(first.trace, second.trace, strict=False) if a != b),
                 min(len(first.trace), len(second.trace)))
-    violation = Violation("determinism", f"the same seed gave trace {first.trace_hash} then {second.trace_hash}; "
+    violation = Violation("determinism", f"the same world gave trace {first.trace_hash} then {second.trace_hash}; "
                           f"they part at event {part}", "", (part,))
     return first.with_violations((*first.violations, violation))

@@ -152,6 +152,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     )
     for event in recorded.events[first : first + 1] + result.trace.events[first : first + 1]:
         print("  " + event.line())
+    if decisions.diverged:
+        print(f"  the re-run asked for other choices than the recorded ones from {decisions.diverged}")
     return 1
 
 

@@ -120,6 +120,15 @@ def opportunity_keys(scenario: Scenario, faults: FaultConfig, config: SimConfig 
     return cached
 
 
+#: Said under Hypothesis's "inconsistent data generation" error, which a drawn world raises when the
+#: same choices do not give the same world.
+FLAKY_NOTE = (
+    "durable: the same choices gave a different world, so Hypothesis cannot replay or shrink it: the workflow "
+    "(or a leaf) reads time, randomness or other state outside ctx; --durable-check-determinism shows where "
+    "two runs of one world part"
+)
+
+
 class HypothesisDecisions:
     """A world's choices from a Hypothesis test case. The faults — which opportunity of each kind
     fires, and its details — are drawn first, in one block (``begin``), so their place in the choice
@@ -158,8 +167,12 @@ class HypothesisDecisions:
             self._hypothesis(1)
 
     def raise_stopped(self) -> None:
-        if self.stopped is not None:
-            raise self.stopped
+        if self.stopped is None:
+            return
+        if isinstance(self.stopped, hypothesis.errors.FlakyStrategyDefinition) and FLAKY_NOTE not in getattr(
+                self.stopped, "__notes__", ()):
+            self.stopped.add_note(FLAKY_NOTE)
+        raise self.stopped
 
     def _hypothesis(self, upper: int) -> int:
         if self.stopped is not None:
@@ -323,6 +336,14 @@ class World:
                  render.world_tree(result),
                  f"durable: pin it: {self.pinned()}"]
         return "\n".join(lines)
+
+    def replica(self) -> World:
+        """A pinned world with this world's faults, plan and every non-zero choice of its run: running
+        the same scenario in it must give the same trace (how a drawn world, whose choices are used
+        up, is checked for determinism)."""
+        result = self._ran("replica")
+        return World(self.faults, self.plan, pinned_values={i: v for i, (_, v) in enumerate(result.decisions) if v},
+                     pinned_from=f"replica of {self!r}")
 
     def pinned(self) -> str:
         """``@durable_example(...)`` that replays this world without Hypothesis: its fault plan alone

@@ -238,6 +238,11 @@ def run_world(
     except (Exception, PlatformError, BaseExceptionGroup) as exc:  # escaped the SDK: a violation, with the world
         world.trace.add(clock.current_time(), "world", 0, "error", "", f"{type(exc).__name__}: {exc}")
         world.violations.append(Violation("error", f"the world raised {type(exc).__name__}: {exc}"))
+    diverged = getattr(decisions, "diverged", "")  # a replay that stopped matching its recording
+    if diverged:
+        world.violations.append(Violation(
+            "determinism", f"the world asked for other choices than the ones it replays ({diverged}): the code "
+            "changed since they were recorded, or it reads time or randomness outside ctx"))
     world.server.final_scan_at(clock.current_time())
     promises = tuple(world.store.promises())
     found = list(world.violations)

@@ -425,6 +425,31 @@ def test_check_determinism_runs_each_world_twice_and_catches_random(project: pyt
     assert {w["check_determinism"] for w in worlds(project)} == {True}
 
 
+def test_check_determinism_covers_worlds_drawn_by_hypothesis(project: pytest.Pytester) -> None:
+    """A drawn world's choices are used up in its run, so the check replays it pinned to the same
+    choices; a workflow that reads ``random.random()`` then traces differently."""
+    project.makepyfile(test_drawn='''
+        from hypothesis import given, settings
+        from pytest_durable.strategies import worlds
+        from workflows import fan_out, waits_random
+
+        @settings(max_examples=5, deadline=None, derandomize=True, database=None)
+        @given(world=worlds("crash"))
+        def test_waits_random(durable_sim, world):
+            durable_sim.run(waits_random, 2, id="job", world=world)
+
+        @settings(max_examples=5, deadline=None, derandomize=True, database=None)
+        @given(world=worlds("crash,drop"))
+        def test_fan_out(durable_sim, world):
+            durable_sim.run(fan_out, 3, id="job", world=world)
+    ''')
+    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)  # without the check, nothing is seen
+    result = project.runpytest("-p", "no:cacheprovider", "--durable-check-determinism")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*(7) determinism: the same world gave trace * then *; they part at event *",
+                                 "FAILED test_drawn.py::test_waits_random*"])
+
+
 def test_seed_last_reuses_the_previous_runs_seed(project: pytest.Pytester) -> None:
     project.makepyfile(test_plain="def test_ok(): pass")
     first = project.runpytest("--durable-seed=last")

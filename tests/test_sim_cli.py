@@ -60,6 +60,12 @@ def test_replay_of_a_saved_world_matches_and_a_tampered_one_does_not(tmp_path: P
     tampered.write_text(json.dumps(data))
     again = sim("replay", str(tampered))
     assert again.returncode == 1 and again.stdout.startswith("differs: ")
+    data["decisions"] = data["decisions"][:5]  # a recording cut short: the re-run goes past its end
+    tampered.write_text(json.dumps(data))
+    short = sim("replay", str(tampered))
+    assert short.returncode == 1 and short.stdout.startswith("differs: "), short.stdout + short.stderr
+    assert "the re-run asked for other choices than the recorded ones from draw 5 (" in short.stdout
+    assert "is past the end of the recording (5 draws)" in short.stdout
 
 
 @pytest.mark.parametrize(

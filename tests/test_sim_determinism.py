@@ -3,13 +3,15 @@ different worlds."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from sim import RecordedDecisions, run_world
+from sim import PinnedDecisions, RecordedDecisions, RunResult, run_world
 from sim.render import dumps, load_trace
 from tests.sim_scenarios import fan_out_scenario
 
@@ -54,6 +56,45 @@ def test_a_recorded_world_replays_draw_for_draw() -> None:
     replayed = run_world(fan_out_scenario(6), decisions=RecordedDecisions(list(original.decisions)), faults=FAULTS)
     assert replayed.trace_hash == original.trace_hash
     assert replayed.seed is None
+
+
+def _unraisable_during(run: Callable[[], RunResult]) -> tuple[RunResult, list[str]]:
+    """Run a world, collect garbage, and return what Python could not raise meanwhile (a world whose
+    trio run was abandoned leaves coroutines behind that complain when collected)."""
+    seen: list[str] = []
+    saved = sys.unraisablehook
+    sys.unraisablehook = lambda info: seen.append(f"{info.exc_type.__name__}: {info.exc_value}")
+    try:
+        result = run()
+        gc.collect()
+    finally:
+        sys.unraisablehook = saved
+    return result, seen
+
+
+def test_a_replay_that_leaves_its_recording_is_a_determinism_violation_and_the_world_finishes() -> None:
+    """Most draws happen inside trio's scheduler; a replay that runs out of its recording there used
+    to abort the whole trio run (TrioInternalError, tasks left behind)."""
+    original = run_world(fan_out_scenario(6), seed=9, faults=FAULTS)
+    short = RecordedDecisions(list(original.decisions)[:10])
+    replayed, unraisable = _unraisable_during(lambda: run_world(fan_out_scenario(6), decisions=short, faults=FAULTS))
+    assert unraisable == []
+    assert [v.check for v in replayed.violations] == ["determinism"]
+    assert "(draw 10 (" in str(replayed.violations[0]) and "past the end of the recording (10 draws)" in str(
+        replayed.violations[0])
+    assert replayed.settled  # the rest of the world drew 0s: no more faults, first in order
+    assert short.log[10:] and {v for _, v in short.log[10:]} == {0}
+
+
+def test_a_pinned_choice_out_of_range_is_a_determinism_violation_and_the_world_finishes() -> None:
+    original = run_world(fan_out_scenario(6), seed=9)
+    at = next(i for i, (kind, _) in enumerate(original.decisions) if kind == "schedule")
+    pinned = PinnedDecisions({at: 999})
+    replayed, unraisable = _unraisable_during(lambda: run_world(fan_out_scenario(6), decisions=pinned))
+    assert unraisable == []
+    assert [v.check for v in replayed.violations] == ["determinism"]
+    assert f"draw {at} (schedule): pinned 999 is not in [0, " in str(replayed.violations[0])
+    assert replayed.settled
 
 
 def test_json_form_loads_back_with_the_same_hash() -> None:
