@@ -59,3 +59,19 @@ async def coin_flip(ctx: Context) -> int:
 
 def random_scenario() -> Scenario:
     return Scenario(coin_flip, (), functions=(leaf,), root_id="flip")
+
+
+_RUNS = [0]
+
+
+@function
+async def grows_each_run(ctx: Context) -> int:
+    """A bug: the fan-out width depends on state outside the world (a module-level counter), so no
+    two runs of one world are the same."""
+    _RUNS[0] += 1
+    handles = [await ctx.run(leaf, Item(i)).spawn() for i in range(1 + _RUNS[0] % 4)]
+    return sum([await h for h in handles])
+
+
+def growing_scenario() -> Scenario:
+    return Scenario(grows_each_run, (), functions=(leaf,), root_id="grow")

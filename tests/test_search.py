@@ -366,3 +366,29 @@ def test_a_plan_point_that_never_fires_is_reported_and_a_pinned_world_warns() ->
     points = r"crash\(w9, before_create, checkout\.1\); drop\(response, settle, 99\)"
     with pytest.warns(UnfiredPlanWarning, match=rf"{points} never fired"):
         pinned_world(plan=plan).run(BUGGY)
+
+
+def test_a_drawn_world_that_runs_differently_each_time_is_explained_in_our_words() -> None:
+    """Hypothesis replays a failing world to shrink it; when the same choices give another world it
+    raises "inconsistent data generation", which now carries a note naming the likely cause."""
+    import hypothesis.errors
+
+    from sim.search import FLAKY_NOTE
+    from tests.sim_scenarios import growing_scenario
+
+    scenario = growing_scenario()
+
+    @settings(SEARCH, max_examples=20)
+    @given(world=worlds("crash"))
+    def check(world: World) -> None:
+        world.run(scenario)
+        raise AssertionError("every world fails, so Hypothesis replays one")
+
+    with pytest.raises(hypothesis.errors.FlakyStrategyDefinition) as info:
+        check()
+    chain: list[BaseException] = []
+    exc: BaseException | None = info.value
+    while exc is not None and exc not in chain:
+        chain.append(exc)
+        exc = exc.__context__
+    assert any(FLAKY_NOTE in getattr(e, "__notes__", ()) for e in chain), [type(e).__name__ for e in chain]
