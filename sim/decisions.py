@@ -71,18 +71,22 @@ class RecordedDecisions:
     def _next(self, kind: str, n: int) -> int:
         i = len(self.log)
         value = 0
-        if self.diverged:
-            pass
-        elif i >= len(self.recording):
-            self.diverged = f"draw {i} ({kind}) is past the end of the recording ({len(self.recording)} draws)"
-        elif self.recording[i][0] != kind:
-            self.diverged = f"draw {i}: the recording has {self.recording[i][0]!r} where the world asks for {kind!r}"
-        elif not 0 <= self.recording[i][1] < n:
-            self.diverged = f"draw {i} ({kind}): recorded {self.recording[i][1]} is not in [0, {n})"
-        else:
-            value = self.recording[i][1]
+        if not self.diverged:
+            self.diverged = self._mismatch(i, kind, n)
+            value = 0 if self.diverged else self.recording[i][1]
         self.log.append((kind, value))
         return value
+
+    def _mismatch(self, i: int, kind: str, n: int) -> str:
+        """Why draw ``i`` of ``kind`` in ``[0, n)`` cannot come from the recording, or ""."""
+        if i >= len(self.recording):
+            return f"draw {i} ({kind}) is past the end of the recording ({len(self.recording)} draws)"
+        recorded_kind, value = self.recording[i]
+        if recorded_kind != kind:
+            return f"draw {i}: the recording has {recorded_kind!r} where the world asks for {kind!r}"
+        if not 0 <= value < n:
+            return f"draw {i} ({kind}): recorded {value} is not in [0, {n})"
+        return ""
 
     def choose(self, kind: str, n: int) -> int:
         if n <= 1:

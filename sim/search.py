@@ -297,6 +297,8 @@ class World:
     result: RunResult | None = None
     scenario: Scenario | None = None
     config: SimConfig | None = None
+    #: The drawn world this one replays (``replica()``); its plan points may rightly not fire.
+    replica_of: World | None = None
 
     def run(self, scenario: Scenario, *, config: SimConfig | None = None, baseline: RunResult | None = None,
             observers: Sequence[Callable[[Event], None]] = ()) -> RunResult:
@@ -322,7 +324,7 @@ class World:
             _guide(scenario, self.result)
             if _is_final():
                 hypothesis.note(self.report())
-        elif self.result.unfired:
+        elif self.result.unfired and self.replica_of is None:
             warnings.warn(UnfiredPlanWarning(
                 f"{self.pinned_from or 'a pinned world'}: the plan point(s) {'; '.join(self.result.unfired)} never "
                 "fired (no request matched), so this world ran without them; re-pin from a fresh search"
@@ -343,7 +345,7 @@ class World:
         up, is checked for determinism)."""
         result = self._ran("replica")
         return World(self.faults, self.plan, pinned_values={i: v for i, (_, v) in enumerate(result.decisions) if v},
-                     pinned_from=f"replica of {self!r}")
+                     pinned_from=f"replica of {self!r}", replica_of=self)
 
     def pinned(self) -> str:
         """``@durable_example(...)`` that replays this world without Hypothesis: its fault plan alone

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 current_context: ContextVar[Context | None] = ContextVar("pytest_durable_current_context", default=None)
 
 #: The promise whose body (workflow or leaf) is running in the current trio task.
-current_promise: ContextVar[str | None] = ContextVar("pytest_durablecurrent_promise", default=None)
+current_promise: ContextVar[str | None] = ContextVar("pytest_durable_current_promise", default=None)
 
 
 def current_promise_id() -> str | None:
