@@ -8,13 +8,15 @@ promise from outside — with the simulator's checks as invariants after every s
     TestCheckout = CheckoutMachine.TestCase
 
 Each step re-runs the world from the start with the actions so far (a world is deterministic, so
-this is the same world, one step further). Part-way, the checks that hold at any moment are made
+this is the same world, one step further); worlds already run are kept, for the step prefixes
+Hypothesis tries again. Part-way, the checks that hold at any moment are made
 (each promise settles once and never changes, no body runs after its promise resolved, the task
 invariants); at teardown the world runs to its end with no further actions and must pass them all.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, ClassVar
 
 import hypothesis.strategies as st
@@ -29,6 +31,12 @@ from sim.script import Action
 from .core.codec import decode_call
 
 STEPS = (0.01, 0.1, 1.0, 5.0)
+
+#: Worlds already run, by (scenario, seed, actions so far, stop time), least recently used first. A
+#: world is deterministic, and Hypothesis runs the same step prefixes again and again as it generates
+#: and shrinks (about three runs in five in the checkout machines), so a kept world is that world.
+_WORLDS: OrderedDict[tuple[Any, ...], tuple[Scenario, RunResult]] = OrderedDict()
+WORLDS_KEPT = 1024
 
 
 class DurableMachine(RuleBasedStateMachine):
@@ -53,7 +61,19 @@ class DurableMachine(RuleBasedStateMachine):
         return PinnedDecisions({}) if self.seed is None else SeededDecisions(self.seed)
 
     def _run(self, stop_at: float | None) -> RunResult:
-        return run_world(self.scenario, decisions=self._decisions(), script=self.script, stop_at=stop_at)
+        key = (id(self.scenario), self.seed, tuple(self.script), stop_at)
+        try:
+            kept = _WORLDS.get(key)
+        except TypeError:  # a settle value that cannot be hashed: run it, keep nothing
+            return run_world(self.scenario, decisions=self._decisions(), script=self.script, stop_at=stop_at)
+        if kept is not None and kept[0] is self.scenario:
+            _WORLDS.move_to_end(key)
+            return kept[1]
+        result = run_world(self.scenario, decisions=self._decisions(), script=self.script, stop_at=stop_at)
+        _WORLDS[key] = (self.scenario, result)
+        if len(_WORLDS) > WORLDS_KEPT:
+            _WORLDS.popitem(last=False)
+        return result
 
     def _future(self) -> RunResult:
         """The world run to its end with the steps so far (cached until the next action)."""

@@ -107,3 +107,29 @@ def test_a_machine_without_a_scenario_says_so() -> None:
 
     with pytest.raises(TypeError, match="Empty: set the class attribute scenario"):
         Empty()
+
+
+def test_a_machine_keeps_the_worlds_it_ran_for_the_same_steps_and_scenario() -> None:
+    """Hypothesis tries the same step prefixes again and again; the same scenario object, seed, actions
+    and stop time give back the world already run, and anything else runs its own."""
+    Approve = machine_for(APPROVE, "Approve")
+    first, again = Approve(), Approve()
+    for machine in (first, again):
+        machine.start_workflow(seed=None)
+        machine.script.append(Action(0.0, "settle", "approve.0", 41))
+        machine.advance_time(1.0)
+    assert first.world is not None and again.world is first.world
+    assert first.world.ok
+
+    other = machine_for(Scenario(approve, (1,), functions=(add_one,), root_id="approve", expected=43), "Other")()
+    other.start_workflow(seed=None)
+    other.script.append(Action(0.0, "settle", "approve.0", 41))
+    other.advance_time(1.0)
+    assert other.world is not first.world and other.world is not None
+    assert other.world.trace_hash == first.world.trace_hash
+
+    unhashable = Approve()
+    unhashable.start_workflow(seed=None)
+    unhashable.script.append(Action(0.0, "settle", "approve.0", [41]))  # a list cannot be a key: run, keep nothing
+    unhashable.advance_time(1.0)
+    assert unhashable.world is not None and unhashable.world is not unhashable._run(1.0)
