@@ -65,15 +65,17 @@ class DurableMachine(RuleBasedStateMachine):
         try:
             kept = _WORLDS.get(key)
         except TypeError:  # a settle value that cannot be hashed: run it, keep nothing
-            return run_world(self.scenario, decisions=self._decisions(), script=self.script, stop_at=stop_at)
+            return self._run_anew(stop_at)
         if kept is not None and kept[0] is self.scenario:
             _WORLDS.move_to_end(key)
             return kept[1]
-        result = run_world(self.scenario, decisions=self._decisions(), script=self.script, stop_at=stop_at)
-        _WORLDS[key] = (self.scenario, result)
+        result = _WORLDS[key] = (self.scenario, self._run_anew(stop_at))
         if len(_WORLDS) > WORLDS_KEPT:
             _WORLDS.popitem(last=False)
-        return result
+        return result[1]
+
+    def _run_anew(self, stop_at: float | None) -> RunResult:
+        return run_world(self.scenario, decisions=self._decisions(), script=self.script, stop_at=stop_at)
 
     def _future(self) -> RunResult:
         """The world run to its end with the steps so far (cached until the next action)."""
