@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import importlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -190,9 +191,15 @@ def describe_call(param: str) -> str:
         return param
 
 
+#: The memory address in a default ``repr`` (``<object object at 0x7f3a…>``): it differs between
+#: processes and runs, so a rejection that quotes one would differ between two runs of one world.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+(?=>)")
+
+
 def encode_error(exc: BaseException) -> str:
-    """Encode an exception a promise is rejected with: its type name and message."""
-    return _dumps({"type": type(exc).__qualname__, "message": str(exc)})
+    """Encode an exception a promise is rejected with: its type name and message, memory addresses of
+    default reprs left out (``<object object>``), so the same failure is recorded the same way in any process."""
+    return _dumps({"type": type(exc).__qualname__, "message": _ADDRESS.sub("", str(exc))})
 
 
 def decode_error(text: str | None) -> tuple[str, str]:
