@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .core.codec import encode_call
 from .sdk.function import DurableFunction
 
 if TYPE_CHECKING:
@@ -26,6 +25,7 @@ class WorldSettings:
     plan: str = ""
     workers: int = 2
     quiesce_after: float = 120.0
+    budget: float = 600.0
     check_determinism: bool = False
     config: SimConfig | None = None
 
@@ -64,7 +64,6 @@ class DurableSim:
         self._item = item
         self._test_module = test_module
         self.results: list[RunResult] = []
-        self._baselines: dict[tuple[Any, ...], RunResult] = {}
         self._again: list[tuple[RunResult, Callable[[], RunResult]]] = []
         self._worlds: list[tuple[RunResult, World]] = []
 
@@ -130,25 +129,21 @@ class DurableSim:
                 settings.plan = "; ".join(p for p in (settings.plan, str(extra)) if p)
             hooks, item = self._hooks, self._item
             observers.append(lambda event: hooks.pytest_durable_on_event(item=item, event=event))
-        config = settings.config or SimConfig()
+        config = settings.config or SimConfig(budget=settings.budget)
         fault_config = FaultConfig.parse(settings.faults, quiesce_after=settings.quiesce_after)
         fault_plan = FaultPlan.parse(settings.plan)
-        key = (workflow.name, encode_call(workflow.name, args, kwargs), id, settings.workers, config)
-        baseline = self._baselines.get(key)
-        if baseline is None:
-            baseline = self._baselines[key] = run_world(scenario, seed=0, faults=FaultConfig(), config=config)
+
         def again() -> RunResult:
             if world is not None:
-                return world.run(scenario, config=config, baseline=baseline, observers=observers)
+                return world.run(scenario, config=config, observers=observers)
             return run_world(scenario, seed=settings.seed, faults=fault_config, plan=fault_plan, config=config,
-                             baseline=baseline, observers=observers)
+                             observers=observers)
 
         result = again()
         if settings.check_determinism:
             if world is not None and world.drawn is not None:  # its choices are used up: replay them pinned
                 replica = world.replica()
-                result = determinism(result, replica.run(scenario, config=config, baseline=baseline,
-                                                         observers=observers))
+                result = determinism(result, replica.run(scenario, config=config, observers=observers))
             else:
                 result = determinism(result, again())
         self._again.append((result, again))

@@ -58,9 +58,11 @@ OPTIONS = {
         Option("check_determinism", "run every world twice and fail if the traces differ", "false", flag=True),
         Option("workers", "worker processes per world (default 2)", "2"),
         Option("quiesce_after", "no new faults after this many virtual seconds (default 120)", "120"),
+        Option("budget", "liveness: virtual seconds the root may take to settle after faults stop, plus 0.1 s per "
+               "promise the world makes (default 600)", "600"),
     )
 }
-MARKER_ARGS = {"seeds": int, "faults": str, "workers": int, "quiesce_after": float, "plan": str}
+MARKER_ARGS = {"seeds": int, "faults": str, "workers": int, "quiesce_after": float, "budget": float, "plan": str}
 
 
 @attrs.define
@@ -179,14 +181,16 @@ def _run_seed(config: pytest.Config) -> int:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "durable(seeds=N, faults='crash,drop', workers=N, quiesce_after=S, plan='crash(w1, after_create, x.1)'): "
+        "durable(seeds=N, faults='crash,drop', workers=N, quiesce_after=S, budget=S, "
+        "plan='crash(w1, after_create, x.1)'): "
         "run the test once per simulated world (pytest-durable)",
     )
     seed = _run_seed(config)
     if setting(config, "trace") not in TRACE_MODES:
         raise pytest.UsageError(f"--durable-trace: one of {'|'.join(TRACE_MODES)}, got {setting(config, 'trace')!r}")
     _flag(config, "check_determinism")
-    for name, cast, minimum in (("seeds", int, 1), ("workers", int, 1), ("quiesce_after", float, 0)):
+    for name, cast, minimum in (("seeds", int, 1), ("workers", int, 1), ("quiesce_after", float, 0),
+                                ("budget", float, 0)):
         _number(config, name, cast, minimum=minimum)  # a bad value stops the run before any test
     state = config.stash[STATE] = RunState(seed=seed)
     config.pluginmanager.register(Reporter(state, config), "durable-reporter")
@@ -270,11 +274,12 @@ def _settings_for(item: pytest.Item) -> Callable[[int], WorldSettings]:
     faults = setting(config, "faults", marker)
     workers = _number(config, "workers", int, marker, minimum=1)
     quiesce = _number(config, "quiesce_after", float, marker)
+    budget = _number(config, "budget", float, marker)
     plan = str(marker.kwargs.get("plan", "")) if marker is not None else ""
     determinism = _flag(config, "check_determinism")
 
     def settings(seed: int) -> WorldSettings:
-        return WorldSettings(seed=seed, faults=faults, plan=plan, workers=workers, quiesce_after=quiesce,
+        return WorldSettings(seed=seed, faults=faults, plan=plan, workers=workers, quiesce_after=quiesce, budget=budget,
                              check_determinism=determinism)
 
     return settings

@@ -14,7 +14,7 @@ from .ledger import Ledger, exactly_once, ledger
 from .result import RunResult, Violation
 from .scenario import Scenario
 from .trace import Event, Trace
-from .world import InjectedFault, fault_free, run_world
+from .world import InjectedFault, run_world
 
 __all__ = [
     "FAULT_KINDS",
@@ -36,7 +36,6 @@ __all__ = [
     "UnfiredPlanWarning",
     "Violation",
     "exactly_once",
-    "fault_free",
     "ledger",
     "run_world",
 ]

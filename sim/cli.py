@@ -13,12 +13,12 @@ from typing import TextIO
 from pytest_durable.core.errors import UsageError
 
 from . import checks, render
+from .config import SimConfig
 from .decisions import RecordedDecisions
 from .faults import FaultConfig, FaultPlan
-from .result import RunResult
 from .scenario import Scenario
 from .target import load_scenario
-from .world import fault_free, run_world
+from .world import run_world
 
 
 class Progress:
@@ -49,12 +49,15 @@ class Progress:
         self.stream.flush()
 
 
-def _reproduce(target: str, seed: int | None, faults: str, plan: str, quiesce: float) -> str:
-    cmd = f"python -m sim run {target} --seed {seed} --faults {faults or 'none'}"
-    if plan:
+def _reproduce(args: argparse.Namespace, seed: int | None, faults: FaultConfig, plan: FaultPlan) -> str:
+    """The command that runs world ``seed`` of this sweep again, with every setting that is not the default."""
+    cmd = f"python -m sim run {args.target} --seed {seed} --faults {str(faults) or 'none'}"
+    if plan.points:
         cmd += f" --plan '{plan}'"
-    if quiesce != 120.0:
-        cmd += f" --quiesce-after {quiesce:g}"
+    if args.quiesce_after != 120.0:
+        cmd += f" --quiesce-after {args.quiesce_after:g}"
+    if args.budget != SimConfig().budget:
+        cmd += f" --budget {args.budget:g}"
     return cmd
 
 
@@ -62,9 +65,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.target)
     faults = FaultConfig.parse(args.faults, quiesce_after=args.quiesce_after)
     plan = FaultPlan.parse(args.plan or "")
-    baseline = fault_free(scenario)
+    config = SimConfig(budget=args.budget)
     if args.seed is not None:
-        return _show_one(args, scenario, faults, plan, baseline)
+        return _show_one(args, scenario, faults, plan, config)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     progress = Progress(len(seeds))
     counts: Counter[str] = Counter()
@@ -73,9 +76,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     steps = 0
     start = time.perf_counter()
     for done, seed in enumerate(seeds, 1):
-        result = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
+        result = run_world(scenario, seed=seed, faults=faults, plan=plan, config=config, target=args.target)
         if args.check_determinism:
-            again = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
+            again = run_world(scenario, seed=seed, faults=faults, plan=plan, config=config, target=args.target)
             result = checks.determinism(result, again)
         counts.update(result.fault_counts)
         steps += result.steps
@@ -89,7 +92,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 f"seed {seed}: FAILED {first}"
                 + (f" (+{len(result.violations) - 1} more)" if len(result.violations) > 1 else "")
             )
-            print(f"  reproduce: {_reproduce(args.target, seed, str(faults), str(plan), args.quiesce_after)}")
+            print(f"  reproduce: {_reproduce(args, seed, faults, plan)}")
             if args.traces_dir:
                 path = Path(args.traces_dir) / f"seed-{seed}.json"
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,11 +109,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _show_one(
-    args: argparse.Namespace, scenario: Scenario, faults: FaultConfig, plan: FaultPlan, baseline: RunResult
+    args: argparse.Namespace, scenario: Scenario, faults: FaultConfig, plan: FaultPlan, config: SimConfig
 ) -> int:
-    result = run_world(scenario, seed=args.seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
+    result = run_world(scenario, seed=args.seed, faults=faults, plan=plan, config=config, target=args.target)
     if args.check_determinism:
-        again = run_world(scenario, seed=args.seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
+        again = run_world(scenario, seed=args.seed, faults=faults, plan=plan, config=config, target=args.target)
         result = checks.determinism(result, again)
     shown = args.trace or "tree"
     if shown == "json":
@@ -122,7 +125,7 @@ def _show_one(
             print(render.world_tree(result))
         print(render.summary(result))
         if not result.ok:
-            print(f"reproduce: {_reproduce(args.target, args.seed, str(faults), str(plan), args.quiesce_after)}")
+            print(f"reproduce: {_reproduce(args, args.seed, faults, plan)}")
     if args.out:
         Path(args.out).write_text(render.dumps(result))
     return 0 if result.ok else 1
@@ -136,9 +139,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.trace} names no target; pass --target FILE.py:NAME")
     scenario = load_scenario(target)
     decisions = RecordedDecisions([(k, int(v)) for k, v in data["decisions"]])
-    faults = FaultConfig.parse(data["faults"])
+    faults = FaultConfig.parse(data["faults"], quiesce_after=float(data.get("quiesce_after", 120.0)))
+    config = SimConfig(budget=float(data.get("budget", SimConfig().budget)))
     result = run_world(
-        scenario, seed=data["seed"], decisions=decisions, faults=faults, plan=data["plan"], target=target
+        scenario, seed=data["seed"], decisions=decisions, faults=faults, plan=data["plan"], config=config,
+        target=target,
     )
     if result.trace_hash == recorded.hash():
         print(f"match: trace {result.trace_hash}, {result.steps} events, {len(result.violations)} violations")
@@ -180,6 +185,9 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--plan", help="explicit fault points, e.g. 'crash(w1, after_create, job.1)'")
     run.add_argument("--quiesce-after", type=float, default=120.0, help="no new faults after this virtual time")
+    run.add_argument("--budget", type=float, default=SimConfig().budget,
+                     help="liveness: seconds the root may take to settle after faults stop, plus "
+                          f"{SimConfig().budget_per_promise:g} s per promise the world makes (default %(default)g)")
     run.add_argument(
         "--trace", choices=["text", "tree", "json"], help="with --seed: how to show the world (default tree)"
     )
@@ -207,6 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "seeds", 1) < 1:
         print("python -m sim run: --seeds must be >= 1", file=sys.stderr)
         return 2
+    for name in ("budget", "quiesce_after"):
+        if getattr(args, name, 0) < 0:
+            print(f"python -m sim run: --{name.replace('_', '-')} must be a number of seconds >= 0", file=sys.stderr)
+            return 2
     try:
         return int(args.func(args))
     except UsageError as exc:

@@ -24,5 +24,6 @@ class SimConfig:
     partition_length: float = 3.0  # a partition lasts partition_length * [1, 4]
     server_down: float = 2.0  # a server restart takes server_down * [1, 4]
     fault_tick: float = 1.0  # partitions and server restarts get a chance this often
-    budget: float = 600.0  # liveness: the root must settle this long after faults stop
+    budget: float = 600.0  # liveness: the root must settle this long after faults stop, plus:
+    budget_per_promise: float = 0.1  # this much more per promise in the store (a big fan-out needs longer)
     root_timeout: float = 86_400.0

@@ -8,7 +8,8 @@ exactly once however often the leaf was retried or re-run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -119,6 +120,16 @@ def ledger() -> Ledger:
 
 def set_current(value: Ledger | None) -> None:
     _current.set(value)
+
+
+@contextmanager
+def recording_into(value: Ledger) -> Iterator[None]:
+    """Within the block (and the trio runs started in it), ``ledger()`` is ``value``."""
+    token = _current.set(value)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def set_process(name: str) -> None:

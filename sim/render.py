@@ -100,6 +100,8 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "seed": result.seed,
         "faults": result.faults,
         "plan": result.plan,
+        "quiesce_after": result.quiesce_after,
+        "budget": result.budget,
         "root_id": result.root_id,
         "trace_hash": result.trace_hash,
         "virtual_time": result.virtual_time,

@@ -16,12 +16,14 @@ from .trace import Trace
 CHECKS = {
     "settled-once": 1,
     "no-rerun-after-resolve": 2,
-    "same-promises": 3,
-    "same-value": 4,
+    "replay-children": 3,
+    "replay-value": 4,
+    "expected-value": 4,
     "liveness": 5,
     "task-invariants": 6,
     "determinism": 7,
     "user": 8,
+    "nondeterminism": 9,
     "error": 0,
 }
 
@@ -63,6 +65,10 @@ class RunResult:
     target: str = ""
     #: Explicit plan points that never fired (``crash(w2, after_create, job.1)`` when w1 did the work).
     unfired: tuple[str, ...] = ()
+    #: When faults stopped, and the liveness budget configured (before it grows with the work): a
+    #: saved world needs both to run again the same way.
+    quiesce_after: float = 120.0
+    budget: float = 600.0
 
     @property
     def ok(self) -> bool:

@@ -300,7 +300,7 @@ class World:
     #: The drawn world this one replays (``replica()``); its plan points may rightly not fire.
     replica_of: World | None = None
 
-    def run(self, scenario: Scenario, *, config: SimConfig | None = None, baseline: RunResult | None = None,
+    def run(self, scenario: Scenario, *, config: SimConfig | None = None,
             observers: Sequence[Callable[[Event], None]] = ()) -> RunResult:
         """Run ``scenario`` in this world and check it."""
         from .world import run_world
@@ -317,7 +317,7 @@ class World:
             decisions = PinnedDecisions(dict(self.pinned_values or {}))
         self.scenario, self.config = scenario, config
         self.result = run_world(scenario, faults=self.faults, plan=self.plan, config=config,
-                                decisions=decisions, baseline=baseline, observers=observers)
+                                decisions=decisions, observers=observers)
         if self.drawn is not None:
             self.drawn.pad()
             self.drawn.raise_stopped()

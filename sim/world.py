@@ -19,7 +19,7 @@ from pytest_durable.core.store import TAG_ORIGIN, TAG_SCOPE
 from pytest_durable.sdk.context import BodyHook
 from pytest_durable.sdk.function import DurableFunction
 
-from . import checks
+from . import checks, oracle
 from .config import SimConfig
 from .decisions import Decisions, SeededDecisions
 from .faults import CRASH_OPS, CRASH_WHEN, FaultConfig, FaultPlan
@@ -78,6 +78,7 @@ class World:
         self.processes = [SimProcess(self, name, group) for name, group in scenario.process_names()]
         self._partitions: dict[str, float] = {}
         self.root: PromiseRecord | None = None
+        self._within_budget = trio.CancelScope()
         fn = scenario.workflow
         self.root_param = encode_call(fn.name, scenario.args, scenario.kwargs, names=fn.param_names)
 
@@ -121,8 +122,7 @@ class World:
             nursery.start_soon(self._chaos)
             if self.script:
                 nursery.start_soon(self._director)
-            end = self.faults.quiesce_after + self.config.budget
-            with trio.move_on_at(end if self.stop_at is None else min(end, self.stop_at)):
+            with trio.CancelScope(deadline=self._end()) as self._within_budget:
                 self.root = await self._client()
             nursery.cancel_scope.cancel()
 
@@ -151,6 +151,15 @@ class World:
                 detail = "resolved" if ok else f"refused: {result}"
                 self.trace.add(now, "director", 0, "settle", action.target, detail)
 
+    def budget(self) -> float:
+        """How long after faults stop the root may take to settle: the configured budget, and more
+        for every promise the world has made (the work grows with the fan-out)."""
+        return self.config.budget + self.config.budget_per_promise * len(self.store.promise_view())
+
+    def _end(self) -> float:
+        end = self.faults.quiesce_after + self.budget()
+        return end if self.stop_at is None else min(end, self.stop_at)
+
     async def _client(self) -> PromiseRecord:
         """Start the root through the network and poll until it settles."""
         store = SimStore(self, "client", 0)
@@ -171,6 +180,7 @@ class World:
                 record = None
             if record is not None and record.settled:
                 return record
+            self._within_budget.deadline = self._end()  # only ever later: the world has made more promises
             await trio.sleep(self.config.poll_interval)
 
     async def _chaos(self) -> None:
@@ -199,7 +209,6 @@ def run_world(
     plan: FaultPlan | str | None = None,
     config: SimConfig | None = None,
     decisions: Decisions | None = None,
-    baseline: RunResult | None = None,
     store: MemoryStore | None = None,
     target: str = "",
     observers: Sequence[Callable[[Event], None]] = (),
@@ -209,8 +218,8 @@ def run_world(
     """Run ``scenario`` in one world and check it.
 
     ``seed`` seeds every choice (or pass ``decisions``); ``faults`` and ``plan`` say what goes wrong.
-    ``baseline`` is the fault-free world checks (3) and (4) compare against; it is computed (once per
-    scenario object) when faults are on and none is given. ``store`` lets a test plant its own store;
+    Checks (3) and (4) replay each workflow over the world's own record (``sim.oracle``), so no other
+    world is needed to judge this one. ``store`` lets a test plant its own store;
     ``observers`` are called with every trace event as it happens. ``script`` holds actions taken
     from outside at given times; ``stop_at`` ends the world early, at that virtual time, and then
     only the checks that hold part-way (1, 2 and 6, and task invariants) are made.
@@ -221,12 +230,6 @@ def run_world(
     seeded = decisions is None
     if decisions is None:
         decisions = SeededDecisions(seed if seed is not None else 0)
-    settles = [a for a in script if a.kind == "settle"]
-    faulty = bool(fault_config.kinds or fault_plan.points or len(settles) < len(script))
-    if baseline is None and faulty:
-        # the reference: no faults, and the same answers from outside (if any) at the same times
-        baseline = run_world(scenario, seed=0, config=config, script=settles) if settles else fault_free(
-            scenario, config)
     world = World(
         scenario, faults=fault_config, plan=fault_plan, config=config, decisions=decisions, store=store,
         observers=observers, script=script, stop_at=stop_at,
@@ -247,17 +250,13 @@ def run_world(
     promises = tuple(world.store.promises())
     found = list(world.violations)
     found += checks.no_rerun_after_resolve(world.trace)
-    partial = stop_at is not None and world.root is None
-    if partial:
-        baseline = None  # part-way: the world's outcome is not known yet
-    if baseline is not None:
-        found += checks.same_promises(promises, baseline.promises)
-    has_expected = scenario.expected is not NOT_GIVEN
-    reference = baseline.outcome() if baseline is not None else None
+    found += oracle.check(promises, scenario.all_functions())
+    partial = stop_at is not None and world.root is None  # part-way: the world's outcome is not known yet
     if not partial:
-        found += checks.same_value(world.root, reference, scenario.expected, has_expected)
+        if scenario.expected is not NOT_GIVEN:
+            found += checks.expected_value(world.root, scenario.expected)
         found += checks.liveness(
-            world.root, scenario.root_id, fault_config.quiesce_after, config.budget, world.root_param
+            world.root, scenario.root_id, fault_config.quiesce_after, world.budget(), world.root_param
         )
     result = RunResult(
         seed=seed if seeded else None,
@@ -274,24 +273,12 @@ def run_world(
         virtual_time=clock.current_time(),
         target=target,
         unfired=world.injector.unfired(),
+        quiesce_after=fault_config.quiesce_after,
+        budget=config.budget,
     )
     for invariant in scenario.invariants:
         for line in invariant(result):
             found.append(Violation("user", line))
     if len(found) != len(result.violations):
         result = result.with_violations(tuple(found))
-    return result
-
-
-_BASELINES: dict[int, tuple[Scenario, SimConfig, RunResult]] = {}
-
-
-def fault_free(scenario: Scenario, config: SimConfig | None = None) -> RunResult:
-    """The world with no faults (seed 0), cached per scenario object: the reference for checks 3 and 4."""
-    config = config or SimConfig()
-    cached = _BASELINES.get(id(scenario))
-    if cached is not None and cached[0] is scenario and cached[1] == config:
-        return cached[2]
-    result = run_world(scenario, seed=0, faults=FaultConfig(), config=config)
-    _BASELINES[id(scenario)] = (scenario, config, result)
     return result

@@ -28,7 +28,7 @@ from pytest_durable.core.codec import encode
 from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
 from pytest_durable.core.store import TAG_PARENT
 from pytest_durable.sdk.futures import DurableFuture
-from sim import FaultConfig, RunResult, Scenario, SimConfig, Violation, fault_free, run_world
+from sim import FaultConfig, RunResult, Scenario, SimConfig, Violation, run_world
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = 300  # the most seeds any search may take
@@ -91,7 +91,6 @@ def world(
     scenario: Scenario,
     seed: int,
     faults: FaultConfig | str,
-    baseline: RunResult,
     *,
     store: StoreFactory | None = None,
     config: SimConfig | None = None,
@@ -100,39 +99,37 @@ def world(
     if before is not None:
         before()
     return run_world(
-        scenario, seed=seed, faults=faults, baseline=baseline, config=config,
+        scenario, seed=seed, faults=faults, config=config,
         store=store() if store is not None else None,
     )
 
 
 def first_failing(
-    check: str, scenario: Scenario, faults: FaultConfig | str, baseline: RunResult, **kwargs: Any
+    check: str, scenario: Scenario, faults: FaultConfig | str, **kwargs: Any
 ) -> Found:
     """The first seed in ``range(SEEDS)`` whose world reports ``check``."""
     for seed in range(SEEDS):
-        result = world(scenario, seed, faults, baseline, **kwargs)
+        result = world(scenario, seed, faults, **kwargs)
         found = tuple(v for v in result.violations if v.check == check)
         if found:
             return Found(seed, result, found)
     pytest.fail(f"no seed in 0..{SEEDS - 1} made check {check!r} fire")
 
 
-def assert_reproduces(found: Found, scenario: Scenario, faults: FaultConfig | str, baseline: RunResult,
-                      **kwargs: Any) -> None:
+def assert_reproduces(found: Found, scenario: Scenario, faults: FaultConfig | str, **kwargs: Any) -> None:
     """The seed that found it finds it again: same trace, same violations."""
     assert found.result.seed == found.seed
-    again = world(scenario, found.seed, faults, baseline, **kwargs)
+    again = world(scenario, found.seed, faults, **kwargs)
     assert again.seed == found.seed
     assert again.trace_hash == found.result.trace_hash
     assert again.violations == found.result.violations
 
 
-def assert_clean(scenario: Scenario, seeds: Sequence[int], faults: FaultConfig | str, baseline: RunResult,
-                 **kwargs: Any) -> None:
+def assert_clean(scenario: Scenario, seeds: Sequence[int], faults: FaultConfig | str, **kwargs: Any) -> None:
     """The control: without the sabotage, the same seeds report nothing."""
     assert len(seeds) > 0
     for seed in seeds:
-        result = world(scenario, seed, faults, baseline, **kwargs)
+        result = world(scenario, seed, faults, **kwargs)
         assert result.ok, (seed, [str(v) for v in result.violations])
         assert result.settled
 
@@ -158,15 +155,14 @@ class OverwritingStore(MemoryStore):
 
 
 def test_1_settled_once_catches_a_store_that_overwrites_a_settled_promise() -> None:
-    baseline = fault_free(FAN)
     faults = "drop,duplicate"  # a dropped settle response is retried: the same settle arrives again
-    found = first_failing("settled-once", FAN, faults, baseline, store=new_store(OverwritingStore))
+    found = first_failing("settled-once", FAN, faults, store=new_store(OverwritingStore))
     first = found.violations[0]  # seen in the retried settle's answer (and again by the final scan)
     assert re.fullmatch(r"fan\.\d", first.id)
     assert {v.id for v in found.violations} == {first.id}
     assert first.message.startswith(f"promise {first.id} changed after it settled: resolved ")
-    assert_reproduces(found, FAN, faults, baseline, store=new_store(OverwritingStore))
-    assert_clean(FAN, range(found.seed + 1), faults, baseline)
+    assert_reproduces(found, FAN, faults, store=new_store(OverwritingStore))
+    assert_clean(FAN, range(found.seed + 1), faults)
 
 
 # -- (2) no-rerun-after-resolve -----------------------------------------------------------------------
@@ -198,20 +194,19 @@ def plant_rerun(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_2_no_rerun_after_resolve_catches_an_executor_that_ignores_the_recorded_value(
     monkeypatch: pytest.MonkeyPatch, scenario: Scenario
 ) -> None:
-    baseline = fault_free(scenario)
     faults = "crash"
     plant_rerun(monkeypatch)
-    found = first_failing("no-rerun-after-resolve", scenario, faults, baseline)
+    found = first_failing("no-rerun-after-resolve", scenario, faults)
     first = found.violations[0]
     assert re.fullmatch(rf"{scenario.root_id}\.\d", first.id)
     assert f"the body of {first.id} (square) started on w" in first.message
     assert first.message.endswith("after its promise was resolved")
-    assert_reproduces(found, scenario, faults, baseline)
+    assert_reproduces(found, scenario, faults)
     monkeypatch.undo()
-    assert_clean(scenario, range(found.seed + 1), faults, baseline)
+    assert_clean(scenario, range(found.seed + 1), faults)
 
 
-# -- (3) same-promises --------------------------------------------------------------------------------
+# -- (3) replay-children -------------------------------------------------------------------------------
 
 
 class Renamer:
@@ -230,22 +225,21 @@ class Renamer:
         return f"{parent}.{n}" + (f"~{k}" if k else "")
 
 
-def test_3_same_promises_catches_child_ids_that_change_between_executions(monkeypatch: pytest.MonkeyPatch) -> None:
-    baseline = fault_free(CHAIN)
+def test_3_replay_children_catches_child_ids_that_change_between_executions(monkeypatch: pytest.MonkeyPatch) -> None:
     faults = "crash"
     renamer = Renamer()
     monkeypatch.setattr(context_module, "child_id", renamer)
-    found = first_failing("same-promises", CHAIN, faults, baseline, before=renamer.reset)
+    found = first_failing("replay-children", CHAIN, faults, before=renamer.reset)
     (violation,) = found.violations
     assert re.fullmatch(r"chain\.\d~\d", violation.id)
-    assert violation.message.startswith("promise ids differ from the fault-free world: ")
-    assert f"extra ({violation.id}" in violation.message
-    assert_reproduces(found, CHAIN, faults, baseline, before=renamer.reset)
+    assert violation.message.startswith("chain chain(4) resolved, but replaying it over the store's records asks for "
+                                        f"child {violation.id} square(Part(id=0)), which the store never recorded")
+    assert_reproduces(found, CHAIN, faults, before=renamer.reset)
     monkeypatch.undo()
-    assert_clean(CHAIN, range(found.seed + 1), faults, baseline)
+    assert_clean(CHAIN, range(found.seed + 1), faults)
 
 
-# -- (4) same-value -----------------------------------------------------------------------------------
+# -- (4) replay-value ---------------------------------------------------------------------------------
 
 
 def plant_wrong_replay(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,21 +258,23 @@ def plant_wrong_replay(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(executor_module, "Execution", corrupted)
 
 
-@pytest.mark.parametrize("scenario", [CHAIN, CHAIN_NO_EXPECTATION], ids=["expected", "fault-free-reference"])
-def test_4_same_value_catches_a_replay_that_reads_a_wrong_value(
-    monkeypatch: pytest.MonkeyPatch, scenario: Scenario
+@pytest.mark.parametrize(("scenario", "check", "starts"), [
+    (CHAIN, "expected-value", "root chain returned "),
+    (CHAIN_NO_EXPECTATION, "replay-value", "chain chain(4) resolved "),
+], ids=["expected", "replayed-record"])
+def test_4_value_checks_catch_a_replay_that_reads_a_wrong_value(
+    monkeypatch: pytest.MonkeyPatch, scenario: Scenario, check: str, starts: str
 ) -> None:
-    baseline = fault_free(scenario)
     faults = "crash"
     plant_wrong_replay(monkeypatch)
-    found = first_failing("same-value", scenario, faults, baseline)
+    found = first_failing(check, scenario, faults)
     (violation,) = found.violations
     assert violation.id == "chain"
-    assert violation.message.startswith("root chain ")
+    assert violation.message.startswith(starts)
     assert "-1" in violation.message
-    assert_reproduces(found, scenario, faults, baseline)
+    assert_reproduces(found, scenario, faults)
     monkeypatch.undo()
-    assert_clean(scenario, range(found.seed + 1), faults, baseline)
+    assert_clean(scenario, range(found.seed + 1), faults)
 
 
 # -- (5) liveness -------------------------------------------------------------------------------------
@@ -297,18 +293,17 @@ class EverlastingLeaseStore(MemoryStore):
 
 
 def test_5_liveness_catches_a_task_that_is_never_dispatched_again() -> None:
-    config = SimConfig(budget=30.0)
+    config = SimConfig(budget=30.0, budget_per_promise=0.0)
     faults = FaultConfig.parse("crash", quiesce_after=10.0)
-    baseline = fault_free(CHAIN, config)
     store = new_store(EverlastingLeaseStore)
-    found = first_failing("liveness", CHAIN, faults, baseline, store=store, config=config)
+    found = first_failing("liveness", CHAIN, faults, store=store, config=config)
     (violation,) = found.violations
     assert violation.id == "chain"
     assert violation.message == "root chain chain(4) did not settle within 30 s after faults stopped at 10 s"
     assert not found.result.settled
     assert found.result.virtual_time == pytest.approx(40.0)
-    assert_reproduces(found, CHAIN, faults, baseline, store=store, config=config)
-    assert_clean(CHAIN, range(found.seed + 1), faults, baseline, config=config)
+    assert_reproduces(found, CHAIN, faults, store=store, config=config)
+    assert_clean(CHAIN, range(found.seed + 1), faults, config=config)
 
 
 # -- (6) task-invariants ------------------------------------------------------------------------------
@@ -354,16 +349,15 @@ def test_6_task_invariants_catch_a_store_that_breaks_one(
 ) -> None:
     config = SimConfig(budget=30.0)
     fault_config = FaultConfig.parse(faults, quiesce_after=30.0)
-    baseline = fault_free(scenario, config)
     store = new_store(store_cls)
-    found = first_failing("task-invariants", scenario, fault_config, baseline, store=store, config=config)
+    found = first_failing("task-invariants", scenario, fault_config, store=store, config=config)
     first = found.violations[0]
     ids = {p.id for p in found.result.promises}
     named = re.search(r"task (\S+) ", first.message)
     assert named is not None and named.group(1) in ids
     assert first.message == line.format(id=named.group(1))
-    assert_reproduces(found, scenario, fault_config, baseline, store=store, config=config)
-    assert_clean(scenario, range(max(found.seed + 1, 10)), fault_config, baseline, config=config)
+    assert_reproduces(found, scenario, fault_config, store=store, config=config)
+    assert_clean(scenario, range(max(found.seed + 1, 10)), fault_config, config=config)
 
 
 # -- a real bug check (2) found without any sabotage ---------------------------------------------------
@@ -372,7 +366,7 @@ def test_6_task_invariants_catch_a_store_that_breaks_one(
 def test_no_body_starts_after_its_promise_resolved_under_delays_and_partitions() -> None:
     """A world that once caught a zombie worker running a body after its lease ran out (a delayed
     answer arrived after another worker had resolved the child); workers now self-fence."""
-    result = run_world(FAN, seed=123, faults="delay=0.3:20,partition=0.3:10", baseline=fault_free(FAN))
+    result = run_world(FAN, seed=123, faults="delay=0.3:20,partition=0.3:10")
     assert result.settled
     assert result.ok, [str(v) for v in result.violations]
 
