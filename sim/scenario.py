@@ -25,8 +25,8 @@ class Scenario:
     """One durable workflow run as a root, with the worker processes that serve it.
 
     ``workers`` maps a group to its number of processes (``w1``, ``w2``, … across groups); the root
-    runs on ``group``. ``expected`` (if given) is the root's value every world must reach, else the
-    fault-free world's value is the reference.
+    runs on ``group``. ``expected`` (if given) is the root's value every world must reach; in any case
+    the value must be what a replay of the world's own record gives (``sim.oracle``).
     """
 
     workflow: DurableFunction[..., Any]
