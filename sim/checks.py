@@ -20,7 +20,7 @@ def no_rerun_after_resolve(trace: Trace) -> list[Violation]:
     resolved: dict[str, int] = {}
     out: list[Violation] = []
     for event in trace:
-        if event.kind == "settled" and event.detail.startswith("resolved"):
+        if event.kind == "settled" and event.get("state") == "resolved":
             resolved.setdefault(event.id, event.seq)
         elif event.kind == "body" and event.id in resolved:
             out.append(

@@ -13,7 +13,7 @@ from pytest_durable.core.store import TAG_PARENT
 from .result import RunResult
 from .trace import Trace
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: events carry their structured data (an 8th column)
 
 
 def text(trace: Trace, *, limit: int | None = None) -> str:

@@ -84,7 +84,7 @@ class SimServer:
                 self.first_settled[record.id] = record
                 self.world.trace.add(
                     trio.current_time(), process, incarnation, "settled", record.id,
-                    f"{record.state.value} {digest(record.value)}",
+                    f"{record.state.value} {digest(record.value)}", state=record.state.value,
                 )
             elif (first.state, first.value, first.settled_on) != (record.state, record.value, record.settled_on):
                 self.world.violation(

@@ -12,7 +12,10 @@ import attrs
 
 @attrs.frozen
 class Event:
-    """One thing that happened: when (virtual time), where (process and incarnation), what, to which id."""
+    """One thing that happened: when (virtual time), where (process and incarnation), what, to which id.
+
+    ``detail`` is for people; ``data`` holds the fields checks and tools read (``("state", "resolved")``),
+    so rewording a detail never turns a check off."""
 
     seq: int
     time: float
@@ -21,6 +24,14 @@ class Event:
     kind: str
     id: str = ""
     detail: str = ""
+    data: tuple[tuple[str, str], ...] = ()
+
+    def get(self, key: str, default: str = "") -> str:
+        """The structured field ``key`` of this event (``event.get("state")``), or ``default``."""
+        for k, v in self.data:
+            if k == key:
+                return v
+        return default
 
     def line(self) -> str:
         who = f"{self.process}#{self.incarnation}" if self.incarnation else self.process
@@ -40,8 +51,10 @@ class Trace:
         self._hash = hashlib.sha256()
         self._observers = tuple(observers)
 
-    def add(self, time: float, process: str, incarnation: int, kind: str, id: str = "", detail: str = "") -> Event:
-        event = Event(len(self.events), time, process, incarnation, kind, id, detail)
+    def add(self, time: float, process: str, incarnation: int, kind: str, id: str = "", detail: str = "",
+            **data: str) -> Event:
+        """Append an event; keyword arguments become its structured ``data``."""
+        event = Event(len(self.events), time, process, incarnation, kind, id, detail, tuple(data.items()))
         self.events.append(event)
         self._hash.update(json.dumps(attrs.astuple(event), separators=(",", ":")).encode())
         self._hash.update(b"\n")
@@ -63,12 +76,13 @@ class Trace:
         return [e for e in self.events if e.kind in kinds]
 
     def to_json(self) -> list[list[Any]]:
-        return [list(attrs.astuple(e)) for e in self.events]
+        return [[e.seq, e.time, e.process, e.incarnation, e.kind, e.id, e.detail, dict(e.data)] for e in self.events]
 
     @classmethod
     def from_json(cls, rows: list[list[Any]]) -> Trace:
         trace = cls()
         for row in rows:
-            _, time, process, incarnation, kind, id, detail = row
-            trace.add(float(time), process, int(incarnation), kind, id, detail)
+            _, time, process, incarnation, kind, id, detail, *rest = row
+            data = {str(k): str(v) for k, v in (rest[0] if rest else {}).items()}
+            trace.add(float(time), process, int(incarnation), kind, id, detail, **data)
         return trace

@@ -300,3 +300,31 @@ def test_bad_budget_is_one_clear_error() -> None:
     bad = sim("run", "examples/fan_out_fan_in.py:scenario", "--budget", "-1")
     assert bad.returncode == 2
     assert bad.stderr.strip() == "python -m sim run: --budget must be a number of seconds >= 0"
+
+
+# -- item 20: checks read structured fields, not wording ------------------------------------------------
+
+
+def test_check_2_reads_the_settled_state_not_the_words_of_the_detail() -> None:
+    from sim import Trace
+    from sim.checks import no_rerun_after_resolve
+
+    reworded = Trace()
+    reworded.add(1.0, "w1", 1, "settled", "job.0", "now final (value abc)", state="resolved")
+    reworded.add(2.0, "w1", 1, "body", "job.0", "square")
+    (violation,) = no_rerun_after_resolve(reworded)
+    assert (violation.check, violation.id, violation.events) == ("no-rerun-after-resolve", "job.0", (0, 1))
+    worded_only = Trace()
+    worded_only.add(1.0, "w1", 1, "settled", "job.0", "resolved abc", state="rejected")
+    worded_only.add(2.0, "w1", 1, "body", "job.0", "square")
+    assert no_rerun_after_resolve(worded_only) == []
+
+
+def test_structured_fields_survive_the_json_form() -> None:
+    from sim import Trace
+
+    trace = Trace()
+    trace.add(1.0, "w1", 1, "settled", "job.0", "resolved abc", state="resolved")
+    again = Trace.from_json(trace.to_json())
+    assert again.events == trace.events and again.hash() == trace.hash()
+    assert again.events[0].get("state") == "resolved"
