@@ -157,3 +157,23 @@ def set_order() -> Scenario:
 
 def sorted_order() -> Scenario:
     return Scenario(notify_sorted, (), functions=(notify,), root_id="notify")
+
+
+@function
+async def read_clocks() -> tuple[float, float, str, float]:
+    import datetime
+    from time import monotonic
+
+    now = datetime.datetime.now(datetime.UTC)
+    assert isinstance(now, datetime.datetime)
+    return (time.time(), now.timestamp(), datetime.date.today().isoformat(), monotonic())
+
+
+@function
+async def clocks_later(ctx: Context) -> tuple[float, float, str, float]:
+    await ctx.sleep(30.0)
+    return await ctx.run(read_clocks)
+
+
+def clocks_scenario() -> Scenario:
+    return Scenario(clocks_later, (), functions=(read_clocks,), root_id="clocks")
