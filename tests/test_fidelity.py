@@ -154,3 +154,62 @@ def test_check_hash_seed_passes_the_sorted_twin() -> None:
     checked = sim_run("tests.fidelity_scenarios:sorted_order", "--check-hash-seed")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "hash-seed check: 5 passing world(s) traced the same under PYTHONHASHSEED=1" in checked.stdout
+
+
+PLUGIN_TEST = '''
+import pytest
+import trio
+
+from pytest_durable import Context, function
+
+NAMES = ("ann", "bob", "cyd", "dee", "eve", "fay", "gus", "hal")
+
+
+@function
+async def tell(name: str) -> str:
+    await trio.sleep(0.1)
+    return name
+
+
+@function
+async def tell_set(ctx: Context) -> int:
+    for name in set(NAMES):
+        await ctx.run(tell, name)
+    return len(NAMES)
+
+
+@function
+async def tell_sorted(ctx: Context) -> int:
+    for name in sorted(set(NAMES)):
+        await ctx.run(tell, name)
+    return len(NAMES)
+
+
+@pytest.mark.durable(seeds=3)
+def test_set(durable_sim):
+    durable_sim.run(tell_set, id="tell")
+
+
+@pytest.mark.durable(seeds=3)
+def test_sorted(durable_sim):
+    durable_sim.run(tell_sorted, id="tell")
+'''
+
+
+def test_the_plugin_switch_catches_set_iteration_and_passes_sorted(tmp_path: Path) -> None:
+    (tmp_path / "test_tell.py").write_text(PLUGIN_TEST)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+
+    def pytest_run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--durable-seed=5",
+                               "-q", *args], cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
+
+    plain = pytest_run()
+    assert plain.returncode == 0, plain.stdout  # one interpreter, one order: it hides
+    checked = pytest_run("--durable-check-hash-seed")
+    assert checked.returncode == 1, checked.stdout
+    assert "1 failed, 1 passed" in checked.stdout, checked.stdout
+    assert "FAILED test_tell.py::test_set - AssertionError: hash-seed: seed" in checked.stdout, checked.stdout
+    assert "it depends on the hash order of strings" in checked.stdout
+    by_ini = pytest_run("-o", "durable_check_hash_seed=true")  # the ini twin
+    assert by_ini.returncode == 1 and "1 failed, 1 passed" in by_ini.stdout, by_ini.stdout
