@@ -68,6 +68,8 @@ def isolated_modules(scenario: Scenario) -> tuple[str, ...]:
     if cached is not None and cached[0] is scenario:
         return cached[1]
     names = _resolve(scenario)
+    if len(_NAMES) >= 256:  # many scenario objects (e.g. drawn by Hypothesis): keep the cache small
+        _NAMES.clear()
     _NAMES[id(scenario)] = (scenario, names)
     return names
 
