@@ -56,6 +56,8 @@ OPTIONS = {
         Option("trace", "what a failing world's report shows: short|tree|full|none (default tree)", "tree"),
         Option("traces_dir", "write each failing world as JSON into this folder", ""),
         Option("check_determinism", "run every world twice and fail if the traces differ", "false", flag=True),
+        Option("check_hash_seed", "re-run each durable test's passing worlds in one subprocess under another "
+               "PYTHONHASHSEED and fail if a trace differs (str hash order)", "false", flag=True),
         Option("workers", "worker processes per world (default 2)", "2"),
         Option("quiesce_after", "no new faults after this many virtual seconds (default 120)", "120"),
         Option("budget", "liveness: virtual seconds the root may take to settle after faults stop, plus 0.1 s per "
@@ -84,6 +86,8 @@ class TestState:
     settings: Callable[[int], WorldSettings]
     sim: DurableSim | None = None
     index: int = 0
+    runs: list[tuple[Any, Any]] = attrs.field(factory=list)  # (WorldSettings, Scenario) of each run, for
+    # --durable-check-hash-seed
 
     def world_settings(self) -> WorldSettings:
         return self.settings(derive(self.test_seed, str(self.index)))
@@ -189,6 +193,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if setting(config, "trace") not in TRACE_MODES:
         raise pytest.UsageError(f"--durable-trace: one of {'|'.join(TRACE_MODES)}, got {setting(config, 'trace')!r}")
     _flag(config, "check_determinism")
+    _flag(config, "check_hash_seed")
     for name, cast, minimum in (("seeds", int, 1), ("workers", int, 1), ("quiesce_after", float, 0),
                                 ("budget", float, 0)):
         _number(config, name, cast, minimum=minimum)  # a bad value stops the run before any test
@@ -311,7 +316,48 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     for index in range(seeds):
         test.index = index
         pyfuncitem.obj(**args)
+    if _flag(pyfuncitem.config, "check_hash_seed"):
+        _check_hash_seed(test)
     return True
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_durable_configure_world(item: pytest.Item, world: Any) -> None:
+    test = item.stash.get(TEST, None)
+    if test is not None and _flag(item.config, "check_hash_seed"):
+        test.runs.append((world, None))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_durable_fault_points(item: pytest.Item, scenario: Any) -> Any:
+    test = item.stash.get(TEST, None)
+    if test is not None and test.runs and test.runs[-1][1] is None:
+        test.runs[-1] = (test.runs[-1][0], scenario)
+    return None
+
+
+def _check_hash_seed(test: TestState) -> None:
+    """--durable-check-hash-seed: re-run the test's passing worlds under another hash seed, one
+    subprocess per scenario, and fail on the first whose trace differs."""
+    import json
+
+    from sim import SimConfig, hashseed
+
+    results = test.sim.results if test.sim is not None else []
+    batches: dict[str, tuple[dict[str, Any], SimConfig, list[Any]]] = {}
+    for (settings, scenario), result in zip(test.runs, results, strict=False):
+        if scenario is None or not result.ok:
+            continue
+        spec = hashseed.scenario_spec(scenario)
+        config = settings.config or SimConfig()
+        key = json.dumps([spec, attrs.asdict(config)], sort_keys=True)
+        job = hashseed.Job(result.seed, settings.faults, settings.plan, settings.quiesce_after, result.trace_hash,
+                           tuple(result.decisions) if result.seed is None else ())
+        batches.setdefault(key, (spec, config, []))[2].append(job)
+    for spec, config, jobs in batches.values():
+        found = hashseed.first_difference(spec, config, jobs)
+        if found is not None:
+            raise AssertionError(f"{found} (rerun with PYTHONHASHSEED={found.hash_seed} to see it here)")
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -10,9 +10,11 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
+import attrs
+
 from pytest_durable.core.errors import UsageError
 
-from . import checks, render
+from . import checks, hashseed, render
 from .config import SimConfig
 from .decisions import RecordedDecisions
 from .faults import FaultConfig, FaultPlan
@@ -63,12 +65,15 @@ def _reproduce(args: argparse.Namespace, seed: int | None, faults: FaultConfig, 
 
 def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.target)
+    if args.no_isolation:
+        scenario = attrs.evolve(scenario, isolate=False)
     faults = FaultConfig.parse(args.faults, quiesce_after=args.quiesce_after)
     plan = FaultPlan.parse(args.plan or "")
     config = SimConfig(budget=args.budget)
     if args.seed is not None:
         return _show_one(args, scenario, faults, plan, config)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
+    jobs: list[hashseed.Job] = []
     progress = Progress(len(seeds))
     counts: Counter[str] = Counter()
     by_check: Counter[str] = Counter()
@@ -82,6 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = checks.determinism(result, again)
         counts.update(result.fault_counts)
         steps += result.steps
+        if args.check_hash_seed and result.ok:
+            jobs.append(hashseed.Job(seed, str(faults), str(plan), args.quiesce_after, result.trace_hash))
         if not result.ok:
             failing += 1
             by_check.update(v.check for v in result.violations)
@@ -98,6 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(render.dumps(result))
         progress.update(done, failing)
+    if args.check_hash_seed:
+        failing += _check_hash_seed(args, scenario, jobs)
     elapsed = time.perf_counter() - start
     injected = ", ".join(f"{k} {counts[k]}" for k in sorted(counts)) or "none"
     violations = ", ".join(f"{k} {n}" for k, n in sorted(by_check.items())) or "none"
@@ -108,6 +117,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
+def _check_hash_seed(args: argparse.Namespace, scenario: Scenario, jobs: list[hashseed.Job]) -> int:
+    """Re-run the passing worlds ``jobs`` under another hash seed (one subprocess); 1 if one differs."""
+    spec = hashseed.scenario_spec(scenario, args.target)
+    if args.no_isolation:
+        spec["isolate"] = False
+    found = hashseed.first_difference(spec, SimConfig(budget=args.budget), jobs)
+    if found is None:
+        print(f"hash-seed check: {len(jobs)} passing world(s) traced the same under PYTHONHASHSEED="
+              f"{hashseed.other_hash_seed()}")
+        return 0
+    print(f"seed {found.job.seed}: FAILED {found}")
+    print(f"  reproduce: PYTHONHASHSEED={found.hash_seed} "
+          f"{_reproduce(args, found.job.seed, FaultConfig.parse(found.job.faults), FaultPlan.parse(found.job.plan))}"
+          " --trace text  (and again under another PYTHONHASHSEED)")
+    return 1
+
+
 def _show_one(
     args: argparse.Namespace, scenario: Scenario, faults: FaultConfig, plan: FaultPlan, config: SimConfig
 ) -> int:
@@ -115,6 +141,10 @@ def _show_one(
     if args.check_determinism:
         again = run_world(scenario, seed=args.seed, faults=faults, plan=plan, config=config, target=args.target)
         result = checks.determinism(result, again)
+    if args.check_hash_seed and result.ok:
+        job = hashseed.Job(args.seed, str(faults), str(plan), args.quiesce_after, result.trace_hash)
+        if _check_hash_seed(args, scenario, [job]):
+            return 1
     shown = args.trace or "tree"
     if shown == "json":
         print(render.dumps(result))
@@ -194,6 +224,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="with --seed: also write the world as JSON here")
     run.add_argument("--traces-dir", help="write each failing world as JSON into this folder")
     run.add_argument("--check-determinism", action="store_true", help="run every world twice and compare traces")
+    run.add_argument("--check-hash-seed", action="store_true",
+                     help="re-run the passing worlds in one subprocess under another PYTHONHASHSEED and fail a "
+                     "world whose trace differs (it depends on the hash order of strings)")
+    run.add_argument("--no-isolation", action="store_true",
+                     help="share the user's module state between simulated processes and incarnations "
+                     "(Scenario(isolate=False)) instead of giving each incarnation fresh module copies")
     run.set_defaults(func=cmd_run)
     replay = sub.add_parser("replay", help="re-run a world saved as JSON and say whether it matches")
     replay.add_argument("trace", help="a JSON file written by --out or --traces-dir")

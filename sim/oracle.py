@@ -19,7 +19,7 @@ import trio
 import trio.testing
 
 from pytest_durable.core.clock import TrioClock
-from pytest_durable.core.codec import decode_call, describe_call
+from pytest_durable.core.codec import class_modules, decode_call, describe_call
 from pytest_durable.core.errors import NondeterminismError, NotFound
 from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
 from pytest_durable.core.store import TAG_ORIGIN, TAG_PARENT, TAG_TARGET
@@ -28,8 +28,10 @@ from pytest_durable.sdk.function import DurableFunction, Registry
 from pytest_durable.sdk.outcome import Suspended
 
 from .decisions import SeededDecisions
+from .isolation import FreshModules, isolated_modules
 from .ledger import Ledger, recording_into
 from .result import Violation
+from .scenario import Scenario
 from .scheduler import deterministic_scheduling
 
 
@@ -158,18 +160,20 @@ def _find(exc: BaseException, kind: type[BaseException]) -> Any:
     return None
 
 
-def check(promises: Iterable[PromiseRecord], functions: Iterable[DurableFunction[..., Any]]) -> list[Violation]:
+def check(promises: Iterable[PromiseRecord], scenario: Scenario) -> list[Violation]:
     """Checks (3) and (4) over a finished world's promises: replay every workflow promise and compare.
 
     (3) ``replay-children``: a workflow whose body settled it asks, replayed, for exactly the children the
     store recorded under it — no child it never recorded (its calls depend on something outside ``ctx``),
     none left out (a replay made fewer calls than recorded: orphans). (4) ``replay-value``: it computes the
     value (or error) the store recorded. A recorded child called differently is ``nondeterminism`` for
-    every workflow, settled or not.
+    every workflow, settled or not. The replays run as a freshly started process would: on fresh copies
+    of the scenario's isolated modules (``sim.isolation``), values decoding to their classes.
     """
     records = {p.id: p for p in promises}
+    fresh = FreshModules(isolated_modules(scenario))
     registry = Registry()
-    for fn in functions:
+    for fn in fresh.functions(scenario.all_functions()):
         registry.register(fn)
     children: dict[str, list[str]] = {}
     for p in records.values():
@@ -177,13 +181,24 @@ def check(promises: Iterable[PromiseRecord], functions: Iterable[DurableFunction
         if parent is not None:
             children.setdefault(parent, []).append(p.id)
     out: list[Violation] = []
-    with recording_into(Ledger()):  # effects a replayed body makes are not the world's
-        for record in records.values():
-            call = _call_of(record)
-            if call is None or call not in registry or not registry.get(call).is_workflow:
-                continue
-            result = replay(record, records, registry.get(call), registry)
-            out += _judge(record, result, records, children.get(record.id, []))
+    token = class_modules.set(fresh.get)
+    try:
+        with recording_into(Ledger()):  # effects a replayed body makes are not the world's
+            out += _replay_all(records, registry, children)
+    finally:
+        class_modules.reset(token)
+    return out
+
+
+def _replay_all(records: Mapping[str, PromiseRecord], registry: Registry,
+                children: Mapping[str, list[str]]) -> list[Violation]:
+    out: list[Violation] = []
+    for record in records.values():
+        call = _call_of(record)
+        if call is None or call not in registry or not registry.get(call).is_workflow:
+            continue
+        result = replay(record, records, registry.get(call), registry)
+        out += _judge(record, result, records, children.get(record.id, []))
     return out
 
 

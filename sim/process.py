@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 import trio
 
 from pytest_durable.core.clock import TrioClock
+from pytest_durable.core.codec import class_modules
 from pytest_durable.sdk.worker import Worker
 
+from .isolation import FreshModules, isolated_modules
 from .ledger import set_process
 from .network import SimStore
 
@@ -49,8 +51,11 @@ class SimProcess:
                 on_body=world.body_hook(self),
                 sweeps=False,
             )
-            worker.register(*world.scenario.all_functions())
             set_process(f"{self.name}#{self.incarnation}")  # tasks the worker spawns inherit it
+            # a fresh process: its own copies of the user's modules, and values decode to their classes
+            fresh = FreshModules(isolated_modules(world.scenario))
+            class_modules.set(fresh.get)
+            worker.register(*fresh.functions(world.scenario.all_functions()))
             with trio.CancelScope() as scope:
                 self._scope = scope
                 await worker.serve()

@@ -27,6 +27,11 @@ class Scenario:
     ``workers`` maps a group to its number of processes (``w1``, ``w2``, … across groups); the root
     runs on ``group``. ``expected`` (if given) is the root's value every world must reach; in any case
     the value must be what a replay of the world's own record gives (``sim.oracle``).
+
+    ``isolate`` says which modules each process incarnation gets fresh copies of (``sim.isolation``):
+    ``True`` (the default) the user modules that define the durable functions, ``False`` none (module
+    state is then shared by all processes and survives crashes), or a tuple of module names to add to
+    the default set, a name written ``"-name"`` to take one out.
     """
 
     workflow: DurableFunction[..., Any]
@@ -38,12 +43,18 @@ class Scenario:
     root_id: str = "root"
     expected: Any = NOT_GIVEN
     invariants: tuple[Invariant, ...] = ()
+    isolate: bool | tuple[str, ...] = True
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.workflow, DurableFunction):
             raise UsageError(f"Scenario: workflow must be a @function, got {self.workflow!r}")
         if self.group not in self.workers or self.workers[self.group] < 1:
             raise UsageError(f"Scenario: the root's group {self.group!r} needs at least one worker in workers=")
+        if not isinstance(self.isolate, bool) and not (
+            isinstance(self.isolate, tuple) and all(isinstance(n, str) and n.strip("-") for n in self.isolate)
+        ):
+            raise UsageError(f"Scenario: isolate must be True, False or a tuple of module names (\"-name\" to "
+                             f"leave one out), got {self.isolate!r}")
 
     def all_functions(self) -> list[DurableFunction[..., Any]]:
         """The workflow and every function, each once, in a stable order."""

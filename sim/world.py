@@ -250,7 +250,7 @@ def run_world(
     promises = tuple(world.store.promises())
     found = list(world.violations)
     found += checks.no_rerun_after_resolve(world.trace)
-    found += oracle.check(promises, scenario.all_functions())
+    found += oracle.check(promises, scenario)
     partial = stop_at is not None and world.root is None  # part-way: the world's outcome is not known yet
     if not partial:
         if scenario.expected is not NOT_GIVEN:

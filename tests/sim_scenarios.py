@@ -74,4 +74,6 @@ async def grows_each_run(ctx: Context) -> int:
 
 
 def growing_scenario() -> Scenario:
-    return Scenario(grows_each_run, (), functions=(leaf,), root_id="grow")
+    # isolate=False: the counter is meant to be state outside the world that leaks from run to run
+    # (with isolation each process incarnation would start from a fresh counter)
+    return Scenario(grows_each_run, (), functions=(leaf,), root_id="grow", isolate=False)

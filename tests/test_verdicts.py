@@ -241,12 +241,13 @@ def test_the_twin_that_makes_the_same_calls_passes() -> None:
 
 def test_the_oracle_judges_a_store_record_directly() -> None:
     """A record whose root value no replay gives (the root says 3, its only child says 2) is named."""
-    world = run_world(Scenario(same_on_replay, (), functions=(doubled,), root_id="same"), seed=0)
+    scenario = Scenario(same_on_replay, (), functions=(doubled,), root_id="same")
+    world = run_world(scenario, seed=0)
     assert world.ok
     import attrs
 
     tampered = [attrs.evolve(p, value="3") if p.id == "same" else p for p in world.promises]
-    (violation,) = check(tampered, [same_on_replay, doubled])
+    (violation,) = check(tampered, scenario)
     assert (violation.check, violation.id) == ("replay-value", "same")
     assert violation.message == ("same same_on_replay() resolved 3, but replaying it over the store's records gives "
                                  "resolved 2: its value depends on something outside ctx")

@@ -14,7 +14,9 @@ import enum
 import importlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+import types
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 import attrs
@@ -85,10 +87,20 @@ def _to_tree(value: object, path: str) -> JSON:
     )
 
 
+#: Where classes of decoded values are looked up before ``sys.modules``: the simulator sets it for the
+#: trio tasks of a process incarnation to that process's own copies of the user's modules, so a value
+#: decodes there as an instance of the process's own class (and as ``sys.modules``' class elsewhere).
+class_modules: ContextVar[Callable[[str], types.ModuleType | None] | None] = ContextVar(
+    "durable_class_modules", default=None
+)
+
+
 def _load_class(ref: str) -> type:
     module_name, _, qualname = ref.partition(":")
     try:
-        obj: Any = importlib.import_module(module_name)
+        lookup = class_modules.get()
+        module = lookup(module_name) if lookup is not None else None
+        obj: Any = module if module is not None else importlib.import_module(module_name)
         for part in qualname.split("."):
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
