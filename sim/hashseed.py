@@ -119,16 +119,15 @@ def build(spec: dict[str, Any]) -> Scenario:
 
 def rerun(spec: dict[str, Any], config: SimConfig, jobs: Sequence[Job]) -> list[str]:
     """The trace hashes of ``jobs`` re-run in this process."""
-    from .world import fault_free, run_world
+    from .world import run_world
 
     scenario = build(spec)
-    baseline = fault_free(scenario, config)
     hashes = []
     for job in jobs:
         faults = FaultConfig.parse(job.faults, quiesce_after=job.quiesce_after)
         decisions = RecordedDecisions(list(job.decisions)) if job.seed is None else None
         result = run_world(scenario, seed=job.seed, decisions=decisions, faults=faults, plan=job.plan,
-                           config=config, baseline=baseline)
+                           config=config)
         hashes.append(result.trace_hash)
     return hashes
 
