@@ -102,6 +102,7 @@ class Context:
         self._deadline = deadline
         self._nursery = nursery
         self._next = 0
+        self._asked: set[str] = set()
 
     @property
     def id(self) -> str:
@@ -123,7 +124,22 @@ class Context:
     def _take_id(self, explicit: str | None) -> str:
         n = self._next
         self._next += 1
-        return explicit if explicit is not None else child_id(self._id, n)
+        id = explicit if explicit is not None else child_id(self._id, n)
+        self._asked.add(id)
+        return id
+
+    def _check_all_asked(self) -> None:
+        """A workflow that ends must have asked for every child an earlier execution recorded: one that
+        makes fewer calls leaves those promises orphaned (a pending one forever)."""
+        ex = self._execution
+        skipped = [r for r in ex.branch.values() if r.tags.get(TAG_PARENT) == self._id and r.id not in self._asked]
+        if skipped:
+            first = skipped[0]
+            raise NondeterminismError(
+                first.id, describe_call(first.param),
+                f"no call: the replay of {self._id} ended after {len(self._asked)} call(s), and "
+                f"{len(skipped)} recorded child(ren) were never asked for",
+            )
 
     def run(self, fn: DurableFunction[..., T], /, *args: Any, **kwargs: Any) -> RunBuilder[T]:
         """A local child: ``await`` it to run it here and wait, or ``await ….spawn()`` to run it
@@ -356,6 +372,7 @@ async def run_workflow(
             current_context.reset(token)
     if suspended:
         raise Suspended()
+    ctx._check_all_asked()
     return settlement
 
 
