@@ -312,3 +312,46 @@ def test_a_root_that_sleeps_past_its_deadline_times_out_and_never_runs_on() -> N
     elapsed = run_live(main)
     assert elapsed == pytest.approx(40.0, abs=1.0)
     assert store.promise_map()["job.0"].timeout_at == store.promise_map()["job"].timeout_at
+
+
+class _CrashAfterAttemptCreate:
+    """A store that crashes its worker (cancels ``scope``) right after the first attempt record is created,
+    before the attempt's error is written."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.scope = trio.CancelScope()
+        self.crashed = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def create_promise(self, id: str, param: str, *args: Any, **kwargs: Any) -> Any:
+        record = await self.store.create_promise(id, param, *args, **kwargs)
+        if not self.crashed and decode_call(param).func == "durable.attempt":
+            self.crashed = True
+            self.scope.cancel()
+            await trio.sleep(0)
+        return record
+
+
+def test_an_attempt_recorded_without_its_error_still_counts_after_a_crash() -> None:
+    store = new_store()
+    ATTEMPTS.clear()
+    fns = [calls_always_fails, always_fails]
+
+    async def main() -> object:
+        crashing = _CrashAfterAttemptCreate(store)
+        with crashing.scope:
+            async with new_worker(crashing, fns, id="w1", ttl=3).running():  # type: ignore[arg-type]
+                await new_worker(crashing, fns, id="w1", ttl=3).run("job", calls_always_fails)  # type: ignore[arg-type]
+                await trio.sleep_forever()
+        assert store.promise_map()["job.0.0"].state is PromiseState.PENDING
+        return await recover(new_worker(store, fns, id="w2", ttl=3), "job")
+
+    result = run_live(main)
+    assert result == ("RuntimeError", "attempt 3 failed")
+    assert len(ATTEMPTS) == 3
+    first = store.promise_map()["job.0.0"]
+    assert first.state is PromiseState.REJECTED
+    assert decode_error(first.value)[0] == "AttemptInterrupted"
