@@ -26,6 +26,7 @@ from pytest_durable import (
     UsageError,
     function,
 )
+from pytest_durable.assertions import assert_tree
 from pytest_durable.core.codec import decode_call, decode_error
 from sim import FaultPlan, Scenario, run_world
 from sim.script import Action
@@ -177,6 +178,20 @@ def test_an_injected_reject_takes_the_same_retry_path_as_a_real_failure() -> Non
     assert "job.0.0" not in records  # Never: nothing to record, the failure is the leaf's rejection
     assert len(_bodies(result, "job.1")) == 2
     assert "same-promises" not in {v.check for v in result.violations}  # attempts are not extra promises
+    # assert_tree leaves attempt records out unless the expected tree names them
+    assert_tree(result, """
+        calls_injected resolved
+          never_retried rejected
+          retried_once resolved
+    """)
+    assert_tree(result, """
+        calls_injected resolved
+          never_retried rejected
+          retried_once resolved
+            durable.attempt rejected
+    """)
+    with pytest.raises(AssertionError):
+        assert_tree(result, "calls_injected resolved\n  never_retried rejected\n  durable.attempt rejected")
 
 
 # -- item 15: errors that are not retried ------------------------------------------------------------
