@@ -32,6 +32,7 @@ from .core import (
     TimedOut,
     UsageError,
 )
+from .core.errors import NonRetryable
 from .sdk import (
     Constant,
     Context,
@@ -53,7 +54,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Canceled", "Constant", "Context", "DurableError", "DurableFunction", "DurableFuture", "EncodingError",
     "Exponential", "Fenced", "Handle", "JoinError", "Linear", "ManualClock", "MemoryStore", "Never",
-    "NondeterminismError", "NotFound", "PlatformError", "PromiseRecord", "PromiseState", "RegistrationError",
+    "NonRetryable", "NondeterminismError", "NotFound", "PlatformError", "PromiseRecord", "PromiseState",
+    "RegistrationError",
     "Rejected", "RemoteFuture", "RetryPolicy", "Store", "StoreError", "StoreUnavailable", "TaskRecord",
     "TaskState", "TimedOut", "UsageError", "Worker", "current_promise_id", "function",
 ]

@@ -110,3 +110,8 @@ class NondeterminismError(PlatformError):
             f"{new}. A workflow must make the same child calls, in the same order, on every run; "
             "move anything nondeterministic into ctx.run/ctx.random/ctx.now"
         )
+
+
+class NonRetryable(Exception):
+    """Raise (a subclass of) this in a leaf for an error no retry can fix: it rejects the leaf at
+    once, whatever retries its policy has left."""

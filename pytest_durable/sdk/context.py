@@ -15,7 +15,7 @@ import attrs
 import trio
 
 from ..core.clock import Clock
-from ..core.codec import describe_call, encode, encode_call, encode_error
+from ..core.codec import decode_call, describe_call, encode, encode_call, encode_error
 from ..core.errors import EncodingError, NondeterminismError, UsageError
 from ..core.ids import child_id
 from ..core.records import Fence, PromiseRecord, PromiseState
@@ -23,7 +23,7 @@ from ..core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TIMER, Store
 from .function import DurableFunction, Registry
 from .futures import DurableFuture, RemoteFuture
 from .outcome import Suspended, result_of
-from .retry import DEFAULT_RETRY, RETRY_POLICIES, RetryPolicy
+from .retry import DEFAULT_RETRY, RETRY_POLICIES, RetryPolicy, is_final
 from .running import current_context, current_promise
 
 T = TypeVar("T")
@@ -165,12 +165,13 @@ class Context:
         return RpcBuilder(self, name, param, Options())
 
     async def sleep(self, seconds: float) -> None:
-        """A durable timer: survives crashes; the workflow suspends until it fires."""
+        """A durable timer: survives crashes; the workflow suspends until it fires. Like any child it
+        ends no later than this workflow's deadline: a sleep past it times the workflow out then."""
         self._check_here("sleep")
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
             raise UsageError(f"ctx.sleep: seconds must be a number >= 0, got {seconds!r}")
         param = encode_call("durable.sleep", (seconds,), {})
-        record = await self._create(self._take_id(None), param, self._execution.clock.now() + seconds,
+        record = await self._create(self._take_id(None), param, self._child_deadline(seconds),
                                     timer=True, scope="global")
         await RemoteFuture[None](record.id, self, record)
 
@@ -376,16 +377,68 @@ async def run_workflow(
     return settlement
 
 
+#: The function name of the record of a failed leaf attempt (see ``run_leaf``).
+ATTEMPT = "durable.attempt"
+
+
+class AttemptInterrupted(Exception):
+    """The error a recorded leaf attempt is settled with when its process stopped before the
+    attempt's own error was written."""
+
+
+def recorded_attempts(ex: Execution, leaf: str) -> list[PromiseRecord]:
+    """The failed attempts of ``leaf`` recorded in the branch: children ``{leaf}.0``, ``{leaf}.1``, …"""
+    out: list[PromiseRecord] = []
+    while True:
+        record = ex.branch.get(child_id(leaf, len(out)))
+        if record is None or record.tags.get(TAG_PARENT) != leaf or decode_call(record.param).func != ATTEMPT:
+            return out
+        out.append(record)
+
+
+async def _record_attempt(ex: Execution, leaf: PromiseRecord, n: int, error: BaseException) -> PromiseRecord:
+    """Write failed attempt ``n`` (from 0) of ``leaf``: a child promise rejected with its error."""
+    id = child_id(leaf.id, n)
+    param = encode_call(ATTEMPT, (n + 1,), {})
+    tags = {TAG_PARENT: leaf.id, TAG_ORIGIN: ex.origin, TAG_SCOPE: "local"}
+    record = await ex.store.create_promise(id, param, leaf.timeout_at, tags, fence=ex.fence)
+    if record.param != param:
+        raise NondeterminismError(id, describe_call(record.param), describe_call(param))
+    if not record.settled:
+        record = await ex.store.settle_promise(id, PromiseState.REJECTED, encode_error(error), fence=ex.fence)
+    ex.branch[id] = record
+    return record
+
+
 async def run_leaf(
     ex: Execution, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...],
     kwargs: dict[str, Any], retry: RetryPolicy | None,
 ) -> Settlement:
-    """Run a leaf body, retrying by its policy while its deadline allows."""
+    """Run a leaf body, retrying by its policy while its deadline allows.
+
+    Every failed attempt that is retried is recorded durably (``_record_attempt``), so a re-run after
+    a crash counts the attempts already made and waits out the policy's delay after the last one:
+    ``max_retries`` bounds the attempts across crashes. A first attempt that succeeds writes nothing
+    extra; an error that ``is_final`` rejects the leaf at once.
+    """
     policy = retry or fn.retry or DEFAULT_RETRY
     token = current_context.set(None)
     promise_token = current_promise.set(record.id)
     try:
-        failures = 0
+        attempts = recorded_attempts(ex, record.id)
+        failures = len(attempts)
+        if attempts:  # a re-run: carry on after the attempts an earlier run made
+            last = attempts[-1]
+            if not last.settled:
+                lost = AttemptInterrupted(f"the process stopped before attempt {failures} of {record.id} "
+                                          "recorded its error")
+                last = await ex.store.settle_promise(last.id, PromiseState.REJECTED, encode_error(lost),
+                                                     fence=ex.fence)
+                ex.branch[last.id] = last
+            delay = policy.delay_before(failures)
+            if delay is None or last.created_on + delay >= record.timeout_at:
+                return (PromiseState.REJECTED, last.value or encode_error(AttemptInterrupted("no attempt left")))
+            await trio.sleep_until(ex.trio_deadline(last.created_on + delay))
         while True:
             try:
                 if ex.on_body is not None:
@@ -393,10 +446,11 @@ async def run_leaf(
                 value = await fn.body(*args, **kwargs)
             except Exception as exc:
                 failures += 1
-                delay = policy.delay_before(failures)
+                delay = None if is_final(policy, exc) else policy.delay_before(failures)
                 if delay is None or ex.clock.now() + delay >= record.timeout_at:
                     return (PromiseState.REJECTED, encode_error(exc))
-                await trio.sleep(delay)
+                attempt = await _record_attempt(ex, record, failures - 1, exc)
+                await trio.sleep_until(ex.trio_deadline(attempt.created_on + delay))
             else:
                 return _resolve(fn, value)
     finally:

@@ -67,8 +67,9 @@ class Handle(Generic[T]):
 class Worker:
     """Runs the durable functions registered on it, for tasks of its ``group``.
 
-    ``ttl`` is the lease a task is held with (heartbeats every ``ttl/2``); ``poll_interval`` how
-    often the store is asked for due tasks; with ``sweeps`` the worker also asks the store to apply
+    ``ttl`` is the lease a task is held with (heartbeats every ``ttl/3``, so a refused heartbeat gets
+    a second try before the lease ends); ``poll_interval`` how often the store is asked for due
+    tasks; with ``sweeps`` the worker also asks the store to apply
     due timeouts each poll (a store with its own sweeper, like the simulator's server, needs not).
     Start it with ``async with worker.running():``.
     """
