@@ -26,3 +26,6 @@ class SimConfig:
     fault_tick: float = 1.0  # partitions and server restarts get a chance this often
     budget: float = 600.0  # liveness: the root must settle this long after faults stop
     root_timeout: float = 86_400.0
+    #: Wall-clock seconds one step of a trio task may run without yielding before the watchdog stops
+    #: the world (a body that never awaits); 0 turns the watchdog off. Not virtual time: it is outside the world.
+    step_limit: float = 10.0

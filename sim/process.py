@@ -48,6 +48,7 @@ class SimProcess:
                 rng=world.random,
                 on_body=world.body_hook(self),
                 sweeps=False,
+                on_error=world.error_hook(self),
             )
             worker.register(*world.scenario.all_functions())
             set_process(f"{self.name}#{self.incarnation}")  # tasks the worker spawns inherit it

@@ -44,6 +44,16 @@ class Scenario:
             raise UsageError(f"Scenario: workflow must be a @function, got {self.workflow!r}")
         if self.group not in self.workers or self.workers[self.group] < 1:
             raise UsageError(f"Scenario: the root's group {self.group!r} needs at least one worker in workers=")
+        seen: dict[str, DurableFunction[..., Any]] = {}
+        for fn in (self.workflow, *self.functions):
+            if not isinstance(fn, DurableFunction):
+                raise UsageError(f"Scenario: functions must be @function objects, got {fn!r}")
+            other = seen.setdefault(fn.name, fn)
+            if other is not fn:
+                raise UsageError(
+                    f"Scenario: two functions are named {fn.name!r}: {_where(other)} and {_where(fn)}; a worker "
+                    "runs one function per name, so give one of them another name with @function(name=...)"
+                )
 
     def all_functions(self) -> list[DurableFunction[..., Any]]:
         """The workflow and every function, each once, in a stable order."""
@@ -61,3 +71,7 @@ class Scenario:
                 i += 1
                 names.append((f"w{i}", group))
         return names
+
+
+def _where(fn: DurableFunction[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
