@@ -58,6 +58,11 @@ def _reproduce(target: str, seed: int | None, faults: str, plan: str, quiesce: f
     return cmd
 
 
+#: The exit status of a sweep stopped by Ctrl-C: 128 + SIGINT, as a shell reports a process it
+#: interrupted (2 is taken: it means bad usage, as it does for argparse).
+INTERRUPTED = 130
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.target)
     faults = FaultConfig.parse(args.faults, quiesce_after=args.quiesce_after)
@@ -71,12 +76,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     by_check: Counter[str] = Counter()
     failing = 0
     steps = 0
+    ran = 0
     start = time.perf_counter()
     for done, seed in enumerate(seeds, 1):
-        result = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
-        if args.check_determinism:
-            again = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
-            result = checks.determinism(result, again)
+        try:
+            result = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
+            if args.check_determinism:
+                again = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline,
+                                  target=args.target)
+                result = checks.determinism(result, again)
+        except KeyboardInterrupt:
+            if progress.tty:
+                sys.stderr.write("\n")
+            which = f" (seeds {seeds.start}..{seeds.start + ran - 1})" if ran else ""
+            print(f"interrupted: {ran} of {len(seeds)} worlds ran{which}, {failing} failing; seed {seed} was running")
+            return INTERRUPTED
+        ran = done
         counts.update(result.fault_counts)
         steps += result.steps
         if not result.ok:
@@ -212,3 +227,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"python -m sim {args.command}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"python -m sim {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED

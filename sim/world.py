@@ -307,8 +307,9 @@ def run_world(
         if interrupt is not None:  # the user's: it stops the run, it is not a failing world
             raise interrupt from None
         stuck = _stuck(exc)
-        if stuck is not None:
+        if stuck is not None:  # the world stopped there: only the checks that hold part-way apply
             _report_stuck(world, stuck, clock.current_time())
+            stop_at = clock.current_time()
         elif isinstance(exc, (Exception, PlatformError, BaseExceptionGroup)):  # escaped the SDK: a violation
             world.trace.add(clock.current_time(), "world", 0, "error", "", f"{type(exc).__name__}: {exc}")
             world.violations.append(Violation("error", f"the world raised {type(exc).__name__}: {exc}"))
