@@ -158,15 +158,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if result.trace_hash == recorded.hash():
         print(f"match: trace {result.trace_hash}, {result.steps} events, {len(result.violations)} violations")
         return 0
-    first = next(
-        (a.seq for a, b in zip(recorded, result.trace, strict=False) if a != b), min(len(recorded), len(result.trace))
-    )
+    first, was, now = render.first_difference(recorded, result.trace)
     print(
         f"differs: recorded {recorded.hash()} ({len(recorded)} events), re-run {result.trace_hash} "
         f"({result.steps} events); first difference at event {first}"
     )
-    for event in recorded.events[first : first + 1] + result.trace.events[first : first + 1]:
-        print("  " + event.line())
+    decoded = {**render.decodings(result), **data.get("decoded", {})}
+    print(f"  recorded: {render.event_text(was, decoded)}")
+    print(f"  re-run:   {render.event_text(now, decoded)}")
     if decisions.diverged:
         print(f"  the re-run asked for other choices than the recorded ones from {decisions.diverged}")
     return 1
