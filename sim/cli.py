@@ -78,38 +78,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     steps = 0
     ran = 0
     start = time.perf_counter()
-    for done, seed in enumerate(seeds, 1):
-        try:
+    try:
+        for done, seed in enumerate(seeds, 1):
             result = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
             if args.check_determinism:
-                again = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline,
-                                  target=args.target)
+                again = run_world(scenario, seed=seed, faults=faults, plan=plan, baseline=baseline, target=args.target)
                 result = checks.determinism(result, again)
-        except KeyboardInterrupt:
-            if progress.tty:
-                sys.stderr.write("\n")
-            which = f" (seeds {seeds.start}..{seeds.start + ran - 1})" if ran else ""
-            print(f"interrupted: {ran} of {len(seeds)} worlds ran{which}, {failing} failing; seed {seed} was running")
-            return INTERRUPTED
-        ran = done
-        counts.update(result.fault_counts)
-        steps += result.steps
-        if not result.ok:
-            failing += 1
-            by_check.update(v.check for v in result.violations)
-            if progress.tty:
-                sys.stderr.write("\r")
-            first = result.violations[0]
-            print(
-                f"seed {seed}: FAILED {first}"
-                + (f" (+{len(result.violations) - 1} more)" if len(result.violations) > 1 else "")
-            )
-            print(f"  reproduce: {_reproduce(args.target, seed, str(faults), str(plan), args.quiesce_after)}")
-            if args.traces_dir:
-                path = Path(args.traces_dir) / f"seed-{seed}.json"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(render.dumps(result))
-        progress.update(done, failing)
+            counts.update(result.fault_counts)
+            steps += result.steps
+            if not result.ok:
+                failing += 1
+                by_check.update(v.check for v in result.violations)
+                if progress.tty:
+                    sys.stderr.write("\r")
+                first = result.violations[0]
+                print(
+                    f"seed {seed}: FAILED {first}"
+                    + (f" (+{len(result.violations) - 1} more)" if len(result.violations) > 1 else "")
+                )
+                print(f"  reproduce: {_reproduce(args.target, seed, str(faults), str(plan), args.quiesce_after)}")
+                if args.traces_dir:
+                    path = Path(args.traces_dir) / f"seed-{seed}.json"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(render.dumps(result))
+            ran = done
+            progress.update(done, failing)
+    except KeyboardInterrupt:  # the user's: stop at once, say how far the sweep got
+        if progress.tty:
+            sys.stderr.write("\n")
+        which = f" (seeds {seeds.start}..{seeds.start + ran - 1})" if ran else ""
+        print(f"interrupted: {ran} of {len(seeds)} worlds ran{which}, {failing} failing")
+        return INTERRUPTED
     elapsed = time.perf_counter() - start
     injected = ", ".join(f"{k} {counts[k]}" for k in sorted(counts)) or "none"
     violations = ", ".join(f"{k} {n}" for k, n in sorted(by_check.items())) or "none"
