@@ -418,6 +418,15 @@ class Reporter:
     def __init__(self, state: RunState, config: pytest.Config) -> None:
         self.state = state
         self.config = config
+        self.interrupted = ""
+
+    def pytest_keyboard_interrupt(self) -> None:
+        """Ctrl-C stops the run at once (the durable loop lets it through); say where it stopped."""
+        test = self.state.current
+        if test is not None and test.sim is not None:
+            ran = len(test.sim.results)
+            self.state.worlds += ran
+            self.interrupted = f"; interrupted in {test.item.nodeid} after {ran} world{'s' if ran != 1 else ''}"
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call":
@@ -428,10 +437,10 @@ class Reporter:
             self.state.failing_traces.append(str(props["durable_trace"]))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if not self.state.worlds or getattr(self.config, "workerinput", None) is not None:
+        if not (self.state.worlds or self.interrupted) or getattr(self.config, "workerinput", None) is not None:
             return
         worlds = f"{self.state.worlds} simulated world{'s' if self.state.worlds != 1 else ''}"
-        line = f"durable: {worlds} ran (seed={self.state.seed})"
+        line = f"durable: {worlds} ran (seed={self.state.seed}){self.interrupted}"
         if self.state.failing_traces:
             line += f"; traces of failing worlds written to {Path(self.state.failing_traces[0]).parent}"
         terminalreporter.write_line(line)

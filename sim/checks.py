@@ -72,8 +72,12 @@ def determinism(first: RunResult, second: RunResult) -> RunResult:
     """(7) ``first`` with a violation added if ``second`` (the same world run again) traced differently."""
     if second.trace_hash == first.trace_hash:
         return first
-    part = next((a.seq for a, b in zip(first.trace, second.trace, strict=False) if a != b),
-                min(len(first.trace), len(second.trace)))
-    violation = Violation("determinism", f"the same world gave trace {first.trace_hash} then {second.trace_hash}; "
-                          f"they part at event {part}", "", (part,))
+    from . import render
+
+    part, a, b = render.first_difference(first.trace, second.trace)
+    decoded = render.decodings(first, second)
+    violation = Violation(
+        "determinism", f"the same world gave trace {first.trace_hash} then {second.trace_hash}; they part at event "
+        f"{part}: the first run had {render.event_text(a, decoded)}; the second had {render.event_text(b, decoded)}",
+        next((e.id for e in (a, b) if e is not None), ""), (part,))
     return first.with_violations((*first.violations, violation))

@@ -63,6 +63,11 @@ def _reproduce(args: argparse.Namespace, seed: int | None, faults: FaultConfig, 
     return cmd
 
 
+#: The exit status of a sweep stopped by Ctrl-C: 128 + SIGINT, as a shell reports a process it
+#: interrupted (2 is taken: it means bad usage, as it does for argparse).
+INTERRUPTED = 130
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.target)
     if args.no_isolation:
@@ -79,34 +84,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     by_check: Counter[str] = Counter()
     failing = 0
     steps = 0
+    ran = 0
     start = time.perf_counter()
-    for done, seed in enumerate(seeds, 1):
-        result = run_world(scenario, seed=seed, faults=faults, plan=plan, config=config, target=args.target)
-        if args.check_determinism:
-            again = run_world(scenario, seed=seed, faults=faults, plan=plan, config=config, target=args.target)
-            result = checks.determinism(result, again)
-        counts.update(result.fault_counts)
-        steps += result.steps
-        if args.check_hash_seed and result.ok:
-            jobs.append(hashseed.Job(seed, str(faults), str(plan), args.quiesce_after, result.trace_hash))
-        if not result.ok:
-            failing += 1
-            by_check.update(v.check for v in result.violations)
-            if progress.tty:
-                sys.stderr.write("\r")
-            first = result.violations[0]
-            print(
-                f"seed {seed}: FAILED {first}"
-                + (f" (+{len(result.violations) - 1} more)" if len(result.violations) > 1 else "")
-            )
-            print(f"  reproduce: {_reproduce(args, seed, faults, plan)}")
-            if args.traces_dir:
-                path = Path(args.traces_dir) / f"seed-{seed}.json"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(render.dumps(result))
-        progress.update(done, failing)
-    if args.check_hash_seed:
-        failing += _check_hash_seed(args, scenario, jobs)
+    try:
+        for done, seed in enumerate(seeds, 1):
+            result = run_world(scenario, seed=seed, faults=faults, plan=plan, config=config, target=args.target)
+            if args.check_determinism:
+                again = run_world(scenario, seed=seed, faults=faults, plan=plan, config=config, target=args.target)
+                result = checks.determinism(result, again)
+            counts.update(result.fault_counts)
+            steps += result.steps
+            if args.check_hash_seed and result.ok:
+                jobs.append(hashseed.Job(seed, str(faults), str(plan), args.quiesce_after, result.trace_hash))
+            if not result.ok:
+                failing += 1
+                by_check.update(v.check for v in result.violations)
+                if progress.tty:
+                    sys.stderr.write("\r")
+                first = result.violations[0]
+                print(
+                    f"seed {seed}: FAILED {first}"
+                    + (f" (+{len(result.violations) - 1} more)" if len(result.violations) > 1 else "")
+                )
+                print(f"  reproduce: {_reproduce(args, seed, faults, plan)}")
+                if args.traces_dir:
+                    path = Path(args.traces_dir) / f"seed-{seed}.json"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_text(render.dumps(result))
+            ran = done
+            progress.update(done, failing)
+        if args.check_hash_seed:
+            failing += _check_hash_seed(args, scenario, jobs)
+    except KeyboardInterrupt:  # the user's: stop at once, say how far the sweep got
+        if progress.tty:
+            sys.stderr.write("\n")
+        which = f" (seeds {seeds.start}..{seeds.start + ran - 1})" if ran else ""
+        print(f"interrupted: {ran} of {len(seeds)} worlds ran{which}, {failing} failing")
+        return INTERRUPTED
     elapsed = time.perf_counter() - start
     injected = ", ".join(f"{k} {counts[k]}" for k in sorted(counts)) or "none"
     violations = ", ".join(f"{k} {n}" for k, n in sorted(by_check.items())) or "none"
@@ -178,15 +192,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if result.trace_hash == recorded.hash():
         print(f"match: trace {result.trace_hash}, {result.steps} events, {len(result.violations)} violations")
         return 0
-    first = next(
-        (a.seq for a, b in zip(recorded, result.trace, strict=False) if a != b), min(len(recorded), len(result.trace))
-    )
+    first, was, now = render.first_difference(recorded, result.trace)
     print(
         f"differs: recorded {recorded.hash()} ({len(recorded)} events), re-run {result.trace_hash} "
         f"({result.steps} events); first difference at event {first}"
     )
-    for event in recorded.events[first : first + 1] + result.trace.events[first : first + 1]:
-        print("  " + event.line())
+    decoded = {**render.decodings(result), **data.get("decoded", {})}
+    print(f"  recorded: {render.event_text(was, decoded)}")
+    print(f"  re-run:   {render.event_text(now, decoded)}")
     if decisions.diverged:
         print(f"  the re-run asked for other choices than the recorded ones from {decisions.diverged}")
     return 1
@@ -260,3 +273,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"python -m sim {args.command}: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"python -m sim {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED

@@ -27,3 +27,6 @@ class SimConfig:
     budget: float = 600.0  # liveness: the root must settle this long after faults stop, plus:
     budget_per_promise: float = 0.1  # this much more per promise in the store (a big fan-out needs longer)
     root_timeout: float = 86_400.0
+    #: Wall-clock seconds one step of a trio task may run without yielding before the watchdog stops
+    #: the world (a body that never awaits); 0 turns the watchdog off. Not virtual time: it is outside the world.
+    step_limit: float = 10.0

@@ -33,6 +33,7 @@ from .ledger import Ledger, recording_into
 from .result import Violation
 from .scenario import Scenario
 from .scheduler import deterministic_scheduling
+from .watchdog import Watchdog
 
 
 class _Stop(BaseException):
@@ -111,8 +112,9 @@ class _RecordStore:
 
 
 def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: DurableFunction[..., Any],
-           registry: Registry) -> Replay:
-    """Replay workflow ``record`` (settled or not) over ``records``; bodies of children never run."""
+           registry: Registry, step_limit: float = 0.0) -> Replay:
+    """Replay workflow ``record`` (settled or not) over ``records``; bodies of children never run. With
+    a ``step_limit``, a body that stops yielding is stopped by the watchdog (no verdict)."""
     store = _RecordStore(records)
     ex = Execution(  # an empty branch: every child is looked up through the record store, which notes it
         store=store, fence=Fence(record.id, 0), registry=registry, clock=TrioClock(), rng=lambda: 0.0,
@@ -126,9 +128,14 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
     async def main() -> None:
         outcome.append(await run_workflow(ex, fn, pending, tuple(call.args), dict(call.kwargs)))
 
+    watchdog = Watchdog(step_limit) if step_limit > 0 else None
     try:
         with deterministic_scheduling(SeededDecisions(0)):
-            trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+            if watchdog is None:
+                trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+            else:
+                with watchdog.armed():
+                    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0), instruments=[watchdog])
     except BaseException as exc:
         if _find(exc, KeyboardInterrupt) is not None:
             raise
@@ -160,7 +167,7 @@ def _find(exc: BaseException, kind: type[BaseException]) -> Any:
     return None
 
 
-def check(promises: Iterable[PromiseRecord], scenario: Scenario) -> list[Violation]:
+def check(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: float = 0.0) -> list[Violation]:
     """Checks (3) and (4) over a finished world's promises: replay every workflow promise and compare.
 
     (3) ``replay-children``: a workflow whose body settled it asks, replayed, for exactly the children the
@@ -168,7 +175,8 @@ def check(promises: Iterable[PromiseRecord], scenario: Scenario) -> list[Violati
     none left out (a replay made fewer calls than recorded: orphans). (4) ``replay-value``: it computes the
     value (or error) the store recorded. A recorded child called differently is ``nondeterminism`` for
     every workflow, settled or not. The replays run as a freshly started process would: on fresh copies
-    of the scenario's isolated modules (``sim.isolation``), values decoding to their classes.
+    of the scenario's isolated modules (``sim.isolation``), values decoding to their classes; a body
+    that stops yielding for ``step_limit`` wall seconds ends its replay without a verdict.
     """
     records = {p.id: p for p in promises}
     fresh = FreshModules(isolated_modules(scenario))
@@ -184,20 +192,20 @@ def check(promises: Iterable[PromiseRecord], scenario: Scenario) -> list[Violati
     token = class_modules.set(fresh.get)
     try:
         with recording_into(Ledger()):  # effects a replayed body makes are not the world's
-            out += _replay_all(records, registry, children)
+            out += _replay_all(records, registry, children, step_limit)
     finally:
         class_modules.reset(token)
     return out
 
 
 def _replay_all(records: Mapping[str, PromiseRecord], registry: Registry,
-                children: Mapping[str, list[str]]) -> list[Violation]:
+                children: Mapping[str, list[str]], step_limit: float) -> list[Violation]:
     out: list[Violation] = []
     for record in records.values():
         call = _call_of(record)
         if call is None or call not in registry or not registry.get(call).is_workflow:
             continue
-        result = replay(record, records, registry.get(call), registry)
+        result = replay(record, records, registry.get(call), registry, step_limit)
         out += _judge(record, result, records, children.get(record.id, []))
     return out
 

@@ -50,6 +50,7 @@ class SimProcess:
                 rng=world.random,
                 on_body=world.body_hook(self),
                 sweeps=False,
+                on_error=world.error_hook(self),
             )
             set_process(f"{self.name}#{self.incarnation}")  # tasks the worker spawns inherit it
             # a fresh process: its own copies of the user's modules, and values decode to their classes

@@ -23,9 +23,17 @@ CHECKS = {
     "task-invariants": 6,
     "determinism": 7,
     "user": 8,
-    "nondeterminism": 9,
     "error": 0,
+    # platform errors inside the world: each names the promise at fault (DESIGN §5, Fidelity)
+    "nondeterminism": 9,
+    "unregistered": 10,
+    "user-base-exception": 11,
+    "stuck-body": 12,
 }
+
+#: Violations that are the cause of a failing world; the ones of other checks they bring about (a
+#: missing promise, a root that never settles) are symptoms, listed after them.
+CAUSES = ("nondeterminism", "unregistered", "user-base-exception", "stuck-body")
 
 
 @attrs.frozen

@@ -55,6 +55,16 @@ class Scenario:
         ):
             raise UsageError(f"Scenario: isolate must be True, False or a tuple of module names (\"-name\" to "
                              f"leave one out), got {self.isolate!r}")
+        seen: dict[str, DurableFunction[..., Any]] = {}
+        for fn in (self.workflow, *self.functions):
+            if not isinstance(fn, DurableFunction):
+                raise UsageError(f"Scenario: functions must be @function objects, got {fn!r}")
+            other = seen.setdefault(fn.name, fn)
+            if other is not fn:
+                raise UsageError(
+                    f"Scenario: two functions are named {fn.name!r}: {_where(other)} and {_where(fn)}; a worker "
+                    "runs one function per name, so give one of them another name with @function(name=...)"
+                )
 
     def all_functions(self) -> list[DurableFunction[..., Any]]:
         """The workflow and every function, each once, in a stable order."""
@@ -72,3 +82,7 @@ class Scenario:
                 i += 1
                 names.append((f"w{i}", group))
         return names
+
+
+def _where(fn: DurableFunction[..., Any]) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"

@@ -11,13 +11,21 @@ import trio
 import trio.testing
 
 from pytest_durable.core.clock import TrioClock
-from pytest_durable.core.codec import encode, encode_call
-from pytest_durable.core.errors import PlatformError, StoreUnavailable, UsageError
+from pytest_durable.core.codec import describe_call, encode, encode_call
+from pytest_durable.core.errors import (
+    NondeterminismError,
+    PlatformError,
+    RegistrationError,
+    StoreUnavailable,
+    UsageError,
+    UserBaseException,
+)
 from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord, PromiseState
 from pytest_durable.core.store import TAG_ORIGIN, TAG_SCOPE
 from pytest_durable.sdk.context import BodyHook
 from pytest_durable.sdk.function import DurableFunction
+from pytest_durable.sdk.worker import ErrorHook
 
 from . import checks, oracle
 from .config import SimConfig
@@ -27,12 +35,47 @@ from .injector import Injector
 from .ledger import Ledger, set_current
 from .network import SimStore
 from .process import SimProcess
-from .result import RunResult, Violation
+from .result import CAUSES, RunResult, Violation
 from .scenario import NOT_GIVEN, Scenario
 from .scheduler import deterministic_scheduling
 from .script import Action
 from .server import SimServer
 from .trace import Event, Trace
+from .watchdog import StuckBody, Watchdog
+
+
+def _error_kind(error: BaseException) -> str:
+    if isinstance(error, NondeterminismError):
+        return "nondeterminism"
+    if isinstance(error, RegistrationError):
+        return "unregistered"
+    if isinstance(error, UserBaseException):
+        return "user-base-exception"
+    return "error"
+
+
+def _interrupt(exc: BaseException) -> BaseException | None:
+    """The ``KeyboardInterrupt`` or ``SystemExit`` in ``exc`` (itself, or in an exception group from
+    trio), if any: it stops the run instead of failing the world. A ``SystemExit`` from a body never
+    gets here; the SDK reports it as a ``UserBaseException``."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _interrupt(inner)
+            if found is not None:
+                return found
+    return None
+
+
+def _stuck(exc: BaseException) -> StuckBody | None:
+    if isinstance(exc, StuckBody):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        group = exc.subgroup(StuckBody)
+        if group is not None:
+            return _stuck(group.exceptions[0])
+    return None
 
 
 class InjectedFault(Exception):
@@ -77,6 +120,7 @@ class World:
         self.ledger = Ledger(now=trio.current_time)
         self.processes = [SimProcess(self, name, group) for name, group in scenario.process_names()]
         self._partitions: dict[str, float] = {}
+        self._reported: set[tuple[str, str]] = set()
         self.root: PromiseRecord | None = None
         self._within_budget = trio.CancelScope()
         fn = scenario.workflow
@@ -110,6 +154,24 @@ class World:
                 raise InjectedFault(f"injected transient failure in {fn.name} ({id})")
 
         return on_body
+
+    def error_hook(self, process: SimProcess) -> ErrorHook:
+        """What a worker calls when a task fails with an error no retry can fix: a violation of its own
+        kind naming the promise (once per kind and promise), and an event each time it happens."""
+        def on_error(task_id: str, promise_id: str, error: BaseException) -> None:
+            check = _error_kind(error)
+            record = self.store.promise_map().get(promise_id)
+            call = f" {describe_call(record.param)}" if record is not None else ""
+            message = f"{promise_id}{call} (task {task_id} on {process.name}#{process.incarnation}): {error}"
+            if isinstance(error, RegistrationError):
+                message += "; in a world, list the function in Scenario(functions=...)"
+            event = self.trace.add(trio.current_time(), process.name, process.incarnation, check, promise_id,
+                                   str(error))
+            if (check, promise_id) not in self._reported:
+                self._reported.add((check, promise_id))
+                self.violation(check, message, promise_id, (event.seq,))
+
+        return on_error
 
     # -- running ----------------------------------------------------------------------------------------
 
@@ -235,12 +297,27 @@ def run_world(
         observers=observers, script=script, stop_at=stop_at,
     )
     clock = trio.testing.MockClock(autojump_threshold=0)
+    watchdog = Watchdog(config.step_limit) if config.step_limit > 0 else None
     try:
         with deterministic_scheduling(decisions):
-            trio.run(world.main, clock=clock)
-    except (Exception, PlatformError, BaseExceptionGroup) as exc:  # escaped the SDK: a violation, with the world
-        world.trace.add(clock.current_time(), "world", 0, "error", "", f"{type(exc).__name__}: {exc}")
-        world.violations.append(Violation("error", f"the world raised {type(exc).__name__}: {exc}"))
+            if watchdog is None:
+                trio.run(world.main, clock=clock)
+            else:
+                with watchdog.armed():
+                    trio.run(world.main, clock=clock, instruments=[watchdog])
+    except BaseException as exc:
+        interrupt = _interrupt(exc)
+        if interrupt is not None:  # the user's: it stops the run, it is not a failing world
+            raise interrupt from None
+        stuck = _stuck(exc)
+        if stuck is not None:  # the world stopped there: only the checks that hold part-way apply
+            _report_stuck(world, stuck, clock.current_time())
+            stop_at = clock.current_time()
+        elif isinstance(exc, (Exception, PlatformError, BaseExceptionGroup)):  # escaped the SDK: a violation
+            world.trace.add(clock.current_time(), "world", 0, "error", "", f"{type(exc).__name__}: {exc}")
+            world.violations.append(Violation("error", f"the world raised {type(exc).__name__}: {exc}"))
+        else:
+            raise
     diverged = getattr(decisions, "diverged", "")  # a replay that stopped matching its recording
     if diverged:
         world.violations.append(Violation(
@@ -250,7 +327,7 @@ def run_world(
     promises = tuple(world.store.promises())
     found = list(world.violations)
     found += checks.no_rerun_after_resolve(world.trace)
-    found += oracle.check(promises, scenario)
+    found += oracle.check(promises, scenario, config.step_limit)
     partial = stop_at is not None and world.root is None  # part-way: the world's outcome is not known yet
     if not partial:
         if scenario.expected is not NOT_GIVEN:
@@ -279,6 +356,18 @@ def run_world(
     for invariant in scenario.invariants:
         for line in invariant(result):
             found.append(Violation("user", line))
-    if len(found) != len(result.violations):
+    found.sort(key=lambda v: v.check not in CAUSES)  # the cause first, then its symptoms, each in order
+    if tuple(found) != result.violations:
         result = result.with_violations(tuple(found))
     return result
+
+
+def _report_stuck(world: World, stuck: StuckBody, now: float) -> None:
+    """A body stopped by the watchdog: the world ends there, with a violation naming the promise."""
+    id = stuck.promise or ""
+    record = world.store.promise_map().get(id) if id else None
+    call = f" {describe_call(record.param)}" if record is not None else ""
+    event = world.trace.add(now, "world", 0, "stuck-body", id, str(stuck))
+    world.violations.append(Violation(
+        "stuck-body", f"{id}{call}: {stuck}: an endless loop or a blocking call; a body must await (ctx calls, "
+        "trio.sleep) to let the world go on. The world was stopped there (SimConfig.step_limit)", id, (event.seq,)))

@@ -216,20 +216,34 @@ async def same_on_replay(ctx: Context) -> int:
 
 
 def test_a_replay_that_makes_fewer_calls_than_recorded_is_caught_and_named() -> None:
+    """Each process incarnation has its own module state, so the bug shows when the incarnation that ran
+    the first execution also resumes the workflow; the SDK then refuses to end it (nondeterminism)."""
     scenario = Scenario(fewer_on_replay, (), functions=(doubled,), root_id="few")
     for seed in range(300):
-        _EXECUTIONS.clear()
         result = run_world(scenario, seed=seed, faults="crash,drop,reject")
         if not result.ok:
             break
     else:
         pytest.fail("no world in 300 found the orphans")
-    (violation,) = [v for v in result.violations if v.check == "replay-children"]
-    assert violation.id == "few.1"
-    assert violation.number == 3
-    assert violation.message.startswith("few fewer_on_replay() resolved, but replaying it over the store's records "
-                                        "never asks for few.1 (resolved), few.2 (")
-    assert "a replay made fewer calls than an earlier execution" in violation.message
+    first = result.violations[0]
+    assert (first.check, first.number, first.id) == ("nondeterminism", 9, "few")
+    assert ("nondeterminism at child few.1: the store recorded doubled(2) but the replay called nothing (it ended "
+            "after 1 call(s); 2 recorded child(ren) of few were never asked for)") in first.message
+
+
+def test_the_oracle_names_orphans_a_fresh_replay_would_leave() -> None:
+    """The replay oracle finds the same class in the record itself: a resolved workflow whose replay asks
+    for fewer children than the store holds under it."""
+    scenario = Scenario(same_on_replay, (), functions=(doubled,), root_id="same")
+    world = run_world(scenario, seed=0)
+    import attrs
+
+    extra = attrs.evolve(world.promises[1], id="same.9")
+    (violation,) = check([*world.promises, extra], scenario)
+    assert (violation.check, violation.number, violation.id) == ("replay-children", 3, "same.9")
+    assert violation.message.startswith("same same_on_replay() resolved, but replaying it over the store's records "
+                                        "never asks for same.9 (resolved): a replay made fewer calls than an earlier "
+                                        "execution")
 
 
 def test_the_twin_that_makes_the_same_calls_passes() -> None:

@@ -26,12 +26,23 @@ from .errors import EncodingError
 TAG = "$t"
 JSON = Any  # a tree of dict/list/str/int/float/bool/None
 
+#: How deeply containers may nest in an encoded value. Deeper (or cyclic) values are refused with an
+#: ``EncodingError`` instead of exhausting Python's stack, which would take the worker down with it.
+MAX_DEPTH = 100
+
 
 class _Unencodable(Exception):
     def __init__(self, path: str, value: object, why: str) -> None:
         self.path = path
         self.value = value
         self.why = why
+
+
+class _TooDeep(Exception):
+    """A value nests deeper than ``MAX_DEPTH`` (or a cycle), or the stack ran out while encoding it."""
+
+
+TOO_DEEP = f"it is cyclic or nested deeper than {MAX_DEPTH} levels"
 
 
 def _class_ref(cls: type, path: str, value: object) -> str:
@@ -41,24 +52,27 @@ def _class_ref(cls: type, path: str, value: object) -> str:
     return f"{cls.__module__}:{qualname}"
 
 
-def _to_tree(value: object, path: str) -> JSON:
+def _to_tree(value: object, path: str, depth: int = 0) -> JSON:
+    if depth > MAX_DEPTH:
+        raise _TooDeep()
+    depth += 1
     if isinstance(value, enum.Enum):  # before int/str: an IntEnum member is an int too
-        return {TAG: "enum", "cls": _class_ref(type(value), path, value), "v": _to_tree(value.value, path)}
+        return {TAG: "enum", "cls": _class_ref(type(value), path, value), "v": _to_tree(value.value, path, depth)}
     if value is None or isinstance(value, (bool, int, str, float)):
         return value
     if isinstance(value, list):
-        return [_to_tree(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_to_tree(v, f"{path}[{i}]", depth) for i, v in enumerate(value)]
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
-        return {TAG: "tuple", "v": [_to_tree(v, f"{path}[{i}]") for i, v in enumerate(value)]}
+        return {TAG: "tuple", "v": [_to_tree(v, f"{path}[{i}]", depth) for i, v in enumerate(value)]}
     if isinstance(value, dict):
         if all(type(k) is str for k in value) and TAG not in value:  # a StrEnum key is tagged
-            return {k: _to_tree(v, f"{path}[{k!r}]") for k, v in value.items()}
+            return {k: _to_tree(v, f"{path}[{k!r}]", depth) for k, v in value.items()}
         return {
             TAG: "map",
-            "v": [[_to_tree(k, f"{path} key"), _to_tree(v, f"{path}[{k!r}]")] for k, v in value.items()],
+            "v": [[_to_tree(k, f"{path} key", depth), _to_tree(v, f"{path}[{k!r}]", depth)] for k, v in value.items()],
         }
     if isinstance(value, (set, frozenset)):
-        items = [_to_tree(v, f"{path} item") for v in value]
+        items = [_to_tree(v, f"{path} item", depth) for v in value]
         # Sort by encoded text: a set's iteration order depends on string hashing.
         items.sort(key=lambda t: json.dumps(t, sort_keys=True))
         return {TAG: "frozenset" if isinstance(value, frozenset) else "set", "v": items}
@@ -67,14 +81,14 @@ def _to_tree(value: object, path: str) -> JSON:
     cls = type(value)
     if attrs.has(cls):
         fields = {  # keyed by the __init__ parameter: a private field _x is passed as x
-            (f.alias or f.name): _to_tree(getattr(value, f.name), f"{path}.{f.name}")
+            (f.alias or f.name): _to_tree(getattr(value, f.name), f"{path}.{f.name}", depth)
             for f in attrs.fields(cls)
             if f.init
         }
         return {TAG: "attrs", "cls": _class_ref(cls, path, value), "v": fields}
     if dataclasses.is_dataclass(value):
         fields = {
-            f.name: _to_tree(getattr(value, f.name), f"{path}.{f.name}")
+            f.name: _to_tree(getattr(value, f.name), f"{path}.{f.name}", depth)
             for f in dataclasses.fields(value)
             if f.init
         }
@@ -147,6 +161,8 @@ def encode(value: object, *, what: str) -> str:
     except _Unencodable as exc:
         at = f" at {exc.path.lstrip('.')}" if exc.path else ""
         raise EncodingError(f"cannot encode {what}{at} ({exc.value!r}): {exc.why}") from None
+    except (_TooDeep, RecursionError):
+        raise EncodingError(f"cannot encode {what}: {TOO_DEEP}") from None
 
 
 def decode(text: str) -> object:
@@ -177,6 +193,8 @@ def encode_call(func: str, args: Sequence[object], kwargs: Mapping[str, object],
         except _Unencodable as exc:
             at = f" at {exc.path.lstrip('.')}" if exc.path else ""
             raise EncodingError(f"{func}: cannot encode {label}{at} ({exc.value!r}): {exc.why}") from None
+        except (_TooDeep, RecursionError):
+            raise EncodingError(f"{func}: cannot encode {label}: {TOO_DEEP}") from None
     encoded_kwargs = {}
     for key, arg in kwargs.items():
         try:
@@ -184,7 +202,12 @@ def encode_call(func: str, args: Sequence[object], kwargs: Mapping[str, object],
         except _Unencodable as exc:
             at = f" at {exc.path.lstrip('.')}" if exc.path else ""
             raise EncodingError(f"{func}: cannot encode argument {key!r}{at} ({exc.value!r}): {exc.why}") from None
-    return _dumps({"func": func, "args": encoded_args, "kwargs": encoded_kwargs})
+        except (_TooDeep, RecursionError):
+            raise EncodingError(f"{func}: cannot encode argument {key!r}: {TOO_DEEP}") from None
+    try:
+        return _dumps({"func": func, "args": encoded_args, "kwargs": encoded_kwargs})
+    except RecursionError:  # the tree is within MAX_DEPTH, but too little stack is left here
+        raise EncodingError(f"{func}: cannot encode its arguments: {TOO_DEEP}") from None
 
 
 def decode_call(param: str) -> Call:

@@ -101,10 +101,12 @@ class NondeterminismError(PlatformError):
     reads something nondeterministic. Retrying cannot fix it, and rejecting would lose work, so
     the task is released and the error surfaces to whoever runs the worker."""
 
-    def __init__(self, id: str, recorded: str, new: str) -> None:
+    def __init__(self, id: str, recorded: str, new: str, workflow: str = "") -> None:
         self.id = id
         self.recorded = recorded
         self.new = new
+        #: The workflow whose replay diverged (the parent of ``id``), when known.
+        self.workflow = workflow
         super().__init__(
             f"nondeterminism at child {id}: the store recorded {recorded} but the replay called "
             f"{new}. A workflow must make the same child calls, in the same order, on every run; "
@@ -115,3 +117,22 @@ class NondeterminismError(PlatformError):
 class NonRetryable(Exception):
     """Raise (a subclass of) this in a leaf for an error no retry can fix: it rejects the leaf at
     once, whatever retries its policy has left."""
+
+
+class UserBaseException(PlatformError):
+    """A body raised a ``BaseException`` that is not an ``Exception`` (``SystemExit``, ``GeneratorExit``,
+    a class of its own). It is not an outcome a promise can be rejected with, and it must not stop the
+    worker: like nondeterminism, the task is released and the error reported; ``error`` is the original."""
+
+    def __init__(self, id: str, error: BaseException) -> None:
+        self.id = id
+        self.error = error
+        super().__init__(
+            f"the body of {id} raised {type(error).__name__}: {error}; a body may raise only Exception "
+            "subclasses (a BaseException is not an outcome the promise can be rejected with)"
+        )
+
+
+class Interrupted(BaseException):
+    """Stops a whole run at once, like ``KeyboardInterrupt``: no layer of the SDK catches, converts or
+    reports it. The simulator raises one into a body that stopped yielding (its watchdog)."""

@@ -16,10 +16,10 @@ import trio
 
 from ..core.clock import Clock
 from ..core.codec import decode_call, describe_call, encode, encode_call, encode_error
-from ..core.errors import EncodingError, NondeterminismError, UsageError
+from ..core.errors import EncodingError, Interrupted, NondeterminismError, PlatformError, UsageError, UserBaseException
 from ..core.ids import child_id
 from ..core.records import Fence, PromiseRecord, PromiseState
-from ..core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TIMER, Store
+from ..core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIMER, Store
 from .function import DurableFunction, Registry
 from .futures import DurableFuture, RemoteFuture
 from .outcome import Suspended, result_of
@@ -32,6 +32,14 @@ Settlement = tuple[PromiseState, str]
 
 #: Called with (promise id, function) whenever a body starts; see ``Executor``.
 BodyHook = Callable[[str, DurableFunction[..., Any]], None]
+
+#: How deep local child workflows (``ctx.run`` of a workflow) may nest in one task. Each level is a
+#: few frames of Python stack and a trio nursery; far deeper, Python's recursion limit breaks trio's
+#: own bookkeeping and the whole worker with it. Deeper recursion belongs in ``ctx.rpc`` children.
+MAX_LOCAL_DEPTH = 100
+
+#: Exceptions that pass every layer of the SDK untouched: interrupts are the user's (DESIGN §5).
+INTERRUPTS = (KeyboardInterrupt, Interrupted)
 
 
 @attrs.define(eq=False)
@@ -96,13 +104,14 @@ def _check_options(where: str, timeout: float | None, retry: object, id: object,
 class Context:
     """Handed to a workflow as its first argument; every durable call goes through it."""
 
-    def __init__(self, execution: Execution, id: str, deadline: float, nursery: trio.Nursery) -> None:
+    def __init__(self, execution: Execution, id: str, deadline: float, nursery: trio.Nursery, depth: int = 0) -> None:
         self._execution = execution
         self._id = id
         self._deadline = deadline
         self._nursery = nursery
         self._next = 0
         self._asked: set[str] = set()
+        self._depth = depth  # local workflows this one is nested in, within its task
 
     @property
     def id(self) -> str:
@@ -137,8 +146,8 @@ class Context:
             first = skipped[0]
             raise NondeterminismError(
                 first.id, describe_call(first.param),
-                f"no call: the replay of {self._id} ended after {len(self._asked)} call(s), and "
-                f"{len(skipped)} recorded child(ren) were never asked for",
+                f"nothing (it ended after {len(self._asked)} call(s); {len(skipped)} recorded child(ren) of "
+                f"{self._id} were never asked for)",
             )
 
     def run(self, fn: DurableFunction[..., T], /, *args: Any, **kwargs: Any) -> RunBuilder[T]:
@@ -147,6 +156,12 @@ class Context:
         self._check_here("run")
         _check_durable(fn, "ctx.run")
         fn.check_arguments(args, kwargs, where="ctx.run")
+        if fn.is_workflow and self._depth >= MAX_LOCAL_DEPTH:
+            raise UsageError(
+                f"ctx.run({fn.name}) in {self._id}: local child workflows nest at most {MAX_LOCAL_DEPTH} deep in "
+                "one task, and this call would go deeper; call it with ctx.rpc (each rpc child runs as its "
+                "own task) or make the recursion shallower"
+            )
         param = encode_call(fn.name, args, kwargs, names=fn.param_names)
         return RunBuilder(self, fn, args, kwargs, param, Options())
 
@@ -222,8 +237,24 @@ class Context:
             record = await ex.store.create_promise(id, param, timeout_at, tags, target=target, fence=ex.fence)
             ex.branch[id] = record
         if record.param != param:
-            raise NondeterminismError(id, describe_call(record.param), describe_call(param))
+            raise NondeterminismError(id, describe_call(record.param), describe_call(param), self._id)
+        recorded_how = _how(record.tags.get(TAG_SCOPE), record.tags.get(TAG_TARGET), record.tags.get(TAG_TIMER))
+        new_how = _how(scope, target, "true" if timer else None)
+        if recorded_how != new_how and TAG_SCOPE in record.tags:
+            call = describe_call(param)
+            raise NondeterminismError(
+                id, f"{recorded_how[0]}({call}){recorded_how[1]}", f"{new_how[0]}({call}){new_how[1]}", self._id
+            )
         return record
+
+
+def _how(scope: str | None, target: str | None, timer: str | None) -> tuple[str, str]:
+    """How a child was called, from its tags: ("ctx.run" or "ctx.rpc", " on target 'g'" or "")."""
+    if scope == "local":
+        return ("ctx.run", "")
+    if timer == "true":
+        return ("ctx.sleep", "")
+    return ("ctx.rpc", f" on target {target!r}" if target is not None else "")
 
 
 def _check_durable(fn: object, where: str) -> None:
@@ -354,8 +385,9 @@ async def run_workflow(
     """
     suspended = False
     settlement: Settlement
+    parent = current_context.get()  # the workflow whose ctx.run started this one, in this task
     async with trio.open_nursery() as nursery:
-        ctx = Context(ex, record.id, record.timeout_at, nursery)
+        ctx = Context(ex, record.id, record.timeout_at, nursery, 0 if parent is None else parent._depth + 1)
         token = current_context.set(ctx)
         promise_token = current_promise.set(record.id)
         try:
@@ -366,6 +398,11 @@ async def run_workflow(
             suspended = True
         except Exception as exc:
             settlement = (PromiseState.REJECTED, encode_error(exc))
+        except BaseException as exc:
+            converted = user_base_exception(record.id, exc)
+            if converted is None:
+                raise
+            raise converted from exc
         else:
             settlement = _resolve(fn, value)
         finally:
@@ -458,6 +495,20 @@ async def run_leaf(
         current_context.reset(token)
 
 
+def user_base_exception(id: str, exc: BaseException) -> UserBaseException | None:
+    """What a ``BaseException`` raised by the body of ``id`` becomes: None for the platform's own
+    signals (suspension, cancellation, platform errors) and interrupts, which go on as they are; for
+    anything else the user's code raised (``SystemExit``, ``GeneratorExit``, a class of its own, a
+    group of those) a ``UserBaseException`` naming the promise, fatal for the task, not the worker."""
+    passing = (*INTERRUPTS, PlatformError, Suspended, trio.Cancelled)
+    if isinstance(exc, BaseExceptionGroup):
+        if exc.subgroup(passing) is not None:
+            return None
+    elif isinstance(exc, passing):
+        return None
+    return UserBaseException(id, exc)
+
+
 def _resolve(fn: DurableFunction[..., Any], value: object) -> Settlement:
     try:
         return (PromiseState.RESOLVED, encode(value, what=f"the value returned by {fn.name}"))
@@ -476,7 +527,13 @@ async def run_child(
         if fn.is_workflow:
             state, value = await run_workflow(ex, fn, record, args, kwargs)
         else:
-            state, value = await run_leaf(ex, fn, record, args, kwargs, options.retry)
+            try:
+                state, value = await run_leaf(ex, fn, record, args, kwargs, options.retry)
+            except BaseException as exc:
+                converted = user_base_exception(record.id, exc)
+                if converted is None:
+                    raise
+                raise converted from exc
     if scope.cancelled_caught:
         record = await ex.refresh(record.id)
         if not record.settled:  # the store's clock lags trio's: report the deadline all the same

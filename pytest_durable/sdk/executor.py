@@ -5,16 +5,26 @@ from __future__ import annotations
 import enum
 import random
 from collections.abc import Callable
+from typing import Any
 
 import trio
 
 from ..core.clock import Clock
 from ..core.codec import decode_call
 from ..core.errors import PlatformError
-from ..core.records import Fence, SuspendResult, TaskRecord
+from ..core.records import Fence, PromiseRecord, SuspendResult, TaskRecord
 from ..core.store import Store
-from .context import BodyHook, Execution, Options, Settlement, run_leaf, run_workflow
-from .function import Registry
+from .context import (
+    INTERRUPTS,
+    BodyHook,
+    Execution,
+    Options,
+    Settlement,
+    run_leaf,
+    run_workflow,
+    user_base_exception,
+)
+from .function import DurableFunction, Registry
 from .outcome import Suspended
 
 
@@ -70,6 +80,8 @@ class Executor:
         try:
             return await self._execute(task)
         except BaseExceptionGroup as group:
+            if group.subgroup(INTERRUPTS) is not None:
+                raise  # an interrupt stops everything; it is never taken for a platform error
             platform = first_platform_error(group)
             if platform is not None and not _has_cancelled(group):
                 raise platform from None
@@ -96,7 +108,7 @@ class Executor:
                     if fn.is_workflow:
                         settlement = await run_workflow(ex, fn, root, args, kwargs)
                     else:
-                        settlement = await run_leaf(ex, fn, root, args, kwargs, Options().retry)
+                        settlement = await self._run_root_leaf(ex, fn, root, args, kwargs)
             except Suspended:
                 answer = await self.store.suspend_task(fence, list(ex.awaiting))
                 if answer is SuspendResult.REDIRECT:
@@ -108,6 +120,20 @@ class Executor:
             state, value = settlement
             await self.store.fulfill_task(fence, state, value)
             return Outcome.FULFILLED
+
+
+    @staticmethod
+    async def _run_root_leaf(
+        ex: Execution, fn: DurableFunction[..., Any], root: PromiseRecord, args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Settlement:
+        try:
+            return await run_leaf(ex, fn, root, args, kwargs, Options().retry)
+        except BaseException as exc:  # SystemExit & co. from the body: fatal for the task, not the worker
+            converted = user_base_exception(root.id, exc)
+            if converted is None:
+                raise
+            raise converted from exc
 
 
 def _has_cancelled(group: BaseExceptionGroup[BaseException]) -> bool:

@@ -25,6 +25,7 @@ from ..core.errors import (
     RegistrationError,
     TaskStateError,
     UsageError,
+    UserBaseException,
 )
 from ..core.ids import check_root_id
 from ..core.memory_store import MemoryStore
@@ -38,7 +39,20 @@ from .outcome import result_of
 T = TypeVar("T")
 
 #: Errors that no retry can fix: the task is left pending in the store and the error is reported.
-FATAL = (NondeterminismError, RegistrationError)
+FATAL = (NondeterminismError, RegistrationError, UserBaseException)
+
+#: Called with (task id, promise id at fault, error) when a task fails with a ``FATAL`` error.
+ErrorHook = Callable[[str, str, BaseException], None]
+
+
+def culprit(task: TaskRecord, error: BaseException) -> str:
+    """The promise a fatal error is about: the workflow whose replay diverged, the body that raised
+    a ``BaseException``, or else the task's own promise (e.g. one whose function is unknown)."""
+    if isinstance(error, NondeterminismError) and error.workflow:
+        return error.workflow
+    if isinstance(error, UserBaseException):
+        return error.id
+    return task.promise_id
 
 
 class Handle(Generic[T]):
@@ -71,7 +85,9 @@ class Worker:
     a second try before the lease ends); ``poll_interval`` how often the store is asked for due
     tasks; with ``sweeps`` the worker also asks the store to apply
     due timeouts each poll (a store with its own sweeper, like the simulator's server, needs not).
-    Start it with ``async with worker.running():``.
+    ``on_error`` is called with (task id, promise id, error) whenever a task fails with an error no
+    retry can fix (nondeterminism, an unknown function, a ``BaseException`` from a body); the error is
+    also kept in ``errors`` and raised by ``Handle.result()``. Start it with ``async with worker.running():``.
     """
 
     def __init__(
@@ -87,6 +103,7 @@ class Worker:
         rng: Callable[[], float] | None = None,
         on_body: BodyHook | None = None,
         sweeps: bool = True,
+        on_error: ErrorHook | None = None,
     ) -> None:
         for name, value in (("ttl", ttl), ("poll_interval", poll_interval), ("root_timeout", root_timeout)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -105,6 +122,7 @@ class Worker:
             rng=rng if rng is not None else random.Random().random, on_body=on_body,
         )
         self.errors: list[tuple[str, BaseException]] = []
+        self.on_error = on_error
         self._fatal: dict[str, BaseException] = {}
         self._running: set[str] = set()
         self._changed = trio.Event()
@@ -224,6 +242,8 @@ class Worker:
             self.errors.append((task.id, error))
             if isinstance(error, FATAL):
                 self._fatal[task.id] = error
+                if self.on_error is not None:
+                    self.on_error(task.id, culprit(task, error), error)
             if not isinstance(error, Fenced):  # a fenced worker's lease is gone: the holder carries on
                 await self._release(fence)
         finally:
