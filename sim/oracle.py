@@ -22,7 +22,7 @@ from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.codec import class_modules, decode_call, describe_call
 from pytest_durable.core.errors import NondeterminismError, NotFound
 from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
-from pytest_durable.core.store import TAG_ORIGIN, TAG_PARENT, TAG_TARGET
+from pytest_durable.core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET
 from pytest_durable.sdk.context import Execution, run_workflow
 from pytest_durable.sdk.function import DurableFunction, Registry
 from pytest_durable.sdk.outcome import Suspended
@@ -126,7 +126,8 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
     outcome: list[tuple[PromiseState, str | None]] = []
 
     async def main() -> None:
-        outcome.append(await run_workflow(ex, fn, pending, tuple(call.args), dict(call.kwargs)))
+        depth = _local_depth(record, records)
+        outcome.append(await run_workflow(ex, fn, pending, tuple(call.args), dict(call.kwargs), depth))
 
     watchdog = Watchdog(step_limit) if step_limit > 0 else None
     try:
@@ -149,6 +150,16 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
         why = str(stop) if stop is not None else f"raised {type(exc).__name__}: {exc}"
         return Replay(record.id, asked, store.stray, stopped=why)
     return Replay(record.id, tuple(store.asked), outcome=outcome[0])
+
+
+def _local_depth(record: PromiseRecord, records: Mapping[str, PromiseRecord]) -> int:
+    """How many local workflows ``record`` ran inside (its chain of ``ctx.run`` parents): a replay
+    must meet the SDK's nesting limit where the recorded run met it."""
+    depth = 0
+    while record.tags.get(TAG_SCOPE) == "local" and record.tags.get(TAG_PARENT) in records:
+        record = records[record.tags[TAG_PARENT]]
+        depth += 1
+    return depth
 
 
 def _no_child_body(id: str, workflow: str) -> None:

@@ -377,17 +377,20 @@ class RpcBuilder(Generic[T]):
 
 async def run_workflow(
     ex: Execution, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+    kwargs: dict[str, Any], depth: int | None = None,
 ) -> Settlement:
     """Run a workflow body from the top; join every local child it spawned before returning.
 
     Raises ``Suspended`` (after the join) when the body or a child awaited a pending remote promise.
+    ``depth`` is how many local workflows it runs inside (by default: counted from the calling one).
     """
     suspended = False
     settlement: Settlement
-    parent = current_context.get()  # the workflow whose ctx.run started this one, in this task
+    if depth is None:
+        parent = current_context.get()  # the workflow whose ctx.run started this one, in this task
+        depth = 0 if parent is None else parent._depth + 1
     async with trio.open_nursery() as nursery:
-        ctx = Context(ex, record.id, record.timeout_at, nursery, 0 if parent is None else parent._depth + 1)
+        ctx = Context(ex, record.id, record.timeout_at, nursery, depth)
         token = current_context.set(ctx)
         promise_token = current_promise.set(record.id)
         try:
