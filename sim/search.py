@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 import hypothesis
 import hypothesis.strategies as st
+import trio
 from hypothesis.control import current_build_context
 
 from pytest_durable.core.codec import encode_call
@@ -36,11 +37,19 @@ Draw = Callable[[st.SearchStrategy[Any]], Any]
 #: Schedule choices drawn from Hypothesis per world before a seeded stream takes over. A world that
 #: uses fewer is padded to exactly this many (see ``HypothesisDecisions.pad``).
 DEFAULT_BUDGET = 256
-#: Choices that say what a fault that just fired looks like (when in the request a crash happens,
-#: which side of a message is dropped, who is partitioned and for how long): they come with the fault.
-DETAIL_KINDS = frozenset({"crash_when", "drop_side", "delay_size", "partition_who", "partition_size",
-                          "server_restart_size"})
-#: Each planned fault carries a number whose mixed-radix digits are its detail choices.
+#: Choices that say what a fault looks like come with the fault, not from the schedule: each is a
+#: hexadecimal digit (its position here) of the number a planned fault of that family carries. The
+#: restart downtime of a crashed process comes with its crash; how late a duplicate lands, with it.
+DETAILS: Mapping[str, tuple[str, int]] = {
+    "crash_when": ("crash", 0), "restart_size": ("crash", 1),
+    "drop_side": ("drop", 0),
+    "delay_size": ("delay", 0),
+    "duplicate_delay": ("duplicate", 0),
+    "partition_who": ("partition", 0), "partition_size": ("partition", 1),
+    "server_restart_size": ("server_restart", 0),
+}
+DETAIL_KINDS = frozenset(DETAILS)
+#: Each planned fault carries a number whose hexadecimal digits are its detail choices.
 DETAIL_RANGE = 256
 
 _INTEGERS: dict[int, st.SearchStrategy[int]] = {}
@@ -56,25 +65,47 @@ def _integers(upper: int) -> st.SearchStrategy[int]:
 #: Which time an opportunity (say ``settle job.1``) comes up that a fault aims at: draws below
 #: ``FIRST_TIME`` all mean the first time (most bugs need no more), then the second, the third.
 FIRST_TIME = 3
-OCCURRENCES = 3
+OCCURRENCES = 4
+
+#: How much more often a search aims at an opportunity the quiet world has than at one it has not.
+LIKELY_WEIGHT = 4
+
+#: A planned fault: (opportunity, occurrence, not before this virtual time) -> detail.
+FaultKey = tuple[str, int, float]
 
 
-def fault_schedules(faults: FaultConfig, keys: Mapping[str, Sequence[str]]
-                    ) -> st.SearchStrategy[dict[str, dict[tuple[str, int], int]]]:
-    """For each fault kind, where its faults fall: ``{(opportunity, occurrence): detail}``.
+def fault_schedules(faults: FaultConfig, keys: Mapping[str, Sequence[str]], *, tick: float = 1.0,
+                    quiet: Mapping[str, int] | None = None) -> st.SearchStrategy[dict[str, dict[FaultKey, int]]]:
+    """For each fault kind, where its faults fall: ``{(opportunity, occurrence, after): detail}``.
 
-    An opportunity is named by what it is (``"create job.1"``, ``"body job.0"``, ``"tick 4"``), picked
-    from ``keys[kind]`` (in the order a quiet world first meets them), so a fault stays where it is
-    when Hypothesis deletes another one or straightens the schedule. Shrinking deletes faults (up to
-    the kind's bound), lowers the key index (an earlier point), the occurrence (the first time) and
-    the detail (the first choice, e.g. crash *before* the request)."""
+    An opportunity is named by what it is (``"create job.1"``, ``"heartbeat job"``, ``"await job.0"``,
+    ``"tick 4"``), picked from ``keys[kind]`` (``opportunity_keys``: those of a quiet world first,
+    then every other one a world can reach), so a fault stays where it is when Hypothesis deletes
+    another one or straightens the schedule. ``after`` (a multiple of ``tick`` up to
+    ``quiesce_after``) aims it at the ``occurrence``-th time that opportunity comes up at or after
+    that virtual time: a crash in the middle of a long wait, as a sweep's crashes fall. Shrinking
+    deletes faults (up to the kind's bound), lowers the key index (an earlier point), the occurrence
+    (the first time), ``after`` (from the start) and the detail (the first choice, e.g. crash
+    *before* the request, the shortest restart).
 
-    def kind_schedule(kind: str) -> st.SearchStrategy[dict[tuple[str, int], int]]:
+    The likely points weigh more: the first ``quiet[kind]`` keys (a quiet world's) are drawn
+    ``LIKELY_WEIGHT`` times as often as the rest, and three in four draws of ``after`` mean 0."""
+    quiet = quiet or {}
+    steps = max(0, int(faults.quiesce_after / tick))
+
+    def kind_schedule(kind: str) -> st.SearchStrategy[dict[FaultKey, int]]:
         names = list(keys.get(kind, ())) or [""]
+        likely = min(quiet.get(kind, len(names)), len(names))
         occurrence = _integers(FIRST_TIME + OCCURRENCES - 2)
-        fault = st.tuples(_integers(len(names) - 1), occurrence, _integers(DETAIL_RANGE - 1))
+        fault = st.tuples(_integers(LIKELY_WEIGHT * likely + len(names) - 1), occurrence, _integers(4 * steps),
+                          _integers(DETAIL_RANGE - 1))
+
+        def key(i: int) -> str:
+            return names[i // LIKELY_WEIGHT] if i < LIKELY_WEIGHT * likely else names[i - LIKELY_WEIGHT * likely]
+
         return st.lists(fault, max_size=faults.bound(kind)).map(
-            lambda drawn: {(names[i], max(0, nth - FIRST_TIME + 1)): detail for i, nth, detail in drawn}
+            lambda drawn: {(key(i), max(0, nth - FIRST_TIME + 1), max(0, after - 3 * steps) * tick): detail
+                           for i, nth, after, detail in drawn}
         )
 
     return st.fixed_dictionaries({kind: kind_schedule(kind) for kind in faults.kinds})
@@ -96,7 +127,14 @@ class _KeyRecorder:
         return False
 
 
-_KEYS: dict[tuple[Any, ...], dict[str, list[str]]] = {}
+_KEYS: dict[tuple[Any, ...], tuple[dict[str, list[str]], dict[str, set[str]]]] = {}
+
+#: The fault kinds met at each request (named ``"{op} {id}"``), and the requests a worker may send
+#: about a promise or its task (``dispatch`` names a group instead).
+REQUEST_KINDS = ("crash", "drop", "duplicate", "delay", "store_error")
+PROMISE_OPS = ("create", "settle", "get")
+#: Requests about a task: only a root or an rpc child has one (a local child runs in its parent's).
+TASK_OPS = ("acquire", "heartbeat", "release", "branch", "fulfill", "suspend")
 
 
 def _scenario_key(scenario: Scenario) -> tuple[Any, ...]:
@@ -107,8 +145,17 @@ def _scenario_key(scenario: Scenario) -> tuple[Any, ...]:
 
 
 def opportunity_keys(scenario: Scenario, faults: FaultConfig, config: SimConfig | None) -> dict[str, list[str]]:
-    """The fault opportunities of ``scenario``'s world with nothing going wrong, per kind, in the
-    order they first come up: what Hypothesis aims faults at. Cached per scenario."""
+    """The fault opportunities a world of ``scenario`` can reach, per kind: first those of the world
+    with nothing going wrong, in the order they come up (the likely ones, where shrinking goes), then
+    every other one named after the promises and groups it has: each request op about each promise
+    (a heartbeat, a release, a fulfill a quiet world never sends), an ``await`` in each body, each
+    body for ``reject``, and every chaos tick until ``quiesce_after``. Cached per scenario."""
+    return _opportunities(scenario, faults, config)[0]
+
+
+def _opportunities(scenario: Scenario, faults: FaultConfig, config: SimConfig | None
+                   ) -> tuple[dict[str, list[str]], dict[str, set[str]]]:
+    """``opportunity_keys`` and, per kind, the names among them that the quiet world has."""
     from .world import run_world
 
     key = (_scenario_key(scenario), str(faults), config)
@@ -116,7 +163,32 @@ def opportunity_keys(scenario: Scenario, faults: FaultConfig, config: SimConfig 
     if cached is None:
         recorder = _KeyRecorder()
         run_world(scenario, faults=faults, config=config, decisions=recorder)
-        cached = _KEYS[key] = {kind: list(recorder.keys.get(kind, {})) for kind in faults.kinds}
+        quiet = {kind: list(names) for kind, names in recorder.keys.items()}
+        ids: dict[str, None] = {scenario.root_id: None}
+        tasks: dict[str, None] = {scenario.root_id: None}
+        groups: dict[str, None] = {scenario.group: None}
+        for names in quiet.values():
+            for name in names:
+                what, _, about = name.partition(" ")
+                if what == "dispatch":
+                    groups[about] = None
+                elif what != "tick" and about:
+                    ids[about] = None
+                    if what in TASK_OPS:
+                        tasks[about] = None
+        ticks = int(faults.quiesce_after / (config or SimConfig()).fault_tick)
+        requests = ([f"dispatch {g}" for g in groups] + [f"{op} {i}" for i in ids for op in PROMISE_OPS]
+                    + [f"{op} {t}" for t in tasks for op in TASK_OPS])
+        reachable: dict[str, list[str]] = {kind: requests for kind in REQUEST_KINDS}
+        reachable["crash"] = requests + [f"await {i}" for i in ids]
+        reachable["reject"] = [f"body {i}" for i in ids]
+        reachable["partition"] = reachable["server_restart"] = [f"tick {n}" for n in range(1, ticks + 1)]
+        every: dict[str, list[str]] = {}
+        for kind in faults.kinds:
+            ordered = dict.fromkeys(quiet.get(kind, []))
+            ordered.update(dict.fromkeys(reachable.get(kind, [])))
+            every[kind] = list(ordered)
+        cached = _KEYS[key] = (every, {kind: set(names) for kind, names in quiet.items()})
     return cached
 
 
@@ -138,7 +210,7 @@ class HypothesisDecisions:
 
     def __init__(self, draw: Draw, *, budget: int = DEFAULT_BUDGET) -> None:
         self.log: list[tuple[str, int]] = []
-        self.schedule: dict[str, dict[tuple[str, int], int]] = {}
+        self.schedule: dict[str, dict[FaultKey, int]] = {}
         self.budget = budget
         self.fallback_seed: int | None = None
         #: What a draw raised (Hypothesis stops a test case with an exception when its choices run
@@ -148,13 +220,14 @@ class HypothesisDecisions:
         self._draw = draw
         self._drawn = 0
         self._rng: random.Random | None = None
-        self._seen: dict[tuple[str, str], int] = {}
-        self._detail = 0
+        self._seen: dict[tuple[str, FaultKey], int] = {}
+        self._details: dict[str, int] = {}
 
-    def begin(self, faults: FaultConfig, keys: Mapping[str, Sequence[str]]) -> None:
+    def begin(self, faults: FaultConfig, keys: Mapping[str, Sequence[str]], *, tick: float = 1.0,
+              quiet: Mapping[str, int] | None = None) -> None:
         """Draw where the faults fall, before the world makes any other choice."""
         try:
-            self.schedule = self._draw(fault_schedules(faults, keys))
+            self.schedule = self._draw(fault_schedules(faults, keys, tick=tick, quiet=quiet))
         except BaseException as exc:  # handed back to Hypothesis by raise_stopped
             self.stopped = exc
 
@@ -198,8 +271,9 @@ class HypothesisDecisions:
     def choose(self, kind: str, n: int) -> int:
         if n <= 1:
             return 0
-        if kind in DETAIL_KINDS:
-            value, self._detail = self._detail % n, self._detail // n
+        if kind in DETAILS:
+            family, digit = DETAILS[kind]
+            value = (self._details.get(family, 0) >> 4 * digit & 15) % n
         else:
             value = self._int(n - 1)
         self.log.append((kind, value))
@@ -208,11 +282,20 @@ class HypothesisDecisions:
     def flip(self, kind: str, rate: float, where: str = "") -> bool:
         if rate <= 0:
             return False
-        nth = self._seen.get((kind, where), 0)
-        self._seen[(kind, where)] = nth + 1
-        detail = self.schedule.get(kind, {}).get((where, nth))
+        detail = None
+        planned = self.schedule.get(kind)
+        if planned:
+            now = trio.current_time()
+            for key, value in planned.items():
+                aim, nth, after = key if len(key) == 3 else (*key, 0.0)  # (where, nth) as a test may plant it
+                if aim != where or now < after:
+                    continue
+                seen = self._seen.get((kind, key), 0)
+                self._seen[(kind, key)] = seen + 1
+                if seen == nth and detail is None:
+                    detail = value
         if detail is not None:
-            self._detail = detail
+            self._details[kind] = detail
         self.log.append((kind, int(detail is not None)))
         return detail is not None
 
@@ -235,6 +318,8 @@ def plan_of(result: RunResult) -> tuple[FaultPlan, tuple[str, ...]]:
             crash = _crash_point(event)
             if crash is not None:
                 points.append(crash)
+            elif event.detail.startswith("await "):  # in the middle of a body: no plan point says it
+                others.append(f"crash({event.process}, {event.detail})")
         elif event.kind == "drop":
             op, _, side = event.detail.partition(" ")
             nth = sent.get((event.process, event.id, op))
@@ -310,7 +395,10 @@ class World:
             if self.result is not None:
                 raise UsageError("World.run: a drawn world runs once (its choices are used up); "
                                  "draw another, or pin it with world.pinned()")
-            self.drawn.begin(self.faults, _aimed(opportunity_keys(scenario, self.faults, config), *self.aim))
+            every, quiet = _opportunities(scenario, self.faults, config)
+            keys = _aimed(every, *self.aim)
+            likely = {kind: sum(1 for name in names if name in quiet.get(kind, ())) for kind, names in keys.items()}
+            self.drawn.begin(self.faults, keys, tick=(config or SimConfig()).fault_tick, quiet=likely)
             self.drawn.raise_stopped()
             decisions = self.drawn
         else:
@@ -355,7 +443,9 @@ class World:
         quiesce = self.faults.quiesce_after
         extra = f", quiesce_after={quiesce:g}" if quiesce != FaultConfig().quiesce_after else ""
         if not others and self.scenario is not None:
-            again = pinned_world(plan=str(plan), quiesce_after=quiesce).run(self.scenario, config=self.config)
+            with warnings.catch_warnings():  # a trial: a point that does not fire just means "no"
+                warnings.simplefilter("ignore", UnfiredPlanWarning)
+                again = pinned_world(plan=str(plan), quiesce_after=quiesce).run(self.scenario, config=self.config)
             if again.trace_hash == result.trace_hash:
                 return f'@durable_example(plan="{plan}"{extra})'
         spec = f'faults="{self.faults}"' + (f', plan="{self.plan}"' if self.plan.points else "")
@@ -419,7 +509,8 @@ def worlds(faults: str | FaultConfig = "crash", *, plan: str | FaultPlan | st.Se
 
 
 def _aimed(keys: Mapping[str, Sequence[str]], ops: Sequence[str], ids: Sequence[str]) -> dict[str, list[str]]:
-    """The opportunity names left once faults may only strike ``ops`` requests about ``ids``."""
+    """The opportunity names left once faults may only strike ``ops`` requests about ``ids`` (an
+    ``await`` in a body is no request: with ``ops`` given it is left out)."""
 
     def allowed(name: str) -> bool:
         what, _, about = name.partition(" ")

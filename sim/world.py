@@ -23,7 +23,7 @@ from . import checks
 from .config import SimConfig
 from .decisions import Decisions, SeededDecisions
 from .faults import CRASH_OPS, CRASH_WHEN, FaultConfig, FaultPlan
-from .injector import Injector
+from .injector import AwaitCrashes, Injector
 from .ledger import Ledger, set_current
 from .network import SimStore
 from .process import SimProcess
@@ -77,6 +77,8 @@ class World:
         self.ledger = Ledger(now=trio.current_time)
         self.processes = [SimProcess(self, name, group) for name, group in scenario.process_names()]
         self._partitions: dict[str, float] = {}
+        #: The world's own nursery, for what outlives the task that starts it (a late duplicate).
+        self.nursery: trio.Nursery | None = None
         self.root: PromiseRecord | None = None
         fn = scenario.workflow
         self.root_param = encode_call(fn.name, scenario.args, scenario.kwargs, names=fn.param_names)
@@ -114,7 +116,10 @@ class World:
 
     async def main(self) -> None:
         set_current(self.ledger)
+        if self.faults.rate("crash") > 0:
+            trio.lowlevel.add_instrument(AwaitCrashes(self.injector, self.processes))
         async with trio.open_nursery() as nursery:
+            self.nursery = nursery
             nursery.start_soon(self.server.sweeper, self.config.sweep_interval)
             for process in self.processes:
                 nursery.start_soon(process.run, name=f"process {process.name}")
