@@ -70,18 +70,21 @@ OCCURRENCES = 4
 #: How much more often a search aims at an opportunity the quiet world has than at one it has not.
 LIKELY_WEIGHT = 4
 
+#: How finely a planned fault's "not before" time divides ``quiesce_after`` (5 s steps by default).
+AFTER_STEPS = 24
+
 #: A planned fault: (opportunity, occurrence, not before this virtual time) -> detail.
 FaultKey = tuple[str, int, float]
 
 
-def fault_schedules(faults: FaultConfig, keys: Mapping[str, Sequence[str]], *, tick: float = 1.0,
+def fault_schedules(faults: FaultConfig, keys: Mapping[str, Sequence[str]], *,
                     quiet: Mapping[str, int] | None = None) -> st.SearchStrategy[dict[str, dict[FaultKey, int]]]:
     """For each fault kind, where its faults fall: ``{(opportunity, occurrence, after): detail}``.
 
     An opportunity is named by what it is (``"create job.1"``, ``"heartbeat job"``, ``"await job.0"``,
     ``"tick 4"``), picked from ``keys[kind]`` (``opportunity_keys``: those of a quiet world first,
     then every other one a world can reach), so a fault stays where it is when Hypothesis deletes
-    another one or straightens the schedule. ``after`` (a multiple of ``tick`` up to
+    another one or straightens the schedule. ``after`` (one of ``AFTER_STEPS`` steps up to
     ``quiesce_after``) aims it at the ``occurrence``-th time that opportunity comes up at or after
     that virtual time: a crash in the middle of a long wait, as a sweep's crashes fall. Shrinking
     deletes faults (up to the kind's bound), lowers the key index (an earlier point), the occurrence
@@ -89,22 +92,22 @@ def fault_schedules(faults: FaultConfig, keys: Mapping[str, Sequence[str]], *, t
     *before* the request, the shortest restart).
 
     The likely points weigh more: the first ``quiet[kind]`` keys (a quiet world's) are drawn
-    ``LIKELY_WEIGHT`` times as often as the rest, and three in four draws of ``after`` mean 0."""
+    ``LIKELY_WEIGHT`` times as often as the rest, and half the draws of ``after`` mean 0."""
     quiet = quiet or {}
-    steps = max(0, int(faults.quiesce_after / tick))
+    step = faults.quiesce_after / AFTER_STEPS
 
     def kind_schedule(kind: str) -> st.SearchStrategy[dict[FaultKey, int]]:
         names = list(keys.get(kind, ())) or [""]
         likely = min(quiet.get(kind, len(names)), len(names))
         occurrence = _integers(FIRST_TIME + OCCURRENCES - 2)
-        fault = st.tuples(_integers(LIKELY_WEIGHT * likely + len(names) - 1), occurrence, _integers(4 * steps),
+        fault = st.tuples(_integers(LIKELY_WEIGHT * likely + len(names) - 1), occurrence, _integers(2 * AFTER_STEPS),
                           _integers(DETAIL_RANGE - 1))
 
         def key(i: int) -> str:
             return names[i // LIKELY_WEIGHT] if i < LIKELY_WEIGHT * likely else names[i - LIKELY_WEIGHT * likely]
 
         return st.lists(fault, max_size=faults.bound(kind)).map(
-            lambda drawn: {(key(i), max(0, nth - FIRST_TIME + 1), max(0, after - 3 * steps) * tick): detail
+            lambda drawn: {(key(i), max(0, nth - FIRST_TIME + 1), max(0, after - AFTER_STEPS) * step): detail
                            for i, nth, after, detail in drawn}
         )
 
@@ -223,11 +226,11 @@ class HypothesisDecisions:
         self._seen: dict[tuple[str, FaultKey], int] = {}
         self._details: dict[str, int] = {}
 
-    def begin(self, faults: FaultConfig, keys: Mapping[str, Sequence[str]], *, tick: float = 1.0,
+    def begin(self, faults: FaultConfig, keys: Mapping[str, Sequence[str]], *,
               quiet: Mapping[str, int] | None = None) -> None:
         """Draw where the faults fall, before the world makes any other choice."""
         try:
-            self.schedule = self._draw(fault_schedules(faults, keys, tick=tick, quiet=quiet))
+            self.schedule = self._draw(fault_schedules(faults, keys, quiet=quiet))
         except BaseException as exc:  # handed back to Hypothesis by raise_stopped
             self.stopped = exc
 
@@ -398,7 +401,7 @@ class World:
             every, quiet = _opportunities(scenario, self.faults, config)
             keys = _aimed(every, *self.aim)
             likely = {kind: sum(1 for name in names if name in quiet.get(kind, ())) for kind, names in keys.items()}
-            self.drawn.begin(self.faults, keys, tick=(config or SimConfig()).fault_tick, quiet=likely)
+            self.drawn.begin(self.faults, keys, quiet=likely)
             self.drawn.raise_stopped()
             decisions = self.drawn
         else:
