@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: request's crash points (before/during/after), not a body's own (``injector.AwaitCrashes``).
 in_request: ContextVar[bool] = ContextVar("sim_in_request", default=False)
 
-#: A late duplicate lands ``duplicate_delay * 2 ** (k - 1)`` seconds after the original, k drawn in
+#: A late duplicate lands ``SimConfig.delay * 2 ** (k - 1)`` seconds after the original, k drawn in
 #: [0, DUPLICATE_DELAYS); k = 0 re-applies it at once.
 DUPLICATE_DELAYS = 5
 
