@@ -1,10 +1,14 @@
 """``python -m sim bench search``: how fast crash search finds each bug of ``examples/``, and how small
 it makes the failing world, against a plain seed sweep in the same run.
 
-For each bug and each of ``runs`` independent searches it reports the worlds run until the first
-failure, the faults in the world finally reported (the shrunk one for Hypothesis, the first failing
-one for the sweep) and the wall time. The sweep's run ``r`` starts at seed ``r * 1000``; Hypothesis's
-run ``r`` uses ``@seed(r)``. Medians are printed, and the ratio of Hypothesis's figure to the sweep's.
+The bugs are every ``examples/*.py`` that defines ``buggy()`` (a ``Scenario``). For each bug and each
+of ``runs`` independent searches it reports the worlds run until the first failure, the faults in
+the world finally reported (the shrunk one for Hypothesis, the first failing one for the sweep) and
+the wall time. The sweep's run ``r`` starts at seed ``r * 1000``; Hypothesis's run ``r`` uses
+``@seed(r)``. Medians are printed, and the ratio of Hypothesis's figure to the sweep's.
+
+The search must be as strong as the sweep: a run in which the sweep finds a bug and the search
+does not is a miss, printed as ``MISSED: …``, and the command exits with status 1.
 """
 
 from __future__ import annotations
@@ -25,8 +29,15 @@ from .target import load_scenario
 from .world import run_world
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-BUGS = ("side_effect_bug.py:buggy", "retry_bug.py:buggy")
-PHASES = (Phase.generate, Phase.shrink)
+
+
+def example_bugs() -> tuple[str, ...]:
+    """``FILE.py:buggy`` for every example that defines ``buggy()``, by file name."""
+    return tuple(f"{path.name}:buggy" for path in sorted(EXAMPLES.glob("*.py"))
+                 if not path.name.startswith("test_") and "\ndef buggy(" in path.read_text())
+
+
+PHASES = (Phase.generate, Phase.target, Phase.shrink)
 
 
 @attrs.frozen
@@ -82,8 +93,10 @@ def _median(values: Sequence[float]) -> str:
     return f"{statistics.median(values):.1f}" if values else "-"
 
 
-def main(*, runs: int = 5, faults: str = "crash", limit: int = 1000, bugs: Sequence[str] = BUGS) -> int:
+def main(*, runs: int = 5, faults: str = "crash", limit: int = 1000, bugs: Sequence[str] | None = None) -> int:
     FaultConfig.parse(faults)  # a bad spec is a usage error before anything runs
+    bugs = example_bugs() if bugs is None else bugs
+    missed: list[str] = []
     print(f"crash search over {runs} runs per bug, faults {faults!r}, at most {limit} worlds per run; medians")
     print(f"{'bug':<26} {'method':<11} {'found':>6} {'to first':>9} {'worlds':>8} {'faults':>7} {'seconds':>8}")
     for bug in bugs:
@@ -102,10 +115,17 @@ def main(*, runs: int = 5, faults: str = "crash", limit: int = 1000, bugs: Seque
             print(f"{bug:<26} {method:<11} {len(hits):>3}/{runs:<2} {_median(to_first):>9} "
                   f"{_median([f.worlds for f in found]):>8} {_median(sizes):>7} "
                   f"{_median([f.seconds for f in found]):>8}")
+        misses = [r for r, (swept, searched) in enumerate(zip(rows["seed sweep"], rows["hypothesis"], strict=True))
+                  if swept.first is not None and searched.first is None]
+        if misses:
+            missed.append(f"MISSED: crash search did not find {bug} in run(s) {', '.join(map(str, misses))} "
+                          f"(within {limit} worlds) where the seed sweep found it")
         (sweep_first, sweep_faults), (hyp_first, hyp_faults) = medians["seed sweep"], medians["hypothesis"]
         if sweep_first and hyp_first:
             print(f"{'':<26} ratio hypothesis/sweep: worlds to first failure {hyp_first / sweep_first:.2f}, "
                   f"faults in the reported world {hyp_faults / sweep_faults:.2f}")
     print("to first: worlds run until the first failing one; worlds: all worlds run, shrinking included; "
           "faults: faults in the world reported")
-    return 0
+    for line in missed:
+        print(line)
+    return 1 if missed else 0

@@ -2,12 +2,15 @@
 is a message exchange with drawn latency, drops, duplicates, partitions and refusals.
 
 A caller times out and retries with backoff, as a real client does; a process that crashes mid-
-request simply stops (its trio tasks are cancelled), so nothing a dead incarnation sends arrives.
+request simply stops (its trio tasks are cancelled), so nothing a dead incarnation sends after its
+crash arrives. A duplicate of a message is already on the wire, though: it may land later, after
+the state changed, and even after its sender crashed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -18,6 +21,15 @@ from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, Susp
 if TYPE_CHECKING:
     from .process import SimProcess
     from .world import World
+
+
+#: Set in a task while it waits on a request (or carries a duplicate): its awaits there are the
+#: request's crash points (before/during/after), not a body's own (``injector.AwaitCrashes``).
+in_request: ContextVar[bool] = ContextVar("sim_in_request", default=False)
+
+#: A late duplicate lands ``SimConfig.delay * 2 ** (k - 1)`` seconds after the original, k drawn in
+#: [0, DUPLICATE_DELAYS); k = 0 re-applies it at once.
+DUPLICATE_DELAYS = 5
 
 
 class _Lost(Exception):
@@ -103,13 +115,17 @@ class SimStore:
 
     async def _call(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         config = self.world.config
-        for attempt in range(config.max_attempts):
-            if attempt:
-                await trio.sleep(min(config.backoff * 2 ** (attempt - 1), config.backoff_cap))
-            try:
-                return await self._attempt(op, id, method, args, kwargs)
-            except _Lost:
-                continue
+        token = in_request.set(True)
+        try:
+            for attempt in range(config.max_attempts):
+                if attempt:
+                    await trio.sleep(min(config.backoff * 2 ** (attempt - 1), config.backoff_cap))
+                try:
+                    return await self._attempt(op, id, method, args, kwargs)
+                except _Lost:
+                    continue
+        finally:
+            in_request.reset(token)
         self._trace("unavailable", id, f"{op}: no answer after {config.max_attempts} attempts")
         raise StoreUnavailable(f"{op} {id}: no answer from the server after {config.max_attempts} attempts")
 
@@ -149,8 +165,7 @@ class SimStore:
             raise _Lost
         ok, result = server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
         if injector.fire("duplicate", where):
-            self._trace("duplicate", id, op)
-            server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
+            self._duplicate(op, id, method, args, kwargs)
         if crash == "during":
             await self._crash("during", op, id)
         if drop == "response" or world.partitioned(self.name):
@@ -164,3 +179,31 @@ class SimStore:
         if ok:
             return result
         raise result
+
+    def _duplicate(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """The network delivers this request twice: the copy is applied now (drawn delay 0) or lands
+        later, after whatever happens meanwhile (a stale acquire after a release, a stale settle
+        after a re-run)."""
+        world = self.world
+        k = world.decisions.choose("duplicate_delay", DUPLICATE_DELAYS)
+        if k == 0:
+            self._trace("duplicate", id, op)
+            world.server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
+            return
+        after = world.config.delay * 2 ** (k - 1)
+        self._trace("duplicate", id, f"{op}, lands in {after:g} s")
+        assert world.nursery is not None
+        world.nursery.start_soon(self._land, after, op, id, method, args, kwargs, name=f"duplicate {op} {id}")
+
+    async def _land(self, after: float, op: str, id: str, method: str, args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> None:
+        """Apply a late duplicate ``after`` seconds on. The copy is already on the wire, so it lands even
+        when its sender crashed meanwhile (a dead incarnation's message, as in production); only a
+        server that is down then loses it."""
+        in_request.set(True)  # a carrier of a message, not a body (no await crash here)
+        await trio.sleep(after)
+        if not self.world.server.up:
+            self._trace("lost", id, f"{op} duplicate (server down)")
+            return
+        self._trace("deliver", id, f"{op} duplicate, sent {after:g} s ago")
+        self.world.server.apply(self.name, self.incarnation, op, id, method, args, kwargs)

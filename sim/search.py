@@ -10,14 +10,17 @@ from a seeded stream (its seed drawn from Hypothesis too) and says so with ``not
 
 from __future__ import annotations
 
+import math
 import random
 import warnings
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 import hypothesis
 import hypothesis.strategies as st
+import trio
 from hypothesis.control import current_build_context
 
 from pytest_durable.core.codec import encode_call
@@ -33,17 +36,36 @@ from .trace import Event
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
 
-#: Schedule choices drawn from Hypothesis per world before a seeded stream takes over. A world that
-#: uses fewer is padded to exactly this many (see ``HypothesisDecisions.pad``).
+#: Schedule choices drawn from Hypothesis per world before a seeded stream takes over: one block of
+#: this many bytes, each choice taking the bytes its range needs (one below 256).
 DEFAULT_BUDGET = 256
-#: Choices that say what a fault that just fired looks like (when in the request a crash happens,
-#: which side of a message is dropped, who is partitioned and for how long): they come with the fault.
-DETAIL_KINDS = frozenset({"crash_when", "drop_side", "delay_size", "partition_who", "partition_size",
-                          "server_restart_size"})
-#: Each planned fault carries a number whose mixed-radix digits are its detail choices.
+#: Choices that say what a fault looks like come with the fault, not from the schedule: each is a
+#: hexadecimal digit (its position here) of the number a planned fault of that family carries. The
+#: restart downtime of a crashed process comes with its crash; how late a duplicate lands, with it.
+DETAILS: Mapping[str, tuple[str, int]] = {
+    "crash_when": ("crash", 0), "restart_size": ("crash", 1),
+    "drop_side": ("drop", 0),
+    "delay_size": ("delay", 0),
+    "duplicate_delay": ("duplicate", 0),
+    "partition_who": ("partition", 0), "partition_size": ("partition", 1),
+    "server_restart_size": ("server_restart", 0),
+}
+DETAIL_KINDS = frozenset(DETAILS)
+#: A detail digit read through a table instead of modulo: half of all crashes strike *before* their
+#: request (nothing reached the store, so the work is done again), a quarter each during or after it.
+DETAIL_TABLES: Mapping[str, tuple[int, ...]] = {"crash_when": (0,) * 8 + (1,) * 4 + (2,) * 4}
+#: Each planned fault carries a number whose hexadecimal digits are its detail choices.
 DETAIL_RANGE = 256
 
 _INTEGERS: dict[int, st.SearchStrategy[int]] = {}
+_BLOCKS: dict[int, st.SearchStrategy[bytes]] = {}
+
+
+def _blocks(size: int) -> st.SearchStrategy[bytes]:
+    found = _BLOCKS.get(size)
+    if found is None:
+        found = _BLOCKS[size] = st.binary(min_size=size, max_size=size)
+    return found
 
 
 def _integers(upper: int) -> st.SearchStrategy[int]:
@@ -53,50 +75,102 @@ def _integers(upper: int) -> st.SearchStrategy[int]:
     return found
 
 
-#: Which time an opportunity (say ``settle job.1``) comes up that a fault aims at: draws below
-#: ``FIRST_TIME`` all mean the first time (most bugs need no more), then the second, the third.
+#: Which time an opportunity (say ``release job``) a fault aimed by name strikes: draws below
+#: ``FIRST_TIME`` all mean the first time, then the second, the third, the fourth.
 FIRST_TIME = 3
-OCCURRENCES = 3
+OCCURRENCES = 4
+
+#: At least this share of faults strikes a point of the quiet world's timeline (the rest: by name).
+TIMELINE_SHARE = 0.75
+
+#: How finely a fault aimed by name divides the quiet world's run (``span``) for its "not before" time.
+AFTER_STEPS = 24
+
+#: A planned fault: (opportunity, occurrence, not before this virtual time) -> detail.
+FaultKey = tuple[str, int, float]
+#: The n-th time (from 0) an opportunity came up in the quiet world.
+Point = tuple[str, int]
 
 
-def fault_schedules(faults: FaultConfig, keys: Mapping[str, Sequence[str]]
-                    ) -> st.SearchStrategy[dict[str, dict[tuple[str, int], int]]]:
-    """For each fault kind, where its faults fall: ``{(opportunity, occurrence): detail}``.
+def fault_schedules(faults: FaultConfig, keys: Mapping[str, Sequence[str]], *,
+                    timeline: Mapping[str, Sequence[Point]] | None = None,
+                    span: float | None = None) -> st.SearchStrategy[dict[str, dict[FaultKey, int]]]:
+    """For each fault kind, where its faults fall: ``{(opportunity, occurrence, after): detail}``.
 
-    An opportunity is named by what it is (``"create job.1"``, ``"body job.0"``, ``"tick 4"``), picked
-    from ``keys[kind]`` (in the order a quiet world first meets them), so a fault stays where it is
-    when Hypothesis deletes another one or straightens the schedule. Shrinking deletes faults (up to
-    the kind's bound), lowers the key index (an earlier point), the occurrence (the first time) and
-    the detail (the first choice, e.g. crash *before* the request)."""
+    An opportunity is named by what it is (``"create job.1"``, ``"heartbeat job"``, ``"await job.0"``,
+    ``"tick 4"``), so a fault stays where it is when Hypothesis deletes another one or straightens
+    the schedule. Three faults in four (or more) strike a point of ``timeline[kind]``, every opportunity the
+    quiet world met in the order it met them (``("heartbeat job", 11)``: the twelfth heartbeat), so
+    faults fall over a world's run as a sweep's do, late in a long wait as often as at its start.
+    The rest are aimed by name at any of ``keys[kind]`` (``opportunity_keys``: also those only a
+    faulty world reaches, a release, a fulfill), at its ``occurrence``-th time at or after ``after``
+    (one of ``AFTER_STEPS`` steps up to ``span``, how long the quiet world ran; half the draws mean
+    0). Shrinking deletes faults (up to the kind's bound), moves to the timeline and to an earlier
+    point, lowers the occurrence, ``after`` and the detail (the first choice, e.g. crash *before* the
+    request, the shortest restart)."""
+    timeline = timeline or {}
+    step = min(faults.quiesce_after, faults.quiesce_after if span is None else span) / AFTER_STEPS
 
-    def kind_schedule(kind: str) -> st.SearchStrategy[dict[tuple[str, int], int]]:
+    def kind_schedule(kind: str) -> st.SearchStrategy[dict[FaultKey, int]]:
         names = list(keys.get(kind, ())) or [""]
-        occurrence = _integers(FIRST_TIME + OCCURRENCES - 2)
-        fault = st.tuples(_integers(len(names) - 1), occurrence, _integers(DETAIL_RANGE - 1))
+        points = list(timeline.get(kind, ()))
+        # Each point of the timeline takes `weight` neighbouring slots, the names one each after them:
+        # one index per aim, so shrinking it moves a fault to an earlier point and never to a twin.
+        weight = math.ceil(TIMELINE_SHARE * len(names) / ((1 - TIMELINE_SHARE) * len(points))) if points else 0
+        slots = weight * len(points)
+        fault = st.tuples(_integers(slots + len(names) - 1), _integers(FIRST_TIME + OCCURRENCES - 2),
+                          _integers(2 * AFTER_STEPS), _integers(DETAIL_RANGE - 1))
+
+        def key(i: int, nth: int, after: int) -> FaultKey:
+            if i < slots:
+                where, n = points[i // weight]
+                return where, n, 0.0
+            return names[i - slots], max(0, nth - FIRST_TIME + 1), max(0, after - AFTER_STEPS) * step
+
         return st.lists(fault, max_size=faults.bound(kind)).map(
-            lambda drawn: {(names[i], max(0, nth - FIRST_TIME + 1)): detail for i, nth, detail in drawn}
-        )
+            lambda drawn: {key(i, nth, after): detail for i, nth, after, detail in drawn})
 
     return st.fixed_dictionaries({kind: kind_schedule(kind) for kind in faults.kinds})
 
 
 class _KeyRecorder:
-    """Decisions for a quiet world (every draw 0, no fault) that note each opportunity's name."""
+    """Decisions for a quiet world (every draw 0, no fault) that note each opportunity it meets,
+    in order, and how many times each came up before."""
 
     def __init__(self) -> None:
         self.log: list[tuple[str, int]] = []
-        self.keys: dict[str, dict[str, None]] = {}
+        self.timeline: dict[str, list[Point]] = {}
+        self._seen: dict[tuple[str, str], int] = {}
 
     def choose(self, kind: str, n: int) -> int:
         return 0
 
     def flip(self, kind: str, rate: float, where: str = "") -> bool:
         if rate > 0:
-            self.keys.setdefault(kind, {})[where] = None
+            n = self._seen.get((kind, where), 0)
+            self._seen[(kind, where)] = n + 1
+            self.timeline.setdefault(kind, []).append((where, n))
         return False
 
 
-_KEYS: dict[tuple[Any, ...], dict[str, list[str]]] = {}
+@attrs.frozen
+class Opportunities:
+    """Where a scenario's worlds can go wrong: ``every`` opportunity per fault kind by name (the
+    quiet world's first), the quiet world's ``timeline`` of them, and how long it ran (``span``)."""
+
+    every: dict[str, list[str]]
+    timeline: dict[str, list[Point]]
+    span: float
+
+
+_KEYS: dict[tuple[Any, ...], Opportunities] = {}
+
+#: The fault kinds met at each request (named ``"{op} {id}"``), and the requests a worker may send
+#: about a promise or its task (``dispatch`` names a group instead).
+REQUEST_KINDS = ("crash", "drop", "duplicate", "delay", "store_error")
+PROMISE_OPS = ("create", "settle", "get")
+#: Requests about a task: only a root or an rpc child has one (a local child runs in its parent's).
+TASK_OPS = ("acquire", "heartbeat", "release", "branch", "fulfill", "suspend")
 
 
 def _scenario_key(scenario: Scenario) -> tuple[Any, ...]:
@@ -107,16 +181,50 @@ def _scenario_key(scenario: Scenario) -> tuple[Any, ...]:
 
 
 def opportunity_keys(scenario: Scenario, faults: FaultConfig, config: SimConfig | None) -> dict[str, list[str]]:
-    """The fault opportunities of ``scenario``'s world with nothing going wrong, per kind, in the
-    order they first come up: what Hypothesis aims faults at. Cached per scenario."""
+    """The fault opportunities a world of ``scenario`` can reach, per kind: first those of the world
+    with nothing going wrong, in the order they come up (the likely ones, where shrinking goes), then
+    every other one named after the promises and groups it has: each request op about each promise
+    (a heartbeat, a release, a fulfill a quiet world never sends), an ``await`` in each body, each
+    body for ``reject``, and every chaos tick until ``quiesce_after``. Cached per scenario."""
+    return _opportunities(scenario, faults, config).every
+
+
+def _opportunities(scenario: Scenario, faults: FaultConfig, config: SimConfig | None) -> Opportunities:
+    """``opportunity_keys``, the quiet world's timeline of them, and how long it ran."""
     from .world import run_world
 
     key = (_scenario_key(scenario), str(faults), config)
     cached = _KEYS.get(key)
     if cached is None:
         recorder = _KeyRecorder()
-        run_world(scenario, faults=faults, config=config, decisions=recorder)
-        cached = _KEYS[key] = {kind: list(recorder.keys.get(kind, {})) for kind in faults.kinds}
+        quiet_world = run_world(scenario, faults=faults, config=config, decisions=recorder)
+        quiet = {kind: list(dict.fromkeys(where for where, _ in points))
+                 for kind, points in recorder.timeline.items()}
+        ids: dict[str, None] = {scenario.root_id: None}
+        tasks: dict[str, None] = {scenario.root_id: None}
+        groups: dict[str, None] = {scenario.group: None}
+        for names in quiet.values():
+            for name in names:
+                what, _, about = name.partition(" ")
+                if what == "dispatch":
+                    groups[about] = None
+                elif what != "tick" and about:
+                    ids[about] = None
+                    if what in TASK_OPS:
+                        tasks[about] = None
+        ticks = int(faults.quiesce_after / (config or SimConfig()).fault_tick)
+        requests = ([f"dispatch {g}" for g in groups] + [f"{op} {i}" for i in ids for op in PROMISE_OPS]
+                    + [f"{op} {t}" for t in tasks for op in TASK_OPS])
+        reachable: dict[str, list[str]] = {kind: requests for kind in REQUEST_KINDS}
+        reachable["crash"] = requests + [f"await {i}" for i in ids]
+        reachable["reject"] = [f"body {i}" for i in ids]
+        reachable["partition"] = reachable["server_restart"] = [f"tick {n}" for n in range(1, ticks + 1)]
+        every: dict[str, list[str]] = {}
+        for kind in faults.kinds:
+            ordered = dict.fromkeys(quiet.get(kind, []))
+            ordered.update(dict.fromkeys(reachable.get(kind, [])))
+            every[kind] = list(ordered)
+        cached = _KEYS[key] = Opportunities(every, recorder.timeline, quiet_world.virtual_time)
     return cached
 
 
@@ -131,14 +239,18 @@ FLAKY_NOTE = (
 
 class HypothesisDecisions:
     """A world's choices from a Hypothesis test case. The faults — which opportunity of each kind
-    fires, and its details — are drawn first, in one block (``begin``), so their place in the choice
-    sequence never moves; every other choice (batch order, latency, restart delay, ``ctx.random()``)
-    is drawn as the world asks, through ``draw`` (``st.data().draw`` or an ``@st.composite``'s), and
-    after ``budget`` of them from a seeded stream whose seed Hypothesis draws."""
+    fires, and its details — are drawn first (``begin``), then the schedule: one block of ``budget``
+    bytes from which every other choice (batch order, latency, ``ctx.random()``) is read as the world
+    asks, and past its end a seeded stream whose seed Hypothesis draws.
+
+    The schedule is one draw, not one per choice, so that every world's choice sequence has the same
+    shape: Hypothesis ranks worlds by their faults alone (fewer, then earlier), and its generator,
+    which copies values between draws of the same kind, spends its tries on other faults rather than
+    on copying one schedule choice over another of the same world."""
 
     def __init__(self, draw: Draw, *, budget: int = DEFAULT_BUDGET) -> None:
         self.log: list[tuple[str, int]] = []
-        self.schedule: dict[str, dict[tuple[str, int], int]] = {}
+        self.schedule: dict[str, dict[FaultKey, int]] = {}
         self.budget = budget
         self.fallback_seed: int | None = None
         #: What a draw raised (Hypothesis stops a test case with an exception when its choices run
@@ -146,25 +258,33 @@ class HypothesisDecisions:
         #: ``raise_stopped`` re-raises it once the world is over.
         self.stopped: BaseException | None = None
         self._draw = draw
-        self._drawn = 0
+        self._block = b""
+        self._used = 0
         self._rng: random.Random | None = None
-        self._seen: dict[tuple[str, str], int] = {}
-        self._detail = 0
+        self._seen: dict[tuple[str, FaultKey], int] = {}
+        self._details: dict[str, int] = {}
 
-    def begin(self, faults: FaultConfig, keys: Mapping[str, Sequence[str]]) -> None:
-        """Draw where the faults fall, before the world makes any other choice."""
+    def begin(self, faults: FaultConfig, keys: Mapping[str, Sequence[str]], *,
+              timeline: Mapping[str, Sequence[Point]] | None = None, span: float | None = None) -> None:
+        """Draw where the faults fall and the schedule block, before the world makes any choice."""
         try:
-            self.schedule = self._draw(fault_schedules(faults, keys))
+            self.schedule = self._draw(fault_schedules(faults, keys, timeline=timeline, span=span))
+            self._block = self._draw(_blocks(self.budget))
         except BaseException as exc:  # handed back to Hypothesis by raise_stopped
             self.stopped = exc
 
-    def pad(self) -> None:
-        """Draw the unused rest of the budget. Hypothesis ranks a shorter choice sequence as simpler
-        before anything else; padding makes every world's schedule part the same length, so a world
-        ranks by its faults alone — fewer, then earlier — and not by how long it ran."""
-        while self._drawn < self.budget and self.stopped is None:
-            self._drawn += 1
-            self._hypothesis(1)
+    def seal(self) -> None:
+        """Draw, as a choice with one possible value, a fingerprint of every choice the world asked
+        for. Hypothesis replays a world to shrink it; when the same choices make another world (the
+        workflow reads time or state outside ctx), the fingerprint differs and Hypothesis reports
+        inconsistent data generation (with ``FLAKY_NOTE``) instead of shrinking a moving target."""
+        if self.stopped is not None:
+            return
+        fingerprint = zlib.crc32(repr(self.log).encode())
+        try:
+            self._draw(st.integers(fingerprint, fingerprint))
+        except BaseException as exc:  # handed back to Hypothesis by raise_stopped
+            self.stopped = exc
 
     def raise_stopped(self) -> None:
         if self.stopped is None:
@@ -174,32 +294,32 @@ class HypothesisDecisions:
             self.stopped.add_note(FLAKY_NOTE)
         raise self.stopped
 
-    def _hypothesis(self, upper: int) -> int:
-        if self.stopped is not None:
-            return 0
-        try:
-            value: int = self._draw(_integers(upper))
-        except BaseException as exc:  # handed back to Hypothesis by raise_stopped
-            self.stopped = exc
-            return 0
-        return value
-
     def _int(self, upper: int) -> int:
-        self._drawn += 1
-        if self._drawn <= self.budget:
-            return self._hypothesis(upper)
+        size = max(1, (upper.bit_length() + 7) // 8)
+        if self._used + size <= len(self._block):
+            value = int.from_bytes(self._block[self._used:self._used + size], "big") % (upper + 1)
+            self._used += size
+            return value
         if self._rng is None:
-            self.fallback_seed = self._hypothesis((1 << 32) - 1)
+            self._used = len(self._block)
+            try:
+                self.fallback_seed = self._draw(_integers((1 << 32) - 1))
+            except BaseException as exc:  # handed back to Hypothesis by raise_stopped
+                self.stopped = exc
+                self.fallback_seed = 0
             self._rng = random.Random(self.fallback_seed)
-            hypothesis.note(f"durable: this world needed more than {self.budget} schedule choices; the rest "
-                            f"came from a seeded stream (seed {self.fallback_seed})")
+            hypothesis.note(f"durable: this world needed more than {self.budget} bytes of schedule choices; the "
+                            f"rest came from a seeded stream (seed {self.fallback_seed})")
         return self._rng.randrange(upper + 1)
 
     def choose(self, kind: str, n: int) -> int:
         if n <= 1:
             return 0
-        if kind in DETAIL_KINDS:
-            value, self._detail = self._detail % n, self._detail // n
+        if kind in DETAILS:
+            family, digit = DETAILS[kind]
+            nibble = self._details.get(family, 0) >> 4 * digit & 15
+            table = DETAIL_TABLES.get(kind)
+            value = (table[nibble] if table is not None else nibble) % n
         else:
             value = self._int(n - 1)
         self.log.append((kind, value))
@@ -208,11 +328,20 @@ class HypothesisDecisions:
     def flip(self, kind: str, rate: float, where: str = "") -> bool:
         if rate <= 0:
             return False
-        nth = self._seen.get((kind, where), 0)
-        self._seen[(kind, where)] = nth + 1
-        detail = self.schedule.get(kind, {}).get((where, nth))
+        detail = None
+        planned = self.schedule.get(kind)
+        if planned:
+            now = trio.current_time()
+            for key, value in planned.items():
+                aim, nth, after = key if len(key) == 3 else (*key, 0.0)  # (where, nth) as a test may plant it
+                if aim != where or now < after:
+                    continue
+                seen = self._seen.get((kind, key), 0)
+                self._seen[(kind, key)] = seen + 1
+                if seen == nth and detail is None:
+                    detail = value
         if detail is not None:
-            self._detail = detail
+            self._details[kind] = detail
         self.log.append((kind, int(detail is not None)))
         return detail is not None
 
@@ -235,6 +364,8 @@ def plan_of(result: RunResult) -> tuple[FaultPlan, tuple[str, ...]]:
             crash = _crash_point(event)
             if crash is not None:
                 points.append(crash)
+            elif event.detail.startswith("await "):  # in the middle of a body: no plan point says it
+                others.append(f"crash({event.process}, {event.detail})")
         elif event.kind == "drop":
             op, _, side = event.detail.partition(" ")
             nth = sent.get((event.process, event.id, op))
@@ -310,7 +441,11 @@ class World:
             if self.result is not None:
                 raise UsageError("World.run: a drawn world runs once (its choices are used up); "
                                  "draw another, or pin it with world.pinned()")
-            self.drawn.begin(self.faults, _aimed(opportunity_keys(scenario, self.faults, config), *self.aim))
+            found = _opportunities(scenario, self.faults, config)
+            keys = _aimed(found.every, *self.aim)
+            timeline = {kind: [p for p in points if p[0] in keys.get(kind, ())]
+                        for kind, points in found.timeline.items()}
+            self.drawn.begin(self.faults, keys, timeline=timeline, span=found.span)
             self.drawn.raise_stopped()
             decisions = self.drawn
         else:
@@ -319,7 +454,7 @@ class World:
         self.result = run_world(scenario, faults=self.faults, plan=self.plan, config=config,
                                 decisions=decisions, observers=observers)
         if self.drawn is not None:
-            self.drawn.pad()
+            self.drawn.seal()
             self.drawn.raise_stopped()
             _guide(scenario, self.result)
             if _is_final():
@@ -355,7 +490,9 @@ class World:
         quiesce = self.faults.quiesce_after
         extra = f", quiesce_after={quiesce:g}" if quiesce != FaultConfig().quiesce_after else ""
         if not others and self.scenario is not None:
-            again = pinned_world(plan=str(plan), quiesce_after=quiesce).run(self.scenario, config=self.config)
+            with warnings.catch_warnings():  # a trial: a point that does not fire just means "no"
+                warnings.simplefilter("ignore", UnfiredPlanWarning)
+                again = pinned_world(plan=str(plan), quiesce_after=quiesce).run(self.scenario, config=self.config)
             if again.trace_hash == result.trace_hash:
                 return f'@durable_example(plan="{plan}"{extra})'
         spec = f'faults="{self.faults}"' + (f', plan="{self.plan}"' if self.plan.points else "")
@@ -419,7 +556,8 @@ def worlds(faults: str | FaultConfig = "crash", *, plan: str | FaultPlan | st.Se
 
 
 def _aimed(keys: Mapping[str, Sequence[str]], ops: Sequence[str], ids: Sequence[str]) -> dict[str, list[str]]:
-    """The opportunity names left once faults may only strike ``ops`` requests about ``ids``."""
+    """The opportunity names left once faults may only strike ``ops`` requests about ``ids`` (an
+    ``await`` in a body is no request: with ``ops`` given it is left out)."""
 
     def allowed(name: str) -> bool:
         what, _, about = name.partition(" ")

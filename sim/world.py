@@ -31,7 +31,7 @@ from . import checks, oracle
 from .config import SimConfig
 from .decisions import Decisions, SeededDecisions
 from .faults import CRASH_OPS, CRASH_WHEN, FaultConfig, FaultPlan
-from .injector import Injector
+from .injector import AwaitCrashes, Injector
 from .ledger import Ledger, set_current
 from .network import SimStore
 from .process import SimProcess
@@ -121,6 +121,8 @@ class World:
         self.processes = [SimProcess(self, name, group) for name, group in scenario.process_names()]
         self._partitions: dict[str, float] = {}
         self._reported: set[tuple[str, str]] = set()
+        #: The world's own nursery, for what outlives the task that starts it (a late duplicate).
+        self.nursery: trio.Nursery | None = None
         self.root: PromiseRecord | None = None
         self._within_budget = trio.CancelScope()
         fn = scenario.workflow
@@ -177,7 +179,10 @@ class World:
 
     async def main(self) -> None:
         set_current(self.ledger)
+        if self.faults.rate("crash") > 0:
+            trio.lowlevel.add_instrument(AwaitCrashes(self.injector, self.processes))
         async with trio.open_nursery() as nursery:
+            self.nursery = nursery
             nursery.start_soon(self.server.sweeper, self.config.sweep_interval)
             for process in self.processes:
                 nursery.start_soon(process.run, name=f"process {process.name}")
