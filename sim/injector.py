@@ -136,4 +136,4 @@ class AwaitCrashes(trio.abc.Instrument):
             return
         where = f"await {promise}"
         if self.injector.fire("crash", where):
-            process.kill(where)
+            process.kill(where, when="await", about=promise)

@@ -129,12 +129,12 @@ class SimStore:
         self._trace("unavailable", id, f"{op}: no answer after {config.max_attempts} attempts")
         raise StoreUnavailable(f"{op} {id}: no answer from the server after {config.max_attempts} attempts")
 
-    def _trace(self, kind: str, id: str = "", detail: str = "") -> None:
-        self.world.trace.add(trio.current_time(), self.name, self.incarnation, kind, id, detail)
+    def _trace(self, kind: str, id: str = "", detail: str = "", **data: str) -> None:
+        self.world.trace.add(trio.current_time(), self.name, self.incarnation, kind, id, detail, **data)
 
     async def _crash(self, when: str, op: str, id: str) -> None:
         if self.process is not None:
-            await self.process.crash_now(f"{when} {op} {id}")
+            await self.process.crash_now(f"{when} {op} {id}", when=when, op=op, about=id)
 
     async def _attempt(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         world = self.world
@@ -147,17 +147,18 @@ class SimStore:
         if self.process is not None:
             crash = injector.planned_crash(self.name, op, id) or injector.random_crash(where)
         drop = injector.planned_drop(op, nth) or injector.random_drop(where)
-        self._trace("send", id, op)
+        self._trace("send", id, op, op=op)
 
         if crash == "before":
             await self._crash("before", op, id)
         if drop == "request" or world.partitioned(self.name):
-            self._trace("drop", id, f"{op} request" + (" (partition)" if drop != "request" else ""))
+            self._trace("drop", id, f"{op} request" + (" (partition)" if drop != "request" else ""), op=op,
+                        side="request", cause="fault" if drop == "request" else "partition")
             await trio.sleep_until(deadline)
             raise _Lost
         await trio.sleep(world.latency(where))
         if not server.up:
-            self._trace("drop", id, f"{op} request (server down)")
+            self._trace("drop", id, f"{op} request (server down)", op=op, side="request", cause="server down")
             await trio.sleep_until(max(deadline, trio.current_time()))
             raise _Lost
         if injector.fire("store_error", where):
@@ -169,7 +170,8 @@ class SimStore:
         if crash == "during":
             await self._crash("during", op, id)
         if drop == "response" or world.partitioned(self.name):
-            self._trace("drop", id, f"{op} response" + (" (partition)" if drop != "response" else ""))
+            self._trace("drop", id, f"{op} response" + (" (partition)" if drop != "response" else ""), op=op,
+                        side="response", cause="fault" if drop == "response" else "partition")
             await trio.sleep_until(max(deadline, trio.current_time()))
             raise _Lost
         await trio.sleep(world.latency(where))

@@ -65,9 +65,10 @@ class SimProcess:
             with trio.move_on_after(config.restart_delay * world.injector.amount("restart")):
                 await self._wake.wait()
 
-    def kill(self, why: str) -> None:
-        """Crash this incarnation from outside (a scripted crash): cancel everything it runs."""
-        self.world.trace.add(trio.current_time(), self.name, self.incarnation, "crash", "", why)
+    def kill(self, why: str, **data: str) -> None:
+        """Crash this incarnation from outside (a scripted crash): cancel everything it runs.
+        ``data`` says where, for the trace's structured fields (``when="await", about=id``)."""
+        self.world.trace.add(trio.current_time(), self.name, self.incarnation, "crash", "", why, **data)
         self.alive = False
         assert self._scope is not None
         self._scope.cancel()
@@ -76,9 +77,10 @@ class SimProcess:
         """Restart a crashed process now instead of after its downtime."""
         self._wake.set()
 
-    async def crash_now(self, where: str) -> None:
-        """Crash this incarnation here: every task of the process is cancelled, its memory dropped."""
-        self.world.trace.add(trio.current_time(), self.name, self.incarnation, "crash", "", where)
+    async def crash_now(self, where: str, **data: str) -> None:
+        """Crash this incarnation here: every task of the process is cancelled, its memory dropped.
+        ``data`` says where, for the trace's structured fields (``when``, ``op``, ``about``)."""
+        self.world.trace.add(trio.current_time(), self.name, self.incarnation, "crash", "", where, **data)
         self.alive = False
         assert self._scope is not None
         self._scope.cancel()

@@ -351,38 +351,33 @@ class HypothesisDecisions:
 
 def plan_of(result: RunResult) -> tuple[FaultPlan, tuple[str, ...]]:
     """The faults a world had: crashes and dropped messages as ``FaultPlan`` points, and every other
-    fault (duplicate, delay, partition, server restart, rejected leaf, refused request) as a line."""
+    fault (a crash at an await, a duplicate, delay, partition, server restart, rejected leaf, refused
+    request) as a line. It reads the events' structured fields, never their wording."""
     points: list[CrashAt | DropAt] = []
     others: list[str] = []
     sent: dict[tuple[str, str, str], int] = {}
     per_op: dict[str, int] = {}
     for event in result.trace:
         if event.kind == "send":
-            per_op[event.detail] = per_op.get(event.detail, 0) + 1
-            sent[(event.process, event.id, event.detail)] = per_op[event.detail]
+            op = event.get("op")
+            per_op[op] = per_op.get(op, 0) + 1
+            sent[(event.process, event.id, op)] = per_op[op]
         elif event.kind == "crash":
-            crash = _crash_point(event)
-            if crash is not None:
-                points.append(crash)
-            elif event.detail.startswith("await "):  # in the middle of a body: no plan point says it
-                others.append(f"crash({event.process}, {event.detail})")
+            when, op, about = event.get("when"), event.get("op"), event.get("about")
+            if when in CRASH_WHEN and op in CRASH_OPS:
+                points.append(CrashAt(event.process, when, op, about))
+            elif when == "await":  # in the middle of a body: no plan point says it
+                others.append(f"crash({event.process}, await {about})")
         elif event.kind == "drop":
-            op, _, side = event.detail.partition(" ")
+            op, side = event.get("op"), event.get("side")
             nth = sent.get((event.process, event.id, op))
-            if side in ("request", "response") and op in CRASH_OPS and nth is not None:
+            if event.get("cause") == "fault" and op in CRASH_OPS and nth is not None:
                 points.append(DropAt(side, op, nth))
             else:
                 others.append(f"drop({event.process}, {event.detail}, {event.id})")
         elif event.kind in render.FAULT_EVENTS:  # the rest: no plan point says them
             others.append(f"{event.kind}({event.process}, {', '.join(p for p in (event.id, event.detail) if p)})")
     return FaultPlan(tuple(points)), tuple(others)
-
-
-def _crash_point(event: Event) -> CrashAt | None:
-    parts = event.detail.split(" ")
-    if len(parts) == 3 and parts[0] in CRASH_WHEN and parts[1] in CRASH_OPS:
-        return CrashAt(event.process, parts[0], parts[1], parts[2])
-    return None
 
 
 def describe_faults(result: RunResult) -> str:
@@ -456,7 +451,7 @@ class World:
         if self.drawn is not None:
             self.drawn.seal()
             self.drawn.raise_stopped()
-            _guide(scenario, self.result)
+            _guide(self.result)
             if _is_final():
                 hypothesis.note(self.report())
         elif self.result.unfired and self.replica_of is None:
@@ -522,12 +517,11 @@ def _is_final() -> bool:
         return False
 
 
-def _guide(scenario: Scenario, result: RunResult) -> None:
+def _guide(result: RunResult) -> None:
     """Point Hypothesis at worse worlds: more leaf bodies run again, more duplicate effects."""
-    leaves = {fn.name for fn in scenario.all_functions() if not fn.is_workflow}
     bodies: dict[str, int] = {}
     for event in result.trace.of_kind("body"):
-        if event.detail in leaves:
+        if not event.get("workflow"):
             bodies[event.id] = bodies.get(event.id, 0) + 1
     hypothesis.target(float(sum(n - 1 for n in bodies.values())), label="leaf bodies run again")
     hypothesis.target(float(sum(n - 1 for n in result.ledger.counts().values())), label="duplicate ledger effects")

@@ -150,7 +150,8 @@ class World:
 
     def body_hook(self, process: SimProcess) -> BodyHook:
         def on_body(id: str, fn: DurableFunction[..., Any]) -> None:
-            self.trace.add(trio.current_time(), process.name, process.incarnation, "body", id, fn.name)
+            self.trace.add(trio.current_time(), process.name, process.incarnation, "body", id, fn.name, func=fn.name,
+                           workflow="yes" if fn.is_workflow else "")
             if not fn.is_workflow and self.injector.fire("reject", f"body {id}"):
                 self.trace.add(trio.current_time(), process.name, process.incarnation, "reject", id, fn.name)
                 raise InjectedFault(f"injected transient failure in {fn.name} ({id})")

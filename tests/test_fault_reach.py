@@ -8,11 +8,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_durable import profiles
+from pytest_durable.core.clock import TrioClock
+from pytest_durable.core.memory_store import MemoryStore
+from pytest_durable.core.records import PromiseRecord, PromiseState
 from pytest_durable.strategies import World, worlds
 from sim import RunResult, Scenario, SeededDecisions, run_world
 from sim.search import HypothesisDecisions, opportunity_keys
@@ -116,6 +120,49 @@ def test_a_duplicate_drawn_with_delay_0_is_applied_at_once_as_before() -> None:
             copy = result.trace.events[event.seq + 1]
             assert (copy.kind, copy.time, copy.detail.split(" ")[0]) == ("apply", event.time, event.detail)
     assert seen > 5
+
+
+class ForgetfulStore(MemoryStore):
+    """A store bug only a late duplicate shows: a create for an id that exists starts the promise
+    over (pending, no value) instead of answering with the record. A copy applied at once finds the
+    promise still pending and changes nothing visible; a copy landing after the promise settled
+    turns it back to pending."""
+
+    async def create_promise(self, id: str, param: str, timeout_at: float, tags: Any = None, *,
+                             target: str | None = None, fence: Any = None) -> PromiseRecord:
+        existing = self._promise_or_none(id)
+        if existing is not None and existing.settled:
+            self._promises[id] = attrs.evolve(existing, state=PromiseState.PENDING, value=None, settled_on=None)
+            return self._promises[id]
+        return await super().create_promise(id, param, timeout_at, tags, target=target, fence=fence)
+
+
+def test_a_store_bug_only_a_late_duplicate_shows_is_found_and_named() -> None:
+    """Item 10's hidden bug: the same sweep with every duplicate applied at once passes all 300
+    worlds; with duplicates that may land later, a world fails with (1) settled-once naming the
+    promise the stale create reopened."""
+
+    class AtOnce(SeededDecisions):
+        def choose(self, kind: str, n: int) -> int:
+            value = super().choose(kind, n)
+            return 0 if kind == "duplicate_delay" else value
+
+    scenario = example("fan_out_fan_in.py:scenario")
+    faults = "duplicate=0.3"
+    for seed in range(300):
+        quick = run_world(scenario, decisions=AtOnce(seed), faults=faults, store=ForgetfulStore(TrioClock()))
+        assert quick.ok, (seed, quick.violations)
+    found = None
+    for seed in range(300):
+        result = run_world(scenario, seed=seed, faults=faults, store=ForgetfulStore(TrioClock()))
+        if not result.ok:
+            found = result
+            break
+    assert found is not None, "no late duplicate reopened a settled promise in 300 worlds"
+    first = found.violations[0]
+    assert first.check == "settled-once" and first.id
+    assert f"promise {first.id} changed after it settled" in first.message
+    assert any(e.kind == "deliver" and e.id == first.id for e in found.trace)  # a late copy of its create
 
 
 # -- item 13: a crash in the middle of a body -------------------------------------------------------
@@ -236,3 +283,23 @@ def test_the_search_benchmark_fails_loudly_when_the_search_misses_what_the_sweep
     out = capsys.readouterr().out
     assert "MISSED: crash search did not find side_effect_bug.py:buggy in run(s) 0 (within 100 worlds) where the " \
            "seed sweep found it" in out
+
+
+def test_the_plan_of_a_world_reads_structured_fields_not_the_wording_of_events() -> None:
+    """Item 20: rewording every event's text leaves the faults recovered from a trace as they were."""
+    import attrs
+
+    from sim.search import plan_of
+    from sim.trace import Trace
+
+    plan = "crash(w1, before_settle, checkout.1); drop(response, create, 2)"
+    result = run_world(example("retry_bug.py:buggy"), seed=0, plan=plan, faults="crash=0.05,drop=0.05")
+    points, others = plan_of(result)
+    assert {str(p) for p in points.points} >= {"crash(w1, before_settle, checkout.1)", "drop(response, create, 2)"}
+
+    reworded = Trace()
+    for e in result.trace:
+        reworded.add(e.time, e.process, e.incarnation, e.kind, e.id, f"reworded {e.detail[::-1]}", **dict(e.data))
+    again = plan_of(attrs.evolve(result, trace=reworded))
+    assert [str(p) for p in again[0].points] == [str(p) for p in points.points]
+    assert len(again[1]) == len(others)

@@ -136,8 +136,8 @@ def test_a_long_world_goes_on_from_a_seeded_stream_and_says_so(pytester: pytest.
     ''')
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*durable: this world needed more than 3 bytes of schedule choices; the rest came from "
-                                 "a seeded stream (seed *)"])
+    result.stdout.fnmatch_lines(["*durable: this world needed more than 3 bytes of schedule choices; the rest came "
+                                 "from a seeded stream (seed *)"])
 
 
 def test_a_failure_is_reported_in_our_words_and_its_pinned_line_fails_identically(pytester: pytest.Pytester) -> None:
