@@ -62,6 +62,7 @@ def balanced(result: RunResult) -> list[str]:
     """Money is conserved: each transfer debited exactly as often as it credited."""
     debits, credits = result.ledger.counts("debit:"), result.ledger.counts("credit:")
     return [f"ledger: {key} x{n} but credit:{key[6:]} x{credits.get('credit:' + key[6:], 0)}"
+            f"{result.ledger.who_made(key)}"
             for key, n in debits.items() if credits.get("credit:" + key[6:], 0) != n]
 
 
