@@ -32,7 +32,7 @@ from ..core.memory_store import MemoryStore
 from ..core.records import Fence, PromiseRecord, PromiseState, TaskRecord
 from ..core.store import TAG_ORIGIN, TAG_SCOPE, Store
 from .context import BodyHook
-from .executor import Executor
+from .executor import Executor, first_platform_error
 from .function import DurableFunction, Registry
 from .outcome import result_of
 
@@ -229,14 +229,26 @@ class Worker:
         fence = Fence(task.id, task.version)
         error: BaseException | None = None
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._heartbeat, fence, lease_until, nursery.cancel_scope)
-                try:
-                    await self.executor.execute(task)
-                except (*FATAL, PlatformError) as exc:
-                    error = exc  # caught inside the nursery, so it is not wrapped in a group
-                finally:
-                    nursery.cancel_scope.cancel()
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._heartbeat, fence, lease_until, nursery.cancel_scope)
+                    try:
+                        await self.executor.execute(task)
+                    except (*FATAL, PlatformError) as exc:
+                        error = exc  # caught inside the nursery, so it is not wrapped in a group
+                    finally:
+                        nursery.cancel_scope.cancel()
+            except BaseExceptionGroup as group:
+                # Cancellation (self-fencing, or the worker stopping) met a child's store call that was
+                # already being refused (a store call that does not suspend cannot be cancelled). The
+                # platform error is this task's; only the rest (the outer cancellation) goes on up.
+                platform, rest = group.split(PlatformError)
+                if rest is not None:
+                    found = None if platform is None else first_platform_error(platform)
+                    if found is not None:
+                        self.errors.append((task.id, found))
+                    raise rest from None
+                error = first_platform_error(group)
             if error is None:
                 return
             self.errors.append((task.id, error))
