@@ -334,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PgServerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # while starting; start_server has cleaned up
+        return 130
     return 0
 
 
