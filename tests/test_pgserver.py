@@ -4,6 +4,7 @@ on (visibility, row locks, serializable), and start/stop leaving no process, soc
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -98,7 +99,7 @@ def test_fresh_databases_do_not_share_tables(pg_server: PgServer, postgres_dsn: 
         conn.execute("create table only_here (x int)")
     with psycopg.connect(other) as conn:
         assert conn.execute("select to_regclass('only_here')").fetchone() == (None,)
-    with pytest.raises(PgServerError, match="createdb fresh_databases_other failed: .*already exists"):
+    with pytest.raises(PgServerError, match=r"createdb fresh_databases_other failed: .*already exists"):
         pg_server.create_database("fresh_databases_other")
 
 
@@ -239,7 +240,7 @@ def test_missing_binaries_are_one_line_saying_what_to_install() -> None:
 def test_the_override_wins_and_a_wrong_one_is_an_error(tmp_path: Path) -> None:
     real = find_bin_dir()
     assert find_bin_dir(environ={BIN_ENV: str(real)}, known=(), path="") == real
-    with pytest.raises(PgServerError, match=f"{BIN_ENV}={tmp_path} holds no initdb or postgres"):
+    with pytest.raises(PgServerError, match=re.escape(f"{BIN_ENV}={tmp_path} holds no initdb or postgres")):
         find_bin_dir(environ={BIN_ENV: str(tmp_path)}, known=KNOWN_BIN_DIRS)
 
 
