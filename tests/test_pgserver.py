@@ -277,3 +277,29 @@ def test_the_module_runs_as_a_command_and_stops_on_interrupt() -> None:
         assert proc.wait(60) == 0
     host = dict(part.split("=", 1) for part in dsn.split())["host"].strip("'")
     assert not Path(host).exists()
+
+
+def test_ctrl_c_during_a_session_stops_the_fixture_server(tmp_path: Path) -> None:
+    (tmp_path / "test_interrupted.py").write_text(
+        "import time\nfrom tests.conftest import pg_server\n\n"
+        "def test_waits(pg_server):\n"
+        "    print('SERVER', pg_server.pid, pg_server.base, flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    session = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist", "-s", "-q",
+         "test_interrupted.py"],
+        cwd=tmp_path, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert session.stdout is not None
+    line = next((line for line in session.stdout if line.startswith("SERVER")), "SERVER did not start")
+    _, pid_text, base = line.split()
+    try:
+        assert alive(int(pid_text))
+        session.send_signal(signal.SIGINT)
+        output = session.communicate(timeout=60)[0]
+    finally:
+        session.kill()
+    assert session.returncode == 2, output  # pytest's "interrupted"
+    assert not alive(int(pid_text))
+    assert not Path(base).exists()
