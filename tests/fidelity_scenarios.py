@@ -3,6 +3,8 @@ order (issue 8, items 8, 9 and 12); each with its correct twin. Used by tests/te
 
 from __future__ import annotations
 
+import itertools
+import sys
 import time
 
 import trio
@@ -57,12 +59,14 @@ def keyed_charge() -> Scenario:
                     invariants=(exactly_once("charge:"),))
 
 
-_TOKEN = object()  # one per (fresh) module: which copy of this module a leaf ran in
+#: One per (fresh) copy of this module: which copy a leaf ran in. Numbered from a counter kept on
+#: ``sys`` (shared by every copy), not ``id(object())``: an id is reused once an old copy is collected.
+_TOKEN = next(sys.__dict__.setdefault("_durable_fidelity_tokens", itertools.count()))
 
 
 @function
 async def whose_memory(i: int) -> int:
-    ledger().record(f"token {id(_TOKEN)}")
+    ledger().record(f"token {_TOKEN}")
     await trio.sleep(0.5)
     return i
 
