@@ -1,13 +1,17 @@
 """pytest-durable: durable functions for Python, a deterministic simulator that runs them under
 injected faults, and a pytest plugin that makes crash-recovery bugs reproducible from one seed.
 
-This package is also the pytest plugin (``-p pytest_durable`` and the ``pytest11`` entry point): it
-names ``pytest_durable.plugin`` in ``pytest_plugins``, so pytest loads the hooks and fixtures from there.
+Importing it (or ``pytest_durable.core``/``.sdk``) loads only the runtime: never pytest or hypothesis,
+so a production worker needs neither. It is also the pytest plugin (``-p pytest_durable`` and the
+``pytest11`` entry point): it names ``pytest_durable.plugin`` in ``pytest_plugins`` (a string, imported
+only by pytest), so pytest loads the hooks and fixtures from there.
 """
 
-import pytest as _pytest
+import sys as _sys
 
-_pytest.register_assert_rewrite("pytest_durable.assertions")
+if "pytest" in _sys.modules:  # under pytest (and only there) the assertion helpers get rewritten asserts;
+    # this must happen before anything imports them, and never imports pytest itself
+    _sys.modules["pytest"].register_assert_rewrite("pytest_durable.assertions")
 
 from .core import (
     Canceled,
