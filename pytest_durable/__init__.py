@@ -21,6 +21,7 @@ from .core import (
     JoinError,
     ManualClock,
     MemoryStore,
+    MissingDependency,
     NondeterminismError,
     NotFound,
     PlatformError,
@@ -50,6 +51,7 @@ from .sdk import (
     RetryPolicy,
     Worker,
     current_promise_id,
+    dependency,
     function,
 )
 
@@ -57,11 +59,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Canceled", "Constant", "Context", "DurableError", "DurableFunction", "DurableFuture", "EncodingError",
-    "Exponential", "Fenced", "Handle", "JoinError", "Linear", "ManualClock", "MemoryStore", "Never",
-    "NonRetryable", "NondeterminismError", "NotFound", "PlatformError", "PromiseRecord", "PromiseState",
-    "RegistrationError",
+    "Exponential", "Fenced", "Handle", "JoinError", "Linear", "ManualClock", "MemoryStore",
+    "MissingDependency", "Never", "NonRetryable", "NondeterminismError", "NotFound", "PlatformError", "PromiseRecord",
+    "PromiseState", "RegistrationError",
     "Rejected", "RemoteFuture", "RetryPolicy", "Store", "StoreError", "StoreUnavailable", "TaskRecord",
-    "TaskState", "TimedOut", "UsageError", "Worker", "current_promise_id", "function",
+    "TaskState", "TimedOut", "UsageError", "Worker", "current_promise_id", "dependency", "function",
 ]
 
 # ``-p pytest_durable`` and the ``pytest11`` entry point register this package; pytest then loads the
