@@ -3,6 +3,7 @@ order (issue 8, items 8, 9 and 12); each with its correct twin. Used by tests/te
 
 from __future__ import annotations
 
+import sys
 import time
 
 import trio
@@ -58,6 +59,9 @@ def keyed_charge() -> Scenario:
 
 
 _TOKEN = object()  # one per (fresh) module: which copy of this module a leaf ran in
+# Every copy's token is kept alive in the one real module (a fresh copy's sys.modules[__name__] is the
+# original), so a crashed incarnation's copy, once garbage-collected, cannot hand its id to a later one.
+sys.modules[__name__].__dict__.setdefault("_ALL_TOKENS", []).append(_TOKEN)
 
 
 @function
