@@ -1,13 +1,17 @@
 """pytest-durable: durable functions for Python, a deterministic simulator that runs them under
 injected faults, and a pytest plugin that makes crash-recovery bugs reproducible from one seed.
 
-This package is also the pytest plugin (``-p pytest_durable`` and the ``pytest11`` entry point): it
-names ``pytest_durable.plugin`` in ``pytest_plugins``, so pytest loads the hooks and fixtures from there.
+Importing it (or ``pytest_durable.core``/``.sdk``) loads only the runtime: never pytest or hypothesis,
+so a production worker needs neither. It is also the pytest plugin (``-p pytest_durable`` and the
+``pytest11`` entry point): it names ``pytest_durable.plugin`` in ``pytest_plugins`` (a string, imported
+only by pytest), so pytest loads the hooks and fixtures from there.
 """
 
-import pytest as _pytest
+import sys as _sys
 
-_pytest.register_assert_rewrite("pytest_durable.assertions")
+if "pytest" in _sys.modules:  # under pytest (and only there) the assertion helpers get rewritten asserts;
+    # this must happen before anything imports them, and never imports pytest itself
+    _sys.modules["pytest"].register_assert_rewrite("pytest_durable.assertions")
 
 from .core import (
     Canceled,
@@ -17,6 +21,7 @@ from .core import (
     JoinError,
     ManualClock,
     MemoryStore,
+    MissingDependency,
     NondeterminismError,
     NotFound,
     PlatformError,
@@ -46,6 +51,7 @@ from .sdk import (
     RetryPolicy,
     Worker,
     current_promise_id,
+    dependency,
     function,
 )
 
@@ -53,11 +59,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Canceled", "Constant", "Context", "DurableError", "DurableFunction", "DurableFuture", "EncodingError",
-    "Exponential", "Fenced", "Handle", "JoinError", "Linear", "ManualClock", "MemoryStore", "Never",
-    "NonRetryable", "NondeterminismError", "NotFound", "PlatformError", "PromiseRecord", "PromiseState",
-    "RegistrationError",
+    "Exponential", "Fenced", "Handle", "JoinError", "Linear", "ManualClock", "MemoryStore",
+    "MissingDependency", "Never", "NonRetryable", "NondeterminismError", "NotFound", "PlatformError", "PromiseRecord",
+    "PromiseState", "RegistrationError",
     "Rejected", "RemoteFuture", "RetryPolicy", "Store", "StoreError", "StoreUnavailable", "TaskRecord",
-    "TaskState", "TimedOut", "UsageError", "Worker", "current_promise_id", "function",
+    "TaskState", "TimedOut", "UsageError", "Worker", "current_promise_id", "dependency", "function",
 ]
 
 # ``-p pytest_durable`` and the ``pytest11`` entry point register this package; pytest then loads the

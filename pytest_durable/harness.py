@@ -4,7 +4,7 @@ world with the current test's seed and settings, and keeps the worlds it ran for
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -79,7 +79,7 @@ class DurableSim:
 
     def scenario(self, workflow: DurableFunction[..., Any], *args: Any, id: str = "root",
                  functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., workers: int | None = None,
-                 **kwargs: Any) -> Scenario:
+                 dependencies: Mapping[str, Callable[[], object]] | None = None, **kwargs: Any) -> Scenario:
         """The scenario ``run`` would run, for inspection or for ``sim.run_world``."""
         from sim import Scenario
         from sim.scenario import NOT_GIVEN
@@ -95,18 +95,21 @@ class DurableSim:
             workflow, tuple(args), kwargs, functions=tuple(all_functions.values()),
             workers={"default": workers or settings.workers}, root_id=id,
             expected=NOT_GIVEN if expected is ... else expected, invariants=tuple(invariants),
+            dependencies=dict(dependencies or {}),
         )
 
     def run(self, workflow: DurableFunction[..., Any], /, *args: Any, id: str = "root",
             functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., faults: str | None = None,
             plan: str | None = None, workers: int | None = None, check: bool = True, world: World | None = None,
-            **kwargs: Any) -> RunResult:
+            dependencies: Mapping[str, Callable[[], object]] | None = None, **kwargs: Any) -> RunResult:
         """Run ``workflow(*args, **kwargs)`` as root ``id`` in one world and return its ``RunResult``.
 
         Durable functions defined in the workflow's module and the test's module are registered on
         every worker; pass others in ``functions``. With ``check`` (the default) a world that breaks
         a check raises ``WorldFailed``; the test's report then shows the world. ``world`` (from
         ``pytest_durable.strategies``) runs it in that world: its faults and choices, not the seed's.
+        ``dependencies`` maps a name to a factory of what bodies read as ``pytest_durable.dependency(name)``
+        (``Scenario(dependencies=...)``: called once per process incarnation, e.g. a fake client).
         """
         from sim import FaultConfig, FaultPlan, SimConfig, run_world
         from sim.checks import determinism
@@ -121,7 +124,7 @@ class DurableSim:
         if self._hooks is not None:
             self._hooks.pytest_durable_configure_world(item=self._item, world=settings)
         scenario = self.scenario(workflow, *args, id=id, functions=functions, expected=expected,
-                                 workers=settings.workers, **kwargs)
+                                 workers=settings.workers, dependencies=dependencies, **kwargs)
         observers: list[Any] = []
         if self._hooks is not None:
             extra = self._hooks.pytest_durable_fault_points(item=self._item, scenario=scenario)

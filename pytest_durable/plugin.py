@@ -1,7 +1,8 @@
 """The pytest plugin: options, the ``durable`` marker, fixtures, per-seed runs and failure reports.
 
-Registered by the ``pytest11`` entry point and by ``-p pytest_durable`` (the package re-exports
-these hooks). It imports the simulator only inside hooks and fixtures: ``sim`` itself imports this
+Registered by the ``pytest11`` entry point and by ``-p pytest_durable``: both register the package,
+whose ``pytest_plugins`` names this module (the package itself imports no pytest, so the runtime can
+run without it). It imports the simulator only inside hooks and fixtures: ``sim`` itself imports this
 package's lower layers.
 """
 
@@ -18,8 +19,12 @@ from typing import Any
 import attrs
 import pytest
 
-from .assertions import repr_compare
-from .harness import DurableSim, WorldSettings
+# the package registers this too when pytest was imported first; a script that imported the package
+# before pytest gets it here, still before the assertions module is imported
+pytest.register_assert_rewrite("pytest_durable.assertions")
+
+from .assertions import repr_compare  # noqa: E402
+from .harness import DurableSim, WorldSettings  # noqa: E402
 
 TRACE_MODES = ("short", "tree", "full", "none")
 

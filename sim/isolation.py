@@ -152,13 +152,25 @@ class FreshModules:
         not found at module level in its copy (e.g. defined inside a test function) is kept as is."""
         out = []
         for fn in fns:
-            found: Any = None
-            if fn.__module__ in self.names:
-                found = self.module(fn.__module__)
-                for part in fn.__qualname__.split("."):
-                    found = getattr(found, part, None)
+            found = self._twin(fn)
             out.append(found if isinstance(found, DurableFunction) and found.name == fn.name else fn)
         return out
+
+    def same(self, obj: Any) -> Any:
+        """``obj`` (a class or function, e.g. a dependency factory) as this incarnation's copy of its
+        module defines it, found by qualified name; kept as is if its module is not isolated or the
+        name is not found there (a lambda, a function defined inside another)."""
+        found = self._twin(obj)
+        return found if found is not None and callable(found) else obj
+
+    def _twin(self, obj: Any) -> Any:
+        module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+        if module not in self.names or not isinstance(qualname, str):
+            return None
+        found: Any = self.module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part, None)
+        return found
 
     def _import(self, name: str, globals: Mapping[str, Any] | None = None, locals: Any = None,
                 fromlist: Any = (), level: int = 0) -> types.ModuleType:

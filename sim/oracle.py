@@ -28,6 +28,7 @@ from pytest_durable.sdk.function import DurableFunction, Registry
 from pytest_durable.sdk.outcome import Suspended
 
 from .decisions import SeededDecisions
+from .dependencies import make_dependencies
 from .isolation import FreshModules, isolated_modules
 from .ledger import Ledger, recording_into
 from .result import Violation
@@ -112,14 +113,15 @@ class _RecordStore:
 
 
 def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: DurableFunction[..., Any],
-           registry: Registry, step_limit: float = 0.0) -> Replay:
+           registry: Registry, step_limit: float = 0.0, dependencies: Mapping[str, object] | None = None) -> Replay:
     """Replay workflow ``record`` (settled or not) over ``records``; bodies of children never run. With
-    a ``step_limit``, a body that stops yielding is stopped by the watchdog (no verdict)."""
+    a ``step_limit``, a body that stops yielding is stopped by the watchdog (no verdict). The body reads
+    ``dependencies`` as a worker's would."""
     store = _RecordStore(records)
     ex = Execution(  # an empty branch: every child is looked up through the record store, which notes it
         store=store, fence=Fence(record.id, 0), registry=registry, clock=TrioClock(), rng=lambda: 0.0,
         target=record.tags.get(TAG_TARGET, ""), origin=record.tags.get(TAG_ORIGIN, record.id),
-        branch={}, on_body=lambda id, _: _no_child_body(id, record.id),
+        branch={}, on_body=lambda id, _: _no_child_body(id, record.id), dependencies=dependencies or {},
     )
     call = decode_call(record.param)
     pending = attrs.evolve(record, state=PromiseState.PENDING, value=None, settled_on=None)
@@ -203,20 +205,21 @@ def check(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: flo
     token = class_modules.set(fresh.get)
     try:
         with recording_into(Ledger()):  # effects a replayed body makes are not the world's
-            out += _replay_all(records, registry, children, step_limit)
+            dependencies = make_dependencies(scenario, fresh)
+            out += _replay_all(records, registry, children, step_limit, dependencies)
     finally:
         class_modules.reset(token)
     return out
 
 
-def _replay_all(records: Mapping[str, PromiseRecord], registry: Registry,
-                children: Mapping[str, list[str]], step_limit: float) -> list[Violation]:
+def _replay_all(records: Mapping[str, PromiseRecord], registry: Registry, children: Mapping[str, list[str]],
+                step_limit: float, dependencies: Mapping[str, object]) -> list[Violation]:
     out: list[Violation] = []
     for record in records.values():
         call = _call_of(record)
         if call is None or call not in registry or not registry.get(call).is_workflow:
             continue
-        result = replay(record, records, registry.get(call), registry, step_limit)
+        result = replay(record, records, registry.get(call), registry, step_limit, dependencies)
         out += _judge(record, result, records, children.get(record.id, []))
     return out
 

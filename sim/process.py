@@ -12,6 +12,7 @@ from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.codec import class_modules
 from pytest_durable.sdk.worker import Worker
 
+from .dependencies import make_dependencies
 from .isolation import FreshModules, isolated_modules
 from .ledger import set_process
 from .network import SimStore
@@ -57,6 +58,8 @@ class SimProcess:
             fresh = FreshModules(isolated_modules(world.scenario))
             class_modules.set(fresh.get)
             worker.register(*fresh.functions(world.scenario.all_functions()))
+            for name, obj in make_dependencies(world.scenario, fresh).items():
+                worker.set_dependency(name, obj)
             with trio.CancelScope() as scope:
                 self._scope = scope
                 await worker.serve()

@@ -29,11 +29,12 @@ CHECKS = {
     "unregistered": 10,
     "user-base-exception": 11,
     "stuck-body": 12,
+    "missing-dependency": 13,
 }
 
 #: Violations that are the cause of a failing world; the ones of other checks they bring about (a
 #: missing promise, a root that never settles) are symptoms, listed after them.
-CAUSES = ("nondeterminism", "unregistered", "user-base-exception", "stuck-body")
+CAUSES = ("nondeterminism", "unregistered", "user-base-exception", "stuck-body", "missing-dependency")
 
 
 @attrs.frozen

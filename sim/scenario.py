@@ -32,6 +32,11 @@ class Scenario:
     ``True`` (the default) the user modules that define the durable functions, ``False`` none (module
     state is then shared by all processes and survives crashes), or a tuple of module names to add to
     the default set, a name written ``"-name"`` to take one out.
+
+    ``dependencies`` maps a name to a factory (a callable without arguments) of the object workers hand
+    to bodies (``pytest_durable.dependency(name)``): each process incarnation calls it once, so a crash
+    gives the restarted process a fresh client, as a real restart would. A factory defined at module
+    level in an isolated module is taken from the incarnation's fresh copy of that module.
     """
 
     workflow: DurableFunction[..., Any]
@@ -44,6 +49,7 @@ class Scenario:
     expected: Any = NOT_GIVEN
     invariants: tuple[Invariant, ...] = ()
     isolate: bool | tuple[str, ...] = True
+    dependencies: Mapping[str, Callable[[], object]] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.workflow, DurableFunction):
@@ -55,6 +61,18 @@ class Scenario:
         ):
             raise UsageError(f"Scenario: isolate must be True, False or a tuple of module names (\"-name\" to "
                              f"leave one out), got {self.isolate!r}")
+        if not isinstance(self.dependencies, Mapping):
+            raise UsageError(f"Scenario: dependencies must map names to factories, got {self.dependencies!r}")
+        for name, factory in self.dependencies.items():
+            if not isinstance(name, str) or not name or name != name.strip():
+                raise UsageError(f"Scenario(dependencies=...): a dependency name must be a non-empty string "
+                                 f"without surrounding spaces, got {name!r}")
+            if not callable(factory):
+                raise UsageError(
+                    f"Scenario(dependencies=...): {name!r} must be a factory called once per process incarnation "
+                    f"(a class or a function without arguments), got {factory!r}; write lambda: obj to share "
+                    "one object between processes and crashes"
+                )
         seen: dict[str, DurableFunction[..., Any]] = {}
         for fn in (self.workflow, *self.functions):
             if not isinstance(fn, DurableFunction):

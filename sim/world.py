@@ -13,6 +13,7 @@ import trio.testing
 from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.codec import describe_call, encode, encode_call
 from pytest_durable.core.errors import (
+    MissingDependency,
     NondeterminismError,
     PlatformError,
     RegistrationError,
@@ -51,6 +52,8 @@ def _error_kind(error: BaseException) -> str:
         return "unregistered"
     if isinstance(error, UserBaseException):
         return "user-base-exception"
+    if isinstance(error, MissingDependency):
+        return "missing-dependency"
     return "error"
 
 
@@ -168,6 +171,9 @@ class World:
             message = f"{promise_id}{call} (task {task_id} on {process.name}#{process.incarnation}): {error}"
             if isinstance(error, RegistrationError):
                 message += "; in a world, list the function in Scenario(functions=...)"
+            if isinstance(error, MissingDependency):
+                message += (f"; in a world, pass Scenario(dependencies={{{error.name!r}: factory}}) or "
+                            f"durable_sim.run(..., dependencies={{{error.name!r}: factory}})")
             event = self.trace.add(trio.current_time(), process.name, process.incarnation, check, promise_id,
                                    str(error))
             if (check, promise_id) not in self._reported:

@@ -8,6 +8,7 @@ from .errors import (
     EncodingError,
     Fenced,
     JoinError,
+    MissingDependency,
     NondeterminismError,
     NotFound,
     PlatformError,
@@ -27,7 +28,8 @@ from .store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIMER, Sto
 
 __all__ = [
     "Call", "Canceled", "Clock", "DurableError", "EncodingError", "Fence", "Fenced", "JoinError",
-    "ManualClock", "MemoryStore", "NondeterminismError", "NotFound", "PlatformError", "PromiseRecord",
+    "ManualClock", "MemoryStore", "MissingDependency", "NondeterminismError", "NotFound", "PlatformError",
+    "PromiseRecord",
     "PromiseState", "RegistrationError", "Rejected", "Store", "StoreError", "StoreUnavailable",
     "SuspendResult", "TAG_ORIGIN", "TAG_PARENT", "TAG_SCOPE", "TAG_TARGET", "TAG_TIMER", "TaskRecord",
     "TaskState", "TaskStateError", "TimedOut", "TrioClock", "UsageError", "check_root_id", "child_id",

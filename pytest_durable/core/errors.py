@@ -114,6 +114,22 @@ class NondeterminismError(PlatformError):
         )
 
 
+class MissingDependency(PlatformError):
+    """A body asked for a dependency its worker was not given. Retrying on the same worker cannot fix
+    it and rejecting would record a configuration mistake as the function's outcome, so, like an
+    unknown function, the task is released and the error reported, naming what to register."""
+
+    def __init__(self, name: str, function: str, id: str) -> None:
+        self.name = name
+        self.function = function
+        #: The promise whose body asked for it.
+        self.id = id
+        super().__init__(
+            f"{function} (promise {id}) asked for dependency {name!r}, which this worker does not have; "
+            f"register it with worker.set_dependency({name!r}, obj) before the worker runs"
+        )
+
+
 class NonRetryable(Exception):
     """Raise (a subclass of) this in a leaf for an error no retry can fix: it rejects the leaf at
     once, whatever retries its policy has left."""

@@ -1,6 +1,7 @@
 """The SDK layer: ``@function``, ``Context``, futures, retry policies, the executor and a worker."""
 
 from .context import Context, Execution, Options, RpcBuilder, RunBuilder
+from .dependencies import dependency
 from .executor import Executor, Outcome
 from .function import DurableFunction, Registry, function
 from .futures import DurableFuture, RemoteFuture
@@ -11,5 +12,5 @@ from .worker import Handle, Worker
 __all__ = [
     "Constant", "Context", "DurableFunction", "DurableFuture", "Execution", "Executor", "Exponential",
     "Handle", "Linear", "Never", "Options", "Outcome", "Registry", "RemoteFuture", "RetryPolicy",
-    "RpcBuilder", "RunBuilder", "Worker", "current_promise_id", "function",
+    "RpcBuilder", "RunBuilder", "Worker", "current_promise_id", "dependency", "function",
 ]

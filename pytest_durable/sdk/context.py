@@ -8,7 +8,7 @@ they were pending); remote ones are settled elsewhere and a pending one suspends
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -20,6 +20,7 @@ from ..core.errors import EncodingError, Interrupted, NondeterminismError, Platf
 from ..core.ids import child_id
 from ..core.records import Fence, PromiseRecord, PromiseState
 from ..core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIMER, Store
+from .dependencies import dependency, entering, leaving
 from .function import DurableFunction, Registry
 from .futures import DurableFuture, RemoteFuture
 from .outcome import Suspended, result_of
@@ -44,7 +45,8 @@ INTERRUPTS = (KeyboardInterrupt, Interrupted)
 
 @attrs.define(eq=False)
 class Execution:
-    """The state of one attempt at one task: the store, the fence, and the preloaded branch."""
+    """The state of one attempt at one task: the store, the fence, the preloaded branch, and the
+    worker's dependencies its bodies read (``pytest_durable.dependency``)."""
 
     store: Store
     fence: Fence
@@ -56,6 +58,7 @@ class Execution:
     branch: dict[str, PromiseRecord]
     awaiting: dict[str, None] = attrs.field(factory=dict)
     on_body: BodyHook | None = None
+    dependencies: Mapping[str, object] = attrs.field(factory=dict)
 
     async def refresh(self, id: str) -> PromiseRecord:
         record = await self.store.get_promise(id)
@@ -197,6 +200,12 @@ class Context:
         param = encode_call("durable.promise", (timeout,), {})
         record = await self._create(self._take_id(id), param, self._child_deadline(timeout), scope="global")
         return RemoteFuture(record.id, self, record)
+
+    def get_dependency(self, name: str) -> Any:
+        """The object the worker registered as ``name``: the same as ``pytest_durable.dependency(name)``,
+        which leaves (they have no ``Context``) use; spelled as in Resonate's SDK for workflows."""
+        self._check_here("get_dependency")
+        return dependency(name)
 
     async def random(self) -> float:
         """A random float in [0, 1), drawn once and replayed from the store after that."""
@@ -393,6 +402,7 @@ async def run_workflow(
         ctx = Context(ex, record.id, record.timeout_at, nursery, depth)
         token = current_context.set(ctx)
         promise_token = current_promise.set(record.id)
+        deps_token = entering(fn.name, ex.dependencies)
         try:
             if ex.on_body is not None:
                 ex.on_body(record.id, fn)
@@ -409,6 +419,7 @@ async def run_workflow(
         else:
             settlement = _resolve(fn, value)
         finally:
+            leaving(deps_token)
             current_promise.reset(promise_token)
             current_context.reset(token)
     if suspended:
@@ -464,6 +475,7 @@ async def run_leaf(
     policy = retry or fn.retry or DEFAULT_RETRY
     token = current_context.set(None)
     promise_token = current_promise.set(record.id)
+    deps_token = entering(fn.name, ex.dependencies)
     try:
         attempts = recorded_attempts(ex, record.id)
         failures = len(attempts)
@@ -494,6 +506,7 @@ async def run_leaf(
             else:
                 return _resolve(fn, value)
     finally:
+        leaving(deps_token)
         current_promise.reset(promise_token)
         current_context.reset(token)
 

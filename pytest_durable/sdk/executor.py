@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import trio
@@ -64,12 +64,16 @@ class Executor:
         *,
         rng: Callable[[], float] | None = None,
         on_body: BodyHook | None = None,
+        dependencies: Mapping[str, object] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
         self.clock = clock
         self.rng: Callable[[], float] = rng if rng is not None else random.Random().random
         self.on_body = on_body
+        #: What bodies read with ``pytest_durable.dependency``; the worker's own dict, so later
+        #: ``set_dependency`` calls are seen.
+        self.dependencies: Mapping[str, object] = dependencies if dependencies is not None else {}
 
     async def execute(self, task: TaskRecord) -> Outcome:
         """Run ``task`` (acquired by the caller) until its promise is settled or it suspends.
@@ -100,6 +104,7 @@ class Executor:
                 store=self.store, fence=fence, registry=self.registry, clock=self.clock, rng=self.rng,
                 target=task.target, origin=root.tags.get("durable:origin", root.id),
                 branch={r.id: r for r in records}, on_body=self.on_body,
+                dependencies=self.dependencies,
             )
             args, kwargs = tuple(call.args), dict(call.kwargs)
             settlement: Settlement | None = None

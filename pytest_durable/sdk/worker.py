@@ -19,6 +19,7 @@ from ..core.clock import Clock, TrioClock
 from ..core.codec import encode, encode_call, encode_error
 from ..core.errors import (
     Fenced,
+    MissingDependency,
     NondeterminismError,
     NotFound,
     PlatformError,
@@ -32,6 +33,7 @@ from ..core.memory_store import MemoryStore
 from ..core.records import Fence, PromiseRecord, PromiseState, TaskRecord
 from ..core.store import TAG_ORIGIN, TAG_SCOPE, Store
 from .context import BodyHook
+from .dependencies import check_name
 from .executor import Executor, first_platform_error
 from .function import DurableFunction, Registry
 from .outcome import result_of
@@ -39,7 +41,7 @@ from .outcome import result_of
 T = TypeVar("T")
 
 #: Errors that no retry can fix: the task is left pending in the store and the error is reported.
-FATAL = (NondeterminismError, RegistrationError, UserBaseException)
+FATAL = (NondeterminismError, RegistrationError, UserBaseException, MissingDependency)
 
 #: Called with (task id, promise id at fault, error) when a task fails with a ``FATAL`` error.
 ErrorHook = Callable[[str, str, BaseException], None]
@@ -50,7 +52,7 @@ def culprit(task: TaskRecord, error: BaseException) -> str:
     a ``BaseException``, or else the task's own promise (e.g. one whose function is unknown)."""
     if isinstance(error, NondeterminismError) and error.workflow:
         return error.workflow
-    if isinstance(error, UserBaseException):
+    if isinstance(error, (UserBaseException, MissingDependency)):
         return error.id
     return task.promise_id
 
@@ -86,8 +88,9 @@ class Worker:
     tasks; with ``sweeps`` the worker also asks the store to apply
     due timeouts each poll (a store with its own sweeper, like the simulator's server, needs not).
     ``on_error`` is called with (task id, promise id, error) whenever a task fails with an error no
-    retry can fix (nondeterminism, an unknown function, a ``BaseException`` from a body); the error is
-    also kept in ``errors`` and raised by ``Handle.result()``. Start it with ``async with worker.running():``.
+    retry can fix (nondeterminism, an unknown function, a missing dependency, a ``BaseException`` from a
+    body); the error is also kept in ``errors`` and raised by ``Handle.result()``. Objects the bodies
+    need (clients) are given with ``set_dependency``. Start it with ``async with worker.running():``.
     """
 
     def __init__(
@@ -117,9 +120,11 @@ class Worker:
         self.root_timeout = float(root_timeout)
         self.sweeps = sweeps
         self.registry = Registry()
+        self.dependencies: dict[str, object] = {}
         self.executor = Executor(
             self.store, self.registry, self.clock,
             rng=rng if rng is not None else random.Random().random, on_body=on_body,
+            dependencies=self.dependencies,
         )
         self.errors: list[tuple[str, BaseException]] = []
         self.on_error = on_error
@@ -133,6 +138,16 @@ class Worker:
         """Make ``fns`` runnable by this worker (roots and rpc children are looked up by name)."""
         for fn in fns:
             self.registry.register(fn)
+
+    def set_dependency(self, name: str, obj: object) -> None:
+        """Hand ``obj`` (a payment client, a connection pool) to the bodies this worker runs: any body
+        reads it with ``pytest_durable.dependency(name)``, a workflow also with ``ctx.get_dependency``.
+        It lives in this process only (never in the store); each name is set once."""
+        check_name(name, "Worker.set_dependency")
+        if name in self.dependencies:
+            raise UsageError(f"Worker.set_dependency: {name!r} is already set on worker {self.id!r}; a worker has "
+                             "one object per name, so pick another name or set it once")
+        self.dependencies[name] = obj
 
     # -- starting roots and settling promises from outside -------------------------------------------
 
