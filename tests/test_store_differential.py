@@ -194,7 +194,7 @@ class Pair:
             self.clock.advance(op[1])
             return "ok", None
         if op[0] == "acquire_all":
-            kind, dispatched = self.step(("dispatch", op[1], 10))
+            _, dispatched = self.step(("dispatch", op[1], 10))
             return "ok", [self.step(("acquire", t.id, "w2", op[2])) for t in dispatched]
         acquired = [t.id for t in self.memory.tasks() if t.state is TaskState.ACQUIRED]
         if op[0] == "suspend_all":

@@ -207,7 +207,9 @@ class SqlEngine:
         versions = sorted(int(r[0]) for r in rows)
         if versions != [SCHEMA_VERSION]:
             found = ", ".join(map(str, versions)) or "none"
-            newer = " (written by a newer pytest-durable: upgrade this one)" if versions and versions[-1] > SCHEMA_VERSION else ""
+            newer = ""
+            if versions and versions[-1] > SCHEMA_VERSION:
+                newer = " (written by a newer pytest-durable: upgrade this one)"
             raise SchemaError(
                 f"{self.where}: the store's schema is version {found}{newer}; this pytest-durable reads version "
                 f"{SCHEMA_VERSION} only"
@@ -336,7 +338,8 @@ class SqlEngine:
             self._apply_due()
             now = self.clock.now()
             out: list[TaskRecord] = []
-            ids = [r[0] for r in self._x("SELECT task_id FROM pending WHERE target = ? ORDER BY seq", target).fetchall()]
+            rows = self._x("SELECT task_id FROM pending WHERE target = ? ORDER BY seq", target).fetchall()
+            ids = [r[0] for r in rows]
             for task_id in ids:
                 if len(out) >= limit:
                     break

@@ -69,7 +69,9 @@ class SqliteStore(SqlStore):
             raise
         if str(mode).lower() != "wal":
             connection.close()
-            raise SchemaError(f"{where}: SQLite refused WAL mode (journal_mode is {mode}); put the file on a local disk")
+            raise SchemaError(
+                f"{where}: SQLite refused WAL mode (journal_mode is {mode}); put the file on a local disk"
+            )
         super().__init__(engine)
 
     def __enter__(self) -> SqliteStore:
