@@ -28,6 +28,8 @@ class WorldSettings:
     budget: float = 600.0
     check_determinism: bool = False
     config: SimConfig | None = None
+    #: The store each world runs over: ``memory`` or ``sqlite`` (a fresh SQLite file per world).
+    store: str = "memory"
 
 
 class WorldFailed(AssertionError):
@@ -113,6 +115,7 @@ class DurableSim:
         """
         from sim import FaultConfig, FaultPlan, SimConfig, run_world
         from sim.checks import determinism
+        from sim.stores import world_store
 
         settings = self._settings()
         if faults is not None:
@@ -137,16 +140,18 @@ class DurableSim:
         fault_plan = FaultPlan.parse(settings.plan)
 
         def again() -> RunResult:
-            if world is not None:
-                return world.run(scenario, config=config, observers=observers)
-            return run_world(scenario, seed=settings.seed, faults=fault_config, plan=fault_plan, config=config,
-                             observers=observers)
+            with world_store(settings.store) as store:
+                if world is not None:
+                    return world.run(scenario, config=config, observers=observers, store=store)
+                return run_world(scenario, seed=settings.seed, faults=fault_config, plan=fault_plan, config=config,
+                                 observers=observers, store=store)
 
         result = again()
         if settings.check_determinism:
             if world is not None and world.drawn is not None:  # its choices are used up: replay them pinned
                 replica = world.replica()
-                result = determinism(result, replica.run(scenario, config=config, observers=observers))
+                with world_store(settings.store) as store:
+                    result = determinism(result, replica.run(scenario, config=config, observers=observers, store=store))
             else:
                 result = determinism(result, again())
         self._again.append((result, again))

@@ -67,9 +67,12 @@ OPTIONS = {
         Option("quiesce_after", "no new faults after this many virtual seconds (default 120)", "120"),
         Option("budget", "liveness: virtual seconds the root may take to settle after faults stop, plus 0.1 s per "
                "promise the world makes (default 600)", "600"),
+        Option("store", "the store every world runs over: memory|sqlite (sqlite: a fresh SQLite file per world, "
+               "so checks 1 and 6 judge the real SQL store) (default memory)", "memory"),
     )
 }
-MARKER_ARGS = {"seeds": int, "faults": str, "workers": int, "quiesce_after": float, "budget": float, "plan": str}
+MARKER_ARGS = {"seeds": int, "faults": str, "workers": int, "quiesce_after": float, "budget": float, "plan": str,
+               "store": str}
 
 
 @attrs.define
@@ -168,6 +171,16 @@ def _flag(config: pytest.Config, name: str) -> bool:
     return raw in ("true", "1", "yes")
 
 
+def _store_kind(config: pytest.Config, marker: pytest.Mark | None = None) -> str:
+    from sim.stores import STORE_KINDS
+
+    raw = setting(config, "store", marker)
+    if raw not in STORE_KINDS:
+        where = "@pytest.mark.durable" if marker is not None and "store" in marker.kwargs else OPTIONS["store"].cli
+        raise pytest.UsageError(f"{where}: store must be one of {'|'.join(STORE_KINDS)}, got {raw!r}")
+    return raw
+
+
 def _run_seed(config: pytest.Config) -> int:
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and "durable_seed" in workerinput:
@@ -191,7 +204,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "durable(seeds=N, faults='crash,drop', workers=N, quiesce_after=S, budget=S, "
-        "plan='crash(w1, after_create, x.1)'): "
+        "plan='crash(w1, after_create, x.1)', store='memory|sqlite'): "
         "run the test once per simulated world (pytest-durable)",
     )
     seed = _run_seed(config)
@@ -199,6 +212,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--durable-trace: one of {'|'.join(TRACE_MODES)}, got {setting(config, 'trace')!r}")
     _flag(config, "check_determinism")
     _flag(config, "check_hash_seed")
+    _store_kind(config)
     for name, cast, minimum in (("seeds", int, 1), ("workers", int, 1), ("quiesce_after", float, 0),
                                 ("budget", float, 0)):
         _number(config, name, cast, minimum=minimum)  # a bad value stops the run before any test
@@ -243,6 +257,11 @@ def _check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
             FaultPlan.parse(marker.kwargs["plan"])
     except Exception as exc:
         raise pytest.UsageError(f"{where}: {exc}") from None
+    from sim.stores import STORE_KINDS
+
+    if "store" in marker.kwargs and marker.kwargs["store"] not in STORE_KINDS:
+        raise pytest.UsageError(f"{where}: store must be one of {'|'.join(STORE_KINDS)}, "
+                                f"got {marker.kwargs['store']!r}")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -287,10 +306,11 @@ def _settings_for(item: pytest.Item) -> Callable[[int], WorldSettings]:
     budget = _number(config, "budget", float, marker)
     plan = str(marker.kwargs.get("plan", "")) if marker is not None else ""
     determinism = _flag(config, "check_determinism")
+    store = _store_kind(config, marker)
 
     def settings(seed: int) -> WorldSettings:
         return WorldSettings(seed=seed, faults=faults, plan=plan, workers=workers, quiesce_after=quiesce, budget=budget,
-                             check_determinism=determinism)
+                             check_determinism=determinism, store=store)
 
     return settings
 
@@ -354,6 +374,7 @@ def _check_hash_seed(test: TestState) -> None:
         if scenario is None or not result.ok:
             continue
         spec = hashseed.scenario_spec(scenario)
+        spec["store"] = settings.store
         config = settings.config or SimConfig()
         key = json.dumps([spec, attrs.asdict(config)], sort_keys=True)
         job = hashseed.Job(result.seed, settings.faults, settings.plan, settings.quiesce_after, result.trace_hash,

@@ -18,7 +18,9 @@ from . import checks, hashseed, render
 from .config import SimConfig
 from .decisions import RecordedDecisions
 from .faults import FaultConfig, FaultPlan
+from .result import RunResult
 from .scenario import Scenario
+from .stores import STORE_KINDS, check_store_kind, world_store
 from .target import load_scenario
 from .world import run_world
 
@@ -54,6 +56,8 @@ class Progress:
 def _reproduce(args: argparse.Namespace, seed: int | None, faults: FaultConfig, plan: FaultPlan) -> str:
     """The command that runs world ``seed`` of this sweep again, with every setting that is not the default."""
     cmd = f"python -m sim run {args.target} --seed {seed} --faults {str(faults) or 'none'}"
+    if args.store != "memory":
+        cmd += f" --store {args.store}"
     if plan.points:
         cmd += f" --plan '{plan}'"
     if args.quiesce_after != 120.0:
@@ -68,7 +72,15 @@ def _reproduce(args: argparse.Namespace, seed: int | None, faults: FaultConfig, 
 INTERRUPTED = 130
 
 
+def _world(args: argparse.Namespace, scenario: Scenario, seed: int | None, faults: FaultConfig, plan: FaultPlan,
+           config: SimConfig) -> RunResult:
+    """One world over a fresh store of the kind ``--store`` names."""
+    with world_store(args.store) as store:
+        return run_world(scenario, seed=seed, faults=faults, plan=plan, config=config, target=args.target, store=store)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    check_store_kind(args.store, where="--store")
     scenario = load_scenario(args.target)
     if args.no_isolation:
         scenario = attrs.evolve(scenario, isolate=False)
@@ -88,9 +100,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         for done, seed in enumerate(seeds, 1):
-            result = run_world(scenario, seed=seed, faults=faults, plan=plan, config=config, target=args.target)
+            result = _world(args, scenario, seed, faults, plan, config)
             if args.check_determinism:
-                again = run_world(scenario, seed=seed, faults=faults, plan=plan, config=config, target=args.target)
+                again = _world(args, scenario, seed, faults, plan, config)
                 result = checks.determinism(result, again)
             counts.update(result.fault_counts)
             steps += result.steps
@@ -134,6 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _check_hash_seed(args: argparse.Namespace, scenario: Scenario, jobs: list[hashseed.Job]) -> int:
     """Re-run the passing worlds ``jobs`` under another hash seed (one subprocess); 1 if one differs."""
     spec = hashseed.scenario_spec(scenario, args.target)
+    spec["store"] = args.store
     if args.no_isolation:
         spec["isolate"] = False
     found = hashseed.first_difference(spec, SimConfig(budget=args.budget), jobs)
@@ -151,9 +164,9 @@ def _check_hash_seed(args: argparse.Namespace, scenario: Scenario, jobs: list[ha
 def _show_one(
     args: argparse.Namespace, scenario: Scenario, faults: FaultConfig, plan: FaultPlan, config: SimConfig
 ) -> int:
-    result = run_world(scenario, seed=args.seed, faults=faults, plan=plan, config=config, target=args.target)
+    result = _world(args, scenario, args.seed, faults, plan, config)
     if args.check_determinism:
-        again = run_world(scenario, seed=args.seed, faults=faults, plan=plan, config=config, target=args.target)
+        again = _world(args, scenario, args.seed, faults, plan, config)
         result = checks.determinism(result, again)
     if args.check_hash_seed and result.ok:
         job = hashseed.Job(args.seed, str(faults), str(plan), args.quiesce_after, result.trace_hash)
@@ -240,6 +253,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--check-hash-seed", action="store_true",
                      help="re-run the passing worlds in one subprocess under another PYTHONHASHSEED and fail a "
                      "world whose trace differs (it depends on the hash order of strings)")
+    run.add_argument("--store", default="memory",
+                     help=f"the store every world runs over: {'|'.join(STORE_KINDS)} (default memory); sqlite gives "
+                     "each world a fresh SQLite file in a temporary folder, removed after it")
     run.add_argument("--no-isolation", action="store_true",
                      help="share the user's module state between simulated processes and incarnations "
                      "(Scenario(isolate=False)) instead of giving each incarnation fresh module copies")

@@ -119,6 +119,7 @@ def build(spec: dict[str, Any]) -> Scenario:
 
 def rerun(spec: dict[str, Any], config: SimConfig, jobs: Sequence[Job]) -> list[str]:
     """The trace hashes of ``jobs`` re-run in this process."""
+    from .stores import world_store
     from .world import run_world
 
     scenario = build(spec)
@@ -126,8 +127,9 @@ def rerun(spec: dict[str, Any], config: SimConfig, jobs: Sequence[Job]) -> list[
     for job in jobs:
         faults = FaultConfig.parse(job.faults, quiesce_after=job.quiesce_after)
         decisions = RecordedDecisions(list(job.decisions)) if job.seed is None else None
-        result = run_world(scenario, seed=job.seed, decisions=decisions, faults=faults, plan=job.plan,
-                           config=config)
+        with world_store(spec.get("store", "memory")) as store:
+            result = run_world(scenario, seed=job.seed, decisions=decisions, faults=faults, plan=job.plan,
+                               config=config, store=store)
         hashes.append(result.trace_hash)
     return hashes
 

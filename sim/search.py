@@ -25,6 +25,7 @@ from hypothesis.control import current_build_context
 
 from pytest_durable.core.codec import encode_call
 from pytest_durable.core.errors import UsageError
+from pytest_durable.core.inspection import InspectableStore
 
 from . import render
 from .config import SimConfig
@@ -427,8 +428,8 @@ class World:
     replica_of: World | None = None
 
     def run(self, scenario: Scenario, *, config: SimConfig | None = None,
-            observers: Sequence[Callable[[Event], None]] = ()) -> RunResult:
-        """Run ``scenario`` in this world and check it."""
+            observers: Sequence[Callable[[Event], None]] = (), store: InspectableStore | None = None) -> RunResult:
+        """Run ``scenario`` in this world and check it (over ``store``, a fresh ``MemoryStore`` if not given)."""
         from .world import run_world
 
         decisions: Decisions
@@ -447,7 +448,7 @@ class World:
             decisions = PinnedDecisions(dict(self.pinned_values or {}))
         self.scenario, self.config = scenario, config
         self.result = run_world(scenario, faults=self.faults, plan=self.plan, config=config,
-                                decisions=decisions, observers=observers)
+                                decisions=decisions, observers=observers, store=store)
         if self.drawn is not None:
             self.drawn.seal()
             self.drawn.raise_stopped()

@@ -1,4 +1,4 @@
-"""The simulated server: the reference store and task engine behind a request/response interface.
+"""The simulated server: a store (the reference one by default) behind a request/response interface.
 
 Its state is durable: a server restart (a fault kind) makes it unreachable for a while and loses
 nothing. It observes every answer it gives, so checks (1) and (6) see each step as it happens.
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import trio
 
 from pytest_durable.core.errors import StoreError, UsageError
+from pytest_durable.core.inspection import InspectableStore
 from pytest_durable.core.invariants import task_invariant_breaks
-from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def run_now(coro: Coroutine[Any, Any, Any]) -> Any:
-    """Drive a coroutine that never suspends (every MemoryStore call) to its result in one step."""
+    """Drive a coroutine that never suspends (every call of a store the simulator runs) to its result in one step."""
     try:
         coro.send(None)
     except StopIteration as stop:
@@ -33,9 +33,12 @@ def run_now(coro: Coroutine[Any, Any, Any]) -> Any:
 
 
 class SimServer:
-    """Applies requests to the store atomically, one at a time, and watches what it answers."""
+    """Applies requests to the store atomically, one at a time, and watches what it answers.
 
-    def __init__(self, world: World, store: MemoryStore) -> None:
+    Any store implementing ``Store`` and ``Inspect`` will do (``MemoryStore``, ``SqliteStore``), as long as
+    its async methods never suspend: a request is applied in one step of the world."""
+
+    def __init__(self, world: World, store: InspectableStore) -> None:
         self.world = world
         self.store = store
         self.down_until = -math.inf
@@ -117,7 +120,7 @@ class SimServer:
 
     def _check_tasks(self) -> None:
         """Check (6): the seven task invariants after every step."""
-        for task_id, line in task_invariant_breaks(self.store.tasks(), self.store.promise_view()):
+        for task_id, line in task_invariant_breaks(self.store.tasks(), self.store.promise_map()):
             if line not in self._task_violations:
                 self._task_violations.add(line)
                 self.world.violation("task-invariants", line, task_id)

@@ -21,6 +21,7 @@ from pytest_durable.core.errors import (
     UsageError,
     UserBaseException,
 )
+from pytest_durable.core.inspection import InspectableStore
 from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord, PromiseState
 from pytest_durable.core.store import TAG_ORIGIN, TAG_SCOPE
@@ -96,7 +97,7 @@ class World:
         plan: FaultPlan,
         config: SimConfig,
         decisions: Decisions,
-        store: MemoryStore | None = None,
+        store: InspectableStore | None = None,
         observers: Sequence[Callable[[Event], None]] = (),
         script: Sequence[Action] = (),
         stop_at: float | None = None,
@@ -118,7 +119,7 @@ class World:
         self.trace = Trace(observers)
         self.violations: list[Violation] = []
         self.injector = Injector(faults, plan, decisions, trio.current_time)
-        self.store = store if store is not None else MemoryStore(TrioClock())
+        self.store: InspectableStore = store if store is not None else MemoryStore(TrioClock())
         self.server = SimServer(self, self.store)
         self.ledger = Ledger(now=trio.current_time)
         self.processes = [SimProcess(self, name, group) for name, group in scenario.process_names()]
@@ -166,7 +167,7 @@ class World:
         kind naming the promise (once per kind and promise), and an event each time it happens."""
         def on_error(task_id: str, promise_id: str, error: BaseException) -> None:
             check = _error_kind(error)
-            record = self.store.promise_map().get(promise_id)
+            record = self.store.promise(promise_id)
             call = f" {describe_call(record.param)}" if record is not None else ""
             message = f"{promise_id}{call} (task {task_id} on {process.name}#{process.incarnation}): {error}"
             if isinstance(error, RegistrationError):
@@ -228,7 +229,7 @@ class World:
     def budget(self) -> float:
         """How long after faults stop the root may take to settle: the configured budget, and more
         for every promise the world has made (the work grows with the fan-out)."""
-        return self.config.budget + self.config.budget_per_promise * len(self.store.promise_view())
+        return self.config.budget + self.config.budget_per_promise * len(self.store.promises())
 
     def _end(self) -> float:
         end = self.faults.quiesce_after + self.budget()
@@ -283,7 +284,7 @@ def run_world(
     plan: FaultPlan | str | None = None,
     config: SimConfig | None = None,
     decisions: Decisions | None = None,
-    store: MemoryStore | None = None,
+    store: InspectableStore | None = None,
     target: str = "",
     observers: Sequence[Callable[[Event], None]] = (),
     script: Sequence[Action] = (),
@@ -377,7 +378,7 @@ def run_world(
 def _report_stuck(world: World, stuck: StuckBody, now: float) -> None:
     """A body stopped by the watchdog: the world ends there, with a violation naming the promise."""
     id = stuck.promise or ""
-    record = world.store.promise_map().get(id) if id else None
+    record = world.store.promise(id) if id else None
     call = f" {describe_call(record.param)}" if record is not None else ""
     event = world.trace.add(now, "world", 0, "stuck-body", id, str(stuck))
     world.violations.append(Violation(

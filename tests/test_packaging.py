@@ -102,7 +102,7 @@ def _graph() -> dict[str, set[str]]:
     return {name: _runtime_imports(path, name, modules) - {name} for name, path in paths.items()}
 
 
-LAYER = {"pytest_durable.core": 0, "pytest_durable.sdk": 1, "sim": 2}
+LAYER = {"pytest_durable.core": 0, "pytest_durable.sdk": 1, "sim": 2, "pytest_durable.live": 2}
 
 
 def _layer(module: str) -> int:

@@ -1,4 +1,5 @@
-"""The promise store contract of DESIGN §3, checked against the reference ``MemoryStore``.
+"""The promise store contract of DESIGN §3, checked against the reference ``MemoryStore`` and
+``SqliteStore`` (each SQLite machine or scenario on a fresh file).
 
 A Hypothesis state machine drives random sequences of store operations over a small pool of ids
 (so creates collide, children form branches and tasks are fought over), and after every operation
@@ -9,7 +10,10 @@ The store's methods are ``async def`` but never suspend, so ``run_now`` drives o
 
 from __future__ import annotations
 
-import copy
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import attrs
 import pytest
@@ -23,6 +27,7 @@ from pytest_durable.core import (
     TAG_TIMER,
     Fence,
     Fenced,
+    InspectableStore,
     ManualClock,
     MemoryStore,
     NotFound,
@@ -35,6 +40,7 @@ from pytest_durable.core import (
     UsageError,
     task_invariant_violations,
 )
+from pytest_durable.live import SqliteStore
 
 
 def run_now(coro):
@@ -79,19 +85,19 @@ lineages = st.sampled_from([True, True, False])
 WRITES = st.sampled_from(["create", "settle", "heartbeat", "release", "fulfill", "suspend"])
 
 
-def snapshot(store: MemoryStore) -> tuple[tuple[PromiseRecord, ...], tuple[TaskRecord, ...]]:
-    return tuple(store.promises()), tuple(store.tasks())
+def snapshot(store: InspectableStore) -> tuple[tuple[PromiseRecord, ...], tuple[TaskRecord, ...]]:
+    found = store.snapshot()
+    return found.promises, found.tasks
 
 
-def effective(store: MemoryStore) -> tuple[tuple[PromiseRecord, ...], tuple[TaskRecord, ...]]:
-    """The store's records with every due timeout and lease expiry applied, computed on a copy.
+def effective(store: InspectableStore) -> tuple[tuple[PromiseRecord, ...], tuple[TaskRecord, ...]]:
+    """The store's records with every due timeout and lease expiry applied, without changing the store.
 
     A refused write may still apply due timeouts lazily (DESIGN §3: "lazily on any access"), so
     "the store is unchanged" means its effective records are unchanged.
     """
-    clone = copy.deepcopy(store)
-    run_now(clone.sweep())
-    return snapshot(clone)
+    found = store.snapshot(apply_due=True)
+    return found.promises, found.tasks
 
 
 def by_id(records):
@@ -99,14 +105,19 @@ def by_id(records):
 
 
 class StoreMachine(RuleBasedStateMachine):
+    """The contract against ``MemoryStore``; subclasses run it against another store."""
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.store = MemoryStore(self.clock, redispatch_after=REDISPATCH)
+        self.store: InspectableStore = self.new_store(self.clock)
         self.first_settled: dict[str, tuple[PromiseState, str | None, float | None]] = {}
         self.params: dict[str, str] = {}  # the param each id was created with
         self.versions: dict[str, int] = {}  # task id -> current version
         self.ttls: dict[str, float] = {}  # task id -> ttl of its latest acquire
+
+    def new_store(self, clock: ManualClock) -> InspectableStore:
+        return MemoryStore(clock, redispatch_after=REDISPATCH)
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -732,15 +743,54 @@ StoreMachine.TestCase.settings = settings(
 TestStoreContract = StoreMachine.TestCase
 
 
-# -- named scenarios ---------------------------------------------------------------------------
+class SqliteStoreMachine(StoreMachine):
+    """The same machine against ``SqliteStore``, on a fresh file for every example."""
+
+    def new_store(self, clock: ManualClock) -> InspectableStore:
+        self.dir = tempfile.mkdtemp(prefix="durable-contract-")
+        return SqliteStore(Path(self.dir) / "store.db", clock, redispatch_after=REDISPATCH)
+
+    def teardown(self) -> None:
+        assert isinstance(self.store, SqliteStore)
+        self.store.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def make_store() -> tuple[MemoryStore, ManualClock]:
+SqliteStoreMachine.TestCase.settings = StoreMachine.TestCase.settings
+TestSqliteStoreContract = SqliteStoreMachine.TestCase
+
+
+# -- named scenarios, against every store -------------------------------------------------------
+
+
+CURRENT_KIND: list[Callable[[ManualClock], InspectableStore]] = []
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store_kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Runs a named scenario once per store: ``make_store()`` makes a store of this kind."""
+    opened: list[SqliteStore] = []
+
+    def make(clock: ManualClock) -> InspectableStore:
+        if request.param == "memory":
+            return MemoryStore(clock)
+        store = SqliteStore(tmp_path / f"store{len(opened)}.db", clock)
+        opened.append(store)
+        return store
+
+    CURRENT_KIND.append(make)
+    yield request.param
+    CURRENT_KIND.pop()
+    for store in opened:
+        store.close()
+
+
+def make_store() -> tuple[InspectableStore, ManualClock]:
     clock = ManualClock()
-    return MemoryStore(clock), clock
+    return CURRENT_KIND[-1](clock), clock
 
 
-def test_create_is_idempotent():
+def test_create_is_idempotent(store_kind):
     store, clock = make_store()
     first = run_now(store.create_promise("order-42", "p1", 10.0, {"k": "1"}, target="g1"))
     before = snapshot(store)
@@ -752,7 +802,7 @@ def test_create_is_idempotent():
     assert [t.target for t in store.tasks()] == ["g1"]
 
 
-def test_settle_is_write_once():
+def test_settle_is_write_once(store_kind):
     store, clock = make_store()
     run_now(store.create_promise("p", "x", 10.0))
     clock.advance(1.0)
@@ -771,7 +821,7 @@ def test_settle_is_write_once():
             run_now(store.settle_promise("p", bad, None))
 
 
-def test_timer_promise_resolves_on_timeout():
+def test_timer_promise_resolves_on_timeout(store_kind):
     store, clock = make_store()
     run_now(store.create_promise("t", "sleep", 5.0, {TAG_TIMER: "true"}))
     run_now(store.create_promise("d", "deadline", 5.0))
@@ -787,7 +837,7 @@ def test_timer_promise_resolves_on_timeout():
     assert (late.state, late.value, late.settled_on) == (RESOLVED, "null", 5.0)
 
 
-def test_zombie_is_fenced_on_fulfill():
+def test_zombie_is_fenced_on_fulfill(store_kind):
     store, clock = make_store()
     run_now(store.create_promise("r", "p", 100.0, target="g1"))
     old = run_now(store.acquire_task("r", "w1", 2.0))
@@ -808,7 +858,7 @@ def test_zombie_is_fenced_on_fulfill():
     assert run_now(store.get_task("r")).state is TaskState.FULFILLED
 
 
-def test_suspend_redirect():
+def test_suspend_redirect(store_kind):
     store, _ = make_store()
     run_now(store.create_promise("r", "p", 100.0, target="g1"))
     task = run_now(store.acquire_task("r", "w1", 10.0))
@@ -822,7 +872,7 @@ def test_suspend_redirect():
     assert run_now(store.get_task("r")) == task  # still acquired, same lease: run again at once
 
 
-def test_resume_on_settle():
+def test_resume_on_settle(store_kind):
     store, clock = make_store()
     run_now(store.create_promise("r", "p", 100.0, target="g1"))
     task = run_now(store.acquire_task("r", "w1", 10.0))
@@ -853,14 +903,14 @@ def suspended_on_a_child_that_times_out_at_5():
     return store
 
 
-def test_resume_on_child_timeout():
+def test_resume_on_child_timeout(store_kind):
     store = suspended_on_a_child_that_times_out_at_5()
     run_now(store.sweep())
     assert store.promise_map()["r.0"].state is TIMEDOUT
     assert run_now(store.get_task("r")).state is TaskState.PENDING
 
 
-def test_awaited_timeout_resumes_the_task_on_read():
+def test_awaited_timeout_resumes_the_task_on_read(store_kind):
     """No sweep needed: reading the task (or dispatching) applies the awaited promise's timeout."""
     store = suspended_on_a_child_that_times_out_at_5()
     resumed = run_now(store.get_task("r"))
@@ -869,7 +919,7 @@ def test_awaited_timeout_resumes_the_task_on_read():
     assert [t.id for t in run_now(store.dispatch("g1", 1))] == ["r"]
 
 
-def test_own_promise_timeout_fulfills_task():
+def test_own_promise_timeout_fulfills_task(store_kind):
     store, clock = make_store()
     run_now(store.create_promise("r", "p", 5.0, target="g1"))
     task = run_now(store.acquire_task("r", "w1", 100.0))
@@ -880,7 +930,7 @@ def test_own_promise_timeout_fulfills_task():
     assert store.promise_map()["r"].state is TIMEDOUT
 
 
-def test_get_branch_returns_descendants_in_creation_order():
+def test_get_branch_returns_descendants_in_creation_order(store_kind):
     store, _ = make_store()
     run_now(store.create_promise("r", "p", 100.0))
     run_now(store.create_promise("other", "p", 100.0))
@@ -894,7 +944,7 @@ def test_get_branch_returns_descendants_in_creation_order():
         run_now(store.get_branch("nope"))
 
 
-def test_get_branch_nested_is_in_creation_order():
+def test_get_branch_nested_is_in_creation_order(store_kind):
     """Depth does not reorder: a grandchild created before an uncle comes before it."""
     store, _ = make_store()
     for pid, parent in [("r", None), ("r.0", "r"), ("r.0.0", "r.0"), ("r.1", "r")]:

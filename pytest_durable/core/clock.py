@@ -35,3 +35,18 @@ class TrioClock:
         import trio
 
         return trio.current_time()
+
+
+class WallClock:
+    """Seconds since the Unix epoch (``time.time()``): the clock of a production store.
+
+    It means the same in every process on every machine whose clock is synchronised, and after a
+    restart, so a timeout or lease stamped by one worker is read right by another. Trio's clock has
+    a random per-run offset and must never stamp stored times; a simulated world passes its
+    ``TrioClock`` (virtual time) instead.
+    """
+
+    def now(self) -> float:
+        import time
+
+        return time.time()

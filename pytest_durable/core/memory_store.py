@@ -7,14 +7,15 @@ and for all records by ``sweep()``.
 
 from __future__ import annotations
 
+import copy
 import heapq
 from collections.abc import Mapping, Sequence
-from types import MappingProxyType
 
 import attrs
 
 from .clock import Clock, ManualClock
 from .errors import Fenced, NotFound, TaskStateError, UsageError
+from .inspection import StoreSnapshot
 from .records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
 from .store import TAG_PARENT, TAG_TARGET, TAG_TIMER
 
@@ -42,7 +43,7 @@ class MemoryStore:
         self._leases: list[tuple[float, int, str, int]] = []  # (expires_at, seq, task id, version)
         self._seq = 0
 
-    # -- inspection (synchronous; for tests, checks and renderers) ---------------------------------
+    # -- inspection (``core.inspection.Inspect``: synchronous; for tests, checks and renderers) -----
 
     def promises(self) -> list[PromiseRecord]:
         """Every promise record, in creation order, as stored (due timeouts not yet applied)."""
@@ -52,13 +53,21 @@ class MemoryStore:
         """Every task record, in creation order."""
         return list(self._tasks.values())
 
+    def promise(self, id: str) -> PromiseRecord | None:
+        """The stored record of ``id`` (a due timeout not applied), or ``None``."""
+        return self._promises.get(id)
+
     def promise_map(self) -> Mapping[str, PromiseRecord]:
         """A snapshot of promises by id."""
         return dict(self._promises)
 
-    def promise_view(self) -> Mapping[str, PromiseRecord]:
-        """A live read-only view of promises by id (no copy: for checks that run after every step)."""
-        return MappingProxyType(self._promises)
+    def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
+        """Every record now; with ``apply_due``, as a sweep would leave them (computed on a copy)."""
+        store = self
+        if apply_due:
+            store = copy.deepcopy(self)
+            store._apply_due()
+        return StoreSnapshot(tuple(store._promises.values()), tuple(store._tasks.values()))
 
     # -- promises ------------------------------------------------------------------------------------
 
@@ -119,9 +128,13 @@ class MemoryStore:
     async def get_branch(self, id: str) -> list[PromiseRecord]:
         root = self._promise(id)
         found = [id]
+        seen = {id}  # parent tags that form a cycle must not loop forever
         i = 0
         while i < len(found):
-            found.extend(self._children.get(found[i], ()))
+            for child in self._children.get(found[i], ()):
+                if child not in seen:
+                    seen.add(child)
+                    found.append(child)
             i += 1
         found[1:] = sorted(found[1:], key=self._order.__getitem__)
         return [root, *(self._promise(d) for d in found[1:])]

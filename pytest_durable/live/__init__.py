@@ -1,4 +1,13 @@
-"""The live runtime: durable workers in real processes over real stores (DESIGN §6).
+"""The same durable functions, run for real (DESIGN §6): stores in a SQLite file or PostgreSQL, worker
+processes, and the ``python -m pytest_durable`` commands.
 
-Imports neither pytest nor hypothesis: a production worker needs neither.
+Imports neither pytest, hypothesis nor the simulator: a production worker needs none of them.
 """
+
+from .process import serve, worker_id
+from .sql_store import SCHEMA_VERSION, Dialect, SchemaError, SqlEngine, SqlStore
+from .sqlite_store import SqliteStore
+from .urls import open_store, store_url
+
+__all__ = ["SCHEMA_VERSION", "Dialect", "SchemaError", "SqlEngine", "SqlStore", "SqliteStore", "open_store", "serve",
+           "store_url", "worker_id"]
