@@ -1,0 +1,175 @@
+"""``python -m pytest_durable``: run workers over a shared store and talk to it from any process.
+
+    python -m pytest_durable worker myapp.workflows               # serve every @function of the module
+    python -m pytest_durable run order-42 myapp.workflows:checkout '[{"id": "order-42"}]' --wait
+    python -m pytest_durable get order-42                          # state and decoded value or error
+    python -m pytest_durable tree order-42                         # the execution tree from the store
+    python -m pytest_durable resolve approval-7 '"yes"'            # settle an external promise
+    python -m pytest_durable ls --state pending
+
+Every command takes ``--store URL`` (default ``$DURABLE_STORE``, else ``sqlite:///durable.db``). Errors
+are one line on stderr: exit 2 for bad input, 1 for a workflow that failed (``get``/``run --wait``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import trio
+
+from ..core.clock import Clock, WallClock
+from ..core.codec import encode, encode_error
+from ..core.errors import DurableError, NotFound, PlatformError, Rejected, UsageError
+from ..core.records import PromiseRecord, PromiseState
+from ..core.store import Store
+from ..core.tree import tree
+from ..sdk.outcome import result_of
+from ..sdk.worker import Worker
+from .loading import function_named, functions_of
+from .process import flush_print, serve
+from .urls import open_store, store_url
+
+STATES = [s.value for s in PromiseState]
+
+
+def parse_args_json(text: str, *, where: str) -> tuple[list[Any], dict[str, Any]]:
+    """``[1, "a"]`` (positional), ``{"args": [...], "kwargs": {...}}``, or one non-list value (the
+    only argument)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{where}: ARGS is not JSON ({exc.msg} at column {exc.colno}); e.g. '[1, \"a\"]'") from None
+    if isinstance(value, list):
+        return value, {}
+    if isinstance(value, dict) and set(value) <= {"args", "kwargs"} and value:
+        args, kwargs = value.get("args", []), value.get("kwargs", {})
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise UsageError(f"{where}: ARGS: 'args' must be a list and 'kwargs' an object")
+        return args, kwargs
+    return [value], {}
+
+
+def describe(record: PromiseRecord) -> str:
+    """``order-42 resolved → "..."``: a promise's state and its decoded value or error, one line."""
+    if record.state is PromiseState.PENDING:
+        return f"{record.id} pending"
+    try:
+        value = result_of(record)
+    except Rejected as exc:
+        return f"{record.id} {record.state.value}: {exc.type_name}: {exc.message}"
+    return f"{record.id} {record.state.value} → {json.dumps(value, default=repr)}"
+
+
+class Client:
+    """What the client commands need: a store and the clock it stamps time with."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def wait(self, id: str, poll: float = 0.2) -> PromiseRecord:
+        while True:
+            record = await self.store.get_promise(id)
+            if record.settled:
+                return record
+            await trio.sleep(poll)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pytest_durable", description=__doc__.split("\n")[0])
+    parser.add_argument("--store", default=None, help="store URL (default $DURABLE_STORE, else sqlite:///durable.db)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    w = sub.add_parser("worker", help="serve the @functions of MODULE... for tasks of a group")
+    w.add_argument("modules", nargs="+", metavar="MODULE")
+    w.add_argument("--group", default="default")
+    w.add_argument("--ttl", type=float, default=30.0, help="lease in seconds (default 30)")
+    w.add_argument("--poll", type=float, default=0.5, help="seconds between polls (default 0.5)")
+    r = sub.add_parser("run", help="start workflow ID as MODULE:FUNCTION(ARGS)")
+    r.add_argument("id")
+    r.add_argument("target", metavar="MODULE:FUNCTION")
+    r.add_argument("args", nargs="?", default="[]", metavar="ARGS-JSON")
+    r.add_argument("--group", default="default")
+    r.add_argument("--wait", action="store_true", help="wait for the outcome and print it")
+    g = sub.add_parser("get", help="a promise's state and decoded value or error")
+    g.add_argument("id")
+    g.add_argument("--wait", action="store_true", help="wait until it settles")
+    t = sub.add_parser("tree", help="the execution tree under ID")
+    t.add_argument("id")
+    for name, what in (("resolve", "resolve promise ID with VALUE-JSON"), ("reject", "reject promise ID")):
+        s = sub.add_parser(name, help=what)
+        s.add_argument("id")
+        s.add_argument("value", nargs="?", default="null", metavar="VALUE-JSON" if name == "resolve" else "MESSAGE")
+    ls = sub.add_parser("ls", help="list promises")
+    ls.add_argument("--state", choices=STATES, default=None)
+    args = parser.parse_args(argv)
+    try:
+        return trio.run(_command, args)
+    except (UsageError, NotFound) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PlatformError as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+async def _command(args: argparse.Namespace) -> int:
+    url = store_url(args.store)
+    store = open_store(url)
+    clock = WallClock()
+    client = Client(store, clock)
+    command: str = args.command
+    if command == "worker":
+        fns = functions_of(args.modules, where="worker")
+        await serve(store, fns, clock=clock, group=args.group, ttl=args.ttl, poll_interval=args.poll, say=flush_print)
+        return 0
+    if command == "run":
+        fn = function_named(args.target, where="run")
+        positional, keywords = parse_args_json(args.args, where="run")
+        worker = Worker(store, group=args.group, clock=clock)
+        worker.register(fn)
+        await worker.run(args.id, fn, *positional, **keywords)
+        if not args.wait:
+            print(f"{args.id} started: {fn.name} on group {args.group!r} ({url})")
+            return 0
+        record = await client.wait(args.id)
+        print(describe(record))
+        return 0 if record.state is PromiseState.RESOLVED else 1
+    if command == "get":
+        record = await (client.wait(args.id) if args.wait else store.get_promise(args.id))
+        print(describe(record))
+        return 0 if record.state in (PromiseState.RESOLVED, PromiseState.PENDING) else 1
+    if command == "tree":
+        records = await store.get_branch(args.id)
+        print(tree(records))
+        return 0
+    if command == "resolve":
+        try:
+            value = json.loads(args.value)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"resolve: VALUE is not JSON ({exc.msg}); quote a string: '\"yes\"'") from None
+        encoded = encode(value, what=f"the value for {args.id}")
+        record = await store.settle_promise(args.id, PromiseState.RESOLVED, encoded)
+        print(describe(record))
+        return 0
+    if command == "reject":
+        record = await store.settle_promise(args.id, PromiseState.REJECTED, encode_error(DurableError(args.value)))
+        print(describe(record))
+        return 0
+    assert command == "ls"
+    inspect = getattr(store, "promises", None)
+    if inspect is None:
+        raise UsageError(f"ls: the store at {url} cannot list its promises")
+    for record in inspect():
+        if args.state is None or record.state.value == args.state:
+            print(describe(record))
+    return 0
+
+
+__all__ = ["main"]

@@ -1,0 +1,61 @@
+"""A worker process: the SDK's ``Worker`` over a shared store, with a name of its own and a clean stop.
+
+Each process start gets a new worker id (host, pid and a random token), so the store can tell a
+restarted process from the one that died: the dead one's leases expire and its tasks are taken over;
+its late writes are fenced by the task version. SIGTERM and SIGINT stop the process after cancelling
+its bodies (their tasks' leases expire and another process takes them, as after a crash).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import trio
+
+from ..core.clock import Clock
+from ..core.store import Store
+from ..sdk.function import DurableFunction
+from ..sdk.worker import Worker
+
+
+def worker_id() -> str:
+    """``host:pid:token``: unique per process start, readable in ``tree`` and logs."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def describe_error(task: str, promise: str, error: BaseException) -> str:
+    return f"durable worker: task {task}: {type(error).__name__} at {promise}: {error}"
+
+
+async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *, clock: Clock, group: str = "default",
+                ttl: float = 30.0, poll_interval: float = 0.5, id: str | None = None,
+                say: Callable[[str], None] = print, task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED
+                ) -> None:
+    """Serve ``functions`` for tasks of ``group`` from ``store`` until SIGTERM/SIGINT or cancellation."""
+    worker = Worker(store, group=group, id=id or worker_id(), ttl=ttl, poll_interval=poll_interval, clock=clock,
+                    on_error=lambda task, promise, error: say(describe_error(task, promise, error)))
+    worker.register(*functions)
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(worker.serve)
+            say(f"durable worker {worker.id} serving group {group!r}: {', '.join(f.name for f in functions)}")
+            task_status.started(worker)
+            async for signum in signals:
+                say(f"durable worker {worker.id} stopping on {signal.Signals(signum).name}")
+                nursery.cancel_scope.cancel()
+                break
+
+
+def flush_print(line: str) -> None:
+    """Print a line at once (a worker's output goes to a pipe or a log, not a terminal)."""
+    print(line, flush=True)
+    sys.stdout.flush()
+
+
+__all__ = ["describe_error", "serve", "worker_id"]

@@ -1,0 +1,148 @@
+"""``python -m pytest_durable``: worker processes and client commands over a SQLite file, as a user
+runs them from a shell (issue 9, item 4). Every process here is a real one; nothing is mocked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from pytest_durable.core.clock import WallClock
+from pytest_durable.live import open_store
+from pytest_durable.sdk.worker import Worker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, store: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest_durable", "--store", store, *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess.Popen[str]]]:
+    """A store file, the environment of the app, and one worker process serving ``tests.live_app``."""
+    store = f"sqlite:///{tmp_path / 'app.db'}"
+    env = {**os.environ, "DURABLE_EFFECTS": str(tmp_path / "effects.db"), "PYTHONPATH": str(ROOT)}
+    worker = subprocess.Popen([sys.executable, "-m", "pytest_durable", "--store", store, "worker", "tests.live_app",
+                               "--poll", "0.05", "--ttl", "3"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    assert worker.stdout is not None
+    first = worker.stdout.readline()
+    assert "serving group 'default': " in first and "fan_out" in first and "process_item" in first, first
+    yield store, env, worker
+    worker.terminate()
+    out, _ = worker.communicate(timeout=30)
+    assert worker.returncode == 0, out
+    assert "stopping on SIGTERM" in out
+
+
+def test_run_get_tree_and_ls_over_a_worker_process(deployment: tuple[str, dict[str, str], subprocess.Popen[str]]
+                                                   ) -> None:
+    store, env, _ = deployment
+    started = cli("run", "batch-1", "tests.live_app:fan_out", '["batch-1", 4]', "--wait", store=store, env=env)
+    assert started.returncode == 0, started.stderr
+    assert started.stdout.strip() == "batch-1 resolved → 12"
+    got = cli("get", "batch-1", store=store, env=env)
+    assert got.stdout.strip() == "batch-1 resolved → 12"
+    shown = cli("tree", "batch-1", store=store, env=env).stdout.splitlines()
+    assert shown[0].startswith("batch-1  fan_out('batch-1', 4)  resolved → 12")
+    assert [line.split()[1] for line in shown[1:]] == [f"batch-1.{i}" for i in range(4)]
+    assert all("process_item('batch-1', " in line and "resolved" in line for line in shown[1:])
+    listed = cli("ls", "--state", "resolved", store=store, env=env).stdout.splitlines()
+    assert sorted(line.split()[0] for line in listed) == ["batch-1"] + [f"batch-1.{i}" for i in range(4)]
+
+
+def test_a_handle_in_another_process_gets_the_result(deployment: tuple[str, dict[str, str], subprocess.Popen[str]]
+                                                     ) -> None:
+    store, env, _ = deployment
+    assert cli("run", "batch-2", "tests.live_app:fan_out", '{"args": ["batch-2", 3]}', store=store,
+               env=env).returncode == 0
+
+    async def wait() -> object:
+        client = Worker(open_store(store), clock=WallClock())
+        with trio.fail_after(60):
+            return await client.handle("batch-2").result()
+
+    assert trio.run(wait) == 6
+
+
+def test_an_external_promise_is_settled_from_the_command_line(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'app.db'}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    async def make() -> None:
+        s = open_store(store)
+        await s.create_promise("approval-7", "{}", WallClock().now() + 3600)
+
+    trio.run(make)
+    assert cli("get", "approval-7", store=store, env=env).stdout.strip() == "approval-7 pending"
+    resolved = cli("resolve", "approval-7", '"yes"', store=store, env=env)
+    assert resolved.stdout.strip() == 'approval-7 resolved → "yes"'
+    again = cli("reject", "approval-7", "too late", store=store, env=env)
+    assert again.stdout.strip() == 'approval-7 resolved → "yes"'  # write-once: the first settle stays
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("run", "x", "tests.live_app"), "write MODULE:FUNCTION"),
+    (("run", "x", "tests.no_such_module:f"), "no module named 'tests.no_such_module'"),
+    (("run", "x", "tests.live_app:connect"), "'connect' in module 'tests.live_app' is not decorated with @function"),
+    (("run", "x", "tests.live_app:fan_out", "[1,"), "ARGS is not JSON"),
+    (("run", "x", "tests.live_app:fan_out", '[1, 2, 3]'), "fan_out"),
+    (("worker", "examples/fan_out_fan_in.py"), "is not a module name"),
+    (("get", "nobody"), "no promise with id 'nobody'"),
+    (("resolve", "nobody", "yes"), "VALUE is not JSON"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    result = cli(*args, store=f"sqlite:///{tmp_path / 'app.db'}", env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 2, result
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_store_url_names_the_kinds(tmp_path: Path) -> None:
+    result = cli("ls", store="mysql://db", env=dict(os.environ))
+    assert result.returncode == 2 and "use sqlite:///FILE" in result.stderr
+
+
+def test_sigkill_mid_run_then_a_new_worker_resumes_without_rerunning_finished_children(tmp_path: Path) -> None:
+    """What the README's first command shows: kill the worker half-way, start another, and the
+    workflow completes; children that had resolved before the kill never run again."""
+    import sqlite3
+
+    store = f"sqlite:///{tmp_path / 'app.db'}"
+    effects = tmp_path / "effects.db"
+    env = {**os.environ, "DURABLE_EFFECTS": str(effects), "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "tests.live_app", "--ttl", "2",
+            "--poll", "0.05"]
+    assert cli("run", "big", "tests.live_app:fan_out", '["big", 300]', store=store, env=env).returncode == 0
+    first = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    watch = open_store(store)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until some children resolved, not all
+        time.sleep(0.05)
+        if sum(1 for r in watch.promises() if r.id.startswith("big.") and r.settled) >= 30:  # type: ignore[attr-defined]
+            break
+    first.kill()
+    first.wait()
+    resolved_before = {r.id: r.settled_on for r in open_store(store).promises()  # type: ignore[attr-defined]
+                       if r.id.startswith("big.") and r.settled}
+    assert 0 < len(resolved_before) < 300
+    second = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        done = cli("get", "big", "--wait", store=store, env=env, timeout=120)
+    finally:
+        second.terminate()
+        second.wait()
+    assert done.stdout.strip() == f"big resolved → {sum(i * 2 for i in range(300))}"
+    with sqlite3.connect(effects) as db:
+        rows = db.execute("select child, at from bodies").fetchall()
+    again = [child for child, at in rows if child in resolved_before and at > resolved_before[child]]
+    assert again == []
