@@ -32,17 +32,50 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert readme_commands()[1] in ci
 
 
-def test_the_example_runs_as_a_script() -> None:
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "fan_out_fan_in.py")], capture_output=True, text=True,
-        check=True, cwd=ROOT,
-    ).stdout.splitlines()
-    assert out == [f"Processed: item-{i} (item #{i})" for i in range(3)]
+def test_the_example_runs_as_a_script(tmp_path: Path) -> None:
+    """It runs on a SQLite file in the working directory; run again, it replays the stored result."""
+    for _ in range(2):
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "fan_out_fan_in.py")], capture_output=True, text=True,
+            check=True, cwd=tmp_path,
+        ).stdout.splitlines()
+        assert out == [f"Processed: item-{i} (item #{i})" for i in range(3)]
+    assert (tmp_path / "fan_out_fan_in.db").exists()
     out = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "fan_out_fan_in.py"), "7"], capture_output=True, text=True,
-        check=True, cwd=ROOT,
+        check=True, cwd=tmp_path,
     ).stdout.splitlines()
     assert out == [f"Processed: item-{i} (item #{i})" for i in range(7)]
+
+
+def test_the_example_killed_half_way_resumes_and_runs_only_the_unfinished_items(tmp_path: Path) -> None:
+    """The README's promise: kill -9 it mid-way, run it again, it resumes; finished items do not run again."""
+    import signal
+    import time
+
+    from pytest_durable.live import open_store
+
+    argv = [sys.executable, str(ROOT / "examples" / "fan_out_fan_in.py"), "30", "--pace", "0.1"]
+    first = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = None
+    deadline = time.monotonic() + 60
+    done: set[str] = set()
+    while time.monotonic() < deadline and len(done) < 5:
+        time.sleep(0.05)
+        if store is None and (tmp_path / "fan_out_fan_in.db").exists():
+            store = open_store(f"sqlite:///{tmp_path / 'fan_out_fan_in.db'}")
+        if store is not None:
+            done = {r.id for r in store.promises() if r.settled and r.id.startswith("fan-out-fan-in-30.")}
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert store is not None
+    done = {r.id for r in store.promises() if r.settled and r.id.startswith("fan-out-fan-in-30.")}
+    assert 5 <= len(done) < 30
+    second = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, check=True, timeout=120)
+    assert second.stdout.splitlines() == [f"Processed: item-{i} (item #{i})" for i in range(30)]
+    ran = {f"fan-out-fan-in-30.{line.split('#')[1]}" for line in second.stderr.splitlines() if "running item" in line}
+    assert ran and not ran & done, (sorted(ran & done), second.stderr)
+    assert ran | done == {f"fan-out-fan-in-30.{i}" for i in range(30)}
 
 
 def test_public_api_is_exported_and_typed() -> None:
