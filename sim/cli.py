@@ -223,6 +223,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench_search import main as search_main
 
         return search_main(runs=args.runs, faults=args.faults, limit=args.limit)
+    if args.what == "live":
+        from .bench_live import main as live_main
+
+        return live_main(runs=args.runs)
     from .bench import main as bench_main
 
     return bench_main([int(s) for s in args.sizes.split(",")], repeat=args.repeat)
@@ -264,11 +268,13 @@ def parser() -> argparse.ArgumentParser:
     replay.add_argument("trace", help="a JSON file written by --out or --traces-dir")
     replay.add_argument("--target", help="override the target recorded in the file")
     replay.set_defaults(func=cmd_replay)
-    bench = sub.add_parser("bench", help="scale: time fan-outs of growing size; search: crash search vs seed sweep")
-    bench.add_argument("what", nargs="?", choices=["scale", "search"], default="scale", help="default scale")
+    bench = sub.add_parser("bench", help="scale: time fan-outs of growing size; search: crash search vs seed sweep; "
+                           "live: a crash-recovery scenario in the simulator and with real processes")
+    bench.add_argument("what", nargs="?", choices=["scale", "search", "live"], default="scale", help="default scale")
     bench.add_argument("--sizes", default="100,1000,10000", help="scale: fan-out sizes (default 100,1000,10000)")
     bench.add_argument("--repeat", type=int, default=3, help="scale: runs per size; the best is reported")
-    bench.add_argument("--runs", type=int, default=5, help="search: independent searches per bug (default 5)")
+    bench.add_argument("--runs", type=int, default=5,
+                       help="search: independent searches per bug; live: real scenarios (default 5)")
     bench.add_argument("--faults", default="crash", help="search: fault kinds (default crash)")
     bench.add_argument("--limit", type=int, default=1000, help="search: most worlds per search (default 1000)")
     bench.set_defaults(func=cmd_bench)

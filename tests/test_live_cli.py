@@ -146,3 +146,15 @@ def test_sigkill_mid_run_then_a_new_worker_resumes_without_rerunning_finished_ch
         rows = db.execute("select child, at from bodies").fetchall()
     again = [child for child, at in rows if child in resolved_before and at > resolved_before[child]]
     assert again == []
+
+
+def test_the_live_benchmark_prints_the_simulator_beside_real_processes(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.bench_live import main
+
+    assert main(n=10, runs=1, sim_runs=3) == 0
+    out = capsys.readouterr().out
+    rows = {line[:34].strip(): line[34:].split() for line in out.splitlines()
+            if line.startswith(("simulator", "real processes"))}
+    assert set(rows) >= {"simulator, memory store", "simulator, SQLite store", "real processes, SQLite, kill -9"}, out
+    assert all(float(cells[0]) > 0 for cells in rows.values())
+    assert "real recovery: " in out
