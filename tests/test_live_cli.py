@@ -158,3 +158,48 @@ def test_the_live_benchmark_prints_the_simulator_beside_real_processes(capsys: p
     assert set(rows) >= {"simulator, memory store", "simulator, SQLite store", "real processes, SQLite, kill -9"}, out
     assert all(float(cells[0]) > 0 for cells in rows.values())
     assert "real recovery: " in out
+
+
+def _started(argv: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    return proc, line.split()[2]  # "durable worker ID serving ..."
+
+
+def test_one_worker_at_a_time_holds_the_sweeper_lease_and_another_takes_over_when_it_dies(tmp_path: Path) -> None:
+    """Workers do not each sweep every poll: the sweeper lease (a task of the store) is held by one live
+    worker; when that one is killed, a survivor takes it over once the lease expires."""
+    from pytest_durable.core.records import TaskState
+    from pytest_durable.live.sweeper import SWEEPER
+
+    store = f"sqlite:///{tmp_path / 'app.db'}"
+    env = {**os.environ, "DURABLE_EFFECTS": str(tmp_path / "effects.db"), "PYTHONPATH": str(ROOT)}
+    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "tests.live_app", "--ttl", "2",
+            "--poll", "0.05"]
+    workers = dict(_started(argv, env)[::-1] for _ in range(3))  # id -> process
+    s = open_store(store)
+
+    def holder(other_than: str = "") -> str:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            task = {t.id: t for t in s.tasks()}.get(SWEEPER)
+            if task is not None and task.state is TaskState.ACQUIRED and task.lease_owner not in ("", other_than):
+                assert task.lease_owner in workers
+                return str(task.lease_owner)
+            time.sleep(0.05)
+        raise AssertionError("no live worker took the sweeper lease")
+
+    try:
+        first = holder()
+        trio.run(s.create_promise, "t1", "{}", WallClock().now() + 0.2)
+        time.sleep(0.5)
+        assert s.promise("t1").state.value == "rejected_timedout"  # type: ignore[union-attr]
+        workers[first].kill()
+        workers[first].wait()
+        second = holder(other_than=first)
+        assert second != first and workers[second].poll() is None
+    finally:
+        for proc in workers.values():
+            proc.kill()
+            proc.wait()

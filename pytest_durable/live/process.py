@@ -8,6 +8,7 @@ its bodies (their tasks' leases expire and another process takes them, as after 
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import signal
@@ -22,6 +23,7 @@ from ..core.clock import Clock
 from ..core.store import Store
 from ..sdk.function import DurableFunction
 from ..sdk.worker import Worker
+from .sweeper import sweep_when_holding
 
 
 def worker_id() -> str:
@@ -37,13 +39,15 @@ async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *,
                 ttl: float = 30.0, poll_interval: float = 0.5, id: str | None = None,
                 say: Callable[[str], None] = print, task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED
                 ) -> None:
-    """Serve ``functions`` for tasks of ``group`` from ``store`` until SIGTERM/SIGINT or cancellation."""
+    """Serve ``functions`` for tasks of ``group`` from ``store`` until SIGTERM/SIGINT or cancellation;
+    sweep due timeouts while this process holds the sweeper lease (``live.sweeper``)."""
     worker = Worker(store, group=group, id=id or worker_id(), ttl=ttl, poll_interval=poll_interval, clock=clock,
-                    on_error=lambda task, promise, error: say(describe_error(task, promise, error)))
+                    on_error=lambda task, promise, error: say(describe_error(task, promise, error)), sweeps=False)
     worker.register(*functions)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(worker.serve)
+            nursery.start_soon(functools.partial(sweep_when_holding, store, clock, worker.id, ttl=ttl))
             say(f"durable worker {worker.id} serving group {group!r}: {', '.join(f.name for f in functions)}")
             task_status.started(worker)
             async for signum in signals:
