@@ -9,6 +9,7 @@ the state changed, and even after its sender crashed.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,8 @@ import trio
 
 from pytest_durable.core.errors import StoreUnavailable
 from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
+
+from .server import ServerDied
 
 if TYPE_CHECKING:
     from .process import SimProcess
@@ -164,7 +167,11 @@ class SimStore:
         if injector.fire("store_error", where):
             self._trace("refused", id, f"{op} (injected store error)")
             raise _Lost
-        ok, result = server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
+        try:
+            ok, result = server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
+        except ServerDied:
+            await trio.sleep_until(max(deadline, trio.current_time()))
+            raise _Lost from None
         if injector.fire("duplicate", where):
             self._duplicate(op, id, method, args, kwargs)
         if crash == "during":
@@ -190,7 +197,8 @@ class SimStore:
         k = world.decisions.choose("duplicate_delay", DUPLICATE_DELAYS)
         if k == 0:
             self._trace("duplicate", id, op)
-            world.server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
+            with contextlib.suppress(ServerDied):  # the copy died with the server: nothing of it is left
+                world.server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
             return
         after = world.config.delay * 2 ** (k - 1)
         self._trace("duplicate", id, f"{op}, lands in {after:g} s")
@@ -208,4 +216,5 @@ class SimStore:
             self._trace("lost", id, f"{op} duplicate (server down)")
             return
         self._trace("deliver", id, f"{op} duplicate, sent {after:g} s ago")
-        self.world.server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
+        with contextlib.suppress(ServerDied):  # the copy died with the server: nothing of it is left
+            self.world.server.apply(self.name, self.incarnation, op, id, method, args, kwargs)

@@ -17,6 +17,7 @@ from pytest_durable.core.errors import StoreError, UsageError
 from pytest_durable.core.inspection import InspectableStore
 from pytest_durable.core.invariants import task_invariant_breaks
 from pytest_durable.core.records import PromiseRecord
+from pytest_durable.live.sql_store import Torn
 
 if TYPE_CHECKING:
     from .world import World
@@ -42,6 +43,8 @@ class SimServer:
         self.world = world
         self.store = store
         self.down_until = -math.inf
+        #: Set by a server restart: the server dies during its next request, then is down this long.
+        self.dying: float | None = None
         self.first_settled: dict[str, PromiseRecord] = {}
         self._task_violations: set[str] = set()
 
@@ -59,7 +62,10 @@ class SimServer:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> tuple[bool, Any]:
-        """Apply one request; (True, result) or (False, the store's error)."""
+        """Apply one request; (True, result) or (False, the store's error). A server that is dying
+        dies during this request instead (``ServerDied``)."""
+        if self.dying is not None:
+            self._die(process, incarnation, op, id, method, args, kwargs)
         try:
             result = run_now(getattr(self.store, method)(*args, **kwargs))
         except (StoreError, UsageError) as exc:
@@ -75,6 +81,31 @@ class SimServer:
         self.observe(result, process, incarnation)
         self._check_tasks()
         return True, result
+
+    def _die(self, process: str, incarnation: int, op: str, id: str, method: str, args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> None:
+        """The server process dies in the middle of this request's transaction: a real store runs it
+        and rolls it back, then reopens its file (only what was committed is left); the reference
+        store simply does not apply it. Either way nothing of it remains and no answer goes back."""
+        down, self.dying = self.dying or 0.0, None
+        engine = getattr(self.store, "engine", None)
+        if engine is not None:
+            engine.die_before_commit = True
+            try:
+                run_now(getattr(self.store, method)(*args, **kwargs))
+            except Torn:
+                pass
+            except (StoreError, UsageError):  # refused before any transaction: nothing was written
+                pass
+            engine.die_before_commit = False
+            reopen = getattr(self.store, "reopen", None)
+            if reopen is not None:
+                reopen()
+        self.world.trace.add(trio.current_time(), process, incarnation, "torn", id,
+                             f"{op}: the server died before it committed", op=op)
+        self.down_until = trio.current_time() + down
+        self._check_tasks()
+        raise ServerDied(op, id)
 
     def observe(self, result: object, process: str = "server", incarnation: int = 0) -> None:
         """Check (1) on every promise record the server hands out: once settled, never changed."""
@@ -132,6 +163,10 @@ class SimServer:
             if self.up:
                 run_now(self.store.sweep())
                 self._check_tasks()
+
+
+class ServerDied(Exception):
+    """The server died while applying a request: the sender gets no answer."""
 
 
 def digest(text: str | None) -> str:

@@ -41,7 +41,7 @@ from .result import CAUSES, RunResult, Violation
 from .scenario import NOT_GIVEN, Scenario
 from .scheduler import deterministic_scheduling
 from .script import Action
-from .server import SimServer
+from .server import ServerDied, SimServer
 from .trace import Event, Trace
 from .watchdog import StuckBody, Watchdog
 
@@ -221,8 +221,11 @@ class World:
                 self.injector.forced_drops.append(action.target)
             else:
                 value = encode(action.value, what=f"settle {action.target}")
-                ok, result = self.server.apply("director", 0, "settle", action.target, "settle_promise",
-                                               (action.target, PromiseState.RESOLVED, value), {"fence": None})
+                try:
+                    ok, result = self.server.apply("director", 0, "settle", action.target, "settle_promise",
+                                                   (action.target, PromiseState.RESOLVED, value), {"fence": None})
+                except ServerDied:
+                    ok, result = False, "the server died during the request"
                 detail = "resolved" if ok else f"refused: {result}"
                 self.trace.add(now, "director", 0, "settle", action.target, detail)
 
@@ -270,10 +273,11 @@ class World:
                 length = config.partition_length * self.injector.amount("partition")
                 self._partitions[victim.name] = trio.current_time() + length
                 self.trace.add(trio.current_time(), victim.name, victim.incarnation, "partition", "", f"{length:g} s")
-            if self.server.up and self.injector.fire("server_restart", f"tick {tick}"):
+            if self.server.up and self.server.dying is None and self.injector.fire("server_restart", f"tick {tick}"):
                 down = config.server_down * self.injector.amount("server_restart")
-                self.server.down_until = trio.current_time() + down
-                self.trace.add(trio.current_time(), "server", 0, "server_restart", "", f"down {down:g} s")
+                self.server.dying = down  # it dies in the middle of the next request it applies
+                self.trace.add(trio.current_time(), "server", 0, "server_restart", "",
+                               f"dies during its next request, then down {down:g} s")
 
 
 def run_world(

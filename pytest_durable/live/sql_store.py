@@ -80,6 +80,11 @@ class SchemaError(StoreError):
     """The database holds a schema this store cannot use: another version, or tables that are not ours."""
 
 
+class Torn(BaseException):
+    """The process died in the middle of a transaction: nothing of it was committed. Only the
+    simulator's server crash raises it; a BaseException so no ``except Exception`` takes it."""
+
+
 class Cursor(Protocol):
     def fetchone(self) -> Any: ...
 
@@ -148,6 +153,8 @@ class SqlEngine:
         self.redispatch_after = redispatch_after
         self.where = where
         self._lock = threading.Lock()  # one operation at a time on this connection (threads)
+        #: Set by the simulator to make the next write transaction die before it commits.
+        self.die_before_commit = False
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -156,19 +163,28 @@ class SqlEngine:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One operation: the only writer until it ends; committed even if it refuses (see above)."""
+        """One operation: the only writer until it ends; committed even if it refuses (see above).
+        With ``die_before_commit`` set (the simulator's server crash), the operation runs to its end
+        and is then rolled back instead of committed, once, and ``Torn`` is raised."""
         with self._lock:
             for statement in self.dialect.begin_write:
                 self._x(statement)
             try:
                 yield
             except (StoreError, UsageError):
-                self._x("COMMIT")  # the due timeouts and expiries applied on the way stay applied
+                self._end_or_die()  # the due timeouts and expiries applied on the way stay applied
                 raise
             except BaseException:
                 self._x("ROLLBACK")
                 raise
-            self._x("COMMIT")
+            self._end_or_die()
+
+    def _end_or_die(self) -> None:
+        if self.die_before_commit:
+            self.die_before_commit = False
+            self._x("ROLLBACK")
+            raise Torn(f"{self.where}: the server died before the transaction committed")
+        self._x("COMMIT")
 
     @contextmanager
     def _reading(self) -> Iterator[None]:

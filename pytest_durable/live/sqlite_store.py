@@ -49,6 +49,12 @@ class SqliteStore(SqlStore):
         if synchronous.upper() not in _SYNCHRONOUS:
             raise ValueError(f"{where}: synchronous must be one of {', '.join(_SYNCHRONOUS)}, got {synchronous!r}")
         self.path = os.fspath(path)
+        self._options = (clock if clock is not None else WallClock(), redispatch_after, busy_timeout,
+                         synchronous.upper(), where)
+        super().__init__(self._open())
+
+    def _open(self) -> SqlEngine:
+        clock, redispatch_after, busy_timeout, synchronous, where = self._options
         try:
             connection = sqlite3.connect(
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
@@ -57,9 +63,8 @@ class SqliteStore(SqlStore):
             raise SchemaError(f"{where}: cannot open the file: {exc}") from None
         try:
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            connection.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            engine = SqlEngine(connection, SQLITE, clock if clock is not None else WallClock(),
-                               redispatch_after=redispatch_after, where=where)
+            connection.execute(f"PRAGMA synchronous={synchronous}")
+            engine = SqlEngine(connection, SQLITE, clock, redispatch_after=redispatch_after, where=where)
             engine.ensure_schema()
         except sqlite3.DatabaseError as exc:
             connection.close()
@@ -70,9 +75,14 @@ class SqliteStore(SqlStore):
         if str(mode).lower() != "wal":
             connection.close()
             raise SchemaError(
-                f"{where}: SQLite refused WAL mode (journal_mode is {mode}); put the file on a local disk"
-            )
-        super().__init__(engine)
+                f"{where}: SQLite refused WAL mode (journal_mode is {mode}); put the file on a local disk")
+        return engine
+
+    def reopen(self) -> None:
+        """Close the connection and open the file again, as a restarted server process would: what was
+        committed is all that is left (the simulator's server crash uses it)."""
+        self.engine.close()
+        self.engine = self._open()
 
     def __enter__(self) -> SqliteStore:
         return self
