@@ -265,3 +265,9 @@ def test_open_store_takes_a_postgresql_url_and_runs_each_operation_in_a_thread(p
     with pytest.raises(StoreUnavailable) as info:
         open_store(url_of(pg_server, "missing_db"))
     assert SECRET not in str(info.value) and "missing_db" in str(info.value)
+
+
+def test_importing_the_live_runtime_does_not_import_psycopg() -> None:
+    script = "import sys, pytest_durable.live; print(sorted(m for m in sys.modules if m.split('.')[0] == 'psycopg'))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
