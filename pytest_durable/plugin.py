@@ -67,8 +67,9 @@ OPTIONS = {
         Option("quiesce_after", "no new faults after this many virtual seconds (default 120)", "120"),
         Option("budget", "liveness: virtual seconds the root may take to settle after faults stop, plus 0.1 s per "
                "promise the world makes (default 600)", "600"),
-        Option("store", "the store every world runs over: memory|sqlite (sqlite: a fresh SQLite file per world, "
-               "so checks 1 and 6 judge the real SQL store) (default memory)", "memory"),
+        Option("store", "the store every world runs over: memory|sqlite|postgres (sqlite: a fresh SQLite file per "
+               "world, so checks 1 and 6 judge the real SQL store; postgres: a fresh schema per world in the "
+               "database $DURABLE_PG_DSN names) (default memory)", "memory"),
     )
 }
 MARKER_ARGS = {"seeds": int, "faults": str, "workers": int, "quiesce_after": float, "budget": float, "plan": str,
@@ -172,13 +173,18 @@ def _flag(config: pytest.Config, name: str) -> bool:
 
 
 def _store_kind(config: pytest.Config, marker: pytest.Mark | None = None) -> str:
-    from sim.stores import STORE_KINDS
+    from sim.stores import STORE_KINDS, check_store_kind
+
+    from .core.errors import UsageError
 
     raw = setting(config, "store", marker)
+    where = "@pytest.mark.durable" if marker is not None and "store" in marker.kwargs else OPTIONS["store"].cli
     if raw not in STORE_KINDS:
-        where = "@pytest.mark.durable" if marker is not None and "store" in marker.kwargs else OPTIONS["store"].cli
         raise pytest.UsageError(f"{where}: store must be one of {'|'.join(STORE_KINDS)}, got {raw!r}")
-    return raw
+    try:
+        return check_store_kind(raw, where=where)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _run_seed(config: pytest.Config) -> int:
@@ -204,7 +210,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "durable(seeds=N, faults='crash,drop', workers=N, quiesce_after=S, budget=S, "
-        "plan='crash(w1, after_create, x.1)', store='memory|sqlite'): "
+        "plan='crash(w1, after_create, x.1)', store='memory|sqlite|postgres'): "
         "run the test once per simulated world (pytest-durable)",
     )
     seed = _run_seed(config)

@@ -259,7 +259,8 @@ def parser() -> argparse.ArgumentParser:
                      "world whose trace differs (it depends on the hash order of strings)")
     run.add_argument("--store", default="memory",
                      help=f"the store every world runs over: {'|'.join(STORE_KINDS)} (default memory); sqlite gives "
-                     "each world a fresh SQLite file in a temporary folder, removed after it")
+                     "each world a fresh SQLite file in a temporary folder, removed after it; postgres a fresh "
+                     "schema in the database $DURABLE_PG_DSN names, dropped after it")
     run.add_argument("--no-isolation", action="store_true",
                      help="share the user's module state between simulated processes and incarnations "
                      "(Scenario(isolate=False)) instead of giving each incarnation fresh module copies")

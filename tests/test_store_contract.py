@@ -1,5 +1,6 @@
-"""The promise store contract of DESIGN §3, checked against the reference ``MemoryStore`` and
-``SqliteStore`` (each SQLite machine or scenario on a fresh file).
+"""The promise store contract of DESIGN §3, checked against the reference ``MemoryStore``,
+``SqliteStore`` (each SQLite machine or scenario on a fresh file) and ``PostgresStore`` (on the real
+server of ``tests/conftest.py``: a fresh database per test, its tables emptied between examples).
 
 A Hypothesis state machine drives random sequences of store operations over a small pool of ids
 (so creates collide, children form branches and tasks are fought over), and after every operation
@@ -19,7 +20,14 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from pytest_durable.core import (
     TAG_PARENT,
@@ -40,7 +48,8 @@ from pytest_durable.core import (
     UsageError,
     task_invariant_violations,
 )
-from pytest_durable.live import SqliteStore
+from pytest_durable.live import PostgresStore, SqliteStore
+from pytest_durable.live.pgserver import PgServer
 
 
 def run_now(coro):
@@ -759,6 +768,33 @@ class SqliteStoreMachine(StoreMachine):
 SqliteStoreMachine.TestCase.settings = StoreMachine.TestCase.settings
 TestSqliteStoreContract = SqliteStoreMachine.TestCase
 
+#: The tables a ``PostgresStore`` fills; emptied between examples (the schema and its version stay).
+PG_TABLES = "promises, tasks, pending, waiters, leases"
+
+
+class PostgresStoreMachine(StoreMachine):
+    """The same machine against ``PostgresStore``; every example starts on empty tables of one database."""
+
+    dsn = ""  # set by the test below, which gets a fresh database from the ``postgres_dsn`` fixture
+
+    def new_store(self, clock: ManualClock) -> InspectableStore:
+        store = PostgresStore(self.dsn, clock, redispatch_after=REDISPATCH)
+        store.engine.connection.execute(f"TRUNCATE {PG_TABLES}")
+        return store
+
+    def teardown(self) -> None:
+        assert isinstance(self.store, PostgresStore)
+        self.store.close()
+
+
+def test_postgres_store_contract(postgres_dsn: str) -> None:
+    """The contract machine over PostgreSQL, with fewer examples than for the embedded stores (each step
+    is some hundred round trips to the server; 50 examples of 40 steps take about 15 s on one core)."""
+    PostgresStoreMachine.dsn = postgres_dsn
+    run_state_machine_as_test(PostgresStoreMachine, settings=settings(
+        StoreMachine.TestCase.settings, max_examples=50,
+    ))
+
 
 # -- named scenarios, against every store -------------------------------------------------------
 
@@ -766,15 +802,21 @@ TestSqliteStoreContract = SqliteStoreMachine.TestCase
 CURRENT_KIND: list[Callable[[ManualClock], InspectableStore]] = []
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store_kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Runs a named scenario once per store: ``make_store()`` makes a store of this kind."""
-    opened: list[SqliteStore] = []
+    """Runs a named scenario once per store: ``make_store()`` makes a store of this kind (each SQL store
+    on a fresh file or database of its own)."""
+    opened: list[SqliteStore | PostgresStore] = []
+    server: PgServer | None = request.getfixturevalue("pg_server") if request.param == "postgres" else None
 
     def make(clock: ManualClock) -> InspectableStore:
+        store: SqliteStore | PostgresStore
         if request.param == "memory":
             return MemoryStore(clock)
-        store = SqliteStore(tmp_path / f"store{len(opened)}.db", clock)
+        if server is not None:
+            store = PostgresStore(server.create_database(f"{request.node.name}_{len(opened)}"[-60:]), clock)
+        else:
+            store = SqliteStore(tmp_path / f"store{len(opened)}.db", clock)
         opened.append(store)
         return store
 

@@ -1,10 +1,12 @@
-"""Differential test: the same operation sequences against ``MemoryStore`` (the oracle) and ``SqliteStore``.
+"""Differential test: the same operation sequences against ``MemoryStore`` (the oracle) and each real
+store, ``SqliteStore`` and ``PostgresStore`` (on the real server of ``tests/conftest.py``).
 
 Hypothesis draws a sequence of store operations over small pools of ids, owners and targets (so creates
 collide, timeouts tie, tasks are fought over, fences go stale), applies each to both stores under one
 shared manual clock, and compares every answer and every error (type and message), and after each step
 every record both as stored and as a sweep would leave it. Anything the reference store does, including
-the order in which tied timeouts resume tasks and expired leases are re-dispatched, SQLite must do too.
+the order in which tied timeouts resume tasks and expired leases are re-dispatched, SQLite and
+PostgreSQL must do too.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pytest_durable.core import (
     TaskState,
     UsageError,
 )
-from pytest_durable.live import SqliteStore
+from pytest_durable.live import PostgresStore, SqliteStore
 
 IDS = ("a", "a.0", "a.1", "a.0.0", "b", "b.0")
 TARGETS = ("g1", "g2")
@@ -176,14 +178,26 @@ PRELUDE: list[tuple[Any, ...]] = [
 ]
 
 
-class Pair:
-    """A ``MemoryStore`` and a ``SqliteStore`` on a fresh file, sharing one clock."""
+#: The tables a ``PostgresStore`` fills; emptied between examples (the schema and its version stay).
+PG_TABLES = "promises, tasks, pending, waiters, leases"
 
-    def __init__(self) -> None:
+
+class Pair:
+    """A ``MemoryStore`` and a real store sharing one clock: a ``SqliteStore`` on a fresh file, or, given
+    ``dsn``, a ``PostgresStore`` on that database with its tables emptied first. (The real store is
+    ``self.sqlite`` whichever it is, to keep the steps below short.)"""
+
+    def __init__(self, dsn: str | None = None) -> None:
         self.clock = ManualClock()
         self.memory = MemoryStore(self.clock)
         self.dir = tempfile.mkdtemp(prefix="durable-diff-")
-        self.sqlite = SqliteStore(Path(self.dir) / "store.db", self.clock)
+        self.sqlite: SqliteStore | PostgresStore
+        if dsn is None:
+            self.sqlite = SqliteStore(Path(self.dir) / "store.db", self.clock)
+        else:
+            self.sqlite = PostgresStore(dsn, self.clock)
+            self.sqlite.engine.connection.execute(f"TRUNCATE {PG_TABLES}")
+        self.name = type(self.sqlite).__name__
 
     def close(self) -> None:
         self.sqlite.close()
@@ -208,7 +222,7 @@ class Pair:
         make = call_for(op, self.memory, self.clock)  # resolved once, before either store changes
         expected = outcome(make, self.memory)
         got = outcome(make, self.sqlite)
-        assert got == expected, f"{op}: SqliteStore answered {got}, MemoryStore {expected}"
+        assert got == expected, f"{op}: {self.name} answered {got}, MemoryStore {expected}"
         assert repr(got) == repr(expected), op  # the same floats and tag order, not only equal ones
         self.same_records(op)
         return expected
@@ -234,10 +248,33 @@ def test_sqlite_store_answers_every_operation_as_the_memory_store_does(ops: list
         pair.close()
 
 
-def test_a_contested_sequence_agrees_step_by_step() -> None:
+def test_postgres_store_answers_every_operation_as_the_memory_store_does(postgres_dsn: str) -> None:
+    """As above over PostgreSQL, one database with its tables emptied between examples; fewer examples
+    (each step is some dozens of round trips to the server)."""
+
+    @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(operations, min_size=10, max_size=80))
+    def run(ops: list[tuple[Any, ...]]) -> None:
+        pair = Pair(postgres_dsn)
+        try:
+            for op in PRELUDE + ops:
+                pair.step(op)
+        finally:
+            pair.close()
+
+    run()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def real(request: pytest.FixtureRequest) -> str | None:
+    """Which real store a named sequence runs against: ``None`` for SQLite, else a PostgreSQL DSN."""
+    return request.getfixturevalue("postgres_dsn") if request.param == "postgres" else None
+
+
+def test_a_contested_sequence_agrees_step_by_step(real: str | None) -> None:
     """A named sequence through leases, suspension, tied timeouts and a stale heartbeat's lease entry,
     so the comparison is known to reach the paths whose order is subtle."""
-    pair = Pair()
+    pair = Pair(real)
     try:
         steps: list[tuple[Any, ...]] = [
             ("create", "a", "root", 100.0, None, False, "g1", None),
@@ -270,8 +307,8 @@ def test_a_contested_sequence_agrees_step_by_step() -> None:
     assert [p.id for p in answers[17][1]] == ["a", "a.0", "a.1"]
 
 
-def run_pair(steps: list[tuple[Any, ...]]) -> list[tuple[str, Any]]:
-    pair = Pair()
+def run_pair(steps: list[tuple[Any, ...]], real: str | None) -> list[tuple[str, Any]]:
+    pair = Pair(real)
     try:
         return [pair.step(op) for op in PRELUDE + steps][len(PRELUDE):]
     finally:
@@ -283,33 +320,33 @@ def dispatched(answer: tuple[str, Any]) -> list[str]:
     return [t.id for t in answer[1]]
 
 
-def test_leases_that_expire_together_are_dispatched_in_the_order_they_were_taken() -> None:
-    answers = run_pair([("acquire_all", "g1", 2.0), ("advance", 2.0), ("dispatch", "g1", 10)])
+def test_leases_that_expire_together_are_dispatched_in_the_order_they_were_taken(real: str | None) -> None:
+    answers = run_pair([("acquire_all", "g1", 2.0), ("advance", 2.0), ("dispatch", "g1", 10)], real)
     assert dispatched(answers[-1]) == ["a", "b"]
 
 
-def test_one_settle_resumes_its_waiters_in_the_order_they_suspended() -> None:
+def test_one_settle_resumes_its_waiters_in_the_order_they_suspended(real: str | None) -> None:
     answers = run_pair([
         ("acquire", "a", "w1", 10.0), ("acquire", "b", "w2", 10.0),
         ("suspend", ("b", 0), ["a.0"]), ("suspend", ("a", 0), ["a.0"]),
         ("settle", "a.0", PromiseState.RESOLVED, "1", None), ("dispatch", "g1", 10),
-    ])
+    ], real)
     assert dispatched(answers[-1]) == ["b", "a"]  # b suspended first, though a was created first
 
 
-def test_timeouts_that_fall_due_together_resume_tasks_in_creation_order() -> None:
+def test_timeouts_that_fall_due_together_resume_tasks_in_creation_order(real: str | None) -> None:
     answers = run_pair([
         ("acquire", "a", "w1", 10.0), ("acquire", "b", "w2", 10.0),
         ("create", "b.7", "c", 1.0, "lineage", False, None, ("b", 0)),
         ("create", "a.7", "c", 1.0, "lineage", False, None, ("a", 0)),
         ("suspend", ("a", 0), ["a.7"]), ("suspend", ("b", 0), ["b.7"]),
         ("advance", 1.0), ("sweep",), ("dispatch", "g1", 10),
-    ])
+    ], real)
     assert dispatched(answers[-1]) == ["b", "a"]  # b's child b.7 was created first, though a suspended first
 
 
-def test_a_cycle_of_parent_tags_ends_the_same_in_both_stores() -> None:
-    pair = Pair()
+def test_a_cycle_of_parent_tags_ends_the_same_in_both_stores(real: str | None) -> None:
+    pair = Pair(real)
     try:
         pair.step(("create", "a", "p", 10.0, "b", False, None, None))
         pair.step(("create", "b", "p", 10.0, "a", False, None, None))
@@ -319,9 +356,9 @@ def test_a_cycle_of_parent_tags_ends_the_same_in_both_stores() -> None:
         pair.close()
 
 
-@pytest.mark.parametrize("when", [math.inf, 1e300])
-def test_extreme_times_round_trip(when: float) -> None:
-    pair = Pair()
+@pytest.mark.parametrize("when", [math.inf, -math.inf, 1e300, 5e-324, 0.1 + 0.2, -0.0, 1 / 3])
+def test_extreme_times_round_trip(when: float, real: str | None) -> None:
+    pair = Pair(real)
     try:
         kind, record = pair.step(("create", "a", "p", when, None, False, "g1", None))
         assert kind == "ok" and pair.sqlite.promise("a") == record

@@ -4,10 +4,11 @@ processes, and the ``python -m pytest_durable`` commands.
 Imports neither pytest, hypothesis nor the simulator: a production worker needs none of them.
 """
 
+from .postgres_store import PostgresStore
 from .process import serve, worker_id
 from .sql_store import SCHEMA_VERSION, Dialect, SchemaError, SqlEngine, SqlStore
 from .sqlite_store import SqliteStore
 from .urls import open_store, store_url
 
-__all__ = ["SCHEMA_VERSION", "Dialect", "SchemaError", "SqlEngine", "SqlStore", "SqliteStore", "open_store", "serve",
-           "store_url", "worker_id"]
+__all__ = ["SCHEMA_VERSION", "Dialect", "PostgresStore", "SchemaError", "SqlEngine", "SqlStore", "SqliteStore",
+           "open_store", "serve", "store_url", "worker_id"]

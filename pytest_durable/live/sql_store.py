@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
 import attrs
@@ -161,14 +161,26 @@ class SqlEngine:
     def _x(self, sql: str, *params: Any) -> Cursor:
         return self.connection.execute(self.dialect.sql(sql), params)
 
+    def _begin_write(self) -> None:
+        """Start a write transaction; if a later statement of it fails (e.g. PostgreSQL's lock times out),
+        end the half-begun transaction, so the connection is clean for the next operation."""
+        first, *rest = self.dialect.begin_write
+        self._x(first)
+        try:
+            for statement in rest:
+                self._x(statement)
+        except BaseException:
+            with suppress(Exception):  # the statement's own error is the one to report
+                self._x("ROLLBACK")
+            raise
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One operation: the only writer until it ends; committed even if it refuses (see above).
         With ``die_before_commit`` set (the simulator's server crash), the operation runs to its end
         and is then rolled back instead of committed, once, and ``Torn`` is raised."""
         with self._lock:
-            for statement in self.dialect.begin_write:
-                self._x(statement)
+            self._begin_write()
             try:
                 yield
             except (StoreError, UsageError):
@@ -198,8 +210,7 @@ class SqlEngine:
     def ensure_schema(self) -> None:
         """Create the tables on first use; refuse a database of another version, or not ours."""
         with self._lock:
-            for statement in self.dialect.begin_write:
-                self._x(statement)
+            self._begin_write()
             try:
                 self._ensure_schema()
             except BaseException:
@@ -264,8 +275,7 @@ class SqlEngine:
             with self._reading():
                 return StoreSnapshot(tuple(self._all_promises()), tuple(self._all_tasks()))
         with self._lock:
-            for statement in self.dialect.begin_write:
-                self._x(statement)
+            self._begin_write()
             try:
                 self._apply_due()
                 return StoreSnapshot(tuple(self._all_promises()), tuple(self._all_tasks()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from ..core.errors import UsageError
+from .postgres_store import redact
 from .threaded import Threaded
 
 #: The store a command uses when neither ``--store`` nor ``DURABLE_STORE`` names one.
@@ -36,8 +37,14 @@ def open_store(url: str) -> Threaded:
         from .sqlite_store import SqliteStore
 
         return Threaded(SqliteStore(path), transient=(sqlite3.OperationalError,))
+    if scheme in ("postgresql", "postgres") and sep:
+        import psycopg
+
+        from .postgres_store import PostgresStore
+
+        return Threaded(PostgresStore(url), transient=(psycopg.OperationalError,))
     raise UsageError(
-        f"store {url!r}: unknown kind of store; use sqlite:///FILE (embedded, one machine) or "
+        f"store {redact(url)!r}: unknown kind of store; use sqlite:///FILE (embedded, one machine) or "
         "postgresql://USER@HOST/DB (several machines)"
     )
 
