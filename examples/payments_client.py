@@ -98,6 +98,12 @@ async def main(bank: Bank) -> list[str]:
         return await handle.result()
 
 
+def production(worker: Worker) -> None:
+    """Give a worker process its clients: ``python -m pytest_durable worker payments_client --setup
+    payments_client:production`` (a real deployment would build its payment API client here)."""
+    worker.set_dependency("bank", MemoryBank())
+
+
 if __name__ == "__main__":
     bank = MemoryBank()
     print(trio.run(main, bank))

@@ -203,3 +203,38 @@ def test_one_worker_at_a_time_holds_the_sweeper_lease_and_another_takes_over_whe
         for proc in workers.values():
             proc.kill()
             proc.wait()
+
+
+ORDER_ARGS = '[{"$t": "attrs", "cls": "payments_client:Order", "v": {"id": "o-1", "account": "a-7", "amount": 5}}]'
+
+
+def test_a_worker_gets_its_clients_from_setup_and_typed_arguments_come_in_the_codec_form(tmp_path: Path) -> None:
+    """A workflow this suite did not write for the CLI (examples/payments_client.py): its leaf needs a
+    "bank" client, which ``--setup`` gives the worker; its argument is an attrs class."""
+    store = f"sqlite:///{tmp_path / 'app.db'}"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'examples'}{os.pathsep}{ROOT}"}
+    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "payments_client", "--poll", "0.05"]
+    served, _ = _started([*argv, "--setup", "payments_client:production"], env)
+    try:
+        done = cli("run", "o-1", "payments_client:checkout", ORDER_ARGS, "--wait", store=store, env=env)
+        assert done.stdout.strip() == 'o-1 resolved → ["reserved o-1", "receipt charge-o-1", "shipped o-1"]', done
+    finally:
+        served.terminate()
+        served.wait()
+
+
+def test_without_the_client_the_worker_says_which_dependency_is_missing_and_stays_up(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'app.db'}"
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'examples'}{os.pathsep}{ROOT}"}
+    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "payments_client", "--poll", "0.05"]
+    served, _ = _started(argv, env)
+    try:
+        assert cli("run", "o-2", "payments_client:checkout", ORDER_ARGS, store=store, env=env).returncode == 0
+        assert served.stdout is not None
+        line = served.stdout.readline()
+        assert "MissingDependency" in line and "'bank'" in line and "set_dependency" in line, line
+        assert served.poll() is None  # still serving
+        assert cli("get", "o-2", store=store, env=env).stdout.strip() == "o-2 pending"
+    finally:
+        served.terminate()
+        served.wait()

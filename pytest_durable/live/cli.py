@@ -22,14 +22,14 @@ from typing import Any
 import trio
 
 from ..core.clock import Clock, WallClock
-from ..core.codec import encode, encode_error
+from ..core.codec import decode, encode, encode_error
 from ..core.errors import DurableError, NotFound, PlatformError, Rejected, UsageError
 from ..core.records import PromiseRecord, PromiseState
 from ..core.store import Store
 from ..core.tree import tree
 from ..sdk.outcome import result_of
 from ..sdk.worker import Worker
-from .loading import function_named, functions_of
+from .loading import callable_named, function_named, functions_of
 from .process import flush_print, serve
 from .urls import open_store, store_url
 
@@ -38,11 +38,16 @@ STATES = [s.value for s in PromiseState]
 
 def parse_args_json(text: str, *, where: str) -> tuple[list[Any], dict[str, Any]]:
     """``[1, "a"]`` (positional), ``{"args": [...], "kwargs": {...}}``, or one non-list value (the
-    only argument)."""
+    only argument). Values are read by the store's codec, so a typed value is written the way the
+    store records it: ``{"$t": "attrs", "cls": "myapp.models:Order", "v": {...}}``."""
     try:
-        value = json.loads(text)
+        json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{where}: ARGS is not JSON ({exc.msg} at column {exc.colno}); e.g. '[1, \"a\"]'") from None
+    try:
+        value = decode(text)
+    except Exception as exc:  # the codec names what it cannot read (a class that is not importable, ...)
+        raise UsageError(f"{where}: ARGS: {exc}") from None
     if isinstance(value, list):
         return value, {}
     if isinstance(value, dict) and set(value) <= {"args", "kwargs"} and value:
@@ -88,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.add_argument("--group", default="default")
     w.add_argument("--ttl", type=float, default=30.0, help="lease in seconds (default 30)")
     w.add_argument("--poll", type=float, default=0.5, help="seconds between polls (default 0.5)")
+    w.add_argument("--setup", metavar="MODULE:FUNCTION", default=None,
+                   help="called with the Worker before it serves, e.g. to set_dependency(...) clients")
     r = sub.add_parser("run", help="start workflow ID as MODULE:FUNCTION(ARGS)")
     r.add_argument("id")
     r.add_argument("target", metavar="MODULE:FUNCTION")
@@ -127,7 +134,9 @@ async def _command(args: argparse.Namespace) -> int:
     command: str = args.command
     if command == "worker":
         fns = functions_of(args.modules, where="worker")
-        await serve(store, fns, clock=clock, group=args.group, ttl=args.ttl, poll_interval=args.poll, say=flush_print)
+        setup = callable_named(args.setup, where="worker --setup") if args.setup else None
+        await serve(store, fns, clock=clock, group=args.group, ttl=args.ttl, poll_interval=args.poll, say=flush_print,
+                    setup=setup)
         return 0
     if command == "run":
         fn = function_named(args.target, where="run")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..core.errors import UsageError
@@ -56,4 +56,16 @@ def function_named(target: str, *, where: str) -> DurableFunction[..., Any]:
     return fn
 
 
-__all__ = ["function_named", "functions_of", "import_module"]
+def callable_named(target: str, *, where: str) -> Callable[..., Any]:
+    """The plain callable ``module:name`` names (e.g. a worker's set-up function)."""
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(f"{where}: {target!r}: write MODULE:FUNCTION, e.g. myapp.deploy:setup")
+    found = getattr(import_module(module_name, where=where), attr, None)
+    if not callable(found):
+        what = "is not defined" if found is None else "is not callable"
+        raise UsageError(f"{where}: {attr!r} in module {module_name!r} {what}")
+    return found  # type: ignore[no-any-return]
+
+
+__all__ = ["callable_named", "function_named", "functions_of", "import_module"]

@@ -37,13 +37,16 @@ def describe_error(task: str, promise: str, error: BaseException) -> str:
 
 async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *, clock: Clock, group: str = "default",
                 ttl: float = 30.0, poll_interval: float = 0.5, id: str | None = None,
-                say: Callable[[str], None] = print, task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED
-                ) -> None:
+                say: Callable[[str], None] = print, setup: Callable[[Worker], object] | None = None,
+                task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve ``functions`` for tasks of ``group`` from ``store`` until SIGTERM/SIGINT or cancellation;
-    sweep due timeouts while this process holds the sweeper lease (``live.sweeper``)."""
+    sweep due timeouts while this process holds the sweeper lease (``live.sweeper``). ``setup`` is
+    called with the worker first (set its dependencies there)."""
     worker = Worker(store, group=group, id=id or worker_id(), ttl=ttl, poll_interval=poll_interval, clock=clock,
                     on_error=lambda task, promise, error: say(describe_error(task, promise, error)), sweeps=False)
     worker.register(*functions)
+    if setup is not None:
+        setup(worker)  # e.g. worker.set_dependency("bank", client)
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(worker.serve)
