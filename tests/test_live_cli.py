@@ -57,6 +57,8 @@ def test_run_get_tree_and_ls_over_a_worker_process(deployment: tuple[str, dict[s
     assert all("process_item('batch-1', " in line and "resolved" in line for line in shown[1:])
     listed = cli("ls", "--state", "resolved", store=store, env=env).stdout.splitlines()
     assert sorted(line.split()[0] for line in listed) == ["batch-1"] + [f"batch-1.{i}" for i in range(4)]
+    everything = cli("ls", store=store, env=env).stdout.splitlines()
+    assert sorted(line.split()[0] for line in everything) == sorted(line.split()[0] for line in listed)
 
 
 def test_a_handle_in_another_process_gets_the_result(deployment: tuple[str, dict[str, str], subprocess.Popen[str]]

@@ -31,6 +31,7 @@ from ..sdk.outcome import result_of
 from ..sdk.worker import Worker
 from .loading import callable_named, function_named, functions_of
 from .process import flush_print, serve
+from .sweeper import SWEEPER
 from .urls import open_store, store_url
 
 STATES = [s.value for s in PromiseState]
@@ -176,6 +177,8 @@ async def _command(args: argparse.Namespace) -> int:
     if inspect is None:
         raise UsageError(f"ls: the store at {url} cannot list its promises")
     for record in inspect():
+        if record.id == SWEEPER:  # the workers' own bookkeeping (see live.sweeper), not a user's promise
+            continue
         if args.state is None or record.state.value == args.state:
             print(describe(record))
     return 0
