@@ -32,6 +32,7 @@ from .core import (
     Store,
     StoreError,
     StoreUnavailable,
+    TaskFailed,
     TaskRecord,
     TaskState,
     TimedOut,
@@ -62,7 +63,7 @@ __all__ = [
     "Exponential", "Fenced", "Handle", "JoinError", "Linear", "ManualClock", "MemoryStore",
     "MissingDependency", "Never", "NonRetryable", "NondeterminismError", "NotFound", "PlatformError", "PromiseRecord",
     "PromiseState", "RegistrationError",
-    "Rejected", "RemoteFuture", "RetryPolicy", "Store", "StoreError", "StoreUnavailable", "TaskRecord",
+    "Rejected", "RemoteFuture", "RetryPolicy", "Store", "StoreError", "StoreUnavailable", "TaskFailed", "TaskRecord",
     "TaskState", "TimedOut", "UsageError", "Worker", "current_promise_id", "dependency", "function",
 ]
 

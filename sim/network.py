@@ -99,8 +99,8 @@ class SimStore:
         result: TaskRecord = await self._call("heartbeat", fence.task_id, "heartbeat_task", (fence,), {})
         return result
 
-    async def release_task(self, fence: Fence) -> TaskRecord:
-        result: TaskRecord = await self._call("release", fence.task_id, "release_task", (fence,), {})
+    async def release_task(self, fence: Fence, *, error: str | None = None) -> TaskRecord:
+        result: TaskRecord = await self._call("release", fence.task_id, "release_task", (fence,), {"error": error})
         return result
 
     async def fulfill_task(self, fence: Fence, state: PromiseState, value: str | None) -> PromiseRecord:

@@ -99,7 +99,7 @@ class _RecordStore:
     async def heartbeat_task(self, fence: Fence) -> TaskRecord:
         raise _Stop(f"would heartbeat task {fence.task_id}")
 
-    async def release_task(self, fence: Fence) -> TaskRecord:
+    async def release_task(self, fence: Fence, *, error: str | None = None) -> TaskRecord:
         raise _Stop(f"would release task {fence.task_id}")
 
     async def fulfill_task(self, fence: Fence, state: PromiseState, value: str | None) -> PromiseRecord:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from pytest_durable import TaskFailed
 from pytest_durable.core.clock import WallClock
 from pytest_durable.live import open_store
 from pytest_durable.sdk.worker import Worker
@@ -225,7 +226,7 @@ def test_a_worker_gets_its_clients_from_setup_and_typed_arguments_come_in_the_co
         served.wait()
 
 
-def test_without_the_client_the_worker_says_which_dependency_is_missing_and_stays_up(tmp_path: Path) -> None:
+def test_without_the_client_the_worker_says_what_is_missing_and_every_process_sees_it(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'app.db'}"
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'examples'}{os.pathsep}{ROOT}"}
     argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "payments_client", "--poll", "0.05"]
@@ -236,7 +237,19 @@ def test_without_the_client_the_worker_says_which_dependency_is_missing_and_stay
         line = served.stdout.readline()
         assert "MissingDependency" in line and "'bank'" in line and "set_dependency" in line, line
         assert served.poll() is None  # still serving
-        assert cli("get", "o-2", store=store, env=env).stdout.strip() == "o-2 pending"
+        # Another process sees what stopped it: the error is in the store, on the workflow's task.
+        got = cli("get", "o-2", store=store, env=env)
+        assert got.returncode == 1
+        assert got.stdout.startswith("o-2 pending; its task stopped 1 time(s), last: MissingDependency at o-2.1: "), got
+        shown = cli("tree", "o-2", store=store, env=env).stdout
+        assert "!! o-2: its task stopped 1 time(s), last: MissingDependency" in shown and "'bank'" in shown
+
+        async def wait() -> object:
+            client = Worker(open_store(store), clock=WallClock())
+            return await client.handle("o-2").result()
+
+        with pytest.raises(TaskFailed, match=r"task o-2 stopped 1 time\(s\); last: MissingDependency at o-2.1"):
+            trio.run(wait)
     finally:
         served.terminate()
         served.wait()

@@ -992,3 +992,53 @@ def test_get_branch_nested_is_in_creation_order(store_kind):
     for pid, parent in [("r", None), ("r.0", "r"), ("r.0.0", "r.0"), ("r.1", "r")]:
         run_now(store.create_promise(pid, "p", 100.0, {TAG_PARENT: parent} if parent else {}))
     assert [p.id for p in run_now(store.get_branch("r"))] == ["r", "r.0", "r.0.0", "r.1"]
+
+
+def test_a_task_released_with_an_error_records_it_and_waits_longer_each_time(store_kind):
+    """Issue 9, item 5: what stopped an execution goes into the store (every process reads it), and the
+    task is due again only after ``failure_delay(failures)``: 5 s, then 10 s, … (not at once, to be
+    handed from worker to worker in a loop). A plain release is due at once and keeps the record."""
+    from pytest_durable.core.store import failure_delay
+
+    store, clock = make_store()
+    run_now(store.create_promise("r", "p", 10_000.0, target="g1"))
+    first = run_now(store.acquire_task("r", "w1", 30.0))
+    released = run_now(store.release_task(Fence("r", first.version), error="NondeterminismError at r: x"))
+    assert (released.state, released.error, released.failures) == (TaskState.PENDING, "NondeterminismError at r: x", 1)
+    assert released.retry_at == clock.now() + failure_delay(1) == 5.0
+    assert run_now(store.dispatch("g1", 10)) == []  # not due yet
+    clock.advance(5.0)
+    assert [t.id for t in run_now(store.dispatch("g1", 10))] == ["r"]
+    second = run_now(store.acquire_task("r", "w2", 30.0))
+    assert (second.error, second.failures) == ("NondeterminismError at r: x", 1)  # still there for readers
+    again = run_now(store.release_task(Fence("r", second.version), error="MissingDependency at r.1: bank"))
+    assert (again.error, again.failures, again.retry_at) == ("MissingDependency at r.1: bank", 2, 5.0 + 10.0)
+    assert run_now(store.get_task("r")) == again
+    with pytest.raises(Fenced):  # a stale holder cannot record an error either
+        run_now(store.release_task(Fence("r", second.version), error="late"))
+    clock.advance(10.0)
+    third = run_now(store.acquire_task("r", "w3", 30.0))
+    plain = run_now(store.release_task(Fence("r", third.version)))
+    assert (plain.retry_at, plain.failures) == (clock.now(), 2)
+    assert task_invariant_violations(store.tasks(), store.promise_map()) == []
+    assert [failure_delay(n) for n in (1, 2, 3, 10, 20)] == [5.0, 10.0, 20.0, 2560.0, 3600.0]
+
+
+def test_a_version_1_sqlite_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A file written before tasks recorded errors opens, gains the columns, and keeps its records."""
+    import sqlite3
+
+    clock = ManualClock()
+    store = SqliteStore(tmp_path / "old.db", clock)
+    run_now(store.create_promise("r", "p", 100.0, target="g1"))
+    store.close()
+    with sqlite3.connect(tmp_path / "old.db") as db:  # what version 1 looked like
+        db.execute("ALTER TABLE tasks DROP COLUMN error")
+        db.execute("ALTER TABLE tasks DROP COLUMN failures")
+        db.execute("UPDATE schema_version SET version = 1")
+    reopened = SqliteStore(tmp_path / "old.db", clock)
+    task = run_now(reopened.get_task("r"))
+    assert (task.state, task.error, task.failures) == (TaskState.PENDING, None, 0)
+    acquired = run_now(reopened.acquire_task("r", "w", 5.0))
+    assert run_now(reopened.release_task(Fence("r", acquired.version), error="e")).failures == 1
+    reopened.close()

@@ -130,6 +130,18 @@ class MissingDependency(PlatformError):
         )
 
 
+class TaskFailed(PlatformError):
+    """A workflow's task was stopped by an error no worker could get past (nondeterminism, an unknown
+    function, a missing dependency), as recorded in the store by the worker that met it: any process
+    waiting on the workflow learns it, instead of waiting while workers hand the task around."""
+
+    def __init__(self, id: str, error: str, failures: int) -> None:
+        self.id = id
+        self.error = error
+        self.failures = failures
+        super().__init__(f"task {id} stopped {failures} time(s); last: {error}")
+
+
 class NonRetryable(Exception):
     """Raise (a subclass of) this in a leaf for an error no retry can fix: it rejects the leaf at
     once, whatever retries its policy has left."""

@@ -17,7 +17,7 @@ from .clock import Clock, ManualClock
 from .errors import Fenced, NotFound, TaskStateError, UsageError
 from .inspection import StoreSnapshot
 from .records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
-from .store import TAG_PARENT, TAG_TARGET, TAG_TIMER
+from .store import TAG_PARENT, TAG_TARGET, TAG_TIMER, failure_delay
 
 _SETTLE_STATES = (PromiseState.RESOLVED, PromiseState.REJECTED, PromiseState.REJECTED_CANCELED)
 
@@ -183,10 +183,15 @@ class MemoryStore:
         self._push_lease(task)
         return task
 
-    async def release_task(self, fence: Fence) -> TaskRecord:
+    async def release_task(self, fence: Fence, *, error: str | None = None) -> TaskRecord:
         task = self._check_fence(fence)
         assert task is not None
-        return self._to_pending(task, self.clock.now())
+        now = self.clock.now()
+        if error is None:
+            return self._to_pending(task, now)
+        failures = task.failures + 1
+        task = attrs.evolve(task, error=error, failures=failures)
+        return self._to_pending(task, now, due=now + failure_delay(failures))
 
     async def fulfill_task(self, fence: Fence, state: PromiseState, value: str | None) -> PromiseRecord:
         if state not in _SETTLE_STATES:
@@ -301,12 +306,12 @@ class MemoryStore:
             raise Fenced(fence.task_id, fence.version, f"the task is {task.state.value}, not acquired")
         return task
 
-    def _to_pending(self, task: TaskRecord, now: float) -> TaskRecord:
+    def _to_pending(self, task: TaskRecord, now: float, *, due: float | None = None) -> TaskRecord:
         self._drop_waiters(task)
         task = self._put_task(
             attrs.evolve(
                 task, state=TaskState.PENDING, lease_owner=None, lease_expires_at=None,
-                retry_at=now, callbacks=(),
+                retry_at=now if due is None else due, callbacks=(),
             )
         )
         self._pending.setdefault(task.target, {})[task.id] = None

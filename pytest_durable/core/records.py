@@ -59,7 +59,9 @@ class TaskRecord:
 
     ``version`` grows on every acquire; a write carrying an older version is refused (fencing).
     ``retry_at`` is set while pending, ``lease_owner``/``lease_expires_at`` while acquired,
-    ``callbacks`` (the awaited promise ids) while suspended.
+    ``callbacks`` (the awaited promise ids) while suspended. ``error`` is the last error no worker
+    could get past (nondeterminism, an unknown function, a missing dependency), as a worker released
+    it with, and ``failures`` how many times that happened: any process reading the store sees it.
     """
 
     id: str
@@ -72,6 +74,8 @@ class TaskRecord:
     retry_at: float | None = None
     callbacks: tuple[str, ...] = ()
     attempts: int = 0
+    error: str | None = None
+    failures: int = 0
 
 
 @attrs.frozen

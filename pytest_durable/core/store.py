@@ -19,6 +19,13 @@ TAG_TARGET = "durable:target"
 TAG_TIMER = "durable:timer"
 
 
+def failure_delay(failures: int) -> float:
+    """Seconds before a task released with an error is due again: 5 s, doubling, at most an hour, so a
+    task that fails for a reason only a deploy can fix is not handed from worker to worker in a loop,
+    and is taken up again on its own once the fix is out."""
+    return float(min(5 * 2 ** max(failures - 1, 0), 3600))
+
+
 class Store(Protocol):
     """Promises and the tasks that carry them to workers."""
 
@@ -65,8 +72,10 @@ class Store(Protocol):
         """Extend the lease of an acquired task by its ttl."""
         ...
 
-    async def release_task(self, fence: Fence) -> TaskRecord:
-        """Give an acquired task back: pending again, due at once."""
+    async def release_task(self, fence: Fence, *, error: str | None = None) -> TaskRecord:
+        """Give an acquired task back: pending again, due at once. With ``error`` (what stopped the
+        execution, which no retry inside the worker can fix) it is recorded on the task, ``failures``
+        grows by one and the task is due again only after ``failure_delay(failures)``."""
         ...
 
     async def fulfill_task(self, fence: Fence, state: PromiseState, value: str | None) -> PromiseRecord:

@@ -25,7 +25,7 @@ from ..core.clock import Clock, WallClock
 from ..core.codec import decode, encode, encode_error
 from ..core.errors import DurableError, NotFound, PlatformError, Rejected, UsageError
 from ..core.records import PromiseRecord, PromiseState
-from ..core.store import Store
+from ..core.store import TAG_TARGET, Store
 from ..core.tree import tree
 from ..sdk.outcome import result_of
 from ..sdk.worker import Worker
@@ -68,6 +68,19 @@ def describe(record: PromiseRecord) -> str:
     except Rejected as exc:
         return f"{record.id} {record.state.value}: {exc.type_name}: {exc.message}"
     return f"{record.id} {record.state.value} → {json.dumps(value, default=repr)}"
+
+
+async def stopped_by(store: Store, record: PromiseRecord) -> str | None:
+    """What stopped the task of a pending promise, as its worker recorded it in the store, if anything."""
+    if TAG_TARGET not in record.tags:
+        return None
+    try:
+        task = await store.get_task(record.id)
+    except NotFound:
+        return None
+    if task.error is None:
+        return None
+    return f"its task stopped {task.failures} time(s), last: {task.error}"
 
 
 class Client:
@@ -153,11 +166,18 @@ async def _command(args: argparse.Namespace) -> int:
         return 0 if record.state is PromiseState.RESOLVED else 1
     if command == "get":
         record = await (client.wait(args.id) if args.wait else store.get_promise(args.id))
-        print(describe(record))
+        stopped = await stopped_by(store, record) if not record.settled else None
+        print(describe(record) + (f"; {stopped}" if stopped else ""))
+        if stopped:
+            return 1
         return 0 if record.state in (PromiseState.RESOLVED, PromiseState.PENDING) else 1
     if command == "tree":
         records = await store.get_branch(args.id)
         print(tree(records))
+        for record in records:
+            stopped = await stopped_by(store, record) if not record.settled else None
+            if stopped:
+                print(f"!! {record.id}: {stopped}")
         return 0
     if command == "resolve":
         try:

@@ -45,10 +45,11 @@ from ..core.clock import Clock
 from ..core.errors import Fenced, NotFound, StoreError, TaskStateError, UsageError
 from ..core.inspection import StoreSnapshot
 from ..core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
-from ..core.store import TAG_PARENT, TAG_TARGET, TAG_TIMER
+from ..core.store import TAG_PARENT, TAG_TARGET, TAG_TIMER, failure_delay
 
-#: The version of the tables below; a store refuses a database of any other version.
-SCHEMA_VERSION = 1
+#: The version of the tables below; a store upgrades a version-1 database (adding the tasks' error and
+#: failures) and refuses any other version.
+SCHEMA_VERSION = 2
 
 _SETTLE_STATES = (PromiseState.RESOLVED, PromiseState.REJECTED, PromiseState.REJECTED_CANCELED)
 
@@ -61,7 +62,8 @@ _TABLES = (
     "CREATE INDEX promises_by_timeout ON promises (state, timeout_at, seq)",
     "CREATE TABLE tasks (seq {int} PRIMARY KEY, id TEXT NOT NULL UNIQUE, promise_id TEXT NOT NULL, "
     "target TEXT NOT NULL, state TEXT NOT NULL, version {int} NOT NULL, lease_owner TEXT, lease_expires_at {real}, "
-    "retry_at {real}, callbacks TEXT NOT NULL, attempts {int} NOT NULL, ttl {real})",
+    "retry_at {real}, callbacks TEXT NOT NULL, attempts {int} NOT NULL, ttl {real}, error TEXT, "
+    "failures {int} NOT NULL DEFAULT 0)",
     "CREATE TABLE pending (seq {int} PRIMARY KEY, task_id TEXT NOT NULL UNIQUE, target TEXT NOT NULL)",
     "CREATE INDEX pending_by_target ON pending (target, seq)",
     "CREATE TABLE waiters (seq {int} PRIMARY KEY, promise_id TEXT NOT NULL, task_id TEXT NOT NULL, "
@@ -73,7 +75,8 @@ _TABLES = (
 _OUR_TABLES = ("schema_version", "promises", "tasks", "pending", "waiters", "leases")
 
 _P_COLS = "id, state, param, value, timeout_at, tags, created_on, settled_on"
-_T_COLS = "id, promise_id, target, state, version, lease_owner, lease_expires_at, retry_at, callbacks, attempts"
+_T_COLS = ("id, promise_id, target, state, version, lease_owner, lease_expires_at, retry_at, callbacks, attempts, "
+           "error, failures")
 
 
 class SchemaError(StoreError):
@@ -129,12 +132,12 @@ def _promise_from(row: Sequence[Any]) -> PromiseRecord:
 
 
 def _task_from(row: Sequence[Any]) -> TaskRecord:
-    id, promise_id, target, state, version, owner, expires, retry_at, callbacks, attempts = row
+    id, promise_id, target, state, version, owner, expires, retry_at, callbacks, attempts, error, failures = row
     return TaskRecord(
         id=id, promise_id=promise_id, target=target, state=TaskState(state), version=int(version),
         lease_owner=owner, lease_expires_at=None if expires is None else float(expires),
         retry_at=None if retry_at is None else float(retry_at), callbacks=tuple(json.loads(callbacks)),
-        attempts=int(attempts),
+        attempts=int(attempts), error=error, failures=int(failures),
     )
 
 
@@ -232,6 +235,11 @@ class SqlEngine:
             )
         rows = self._x("SELECT version FROM schema_version").fetchall()
         versions = sorted(int(r[0]) for r in rows)
+        if versions == [1]:  # version 2 records on each task the error that stopped it (error, failures)
+            self._x("ALTER TABLE tasks ADD COLUMN error TEXT")
+            self._x(f"ALTER TABLE tasks ADD COLUMN failures {self.dialect.integer} NOT NULL DEFAULT 0")
+            self._x("UPDATE schema_version SET version = ?", SCHEMA_VERSION)
+            versions = [SCHEMA_VERSION]
         if versions != [SCHEMA_VERSION]:
             found = ", ".join(map(str, versions)) or "none"
             newer = ""
@@ -317,7 +325,8 @@ class SqlEngine:
                 return self._time_out(record, now)
             if target is not None:
                 self._x(
-                    f"INSERT INTO tasks (seq, {_T_COLS}, ttl) VALUES (?, ?, ?, ?, ?, 0, NULL, NULL, ?, '[]', 0, NULL)",
+                    f"INSERT INTO tasks (seq, {_T_COLS}, ttl) "
+                    "VALUES (?, ?, ?, ?, ?, 0, NULL, NULL, ?, '[]', 0, NULL, 0, NULL)",
                     seq, id, id, target, TaskState.PENDING.value, now,
                 )
                 self._add_pending(id, target)
@@ -404,11 +413,16 @@ class SqlEngine:
             self._push_lease(task)
             return task
 
-    def release_task(self, fence: Fence) -> TaskRecord:
+    def release_task(self, fence: Fence, *, error: str | None = None) -> TaskRecord:
         with self.transaction():
             task = self._check_fence(fence)
             assert task is not None
-            return self._to_pending(task, self.clock.now())
+            now = self.clock.now()
+            if error is None:
+                return self._to_pending(task, now)
+            failures = task.failures + 1
+            task = attrs.evolve(task, error=error, failures=failures)
+            return self._to_pending(task, now, due=now + failure_delay(failures))
 
     def fulfill_task(self, fence: Fence, state: PromiseState, value: str | None) -> PromiseRecord:
         if state not in _SETTLE_STATES:
@@ -533,9 +547,9 @@ class SqlEngine:
     def _put_task(self, task: TaskRecord) -> TaskRecord:
         self._x(
             "UPDATE tasks SET state = ?, version = ?, lease_owner = ?, lease_expires_at = ?, retry_at = ?, "
-            "callbacks = ?, attempts = ? WHERE id = ?",
+            "callbacks = ?, attempts = ?, error = ?, failures = ? WHERE id = ?",
             task.state.value, task.version, task.lease_owner, task.lease_expires_at, task.retry_at,
-            json.dumps(list(task.callbacks)), task.attempts, task.id,
+            json.dumps(list(task.callbacks)), task.attempts, task.error, task.failures, task.id,
         )
         return task
 
@@ -557,12 +571,12 @@ class SqlEngine:
             raise Fenced(fence.task_id, fence.version, f"the task is {task.state.value}, not acquired")
         return task
 
-    def _to_pending(self, task: TaskRecord, now: float) -> TaskRecord:
+    def _to_pending(self, task: TaskRecord, now: float, *, due: float | None = None) -> TaskRecord:
         self._drop_waiters(task)
         task = self._put_task(
             attrs.evolve(
                 task, state=TaskState.PENDING, lease_owner=None, lease_expires_at=None,
-                retry_at=now, callbacks=(),
+                retry_at=now if due is None else due, callbacks=(),
             )
         )
         self._add_pending(task.id, task.target)
@@ -689,8 +703,8 @@ class SqlStore:
     async def heartbeat_task(self, fence: Fence) -> TaskRecord:
         return self.engine.heartbeat_task(fence)
 
-    async def release_task(self, fence: Fence) -> TaskRecord:
-        return self.engine.release_task(fence)
+    async def release_task(self, fence: Fence, *, error: str | None = None) -> TaskRecord:
+        return self.engine.release_task(fence, error=error)
 
     async def fulfill_task(self, fence: Fence, state: PromiseState, value: str | None) -> PromiseRecord:
         return self.engine.fulfill_task(fence, state, value)

@@ -92,8 +92,8 @@ class Threaded:
     async def heartbeat_task(self, fence: Fence) -> TaskRecord:
         return await self._run(self.engine.heartbeat_task, fence)
 
-    async def release_task(self, fence: Fence) -> TaskRecord:
-        return await self._run(self.engine.release_task, fence)
+    async def release_task(self, fence: Fence, *, error: str | None = None) -> TaskRecord:
+        return await self._run(self.engine.release_task, fence, error=error)
 
     async def fulfill_task(self, fence: Fence, state: PromiseState, value: str | None) -> PromiseRecord:
         return await self._run(self.engine.fulfill_task, fence, state, value)

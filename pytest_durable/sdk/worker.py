@@ -24,6 +24,7 @@ from ..core.errors import (
     NotFound,
     PlatformError,
     RegistrationError,
+    TaskFailed,
     TaskStateError,
     UsageError,
     UserBaseException,
@@ -69,7 +70,8 @@ class Handle(Generic[T]):
         return await self.worker.store.get_promise(self.id)
 
     async def result(self) -> T:
-        """The root's value, or its error raised; a fatal worker error in its tree is raised too."""
+        """The root's value, or its error raised; a fatal worker error in its tree is raised too (met
+        by this worker, or recorded on the root's task by a worker in another process: ``TaskFailed``)."""
         while True:
             fatal = self.worker.fatal_error(self.id)
             if fatal is not None:
@@ -77,6 +79,10 @@ class Handle(Generic[T]):
             record = await self.worker.store.get_promise(self.id)
             if record.settled:
                 return result_of(record)  # type: ignore[return-value]
+            with contextlib.suppress(NotFound):  # a promise without a task (settled from outside)
+                task = await self.worker.store.get_task(self.id)
+                if task.error is not None:  # recorded by whichever worker met it, in any process
+                    raise TaskFailed(self.id, task.error, task.failures)
             await self.worker._wait_for_change()
 
 
@@ -272,14 +278,19 @@ class Worker:
                 if self.on_error is not None:
                     self.on_error(task.id, culprit(task, error), error)
             if not isinstance(error, Fenced):  # a fenced worker's lease is gone: the holder carries on
-                await self._release(fence)
+                # A fatal error goes into the store, so every process sees it, and the task waits longer
+                # and longer before any worker tries it again (core.store.failure_delay).
+                fatal = None
+                if isinstance(error, FATAL):
+                    fatal = f"{type(error).__name__} at {culprit(task, error)}: {error}"
+                await self._release(fence, error=fatal)
         finally:
             self._running.discard(task.id)
             self._notify()
 
-    async def _release(self, fence: Fence) -> None:
+    async def _release(self, fence: Fence, *, error: str | None = None) -> None:
         with contextlib.suppress(PlatformError):  # if it fails, the lease expires instead
-            await self.store.release_task(fence)
+            await self.store.release_task(fence, error=error)
 
     async def _heartbeat(self, fence: Fence, lease_until: float, execution: trio.CancelScope) -> None:
         """Keep the lease and stop the execution the moment it may be lost (self-fencing).
