@@ -9,6 +9,7 @@ package's lower layers.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import random
 import re
@@ -56,6 +57,8 @@ OPTIONS = {
     for o in (
         Option("seed", "the run's seed: a number, 'last' (the previous run's) or 'random' (default)", "random"),
         Option("seeds", "worlds per durable test (default 20)", "20"),
+        Option("seeds_scale", "multiply every durable test's worlds (the marker's seeds too) by this factor, for a "
+               "nightly deep run: --durable-seeds-scale=10 (default 1)", "1"),
         Option("faults", "fault kinds for every world, e.g. crash,drop,reject (default crash,drop,reject)",
                "crash,drop,reject"),
         Option("trace", "what a failing world's report shows: short|tree|full|none (default tree)", "tree"),
@@ -165,6 +168,27 @@ def _number(config: pytest.Config, name: str, cast: Callable[[str], Any], marker
     return value
 
 
+def worlds_of(config: pytest.Config, marker: pytest.Mark | None) -> int:
+    """How many worlds a durable test runs: its seeds (marker > option > env > ini > 20) times
+    ``--durable-seeds-scale``, rounded up."""
+    seeds: int = _number(config, "seeds", int, marker, minimum=1)
+    scale: float = _number(config, "seeds_scale", float)
+    return max(1, math.ceil(seeds * scale))
+
+
+def overridden(config: pytest.Config, marker: pytest.Mark | None) -> str:
+    """What the marker takes over from options the user gave (command line, environment or ini), in
+    words: ``faults from the marker; --durable-faults ignored``; empty when nothing was."""
+    if marker is None:
+        return ""
+    parts = []
+    for name in sorted(set(marker.kwargs) & set(OPTIONS)):
+        option = OPTIONS[name]
+        if config.getoption(option.ini) is not None or os.environ.get(option.env) or config.getini(option.ini):
+            parts.append(f"{name} from the marker; {option.cli} ignored")
+    return "; ".join(parts)
+
+
 def _flag(config: pytest.Config, name: str) -> bool:
     raw = setting(config, name).lower()
     if raw not in ("true", "false", "1", "0", "yes", "no"):
@@ -220,8 +244,10 @@ def pytest_configure(config: pytest.Config) -> None:
     _flag(config, "check_hash_seed")
     _store_kind(config)
     for name, cast, minimum in (("seeds", int, 1), ("workers", int, 1), ("quiesce_after", float, 0),
-                                ("budget", float, 0)):
+                                ("budget", float, 0), ("seeds_scale", float, 0)):
         _number(config, name, cast, minimum=minimum)  # a bad value stops the run before any test
+    if _number(config, "seeds_scale", float) <= 0:
+        raise pytest.UsageError(f"--durable-seeds-scale: must be a number > 0, got {setting(config, 'seeds_scale')!r}")
     state = config.stash[STATE] = RunState(seed=seed)
     config.pluginmanager.register(Reporter(state, config), "durable-reporter")
     cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
@@ -230,7 +256,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"durable: seed={config.stash[STATE].seed}"
+    scale = _number(config, "seeds_scale", float)
+    scaled = f"; every durable test's worlds x{scale:g} (--durable-seeds-scale)" if scale != 1 else ""
+    return f"durable: seed={config.stash[STATE].seed}{scaled}"
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -341,7 +369,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     marker = pyfuncitem.get_closest_marker("durable")
     if marker is None:
         return None
-    seeds = _number(pyfuncitem.config, "seeds", int, marker, minimum=1)
+    seeds = worlds_of(pyfuncitem.config, marker)
     test = pyfuncitem.stash[TEST]
     args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     for index in range(seeds):
@@ -411,8 +439,11 @@ def _failure_report(item: pytest.Item, test: TestState, error: BaseException) ->
     result = test.sim.last
     state = item.config.stash[STATE]
     mode = setting(item.config, "trace")
-    seeds = setting(item.config, "seeds", item.get_closest_marker("durable"))
-    of = f"world {test.index + 1} of {seeds}" if item.get_closest_marker("durable") else "world"
+    marker = item.get_closest_marker("durable")
+    of = f"world {test.index + 1} of {worlds_of(item.config, marker)}" if marker else "world"
+    ignored = overridden(item.config, marker)
+    if ignored:
+        of += f" ({ignored})"
     lines = [f"{of} (run seed {state.seed}): {render.headline(result)}"]
     custom = item.config.hook.pytest_durable_format_trace(item=item, result=result)
     if custom is not None:

@@ -731,3 +731,37 @@ def test_readme_quick_start_test_passes(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--durable-seed=1", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["durable: 300 simulated worlds ran (seed=1)"])
+
+
+# -- a nightly deep run, and options a marker takes over (issue 10, item 6) -----------------------------
+
+
+def test_seeds_scale_multiplies_every_durable_tests_worlds_and_says_so(project: pytest.Pytester,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    project.makepyfile(test_probe=PROBE.format(marker="(seeds=2)"))
+    result = project.runpytest("--durable-seeds-scale=3")
+    result.assert_outcomes(passed=1)
+    assert len(worlds(project)) == 6  # the marker's seeds too
+    result.stdout.fnmatch_lines(["durable: seed=*; every durable test's worlds x3 (--durable-seeds-scale)"])
+    reset_worlds(project)
+    project.makepyfile(test_probe=PROBE.format(marker=""))
+    monkeypatch.setenv("PYTEST_DURABLE_SEEDS_SCALE", "0.5")
+    project.runpytest("--durable-seeds=5").assert_outcomes(passed=1)
+    assert len(worlds(project)) == 3  # 5 x 0.5, rounded up
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_a_bad_seeds_scale_is_one_clear_error(project: pytest.Pytester, value: str) -> None:
+    project.makepyfile(test_probe=PROBE.format(marker=""))
+    result = project.runpytest(f"--durable-seeds-scale={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--durable-seeds-scale*"])
+    assert worlds(project) == []
+
+
+def test_a_failing_worlds_report_names_the_options_its_marker_took_over(project: pytest.Pytester) -> None:
+    project.makepyfile(test_charges=BUGGY)
+    result = project.runpytest("--durable-faults=drop", "--durable-seeds=7")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*world * of 200 (faults from the marker; --durable-faults ignored; "
+                                 "seeds from the marker; --durable-seeds ignored)*"])
