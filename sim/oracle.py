@@ -252,7 +252,8 @@ def _judge(record: PromiseRecord, result: Replay, records: Mapping[str, PromiseR
                           "depend on something outside ctx (module state, wall clock, random, hash order)", id)]
     if result.outcome is None:
         return []
-    left_out = [id for id in recorded if id not in set(result.asked)]
+    asked = set(result.asked)
+    left_out = [id for id in recorded if id not in asked]
     out: list[Violation] = []
     if left_out:
         shown = ", ".join(f"{id} ({records[id].state.value})" for id in left_out[:5])
