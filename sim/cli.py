@@ -223,6 +223,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from .bench_search import main as search_main
 
         return search_main(runs=args.runs, faults=args.faults, limit=args.limit)
+    if args.what == "throughput":
+        from .bench_throughput import main as throughput_main
+
+        return throughput_main(seeds=args.seeds, repeat=args.repeat, examples=args.examples)
     if args.what == "live":
         from .bench_live import main as live_main
 
@@ -271,7 +275,11 @@ def parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=cmd_replay)
     bench = sub.add_parser("bench", help="scale: time fan-outs of growing size; search: crash search vs seed sweep; "
                            "live: a crash-recovery scenario in the simulator and with real processes")
-    bench.add_argument("what", nargs="?", choices=["scale", "search", "live"], default="scale", help="default scale")
+    bench.add_argument("what", nargs="?", choices=["scale", "search", "live", "throughput"], default="scale",
+                       help="default scale")
+    bench.add_argument("--seeds", type=int, default=200, help="throughput: worlds per fault set (default 200)")
+    bench.add_argument("--examples", type=int, default=100,
+                       help="throughput: crash-search examples per bug of examples/ (default 100)")
     bench.add_argument("--sizes", default="100,1000,10000", help="scale: fan-out sizes (default 100,1000,10000)")
     bench.add_argument("--repeat", type=int, default=3, help="scale: runs per size; the best is reported")
     bench.add_argument("--runs", type=int, default=5,
@@ -285,7 +293,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if getattr(args, "seeds", 1) < 1:
-        print("python -m sim run: --seeds must be >= 1", file=sys.stderr)
+        print(f"python -m sim {args.command}: --seeds must be >= 1", file=sys.stderr)
         return 2
     for name in ("budget", "quiesce_after"):
         if getattr(args, name, 0) < 0:

@@ -43,12 +43,16 @@ class Event:
         return text.rstrip()
 
 
+_compact = json.JSONEncoder(separators=(",", ":"))
+
+
 class Trace:
     """Events in the order they happened; the hash covers every field of every event."""
 
     def __init__(self, observers: Sequence[Callable[[Event], None]] = ()) -> None:
         self.events: list[Event] = []
         self._hash = hashlib.sha256()
+        self._hashed = 0  # events[:_hashed] are in _hash: hashing waits until a hash is asked for
         self._observers = tuple(observers)
 
     def add(self, time: float, process: str, incarnation: int, kind: str, id: str = "", detail: str = "",
@@ -56,14 +60,18 @@ class Trace:
         """Append an event; keyword arguments become its structured ``data``."""
         event = Event(len(self.events), time, process, incarnation, kind, id, detail, tuple(data.items()))
         self.events.append(event)
-        self._hash.update(json.dumps(attrs.astuple(event), separators=(",", ":")).encode())
-        self._hash.update(b"\n")
         for observe in self._observers:
             observe(event)
         return event
 
     def hash(self) -> str:
-        """A stable digest of the whole trace: same seed, same hash, on any machine."""
+        """A stable digest of the whole trace: same seed, same hash, on any machine. Each event is hashed
+        once, as the compact JSON of its fields followed by a newline, when a hash is first asked for."""
+        dumps = _compact.encode
+        for e in self.events[self._hashed:]:
+            self._hash.update(dumps((e.seq, e.time, e.process, e.incarnation, e.kind, e.id, e.detail, e.data))
+                              .encode() + b"\n")
+        self._hashed = len(self.events)
         return self._hash.hexdigest()[:16]
 
     def __len__(self) -> int:

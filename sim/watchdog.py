@@ -51,21 +51,9 @@ class Watchdog(trio.abc.Instrument):
         self.steps = 0
         self._due = -1  # the step the thread asked to stop, until the handler has stopped it
         self._armed = False
-        self._stop = threading.Event()
 
     def before_task_step(self, task: trio.lowlevel.Task) -> None:
         self.steps += 1
-
-    def _watch(self) -> None:
-        seen, since = self.steps, _wall()
-        while not self._stop.wait(min(self.limit / 4, 0.5)):
-            now = _wall()
-            if self.steps != seen:
-                seen, since = self.steps, now
-            elif now - since >= self.limit:
-                self._due = seen
-                since = now  # if the step swallows it, interrupt it again after another limit
-                _thread.interrupt_main(SIGNAL)  # type: ignore[arg-type]
 
     def _on_signal(self, previous: Any) -> Any:
         def handler(signum: int, frame: FrameType | None) -> None:
@@ -85,13 +73,50 @@ class Watchdog(trio.abc.Instrument):
             return
         previous = signal.getsignal(SIGNAL)
         signal.signal(SIGNAL, self._on_signal(previous))
-        thread = threading.Thread(target=self._watch, name="durable world watchdog", daemon=True)
         self._armed = True
-        thread.start()
+        outer = _WATCHER.watch(self)
         try:
             yield
         finally:
             self._armed = False  # an interrupt still on its way does nothing now
-            self._stop.set()
-            thread.join()
+            _WATCHER.watch(outer)
             signal.signal(SIGNAL, previous)
+
+
+class _Watcher:
+    """The one thread that watches whichever ``Watchdog`` is armed now. Starting and joining a thread
+    for every world cost more than some worlds (two per world, with the oracle's replay), so it is
+    started once and stays, a daemon that wakes twice a second and touches nothing while no world runs."""
+
+    def __init__(self) -> None:
+        self.current: Watchdog | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def watch(self, dog: Watchdog | None) -> Watchdog | None:
+        """Watch ``dog`` (None: nothing) from now on; the one watched before."""
+        with self._lock:
+            outer, self.current = self.current, dog
+            if dog is not None and (self._thread is None or not self._thread.is_alive()):
+                self._thread = threading.Thread(target=self._run, name="durable world watchdog", daemon=True)
+                self._thread.start()
+        return outer
+
+    def _run(self) -> None:
+        seen_dog: Watchdog | None = None
+        seen, since = -1, _wall()
+        while True:
+            dog = self.current
+            time.sleep(min(dog.limit / 4, 0.5) if dog is not None else 0.5)
+            dog, now = self.current, _wall()
+            if dog is None:
+                seen_dog = None
+            elif dog is not seen_dog or dog.steps != seen:
+                seen_dog, seen, since = dog, dog.steps, now
+            elif now - since >= dog.limit:
+                dog._due = seen
+                since = now  # if the step swallows it, interrupt it again after another limit
+                _thread.interrupt_main(SIGNAL)  # type: ignore[arg-type]
+
+
+_WATCHER = _Watcher()

@@ -293,6 +293,7 @@ def run_world(
     observers: Sequence[Callable[[Event], None]] = (),
     script: Sequence[Action] = (),
     stop_at: float | None = None,
+    instruments: Sequence[trio.abc.Instrument] = (),
 ) -> RunResult:
     """Run ``scenario`` in one world and check it.
 
@@ -301,7 +302,8 @@ def run_world(
     world is needed to judge this one. ``store`` lets a test plant its own store;
     ``observers`` are called with every trace event as it happens. ``script`` holds actions taken
     from outside at given times; ``stop_at`` ends the world early, at that virtual time, and then
-    only the checks that hold part-way (1, 2 and 6, and task invariants) are made.
+    only the checks that hold part-way (1, 2 and 6, and task invariants) are made. ``instruments``
+    are trio instruments for the run (a benchmark counts task steps with one).
     """
     fault_config = FaultConfig.parse(faults) if isinstance(faults, str) else (faults or FaultConfig())
     fault_plan = FaultPlan.parse(plan) if isinstance(plan, str) else (plan or FaultPlan())
@@ -318,10 +320,10 @@ def run_world(
     try:
         with deterministic_scheduling(decisions):
             if watchdog is None:
-                trio.run(world.main, clock=clock)
+                trio.run(world.main, clock=clock, instruments=list(instruments))
             else:
                 with watchdog.armed():
-                    trio.run(world.main, clock=clock, instruments=[watchdog])
+                    trio.run(world.main, clock=clock, instruments=[watchdog, *instruments])
     except BaseException as exc:
         interrupt = _interrupt(exc)
         if interrupt is not None:  # the user's: it stops the run, it is not a failing world

@@ -1,0 +1,159 @@
+"""``python -m sim bench throughput``: worlds per second, beside trio's own floor for the same work.
+
+A simulator's bug-finding power per CPU second is its throughput. For the seed's fan-out of three
+(``examples/fan_out_fan_in.py:scenario``) under no faults, ``crash,drop,reject`` and ``all`` it prints
+worlds per second, trio task steps and trace events per world, and the floor: an empty trio run under
+the same MockClock whose tasks do nothing but sleep, with as many tasks and task steps as the world had,
+timed in the same run. The ratio world/floor says how much a world costs beyond trio's own scheduling of
+its steps. Then Hypothesis crash search: examples per second on each bug of ``examples/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import time
+from collections.abc import Sequence
+
+import attrs
+import trio
+import trio.testing
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
+from .bench_search import EXAMPLES, example_bugs
+from .scenario import Scenario
+from .search import World, worlds
+from .target import load_scenario
+from .world import run_world
+
+FAULT_SETS = ("none", "crash,drop,reject", "all")
+
+
+class StepCounter(trio.abc.Instrument):
+    """Counts the task steps and the tasks of one trio run."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.tasks = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.steps += 1
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        self.tasks += 1
+
+
+@attrs.frozen
+class Shape:
+    """What one world did, on average over the sweep: trio tasks, task steps and trace events."""
+
+    tasks: float
+    steps: float
+    events: float
+
+
+def shape(scenario: Scenario, faults: str, seeds: range) -> Shape:
+    """Count the work of each world (an instrument in the run: counted apart from the timed sweep)."""
+    tasks = steps = events = 0
+    for s in seeds:
+        counter = StepCounter()
+        result = run_world(scenario, seed=s, faults=faults, instruments=[counter])
+        tasks += counter.tasks
+        steps += counter.steps
+        events += result.steps
+    n = len(seeds)
+    return Shape(tasks / n, steps / n, events / n)
+
+
+def sweep_seconds(scenario: Scenario, faults: str, seeds: range) -> float:
+    """Wall seconds of one sweep over ``seeds``; a failing world stops the benchmark (it measures a
+    correct workflow)."""
+    start = time.perf_counter()
+    for s in seeds:
+        result = run_world(scenario, seed=s, faults=faults)
+        if not result.ok:
+            raise SystemExit(f"bench throughput: world {s} of {faults!r} failed: {result.violations[0]}")
+    return time.perf_counter() - start
+
+
+def floor_world(tasks: int, steps: int, instruments: Sequence[trio.abc.Instrument] = ()) -> None:
+    """One trio run under a MockClock with ``tasks`` tasks (trio's own included) that between them take
+    ``steps`` steps, each a short sleep the clock jumps over, as a world's tasks wait on virtual time."""
+    own_tasks, own_steps = _empty_run()
+    sleepers = max(tasks - own_tasks, 0)
+    # a sleeper takes a step to start and one per sleep; the empty run's own steps come on top
+    per_task, extra = divmod(max(steps - own_steps - sleepers, 0), max(sleepers, 1))
+
+    async def sleeper(n: int) -> None:
+        for _ in range(n):
+            await trio.sleep(0.001)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            for i in range(sleepers):
+                nursery.start_soon(sleeper, per_task + (1 if i < extra else 0))
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0), instruments=list(instruments))
+
+
+@functools.cache
+def _empty_run() -> tuple[int, int]:
+    """Tasks and steps of a trio run whose main task only opens an empty nursery: trio's own."""
+    counter = StepCounter()
+
+    async def main() -> None:
+        async with trio.open_nursery():
+            pass
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0), instruments=[counter])
+    return counter.tasks, counter.steps
+
+
+def floor_seconds(shape: Shape, worlds: int) -> float:
+    start = time.perf_counter()
+    for _ in range(worlds):
+        floor_world(round(shape.tasks), round(shape.steps))
+    return time.perf_counter() - start
+
+
+def search_rate(scenario: Scenario, examples: int) -> tuple[float, int]:
+    """Examples per second of Hypothesis's crash search (generation only, failures included), and
+    how many examples ran."""
+    ran: list[int] = []
+
+    @seed(0)
+    @settings(max_examples=examples, database=None, deadline=None, phases=(Phase.generate,),
+              suppress_health_check=list(HealthCheck))
+    @given(world=worlds("crash"))
+    def search(world: World) -> None:
+        ran.append(1)
+        world.run(scenario)
+
+    start = time.perf_counter()
+    search()
+    return len(ran) / (time.perf_counter() - start), len(ran)
+
+
+def main(*, seeds: int = 200, repeat: int = 3, examples: int = 100, bugs: Sequence[str] | None = None) -> int:
+    scenario = load_scenario(f"{EXAMPLES / 'fan_out_fan_in.py'}:scenario")
+    window = range(seeds)
+    print(f"throughput: the fan-out of 3 (examples/fan_out_fan_in.py:scenario), {seeds} seeds, best of {repeat}")
+    print(f"{'faults':<18} {'worlds/s':>9} {'floor/s':>9} {'ratio':>6} {'tasks':>6} {'steps':>7} {'events':>7}")
+    for faults in FAULT_SETS:
+        work = shape(scenario, faults, window)
+        world = min(sweep_seconds(scenario, faults, window) for _ in range(repeat))
+        floor = min(floor_seconds(work, seeds) for _ in range(repeat))
+        print(f"{faults:<18} {seeds / world:>9.1f} {seeds / floor:>9.1f} {world / floor:>6.2f} "
+              f"{work.tasks:>6.1f} {work.steps:>7.1f} {work.events:>7.1f}")
+    print("floor: an empty trio run (MockClock) with the world's tasks and task steps, each step a sleep; "
+          "ratio: a world's wall time over the floor's (1.0 = only trio's own cost)")
+    print(f"crash search (Hypothesis, faults 'crash', {examples} examples, generation only):")
+    rates = []
+    for bug in example_bugs() if bugs is None else bugs:
+        file, name = bug.split(":")
+        rate, ran = search_rate(load_scenario(f"{EXAMPLES / file}:{name}"), examples)
+        rates.append(rate)
+        print(f"  {bug:<26} {rate:>7.1f} examples/s ({ran} examples)")
+    if rates:
+        print(f"  {'median':<26} {statistics.median(rates):>7.1f} examples/s")
+    return 0

@@ -1,0 +1,37 @@
+"""``python -m sim bench throughput`` (issue 11): it prints worlds per second beside trio's floor for
+the same tasks and steps, and what a world did; the figures themselves are read, not asserted."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.bench_throughput import FAULT_SETS, Shape, StepCounter, floor_world, shape
+from sim.target import load_scenario
+from sim.world import run_world
+
+
+def test_the_throughput_benchmark_prints_each_fault_set_beside_the_floor(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.cli import main
+
+    assert main(["bench", "throughput", "--seeds", "3", "--repeat", "1", "--examples", "5"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split()[:1] and
+            line.split()[0] in FAULT_SETS}
+    assert set(rows) == set(FAULT_SETS), out
+    for cells in rows.values():
+        worlds, floor, ratio, tasks, steps, events = map(float, cells)
+        assert worlds > 0 and floor > 0 and ratio == pytest.approx(floor / worlds, rel=0.02)
+        assert tasks >= 3 and steps > tasks and events > 0
+    assert "examples/s" in out and "side_effect_bug.py:buggy" in out
+
+
+def test_the_floor_takes_as_many_task_steps_as_the_world_it_stands_for() -> None:
+    scenario = load_scenario("examples/fan_out_fan_in.py:scenario")
+    work = shape(scenario, "crash,drop,reject", range(2))
+    assert isinstance(work, Shape) and work.steps > 0
+    counter = StepCounter()
+    run_world(scenario, seed=0, instruments=[counter])
+    floor_counter = StepCounter()
+    floor_world(counter.tasks, counter.steps, instruments=[floor_counter])
+    assert floor_counter.tasks == counter.tasks
+    assert abs(floor_counter.steps - counter.steps) <= 2, (floor_counter.steps, counter.steps)
