@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Generator, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 import attrs
 import trio
@@ -488,8 +488,10 @@ async def run_leaf(
                                                      fence=ex.fence)
                 ex.branch[last.id] = last
             delay = policy.delay_before(failures)
-            if delay is None or last.created_on + delay >= record.timeout_at:
+            if delay is None:
                 return (PromiseState.REJECTED, last.value or encode_error(AttemptInterrupted("no attempt left")))
+            if last.created_on + delay >= record.timeout_at:
+                await _until_deadline()
             await trio.sleep_until(ex.trio_deadline(last.created_on + delay))
         while True:
             try:
@@ -499,9 +501,11 @@ async def run_leaf(
             except Exception as exc:
                 failures += 1
                 delay = None if is_final(policy, exc) else policy.delay_before(failures)
-                if delay is None or ex.clock.now() + delay >= record.timeout_at:
+                if delay is None:
                     return (PromiseState.REJECTED, encode_error(exc))
                 attempt = await _record_attempt(ex, record, failures - 1, exc)
+                if attempt.created_on + delay >= record.timeout_at:
+                    await _until_deadline()
                 await trio.sleep_until(ex.trio_deadline(attempt.created_on + delay))
             else:
                 return _resolve(fn, value)
@@ -509,6 +513,14 @@ async def run_leaf(
         leaving(deps_token)
         current_promise.reset(promise_token)
         current_context.reset(token)
+
+
+async def _until_deadline() -> NoReturn:
+    """The leaf's deadline comes before its next retry: wait for it, so the leaf times out (its parent
+    sees ``TimedOut``, not the last attempt's error, which its attempt record keeps). Every caller of
+    ``run_leaf`` runs it under the leaf's deadline (``move_on_at``), which ends this wait."""
+    await trio.sleep_forever()
+    raise AssertionError("unreachable: sleep_forever returned")
 
 
 def user_base_exception(id: str, exc: BaseException) -> UserBaseException | None:
