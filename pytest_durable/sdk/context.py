@@ -193,6 +193,20 @@ class Context:
                                     timer=True, scope="global")
         await RemoteFuture[None](record.id, self, record)
 
+    async def sleep_until(self, when: float) -> None:
+        """A durable timer that fires at ``when`` (store-clock epoch seconds, e.g. ``due`` computed from
+        ``await ctx.now()`` or from the workflow's arguments), however late its timer promise is made:
+        after a crash and a slow recovery it fires on time, or at once if ``when`` has passed, where
+        ``ctx.sleep(s)`` counts ``s`` from the moment its timer is created. Capped by this workflow's
+        deadline, as ``ctx.sleep`` is."""
+        self._check_here("sleep_until")
+        if isinstance(when, bool) or not isinstance(when, (int, float)) or not math.isfinite(when):
+            raise UsageError(f"ctx.sleep_until: when must be a finite number of epoch seconds, got {when!r}")
+        param = encode_call("durable.sleep_until", (when,), {})
+        record = await self._create(self._take_id(None), param, min(float(when), self._deadline),
+                                    timer=True, scope="global")
+        await RemoteFuture[None](record.id, self, record)
+
     async def promise(self, *, timeout: float, id: str | None = None) -> RemoteFuture[Any]:
         """A promise settled from outside the workflow (an approval, a webhook); await the future."""
         self._check_here("promise")
