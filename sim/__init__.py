@@ -10,7 +10,7 @@ partitions, server restarts, rejected leaves and refused requests — a trace, a
 from .config import SimConfig
 from .decisions import Decisions, PinnedDecisions, RecordedDecisions, SeededDecisions
 from .faults import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
-from .ledger import Ledger, exactly_once, ledger
+from .ledger import Ledger, at_most_once, exactly_once, ledger
 from .result import RunResult, Violation
 from .scenario import Scenario
 from .trace import Event, Trace
@@ -35,6 +35,7 @@ __all__ = [
     "Trace",
     "UnfiredPlanWarning",
     "Violation",
+    "at_most_once",
     "exactly_once",
     "ledger",
     "run_world",

@@ -8,7 +8,7 @@ exactly once however often the leaf was retried or re-run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -137,15 +137,53 @@ def set_process(name: str) -> None:
     _process.set(name)
 
 
-def exactly_once(prefix: str) -> Callable[[Any], list[str]]:
-    """A scenario invariant: every ledger key starting with ``prefix`` was recorded exactly once."""
+def exactly_once(prefix: str, *, keys: Iterable[str] | None = None,
+                 count: int | None = None) -> Callable[[Any], list[str]]:
+    """A scenario invariant: every ledger key starting with ``prefix`` was recorded exactly once, and,
+    in a world whose root resolved, none is missing: each of ``keys`` was recorded, or ``count``
+    distinct keys were, or (given neither) at least one was. A workflow that completed without its
+    charge is not "exactly once"; one that failed (its root rejected, say after injected faults)
+    may rightly have made none. For an effect that may not happen, use ``at_most_once``."""
+    expected = tuple(keys) if keys is not None else None
+    if expected is not None and not all(isinstance(k, str) and k.startswith(prefix) for k in expected):
+        raise UsageError(f"exactly_once({prefix!r}, keys=...): every key must be a string starting with "
+                         f"{prefix!r}, got {list(expected)!r}")
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise UsageError(f"exactly_once({prefix!r}, count=...): count must be an int >= 1, got {count!r}")
 
     def check(result: Any) -> list[str]:
         counts = result.ledger.counts(prefix)
-        return [
+        broken = [
             f"ledger: {key!r} was recorded {n} times, expected exactly once{result.ledger.who_made(key)}"
             for key, n in counts.items() if n != 1
         ]
+        if result.root is None or result.root.state.value != "resolved":
+            return broken
+        root = f"root {result.root_id} resolved"
+        if expected is not None:
+            broken += [f"ledger: {key!r} was never recorded, expected exactly once ({root})"
+                       for key in expected if key not in counts]
+        elif count is not None:
+            if len(counts) != count:
+                broken.append(f"ledger: {len(counts)} distinct effects {prefix!r}*, expected {count} ({root})"
+                              + (f": {', '.join(counts)}" if counts else ""))
+        elif not counts:
+            broken.append(f"ledger: no effect {prefix!r}* was recorded, expected exactly once ({root})")
+        return broken
 
     check.__name__ = f"exactly_once({prefix!r})"
+    return check
+
+
+def at_most_once(prefix: str) -> Callable[[Any], list[str]]:
+    """A scenario invariant: no ledger key starting with ``prefix`` was recorded more than once; one
+    that never happened passes (a refund that only a failed order needs)."""
+
+    def check(result: Any) -> list[str]:
+        return [
+            f"ledger: {key!r} was recorded {n} times, expected at most once{result.ledger.who_made(key)}"
+            for key, n in result.ledger.counts(prefix).items() if n > 1
+        ]
+
+    check.__name__ = f"at_most_once({prefix!r})"
     return check
