@@ -4,6 +4,8 @@ lets the failure reject the checkout, passes; a world with no fault at all recor
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from pytest_durable import Context, Never, Rejected, UsageError, function
@@ -18,10 +20,8 @@ async def charge(order: str) -> str:
 
 @function
 async def checkout_swallowing(ctx: Context, order: str) -> str:
-    try:
+    with contextlib.suppress(Rejected):  # BUG: a failed charge is swallowed and the order ships unpaid
         await ctx.run(charge, order)
-    except Rejected:
-        pass  # BUG: the order ships unpaid
     return "shipped"
 
 
