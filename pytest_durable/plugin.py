@@ -468,7 +468,7 @@ def _failure_report(item: pytest.Item, test: TestState, error: BaseException) ->
         lines.append(f"trace written to {path}")
         item.user_properties.append(("durable_trace", str(path)))
     if setting(item.config, "html"):
-        lines.append(_write_timeline(item, result))
+        lines.append(_write_timeline(item, result, "" if result.violations else f"{type(error).__name__}: {error}"))
     world = test.sim.world_of(result)
     if world is not None:
         lines.append(f"reproduce: {world.pinned()}")
@@ -477,13 +477,14 @@ def _failure_report(item: pytest.Item, test: TestState, error: BaseException) ->
     return "\n".join(lines)
 
 
-def _write_timeline(item: pytest.Item, result: Any) -> str:
-    """``--durable-html=DIR``: the failing world's page (sim.timeline) and the report line naming it."""
+def _write_timeline(item: pytest.Item, result: Any, failure: str) -> str:
+    """``--durable-html=DIR``: the failing world's page (sim.timeline), with the test's ``failure`` when no
+    check of the world failed, and the report line naming it."""
     from sim import timeline
 
     path = Path(setting(item.config, "html")) / (re.sub(r"[^\w.-]+", "_", item.nodeid) + f"-seed{result.seed}.html")
     try:
-        timeline.write(result, path)
+        timeline.write(result, path, failure=failure)
     except OSError as exc:
         return f"timeline not written: {path}: {exc.strerror or exc}"
     item.user_properties.append(("durable_html", str(path)))

@@ -62,11 +62,12 @@ class Mark:
     data: tuple[tuple[str, str], ...] = ()
 
 
-def write(result: RunResult, path: str | Path) -> Path:
-    """Write the page of ``result`` to ``path`` (its folder is made); return the path."""
+def write(result: RunResult, path: str | Path, *, failure: str = "") -> Path:
+    """Write the page of ``result`` to ``path`` (its folder is made); return the path. ``failure`` is
+    how the test failed when no check of the world did (``AssertionError: ledger: ... x2``)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page(result), encoding="utf-8")
+    out.write_text(page(result, failure=failure), encoding="utf-8")
     return out
 
 
@@ -82,9 +83,19 @@ def culprits(result: RunResult) -> set[str]:
     ids = {v.id for v in result.violations if v.id}
     text = "\n".join(v.message for v in result.violations)
     for entry in result.ledger.entries:
-        if entry.by and repr(entry.key) in text:
+        if entry.by and named(entry.key, text):
             ids.add(entry.by)
     return ids
+
+
+def named(key: str, text: str) -> bool:
+    """Whether ``text`` names ledger key ``key`` as a whole (``charge:1`` is not named by ``charge:12``)."""
+    return re.search(r"(?<![\w:.-])" + re.escape(key) + r"(?![\w:.-])", text) is not None
+
+
+def said(violation: Violation) -> str:
+    """A violation as the page says it; check ``test`` is the test's own failure."""
+    return f"the test failed: {violation.message}" if violation.check == "test" else str(violation)
 
 
 def bars(result: RunResult) -> list[Bar]:
@@ -147,13 +158,13 @@ def marks(result: RunResult, decoded: dict[str, str]) -> list[Mark]:
                             (("promise", event.id), ("state", state))))
     text = "\n".join(v.message for v in result.violations)
     for n, entry in enumerate(result.ledger.entries):
-        again = result.ledger.count(entry.key) > 1 and repr(entry.key) in text
+        again = result.ledger.count(entry.key) > 1 and named(entry.key, text)
         tip = f"ledger effect {entry.key} {entry}"
         out.append(Mark(entry.process or "checks", "effect culprit" if again else "effect", entry.time, entry.key,
                         tip, (("key", entry.key), ("by", entry.by), ("n", str(n)))))
     for violation in result.violations:
-        label = f"({violation.number}) {violation.check}"
-        out.append(Mark("checks", "violation", _violation_time(result, violation), label, str(violation),
+        label = "test failed" if violation.check == "test" else f"({violation.number}) {violation.check}"
+        out.append(Mark("checks", "violation", _violation_time(result, violation), label, said(violation),
                         (("check", violation.check),)))
     return out
 
@@ -209,8 +220,10 @@ def _depth(id: str) -> int:
     return id.count(".")
 
 
-def page(result: RunResult) -> str:
-    """The whole HTML document of one world."""
+def page(result: RunResult, *, failure: str = "") -> str:
+    """The whole HTML document of one world; ``failure`` (the test's error) is shown as a violation."""
+    if failure:
+        result = result.with_violations((*result.violations, Violation("test", failure)))
     decoded = render.decodings(result)
     all_bars = bars(result)
     all_marks = marks(result, decoded)
@@ -255,7 +268,7 @@ def _head(result: RunResult) -> str:
     title = f"seed {result.seed} · {result.target or 'world'}"
     violations = "".join(
         f'<li class="violation" data-check="{escape(v.check)}"{_attrs([("promise", v.id)] if v.id else [])}>'
-        f"{escape(str(v))}</li>"
+        f"{escape(said(v))}</li>"
         for v in result.violations
     ) or '<li class="ok">no violation: every check passed</li>'
     legend = "".join(
