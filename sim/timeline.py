@@ -191,7 +191,7 @@ class Axis:
             else:
                 units.append(units[-1] + 1.0 + 8.0 * gap)
         total = units[-1] or 1.0
-        self.width = min(max(1150.0, 16.0 * len(self.times)), 30000.0)
+        self.width = min(max(1080.0, 16.0 * len(self.times)), 30000.0)
         self.xs = [self.width * u / total for u in units]
 
     def x(self, t: float) -> float:
@@ -250,7 +250,7 @@ def page(result: RunResult, *, failure: str = "") -> str:
         lanes["checks"] = (0.0, end)
 
     parts: list[str] = [_head(result)]
-    parts.append(f'<div class="timeline" style="width:{axis.width + LABEL_WIDTH + 40:.0f}px">')
+    parts.append(f'<div class="timeline" style="width:{axis.width + LABEL_WIDTH + 140:.0f}px">')
     parts.append(_axis(axis))
     for lane in order:
         parts.append(_lane(lane, lanes[lane], axis, [b for b in all_bars if b.lane == lane],
