@@ -11,6 +11,7 @@ Every element a reader (or a test) looks for has a stable class and ``data-`` at
 from __future__ import annotations
 
 import re
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from html import escape
 from pathlib import Path
@@ -157,8 +158,9 @@ def marks(result: RunResult, decoded: dict[str, str]) -> list[Mark]:
             out.append(Mark("server", f"settled {state}", event.time, "", tip,
                             (("promise", event.id), ("state", state))))
     text = "\n".join(v.message for v in result.violations)
+    counts = Counter(entry.key for entry in result.ledger.entries)
     for n, entry in enumerate(result.ledger.entries):
-        again = result.ledger.count(entry.key) > 1 and named(entry.key, text)
+        again = counts[entry.key] > 1 and named(entry.key, text)
         tip = f"ledger effect {entry.key} {entry}"
         out.append(Mark(entry.process or "checks", "effect culprit" if again else "effect", entry.time, entry.key,
                         tip, (("key", entry.key), ("by", entry.by), ("n", str(n)))))
@@ -239,9 +241,9 @@ def page(result: RunResult, *, failure: str = "") -> str:
         lane = lane_name(event.process, event.incarnation)
         first, last = lanes.get(lane, (event.time, event.time))
         lanes[lane] = (min(first, event.time), max(last, event.time))
+    crashed = {lane_name(e.process, e.incarnation) for e in events if e.kind == "crash"}
     for lane, (first, _last) in list(lanes.items()):
-        crashed = any(e.kind == "crash" and lane_name(e.process, e.incarnation) == lane for e in events)
-        if not crashed:
+        if lane not in crashed:  # a live incarnation lasts to the end of the world
             lanes[lane] = (first, end)
     shown = {b.lane for b in all_bars} | {m.lane for m in all_marks}
     order = ["server"] + [lane for lane in lanes if lane != "server" and (lane in shown or "#" in lane)]
@@ -312,10 +314,44 @@ def _breaks(axis: Axis, height: float, *, labelled: bool = False) -> str:
     )
 
 
+#: Most rows the bars of one depth take in a lane; beyond it bars share the last row (a huge fan-out).
+MAX_ROWS = 6
+
+
+def _label(bar: Bar) -> str:
+    return f"{bar.func} {bar.id} #{bar.attempt}"
+
+
+def _rows(lane_bars: list[Bar], axis: Axis) -> list[int]:
+    """A row for each bar: children below their parents (by depth), and bars of one depth whose bars or
+    labels would overlap on separate rows."""
+    placed: dict[int, list[float]] = {}  # depth -> the right end (px) of each of its rows
+    sub: list[tuple[int, int]] = []
+    for bar in lane_bars:
+        left = axis.x(bar.start)
+        right = max(axis.x(bar.end), left + 10, left + 12 + 6.2 * len(_label(bar)))
+        ends = placed.setdefault(_depth(bar.id), [])
+        row = next((i for i, end in enumerate(ends) if end <= left), None)
+        if row is not None:
+            ends[row] = right
+        elif len(ends) < MAX_ROWS:
+            row = len(ends)
+            ends.append(right)
+        else:  # full: share the last row
+            row = len(ends) - 1
+            ends[row] = max(ends[row], right)
+        sub.append((_depth(bar.id), row))
+    offset, start = 0, {}
+    for depth in sorted(placed):
+        start[depth] = offset
+        offset += len(placed[depth])
+    return [start[depth] + row for depth, row in sub]
+
+
 def _lane(name: str, span: tuple[float, float], axis: Axis, lane_bars: list[Bar], lane_marks: list[Mark],
           guilty: set[str]) -> str:
-    rows = 1 + max((_depth(b.id) for b in lane_bars), default=-1) + 1
-    height = 20 + ROW * max(rows - 1, 1)
+    rows = _rows(lane_bars, axis)
+    height = 20 + ROW * max(max(rows, default=0) + 1, 1)
     kind = "server" if name == "server" else "checks" if name == "checks" else "process"
     out = [f'<div class="lane {kind}" data-lane="{escape(name)}" style="height:{height}px">',
            f'<div class="lane-label">{escape(name)}</div>',
@@ -324,7 +360,7 @@ def _lane(name: str, span: tuple[float, float], axis: Axis, lane_bars: list[Bar]
     x0, x1 = axis.x(span[0]), axis.x(span[1])
     if kind == "process":
         out.append(f'<div class="alive" style="left:{x0:.1f}px;width:{max(x1 - x0, 2):.1f}px"></div>')
-    for bar in lane_bars:
+    for bar, row in zip(lane_bars, rows, strict=True):
         left, right = axis.x(bar.start), axis.x(bar.end)
         cls = ["bar", "workflow" if bar.workflow else "leaf", bar.ended]
         if bar.id in guilty:
@@ -332,8 +368,8 @@ def _lane(name: str, span: tuple[float, float], axis: Axis, lane_bars: list[Bar]
         tip = f"{render.event_text(bar.event)}: attempt {bar.attempt}, {bar.ended} at {bar.end:.3f} s"
         out.append(
             f'<div class="{" ".join(cls)}" data-promise="{escape(bar.id)}" data-attempt="{bar.attempt}" '
-            f'style="left:{left:.1f}px;width:{max(right - left, 10):.1f}px;top:{20 + ROW * _depth(bar.id)}px" '
-            f'title="{escape(tip)}"><span>{escape(bar.func)} {escape(bar.id)} #{bar.attempt}</span></div>'
+            f'style="left:{left:.1f}px;width:{max(right - left, 10):.1f}px;top:{20 + ROW * row}px" '
+            f'title="{escape(tip)}"><span>{escape(_label(bar))}</span></div>'
         )
     for mark in lane_marks:
         data = _attrs([("time", f"{mark.time:.3f}"), *mark.data])
@@ -342,9 +378,6 @@ def _lane(name: str, span: tuple[float, float], axis: Axis, lane_bars: list[Bar]
                    f'title="{escape(mark.tip)}">{label}</div>')
     out.append("</div></div>")
     return "".join(out)
-
-
-_STATE_OF = re.compile(r"->\s*(\w+)")
 
 
 def _promises(result: RunResult, axis: Axis, all_bars: list[Bar], guilty: set[str], end: float) -> str:
@@ -356,6 +389,9 @@ def _promises(result: RunResult, axis: Axis, all_bars: list[Bar], guilty: set[st
         elif event.kind == "settled":
             settled.setdefault(event.id, (event.time, event.get("state")))
     records = sorted(result.promises, key=lambda r: (created.get(r.id, end), r.id))
+    runs: defaultdict[str, list[Bar]] = defaultdict(list)
+    for bar in all_bars:
+        runs[bar.id].append(bar)
     out: list[str] = []
     for record in records:
         born = created.get(record.id, 0.0)
@@ -374,11 +410,10 @@ def _promises(result: RunResult, axis: Axis, all_bars: list[Bar], guilty: set[st
         if state:
             out.append(f'<div class="state {escape(state)}" style="left:{x1:.1f}px;width:{max(x2 - x1, 2):.1f}px" '
                        f'title="{escape(record.id)} {escape(state)} at {at:.3f} s"><span>{escape(state)}</span></div>')
-        for bar in all_bars:
-            if bar.id == record.id:
-                out.append(f'<div class="attempt" style="left:{axis.x(bar.start):.1f}px" '
-                           f'title="attempt {bar.attempt} on {escape(bar.lane)} at {bar.start:.3f} s">'
-                           f"<span>{escape(bar.lane)}</span></div>")
+        for bar in runs[record.id]:
+            out.append(f'<div class="attempt" style="left:{axis.x(bar.start):.1f}px" '
+                       f'title="attempt {bar.attempt} on {escape(bar.lane)} at {bar.start:.3f} s">'
+                       f"<span>{escape(bar.lane)}</span></div>")
         out.append("</div></div>")
     return "".join(out)
 
