@@ -63,6 +63,7 @@ OPTIONS = {
                "crash,drop,reject"),
         Option("trace", "what a failing world's report shows: short|tree|full|none (default tree)", "tree"),
         Option("traces_dir", "write each failing world as JSON into this folder", ""),
+        Option("html", "write each failing world's timeline as a self-contained HTML page into this folder", ""),
         Option("check_determinism", "run every world twice and fail if the traces differ", "false", flag=True),
         Option("check_hash_seed", "re-run each durable test's passing worlds in one subprocess under another "
                "PYTHONHASHSEED and fail if a trace differs (str hash order)", "false", flag=True),
@@ -466,12 +467,28 @@ def _failure_report(item: pytest.Item, test: TestState, error: BaseException) ->
         path.write_text(render.dumps(result))
         lines.append(f"trace written to {path}")
         item.user_properties.append(("durable_trace", str(path)))
+    if setting(item.config, "html"):
+        lines.append(_write_timeline(item, result, "" if result.violations else f"{type(error).__name__}: {error}"))
     world = test.sim.world_of(result)
     if world is not None:
         lines.append(f"reproduce: {world.pinned()}")
     else:
         lines.append(f"reproduce: pytest '{item.nodeid}' --durable-seed={state.seed}")
     return "\n".join(lines)
+
+
+def _write_timeline(item: pytest.Item, result: Any, failure: str) -> str:
+    """``--durable-html=DIR``: the failing world's page (sim.timeline), with the test's ``failure`` when no
+    check of the world failed, and the report line naming it."""
+    from sim import timeline
+
+    path = Path(setting(item.config, "html")) / (re.sub(r"[^\w.-]+", "_", item.nodeid) + f"-seed{result.seed}.html")
+    try:
+        timeline.write(result, path, failure=failure)
+    except OSError as exc:
+        return f"timeline not written: {path}: {exc.strerror or exc}"
+    item.user_properties.append(("durable_html", str(path)))
+    return f"timeline written to {path}"
 
 
 class Reporter:

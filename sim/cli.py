@@ -87,6 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     faults = FaultConfig.parse(args.faults, quiesce_after=args.quiesce_after)
     plan = FaultPlan.parse(args.plan or "")
     config = SimConfig(budget=args.budget)
+    if args.html and args.seed is None:
+        raise UsageError("--html draws one world: add --seed N (a sweep prints the seed of each failing world)")
     if args.seed is not None:
         return _show_one(args, scenario, faults, plan, config)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
@@ -185,7 +187,19 @@ def _show_one(
             print(f"reproduce: {_reproduce(args, args.seed, faults, plan)}")
     if args.out:
         Path(args.out).write_text(render.dumps(result))
+    _write_html(args.html, result)
     return 0 if result.ok else 1
+
+
+def _write_html(path: str | None, result: RunResult) -> None:
+    """``--html PATH``: the world's timeline page (sim.timeline), and a line saying where it is."""
+    if path:
+        from . import timeline
+
+        try:
+            print(f"timeline: {timeline.write(result, path)}")
+        except OSError as exc:
+            raise UsageError(f"--html {path}: cannot write the page ({exc.strerror or exc})") from None
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -202,6 +216,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         scenario, seed=data["seed"], decisions=decisions, faults=faults, plan=data["plan"], config=config,
         target=target,
     )
+    _write_html(args.html, result)
     if result.trace_hash == recorded.hash():
         print(f"match: trace {result.trace_hash}, {result.steps} events, {len(result.violations)} violations")
         return 0
@@ -257,6 +272,7 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", help="with --seed: also write the world as JSON here")
     run.add_argument("--traces-dir", help="write each failing world as JSON into this folder")
+    run.add_argument("--html", help="with --seed: also write the world's timeline as one self-contained HTML page here")
     run.add_argument("--check-determinism", action="store_true", help="run every world twice and compare traces")
     run.add_argument("--check-hash-seed", action="store_true",
                      help="re-run the passing worlds in one subprocess under another PYTHONHASHSEED and fail a "
@@ -272,6 +288,7 @@ def parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="re-run a world saved as JSON and say whether it matches")
     replay.add_argument("trace", help="a JSON file written by --out or --traces-dir")
     replay.add_argument("--target", help="override the target recorded in the file")
+    replay.add_argument("--html", help="also write the re-run world's timeline as one self-contained HTML page here")
     replay.set_defaults(func=cmd_replay)
     bench = sub.add_parser("bench", help="scale: time fan-outs of growing size; search: crash search vs seed sweep; "
                            "live: a crash-recovery scenario in the simulator and with real processes")
