@@ -12,9 +12,12 @@ from collections.abc import Iterable
 
 import attrs
 
+from pytest_durable.core.codec import decode_call
+from pytest_durable.core.store import TAG_PARENT
+from pytest_durable.sdk.context import ATTEMPT
+
 from .ledger import Entry, Ledger
 from .result import CAUSES, RunResult
-from .trace import Event
 
 #: Requests after which a task's bodies have stopped running: the task gave its work back.
 _TASK_ENDS = {"suspend": "suspended", "release": "released"}
@@ -31,7 +34,6 @@ class Run:
     workflow: bool
     effects: list[str] = attrs.field(factory=list)
     end: str = ""
-    injected: bool = False
 
     def line(self) -> str:
         what = "run" if self.workflow else "attempt"
@@ -42,49 +44,53 @@ class Run:
 
 def runs(result: RunResult) -> dict[str, list[Run]]:
     """Every run of every body, by promise id, in the order they started."""
-    parents = {r.id: r.tags.get("durable:parent") for r in result.promises}
+    parents = {r.id: r.tags.get(TAG_PARENT) for r in result.promises}
+    attempts = {r.id: r.tags.get(TAG_PARENT, "") for r in result.promises if decode_call(r.param).func == ATTEMPT}
     out: dict[str, list[Run]] = {}
-    open_runs: dict[str, dict[str, Run]] = {}  # incarnation -> promise id -> its run still going
+    going: dict[str, dict[str, Run]] = {}  # incarnation -> promise id -> its run not ended yet
+    crashed: dict[str, str] = {}  # incarnation -> how it crashed
 
-    def close(promise: str, end: str) -> None:
-        for going in open_runs.values():
-            run = going.pop(promise, None)
-            if run is not None:
-                run.end = end
+    def end(who: str, promise: str, how: str) -> None:
+        run = going.get(who, {}).pop(promise, None)
+        if run is not None:
+            run.end = how
 
     for event in result.trace:
         who = f"{event.process}#{event.incarnation}"
         if event.kind == "body":
-            _body(event, who, out, open_runs)
+            for other in [w for w, there in going.items() if w != who and event.id in there]:
+                end(other, event.id, f"✗ overtaken: ran again on {who}")  # its task was taken over
+            end(who, event.id, "✗ failed")  # a retry on this incarnation
+            run = Run(len(out.setdefault(event.id, [])) + 1, who, event.time, event.get("workflow") == "yes")
+            out[event.id].append(run)
+            if who in crashed:  # a task of a crashed incarnation gets this far before it is cancelled
+                run.end = f"✗ cut: {who} crashed{crashed[who]}"
+            else:
+                going.setdefault(who, {})[event.id] = run
         elif event.kind == "reject":
-            run = open_runs.get(who, {}).get(event.id)
-            if run is not None:
-                run.injected = True
+            end(who, event.id, "✗ injected failure (the body did not run)")
+        elif event.kind == "send" and event.get("op") == "create" and event.id in attempts:
+            end(who, attempts[event.id], "✗ failed")  # the attempt's error is being recorded
         elif event.kind == "settled":
-            close(event.id, f"settled {event.get('state') or event.detail.split(' ')[0]}")
+            for there in going.values():
+                if event.id in there:
+                    there.pop(event.id).end = f"settled {event.get('state')}"
         elif event.kind == "send" and event.get("op") in _TASK_ENDS:
-            going = open_runs.get(who, {})
-            for promise in [p for p in going if _under(p, event.id, parents)]:
-                going.pop(promise).end = _TASK_ENDS[event.get("op")]
+            there = going.get(who, {})
+            for promise in [p for p in there if _under(p, event.id, parents)]:
+                there.pop(promise).end = _TASK_ENDS[event.get("op")]
         elif event.kind in CAUSES and event.id:
-            close(event.id, f"✗ {event.kind}")
+            end(who, event.id, f"✗ {event.kind}")
         elif event.kind == "crash":
-            where = f" ({event.detail})" if event.detail else ""
-            for run in open_runs.pop(who, {}).values():
-                run.end = f"✗ cut: {who} crashed{where}"
+            crashed[who] = f" ({event.detail})" if event.detail else ""
+            for run in going.pop(who, {}).values():
+                run.end = f"✗ cut: {who} crashed{crashed[who]}"
+    for promise_runs in out.values():
+        for run in promise_runs[:-1]:
+            if run.end.startswith(("✗ failed", "✗ injected failure")):
+                run.end += ", retried"
     _effects(result.ledger, out)
     return out
-
-
-def _body(event: Event, who: str, out: dict[str, list[Run]], open_runs: dict[str, dict[str, Run]]) -> None:
-    """A body starts: the run of the same promise still going on this incarnation failed (a retry)."""
-    earlier = open_runs.get(who, {}).pop(event.id, None)
-    if earlier is not None:
-        earlier.end = "✗ injected failure, retried" if earlier.injected else "✗ failed, retried"
-    promise_runs = out.setdefault(event.id, [])
-    run = Run(len(promise_runs) + 1, who, event.time, event.get("workflow") == "yes")
-    promise_runs.append(run)
-    open_runs.setdefault(who, {})[event.id] = run
 
 
 def _under(promise: str, root: str, parents: dict[str, str | None]) -> bool:

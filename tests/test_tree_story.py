@@ -10,7 +10,8 @@ from pathlib import Path
 
 from pytest_durable import Context, function
 from pytest_durable.core.tree import tree
-from sim import RunResult, Scenario, ledger, render, run_world
+from sim import RunResult, Scenario, ledger, render, run_world, story
+from sim.target import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -120,3 +121,37 @@ def test_sim_run_shows_the_story_of_the_retry_bug() -> None:
     assert lines[1].endswith("attempt 1 on w1#1 at 1.100 s: ledger charge:order-42; "
                              "✗ cut: w1#1 crashed (before settle checkout.1)")
     assert "attempt 2 on w1#2" in lines[2] and "ledger charge:order-42; settled resolved" in lines[2]
+
+
+def test_a_rejected_attempt_is_told_apart_from_a_failed_body() -> None:
+    """An injected rejection strikes before the body runs; the tree says so, and the retry after it."""
+    result = run_world(load_scenario(f"{ROOT}/examples/fan_out_fan_in.py:scenario"), seed=4,
+                       faults="crash=0.2,drop,reject=0.3")
+    lines = render.world_tree(result).splitlines()
+    assert block(lines, "fan-out-fan-in.0")[1:] == [
+        "│   │   attempt 1 on w1#3 at 22.276 s: ✗ injected failure (the body did not run), retried",
+        "│   │   attempt 2 on w1#3 at 23.279 s: ✗ injected failure (the body did not run), retried",
+        "│   │   attempt 3 on w1#3 at 25.290 s: settled resolved",
+    ]
+
+
+def test_the_story_of_every_world_of_a_sweep_agrees_with_its_trace_and_ledger() -> None:
+    """Over many faulty worlds: one run per body event, at most one run per promise settles it (and
+    only a settled promise), and each ledger entry is told under exactly one run."""
+    scenario = load_scenario(f"{ROOT}/examples/fan_out_fan_in.py:scenario")
+    checked = 0
+    for seed in range(40):
+        result = run_world(scenario, seed=seed, faults="crash=0.2,drop,reject=0.3")
+        told = story.runs(result)
+        bodies: dict[str, int] = {}
+        for event in result.trace.of_kind("body"):
+            bodies[event.id] = bodies.get(event.id, 0) + 1
+        assert {p: len([r for r in rs if r.number]) for p, rs in told.items()} == bodies, seed
+        states = {r.id: r for r in result.promises}
+        for promise, promise_runs in told.items():
+            settling = [r for r in promise_runs if r.end.startswith("settled")]
+            assert len(settling) <= 1, (seed, promise, promise_runs)
+            assert not settling or states[promise].settled, (seed, promise)
+        assert sum(len(r.effects) for rs in told.values() for r in rs) == len(result.ledger.entries), seed
+        checked += sum(len(rs) > 1 for rs in told.values())
+    assert checked > 10  # the sweep did re-run bodies
