@@ -100,17 +100,29 @@ class FaultConfig:
         return ",".join(parts)
 
 
+#: The ``when`` of a crash point in the middle of a body: at its first await of its own (not inside a
+#: request), with the effects before that await made and the code after it never run.
+AT_AWAIT = "await"
+
+
 @attrs.frozen
 class CrashAt:
-    """Crash ``process`` at ``when`` (before/during/after) its request ``op`` about promise ``id``."""
+    """Crash ``process`` at ``when`` (before/during/after) its ``nth`` request ``op`` about promise
+    ``id`` (counting that process's requests of that op about that id from 1, over its incarnations);
+    or, with ``when`` ``"await"`` (and no ``op``), at the first await in the body of promise ``id``
+    that ``process`` runs."""
 
     process: str
     when: str
     op: str
     id: str
+    nth: int = 1
 
     def __str__(self) -> str:
-        return f"crash({self.process}, {self.when}_{self.op}, {self.id})"
+        if self.when == AT_AWAIT:
+            return f"crash({self.process}, {AT_AWAIT}, {self.id})"
+        nth = f", {self.nth}" if self.nth != 1 else ""
+        return f"crash({self.process}, {self.when}_{self.op}, {self.id}{nth})"
 
 
 @attrs.frozen
@@ -150,16 +162,23 @@ class FaultPlan:
             item = raw.strip()
             if not item:
                 continue
-            m = re.fullmatch(r"crash\(\s*([\w.-]+)\s*,\s*(before|during|after)_([a-z]+)\s*,\s*(\S+?)\s*\)", item)
-            if m is not None and m.group(3) in CRASH_OPS:
-                points.append(CrashAt(m.group(1), m.group(2), m.group(3), m.group(4)))
+            m = re.fullmatch(r"crash\(\s*([\w.-]+)\s*,\s*(before|during|after)_([a-z]+)\s*,\s*(\S+?)\s*"
+                             r"(?:,\s*([0-9]+)\s*)?\)", item)
+            if m is not None and m.group(3) in CRASH_OPS and int(m.group(5) or 1) >= 1:
+                points.append(CrashAt(m.group(1), m.group(2), m.group(3), m.group(4), int(m.group(5) or 1)))
+                continue
+            m = re.fullmatch(r"crash\(\s*([\w.-]+)\s*,\s*await\s*,\s*(\S+?)\s*\)", item)
+            if m is not None:
+                points.append(CrashAt(m.group(1), AT_AWAIT, "", m.group(2)))
                 continue
             m = re.fullmatch(r"drop\(\s*(request|response)\s*,\s*([a-z]+)\s*,\s*([0-9]+)\s*\)", item)
             if m is not None and m.group(2) in CRASH_OPS and int(m.group(3)) >= 1:
                 points.append(DropAt(m.group(1), m.group(2), int(m.group(3))))
                 continue
             raise UsageError(
-                f"fault plan: cannot read {item!r}; write crash(PROCESS, WHEN_OP, ID) with WHEN one of "
-                f"{'/'.join(CRASH_WHEN)} and OP one of {', '.join(CRASH_OPS)}, or drop(request|response, OP, N)"
+                f"fault plan: cannot read {item!r}; write crash(PROCESS, WHEN_OP, ID) or crash(PROCESS, WHEN_OP, "
+                f"ID, N) (its Nth such request) with WHEN one of {'/'.join(CRASH_WHEN)} and OP one of "
+                f"{', '.join(CRASH_OPS)}, crash(PROCESS, await, ID) (at the first await in the body of ID), "
+                "or drop(request|response, OP, N)"
             )
         return cls(tuple(points))

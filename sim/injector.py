@@ -14,7 +14,7 @@ import trio
 from pytest_durable.sdk.running import current_promise
 
 from .decisions import Decisions
-from .faults import CrashAt, DropAt, FaultConfig, FaultPlan
+from .faults import AT_AWAIT, CrashAt, DropAt, FaultConfig, FaultPlan
 from .ledger import _process
 from .network import in_request
 
@@ -30,7 +30,10 @@ class Injector:
         self.decisions = decisions
         self.now = now
         self.counts: dict[str, int] = {}
-        self._crash_points: list[CrashAt] = [p for p in plan.points if isinstance(p, CrashAt)]
+        self._crash_points: list[CrashAt] = [p for p in plan.points if isinstance(p, CrashAt) and p.when != AT_AWAIT]
+        self._await_points: list[CrashAt] = [p for p in plan.points if isinstance(p, CrashAt) and p.when == AT_AWAIT]
+        #: Requests a crash point could match so far, per (process, op, id): for ``crash(…, N)``.
+        self._crash_seen: dict[tuple[str, str, str], int] = {}
         self._drop_points: list[DropAt] = [p for p in plan.points if isinstance(p, DropAt)]
         self._op_counts: dict[str, int] = {}
         #: Sides (``request``/``response``) of the next messages to drop, queued by a script.
@@ -77,12 +80,30 @@ class Injector:
                 self.forced_crashes.remove((when, forced_op))
                 self.count("crash")
                 return when
+        if not self._crash_points:
+            return None
+        key = (process, op, id)
+        nth = self._crash_seen[key] = self._crash_seen.get(key, 0) + 1
         for point in self._crash_points:
-            if point.process == process and point.op == op and point.id == id:
+            if point.process == process and point.op == op and point.id == id and point.nth == nth:
                 self._crash_points.remove(point)
                 self.count("crash")
                 return point.when
         return None
+
+    @property
+    def awaits_planned(self) -> bool:
+        """The plan names crashes at awaits in bodies: ``AwaitCrashes`` must watch for them."""
+        return bool(self._await_points)
+
+    def planned_await_crash(self, process: str, promise: str) -> bool:
+        """An explicit ``crash(process, await, promise)`` point for this await, consumed on use."""
+        for point in self._await_points:
+            if point.process == process and point.id == promise:
+                self._await_points.remove(point)
+                self.count("crash")
+                return True
+        return False
 
     def random_crash(self, where: str = "") -> str | None:
         if self.fire("crash", where):
@@ -100,7 +121,7 @@ class Injector:
     def unfired(self) -> tuple[str, ...]:
         """The explicit plan points no request matched (so far): a plan aimed at the wrong process,
         op or id changes nothing, and a test pinned on it would pass without its fault."""
-        return tuple(str(p) for p in (*self._crash_points, *self._drop_points))
+        return tuple(str(p) for p in (*self._crash_points, *self._await_points, *self._drop_points))
 
     def random_drop(self, where: str = "") -> str | None:
         if self.forced_drops:
@@ -135,5 +156,5 @@ class AwaitCrashes(trio.abc.Instrument):
         if process is None or not process.alive or str(process.incarnation) != incarnation:
             return
         where = f"await {promise}"
-        if self.injector.fire("crash", where):
+        if self.injector.planned_await_crash(name, promise) or self.injector.fire("crash", where):
             process.kill(where, when="await", about=promise)

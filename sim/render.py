@@ -10,6 +10,7 @@ from typing import Any
 from pytest_durable.core.codec import describe_call
 from pytest_durable.core.tree import tree
 
+from . import story
 from .result import RunResult
 from .server import digest
 from .trace import Event, Trace
@@ -24,8 +25,11 @@ def text(trace: Trace, *, limit: int | None = None) -> str:
 
 
 def world_tree(result: RunResult) -> str:
-    """``tree`` of a finished world, with the promises its violations name marked."""
-    return tree(result.promises, mark={v.id for v in result.violations if v.id})
+    """``tree`` of a finished world, with the promises its violations name marked, and beside each
+    promise its story (``story.notes``): the incarnation that ran its body, and when it ran more
+    than once or made ledger effects, each run with its effects and how it ended."""
+    suffix, notes = story.notes(result)
+    return tree(result.promises, mark={v.id for v in result.violations if v.id}, suffix=suffix, notes=notes)
 
 
 #: Trace events that are injected faults.

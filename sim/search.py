@@ -30,7 +30,7 @@ from pytest_durable.core.inspection import InspectableStore
 from . import render
 from .config import SimConfig
 from .decisions import Decisions, PinnedDecisions
-from .faults import CRASH_OPS, CRASH_WHEN, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
+from .faults import AT_AWAIT, CRASH_OPS, CRASH_WHEN, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
 from .result import RunResult
 from .scenario import Scenario
 from .trace import Event
@@ -351,24 +351,27 @@ class HypothesisDecisions:
 
 
 def plan_of(result: RunResult) -> tuple[FaultPlan, tuple[str, ...]]:
-    """The faults a world had: crashes and dropped messages as ``FaultPlan`` points, and every other
-    fault (a crash at an await, a duplicate, delay, partition, server restart, rejected leaf, refused
-    request) as a line. It reads the events' structured fields, never their wording."""
+    """The faults a world had: crashes (at a request, the Nth of its kind, or at an await in a body)
+    and dropped messages as ``FaultPlan`` points, and every other fault (a duplicate, delay, partition,
+    server restart, rejected leaf, refused request) as a line. It reads the events' structured fields,
+    never their wording."""
     points: list[CrashAt | DropAt] = []
     others: list[str] = []
     sent: dict[tuple[str, str, str], int] = {}
     per_op: dict[str, int] = {}
+    asked: dict[tuple[str, str, str], int] = {}  # requests per process (all incarnations), op and id
     for event in result.trace:
         if event.kind == "send":
             op = event.get("op")
             per_op[op] = per_op.get(op, 0) + 1
             sent[(event.process, event.id, op)] = per_op[op]
+            asked[(event.process, op, event.id)] = asked.get((event.process, op, event.id), 0) + 1
         elif event.kind == "crash":
             when, op, about = event.get("when"), event.get("op"), event.get("about")
             if when in CRASH_WHEN and op in CRASH_OPS:
-                points.append(CrashAt(event.process, when, op, about))
-            elif when == "await":  # in the middle of a body: no plan point says it
-                others.append(f"crash({event.process}, await {about})")
+                points.append(CrashAt(event.process, when, op, about, asked.get((event.process, op, about), 1)))
+            elif when == AT_AWAIT:  # in the middle of a body: the plan names the first await there
+                points.append(CrashAt(event.process, AT_AWAIT, "", about))
         elif event.kind == "drop":
             op, side = event.get("op"), event.get("side")
             nth = sent.get((event.process, event.id, op))
@@ -379,6 +382,22 @@ def plan_of(result: RunResult) -> tuple[FaultPlan, tuple[str, ...]]:
         elif event.kind in render.FAULT_EVENTS:  # the rest: no plan point says them
             others.append(f"{event.kind}({event.process}, {', '.join(p for p in (event.id, event.detail) if p)})")
     return FaultPlan(tuple(points)), tuple(others)
+
+
+def failure_of(result: RunResult) -> frozenset[tuple[str, str]]:
+    """What a world's failure is, as a pin must reproduce it: its broken checks, each with the
+    promise it names (not the wording, which carries times and incarnations)."""
+    return frozenset((v.check, v.id) for v in result.violations)
+
+
+def same_failure(found: RunResult, again: RunResult) -> bool:
+    """``again`` (a world run from a pin) fails as ``found`` did: the same broken checks by check and
+    promise id (a parameter holding a fresh value may change the trace and not the bug). A world that
+    broke no check can only have failed in the test's own assertions, which the world cannot see:
+    then only the same trace will do."""
+    if again.trace_hash == found.trace_hash:
+        return True
+    return bool(found.violations) and failure_of(again) == failure_of(found)
 
 
 def describe_faults(result: RunResult) -> str:
@@ -479,17 +498,18 @@ class World:
                      pinned_from=f"replica of {self!r}", replica_of=self)
 
     def pinned(self) -> str:
-        """``@durable_example(...)`` that replays this world without Hypothesis: its fault plan alone
-        when that gives the same trace, else its faults and every non-zero choice."""
+        """``@durable_example(...)`` that replays this world's failure without Hypothesis: its fault
+        plan alone when a trial run shows that the plan reproduces it (``same_failure``), else its
+        faults and every non-zero choice (which replays the world itself)."""
         result = self._ran("pinned")
         plan, others = plan_of(result)
         quiesce = self.faults.quiesce_after
         extra = f", quiesce_after={quiesce:g}" if quiesce != FaultConfig().quiesce_after else ""
-        if not others and self.scenario is not None:
+        if (plan.points or not others) and self.scenario is not None:
             with warnings.catch_warnings():  # a trial: a point that does not fire just means "no"
                 warnings.simplefilter("ignore", UnfiredPlanWarning)
                 again = pinned_world(plan=str(plan), quiesce_after=quiesce).run(self.scenario, config=self.config)
-            if again.trace_hash == result.trace_hash:
+            if same_failure(result, again):
                 return f'@durable_example(plan="{plan}"{extra})'
         spec = f'faults="{self.faults}"' + (f', plan="{self.plan}"' if self.plan.points else "")
         return f'@durable_example({spec}, choices="{choices_text(result.decisions)}"{extra})'

@@ -187,7 +187,7 @@ class World:
 
     async def main(self) -> None:
         set_current(self.ledger)
-        if self.faults.rate("crash") > 0:
+        if self.faults.rate("crash") > 0 or self.injector.awaits_planned:
             trio.lowlevel.add_instrument(AwaitCrashes(self.injector, self.processes))
         async with trio.open_nursery() as nursery:
             self.nursery = nursery

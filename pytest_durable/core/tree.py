@@ -1,9 +1,11 @@
 """The execution tree as text, like ``resonate tree``: every promise under the parent that made it,
-with its call, state and value. The simulator's reports and the live ``tree`` command both print it."""
+with its call, state and value. The simulator's reports and the live ``tree`` command both print it;
+a caller that knows more about a promise (the simulator: which process ran its body, how often, what
+it did) passes it in as notes, so this module stays free of where the promises came from."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from .codec import describe_call
 from .records import PromiseRecord
@@ -17,9 +19,13 @@ def _value_text(record: PromiseRecord, width: int) -> str:
     return f" → {text}"
 
 
-def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: int = 60) -> str:
+def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: int = 60,
+         suffix: Mapping[str, str] | None = None, notes: Mapping[str, Sequence[str]] | None = None) -> str:
     """The execution tree, like ``resonate tree``: each promise under its parent, with its call and
-    state; promises in ``mark`` are flagged with ``<<``."""
+    state; promises in ``mark`` are flagged with ``<<``. ``suffix`` adds text to a promise's line and
+    ``notes`` adds lines under it (above its children), both by promise id."""
+    suffix = suffix or {}
+    notes = notes or {}
     records = list(promises)
     marked = set(mark)
     by_id = {r.id: r for r in records}
@@ -34,11 +40,14 @@ def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: 
         flag = "  <<" if record.id in marked else ""
         lines.append(
             f"{prefix}{branch}{record.id}  {describe_call(record.param)}  {record.state.value}"
-            f"{_value_text(record, width)}{flag}"
+            f"{_value_text(record, width)}{suffix.get(record.id, '')}{flag}"
         )
         kids = children.get(record.id, [])
+        below = prefix + ("" if top else ("    " if last else "│   "))
+        for note in notes.get(record.id, ()):
+            lines.append(f"{below}{'│' if kids else ' '}   {note}".rstrip())
         for i, kid in enumerate(kids):
-            walk(kid, prefix + ("" if top else ("    " if last else "│   ")), i == len(kids) - 1, False)
+            walk(kid, below, i == len(kids) - 1, False)
 
     roots = children.get(None, [])
     for root in roots:
