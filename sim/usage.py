@@ -27,10 +27,13 @@ def _check_run(args: argparse.Namespace) -> None:
         raise UsageError("--seeds must be >= 1")
     for name in ("budget", "quiesce_after"):
         value = getattr(args, name)
-        if not (math.isfinite(value) and value >= 0):
-            raise UsageError(f"--{name.replace('_', '-')} must be a finite number of seconds >= 0, got {value:g}"
-                             + ("; a world whose faults never stop may never end: give a large number, e.g. 3600"
-                                if name == "quiesce_after" and value == math.inf else ""))
+        flag = "--" + name.replace("_", "-")
+        if value < 0:
+            raise UsageError(f"{flag} must be a number of seconds >= 0")
+        if not math.isfinite(value):
+            raise UsageError(f"{flag} must be a finite number of seconds, got {value:g}; a world whose "
+                             f"{'faults never stop' if name == 'quiesce_after' else 'root has no deadline'} may "
+                             "never end: give a large number, e.g. 3600")
     if args.seed is None:
         for flag, value in (("--out", args.out), ("--trace", args.trace)):
             if value:
