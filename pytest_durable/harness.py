@@ -50,8 +50,8 @@ def check_run_call(workflow: object, args: tuple[Any, ...], kwargs: dict[str, An
     """``durable_sim.run``'s arguments checked the way ``Worker.run`` checks its own, before a world
     runs: a durable function, a good root id, arguments that fit its parameters and can be stored."""
     from sim import FaultConfig, FaultPlan
-    from sim.search import World
 
+    __tracebackhide__ = True
     where = "durable_sim.run"
     if not isinstance(workflow, DurableFunction):
         raise UsageError(f"{where}: {getattr(workflow, '__qualname__', workflow)!r} is not a durable function; "
@@ -67,7 +67,7 @@ def check_run_call(workflow: object, args: tuple[Any, ...], kwargs: dict[str, An
         raise UsageError(f"{where}: workers= must be a whole number >= 1, got {workers!r}")
     if not isinstance(check, bool):
         raise UsageError(f"{where}: check= must be True or False, got {check!r}")
-    if world is not None and not isinstance(world, World):
+    if world is not None and not isinstance(world, _world_class()):
         raise UsageError(f"{where}: world= must be a World from pytest_durable.strategies (worlds() or "
                          f"pinned_world()), got {world!r}")
     if dependencies is not None and not isinstance(dependencies, Mapping):
@@ -82,6 +82,12 @@ def check_run_call(workflow: object, args: tuple[Any, ...], kwargs: dict[str, An
             FaultPlan.parse(str(plan))
         except UsageError as exc:
             raise UsageError(f"{where}(plan=...): {exc}") from None
+
+
+def _world_class() -> type:
+    from sim.search import World  # imports Hypothesis: only when a world is given
+
+    return World
 
 
 def discover_functions(*modules: str) -> list[DurableFunction[..., Any]]:
