@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .core.codec import encode_call
+from .core.errors import UsageError
+from .core.ids import check_root_id
 from .sdk.function import DurableFunction
 
 if TYPE_CHECKING:
@@ -39,6 +42,52 @@ class WorldFailed(AssertionError):
         self.result = result
         lines = [str(v) for v in result.violations]
         super().__init__(f"world seed {result.seed} broke {len(lines)} check(s):\n  " + "\n  ".join(lines))
+
+
+def check_run_call(workflow: object, args: tuple[Any, ...], kwargs: dict[str, Any], *, id: object,
+                   functions: object, faults: object, plan: object, workers: object, check: object, world: object,
+                   dependencies: object) -> None:
+    """``durable_sim.run``'s arguments checked the way ``Worker.run`` checks its own, before a world
+    runs: a durable function, a good root id, arguments that fit its parameters and can be stored."""
+    from sim import FaultConfig, FaultPlan
+
+    __tracebackhide__ = True
+    where = "durable_sim.run"
+    if not isinstance(workflow, DurableFunction):
+        raise UsageError(f"{where}: {getattr(workflow, '__qualname__', workflow)!r} is not a durable function; "
+                         "decorate it with @pytest_durable.function")
+    check_root_id(id, where=where)
+    workflow.check_arguments(args, kwargs, where=where)
+    encode_call(workflow.name, args, kwargs, names=workflow.param_names)
+    if isinstance(functions, (str, bytes)) or not isinstance(functions, Sequence) or not all(
+            isinstance(fn, DurableFunction) for fn in functions):
+        raise UsageError(f"{where}: functions= must be a list of durable functions (@pytest_durable.function), "
+                         f"got {functions!r}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"{where}: workers= must be a whole number >= 1, got {workers!r}")
+    if not isinstance(check, bool):
+        raise UsageError(f"{where}: check= must be True or False, got {check!r}")
+    if world is not None and not isinstance(world, _world_class()):
+        raise UsageError(f"{where}: world= must be a World from pytest_durable.strategies (worlds() or "
+                         f"pinned_world()), got {world!r}")
+    if dependencies is not None and not isinstance(dependencies, Mapping):
+        raise UsageError(f"{where}: dependencies= must map names to factories, got {dependencies!r}")
+    for name, text in (("faults", faults), ("plan", plan)):
+        if text is not None and not isinstance(text, str):
+            raise UsageError(f"{where}: {name}= must be a string, got {text!r}")
+    if faults is not None:
+        FaultConfig.parse(str(faults), where=f"{where}(faults=...)")
+    if plan is not None:
+        try:
+            FaultPlan.parse(str(plan))
+        except UsageError as exc:
+            raise UsageError(f"{where}(plan=...): {exc}") from None
+
+
+def _world_class() -> type:
+    from sim.search import World  # imports Hypothesis: only when a world is given
+
+    return World
 
 
 def discover_functions(*modules: str) -> list[DurableFunction[..., Any]]:
@@ -117,6 +166,8 @@ class DurableSim:
         from sim.checks import determinism
         from sim.stores import world_store
 
+        check_run_call(workflow, args, kwargs, id=id, functions=functions, faults=faults, plan=plan, workers=workers,
+                       check=check, world=world, dependencies=dependencies)
         settings = self._settings()
         if faults is not None:
             settings = attrs.evolve(settings, faults=faults)
@@ -138,6 +189,9 @@ class DurableSim:
         config = settings.config or SimConfig(budget=settings.budget)
         fault_config = FaultConfig.parse(settings.faults, quiesce_after=settings.quiesce_after)
         fault_plan = FaultPlan.parse(settings.plan)
+        if world is None:  # a world brings its own plan
+            fault_plan.check_processes([name for name, _ in scenario.process_names()], where=(
+                "durable_sim.run(plan=...)" if plan is not None else "@pytest.mark.durable(plan=...)"))
 
         def again() -> RunResult:
             with world_store(settings.store) as store:
@@ -161,6 +215,11 @@ class DurableSim:
         if check and not result.ok:
             raise WorldFailed(result)
         return result
+
+    @property
+    def seeded_runs(self) -> int:
+        """How many ``run`` calls ran in the test's seeded world (no ``world=`` given)."""
+        return len(self.results) - len(self._worlds)
 
     def world_of(self, result: RunResult) -> World | None:
         """The ``World`` ``result`` ran in, if ``run`` was given one."""

@@ -163,9 +163,10 @@ def _number(config: pytest.Config, name: str, cast: Callable[[str], Any], marker
         value = cast(raw)
     except ValueError:
         value = None
-    if value is None or value < minimum:
+    if value is None or value < minimum or not math.isfinite(value):
         where = "@pytest.mark.durable" if marker is not None and name in marker.kwargs else OPTIONS[name].cli
-        raise pytest.UsageError(f"{where}: {name} must be a number >= {minimum:g}, got {raw!r}")
+        finite = "finite " if value is not None and not math.isfinite(value) else ""
+        raise pytest.UsageError(f"{where}: {name} must be a {finite}number >= {minimum:g}, got {raw!r}")
     return value
 
 
@@ -224,7 +225,11 @@ def _run_seed(config: pytest.Config) -> int:
         last = cache.get("durable/seed", None) if cache is not None else None
         if last is None:
             raise pytest.UsageError("--durable-seed=last: no earlier run left a seed in pytest's cache; give a number")
-        return int(last)
+        if isinstance(last, bool) or not isinstance(last, int):
+            raise pytest.UsageError(f"--durable-seed=last: pytest's cache holds {last!r} as the last seed, not a "
+                                    "number (the cache was edited or corrupted); give a number, or run once without "
+                                    "--durable-seed=last to store a new one")
+        return last
     try:
         return int(raw)
     except ValueError:
@@ -249,11 +254,29 @@ def pytest_configure(config: pytest.Config) -> None:
         _number(config, name, cast, minimum=minimum)  # a bad value stops the run before any test
     if _number(config, "seeds_scale", float) <= 0:
         raise pytest.UsageError(f"--durable-seeds-scale: must be a number > 0, got {setting(config, 'seeds_scale')!r}")
+    _check_start(config)
     state = config.stash[STATE] = RunState(seed=seed)
     config.pluginmanager.register(Reporter(state, config), "durable-reporter")
     cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
     if cache is not None and getattr(config, "workerinput", None) is None:
         cache.set("durable/seed", seed)
+
+
+def _check_start(config: pytest.Config) -> None:
+    """Options judged at start-up, even when no durable test is selected: fault kinds, and the
+    folder failing worlds go to (made now, so a bad one fails before any world, not at the first failure)."""
+    from sim import FaultConfig
+    from sim.usage import check_writable_dir
+
+    from .core.errors import UsageError
+
+    try:
+        FaultConfig.parse(setting(config, "faults"), where=OPTIONS["faults"].cli)
+        directory = setting(config, "traces_dir")
+        if directory and getattr(config, "workerinput", None) is None:
+            check_writable_dir(directory, where=OPTIONS["traces_dir"].cli)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -278,7 +301,7 @@ def _check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
             raise pytest.UsageError(f"{where}: unknown argument {key!r}; it takes {', '.join(MARKER_ARGS)}")
         ok = isinstance(value, str) if cast is str else (
             isinstance(value, (int, float)) and not isinstance(value, bool) and value >= (1 if cast is int else 0)
-            and (cast is float or isinstance(value, int))
+            and (cast is float or isinstance(value, int)) and math.isfinite(value)
         )
         if not ok:
             raise pytest.UsageError(f"{where}: {key}={value!r} is not valid; {key} must be a "
@@ -431,6 +454,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     item.user_properties.append(("durable_worlds", len(test.sim.results)))
     if call.excinfo is not None and test.sim.results and not call.excinfo.errisinstance(pytest.skip.Exception):
         item.add_report_section("call", "durable", _failure_report(item, test, call.excinfo.value))
+
+
+class UnmarkedDurableSimWarning(UserWarning):
+    """A test used ``durable_sim`` without ``@pytest.mark.durable``: it ran one seeded world, not one per seed."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Any:
+    """After a test that passed: warn if it used ``durable_sim`` without the marker (in the call, so
+    ``-W error::...UnmarkedDurableSimWarning`` fails the test)."""
+    result = yield
+    test = item.stash.get(TEST, None)
+    if test is not None:
+        _warn_unmarked(item, test)
+    return result
+
+
+def _warn_unmarked(item: pytest.Item, test: TestState) -> None:
+    """Say how many worlds a test without the marker ran, and why only one seed."""
+    runs = test.sim.seeded_runs if test.sim is not None else 0
+    if not runs or item.get_closest_marker("durable") is not None:
+        return
+    calls = f" ({runs} durable_sim.run calls, all in it)" if runs > 1 else ""
+    item.warn(UnmarkedDurableSimWarning(
+        f"{item.name} has no @pytest.mark.durable, so durable_sim ran 1 world (world seed {test.world_settings().seed})"
+        f"{calls}; mark it @pytest.mark.durable to run {worlds_of(item.config, None)} worlds (--durable-seeds), "
+        "one per seed"))
 
 
 def _failure_report(item: pytest.Item, test: TestState, error: BaseException) -> str:

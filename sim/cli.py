@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -14,7 +13,7 @@ import attrs
 
 from pytest_durable.core.errors import UsageError
 
-from . import checks, hashseed, render
+from . import checks, hashseed, render, saved, usage
 from .config import SimConfig
 from .decisions import RecordedDecisions
 from .faults import FaultConfig, FaultPlan
@@ -86,6 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         scenario = attrs.evolve(scenario, isolate=False)
     faults = FaultConfig.parse(args.faults, quiesce_after=args.quiesce_after)
     plan = FaultPlan.parse(args.plan or "")
+    usage.check_plan(plan, scenario)
     config = SimConfig(budget=args.budget)
     if args.html and args.seed is None:
         raise UsageError("--html draws one world: add --seed N (a sweep prints the seed of each failing world)")
@@ -203,8 +203,8 @@ def _write_html(path: str | None, result: RunResult) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    data = json.loads(Path(args.trace).read_text())
-    recorded = render.load_trace(data)
+    saved_world = saved.load(args.trace)
+    data, recorded = saved_world.data, saved_world.trace
     target = args.target or data["target"]
     if not target:
         raise UsageError(f"{args.trace} names no target; pass --target FILE.py:NAME")
@@ -309,14 +309,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if getattr(args, "seeds", 1) < 1:
-        print(f"python -m sim {args.command}: --seeds must be >= 1", file=sys.stderr)
-        return 2
-    for name in ("budget", "quiesce_after"):
-        if getattr(args, name, 0) < 0:
-            print(f"python -m sim run: --{name.replace('_', '-')} must be a number of seconds >= 0", file=sys.stderr)
-            return 2
     try:
+        usage.check_arguments(args)
         return int(args.func(args))
     except UsageError as exc:
         print(f"python -m sim {args.command}: {exc}", file=sys.stderr)

@@ -7,8 +7,9 @@ must converge. A ``FaultPlan`` names exact points instead ("crash w1 after child
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import attrs
 
@@ -46,6 +47,10 @@ class FaultConfig:
     quiesce_after: float = 120.0
 
     def __attrs_post_init__(self) -> None:
+        q = self.quiesce_after
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or not (math.isfinite(q) and q >= 0):
+            raise UsageError(f"quiesce_after must be a finite number of seconds >= 0 (faults must stop for a "
+                             f"world to settle; a large number like 3600 is fine), got {q!r}")
         for kind, rate in self.rates.items():
             if kind not in FAULT_KINDS:
                 raise UsageError(f"FaultConfig: unknown fault kind {kind!r}; known kinds: {', '.join(FAULT_KINDS)}")
@@ -66,20 +71,23 @@ class FaultConfig:
         return tuple(k for k in FAULT_KINDS if self.rate(k) > 0)
 
     @classmethod
-    def parse(cls, spec: str, *, quiesce_after: float = 120.0) -> FaultConfig:
-        """``"crash,drop,reject"``, ``"crash=0.1,drop"``, ``"crash:5"`` (bound), ``"all"`` or ``"none"``."""
+    def parse(cls, spec: str, *, quiesce_after: float = 120.0, where: str = "--faults") -> FaultConfig:
+        """``"crash,drop,reject"``, ``"crash=0.1,drop"``, ``"crash:5"`` (bound), ``"all"`` or ``"none"``;
+        an error names ``where`` the text came from (``--durable-faults``, a marker's ``faults=``)."""
         rates: dict[str, float] = {}
         bounds: dict[str, int] = {}
+        if not isinstance(spec, str):
+            raise UsageError(f"{where}: fault kinds must be a string like 'crash,drop', got {spec!r}")
         spec = spec.strip()
         if spec in ("", "none"):
             return cls(quiesce_after=quiesce_after)
         if spec == "all":
             return cls(rates=dict(DEFAULT_RATES), quiesce_after=quiesce_after)
         for part in spec.split(","):
-            m = re.fullmatch(r"\s*([a-z_]+)\s*(?:=\s*([0-9.]+))?\s*(?::\s*([0-9]+))?\s*", part)
+            m = re.fullmatch(r"\s*([a-z_]+)\s*(?:=\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+))?\s*(?::\s*([0-9]+))?\s*", part)
             if m is None or m.group(1) not in FAULT_KINDS:
                 raise UsageError(
-                    f"--faults: cannot read {part.strip()!r}; write kinds separated by commas, each "
+                    f"{where}: cannot read {part.strip()!r}; write kinds separated by commas, each "
                     f"optionally with =rate and :bound (e.g. crash=0.05:2), from: {', '.join(FAULT_KINDS)}"
                 )
             kind = m.group(1)
@@ -182,3 +190,11 @@ class FaultPlan:
                 "or drop(request|response, OP, N)"
             )
         return cls(tuple(points))
+
+    def check_processes(self, names: Sequence[str], *, where: str) -> None:
+        """Every crash point names one of the scenario's processes ``names``; else one ``UsageError``
+        (a point naming no process would never fire, and the world would run without it)."""
+        for point in self.points:
+            if isinstance(point, CrashAt) and point.process not in names:
+                raise UsageError(f"{where}: {point} names process {point.process!r}, but this scenario's "
+                                 f"processes are {', '.join(names)}; name one of them")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import warnings
 import zlib
 from collections.abc import Callable, Mapping, Sequence
@@ -565,9 +566,35 @@ def worlds(faults: str | FaultConfig = "crash", *, plan: str | FaultPlan | st.Se
 
     @st.composite
     def world(draw: Draw) -> World:
-        return World(config, draw(plans), drawn=HypothesisDecisions(draw, budget=budget), aim=aim)
+        drawn = World(config, draw(plans), drawn=HypothesisDecisions(draw, budget=budget), aim=aim)
+        _insist_on_a_run(drawn)
+        return drawn
 
     return world()
+
+
+def _insist_on_a_run(world: World) -> None:
+    """Fail a test case that ends without running ``world``: it tested nothing of the faults it drew
+    (a test case that failed or was rejected on its own is left to say so)."""
+    try:
+        context = current_build_context()
+    except hypothesis.errors.InvalidArgument:
+        return
+    test = getattr(context, "wrapped_test", None)
+    if str(getattr(test, "__module__", "")).startswith("hypothesis."):
+        return  # worlds().example() at a prompt: nothing is meant to run it
+
+    def check() -> None:
+        __tracebackhide__ = True
+        if world.result is None and sys.exc_info()[1] is None:
+            raise UsageError(
+                f"worlds(): {getattr(test, '__name__', 'the test')} drew a world and never ran it, so it tested "
+                "nothing of the faults Hypothesis drew; pass it to world.run(scenario) or "
+                "durable_sim.run(workflow, ..., world=world) (run_world() or durable_sim.run() without world= "
+                "run another world)"
+            )
+
+    hypothesis.control.cleanup(check)
 
 
 def _aimed(keys: Mapping[str, Sequence[str]], ops: Sequence[str], ids: Sequence[str]) -> dict[str, list[str]]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from pathlib import Path
 
 from pytest_durable.core.errors import UsageError
+from pytest_durable.sdk.function import DurableFunction
 
 from .scenario import Scenario
 
@@ -40,10 +42,32 @@ def load_scenario(target: str) -> Scenario:
             module = importlib.import_module(where)
         except ImportError as exc:
             raise UsageError(f"target {target!r}: cannot import {where}: {exc}") from None
-    obj = getattr(module, name, None)
-    if obj is None:
+    if not hasattr(module, name):
         raise UsageError(f"target {target!r}: {where} has no {name!r}")
-    scenario = obj if isinstance(obj, Scenario) else obj() if callable(obj) else None
+    obj = getattr(module, name)
+    scenario = obj if isinstance(obj, Scenario) else _call(target, name, obj)
     if not isinstance(scenario, Scenario):
         raise UsageError(f"target {target!r}: {name} must be a sim.Scenario or return one, got {scenario!r}")
     return scenario
+
+
+def _call(target: str, name: str, obj: object) -> object:
+    """The scenario a factory returns, once it is known to be a plain function that needs no argument
+    (a class, a coroutine function or one with required parameters is named, not called)."""
+    want = "name a sim.Scenario, or a function without arguments that returns one"
+    if obj is None or not callable(obj):
+        raise UsageError(f"target {target!r}: {name} is {obj!r}; {want}")
+    if inspect.isclass(obj):
+        raise UsageError(f"target {target!r}: {name} is a class; {want}")
+    if isinstance(obj, DurableFunction) or inspect.iscoroutinefunction(obj) or inspect.isasyncgenfunction(obj):
+        raise UsageError(f"target {target!r}: {name} is an async function (a durable workflow?); {want}, "
+                         f"e.g. def scenario(): return sim.Scenario({name})")
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return obj()
+    required = [p.name for p in signature.parameters.values()
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if required:
+        raise UsageError(f"target {target!r}: {name}() needs argument(s) {', '.join(required)}; {want}")
+    return obj()
