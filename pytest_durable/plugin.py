@@ -203,6 +203,9 @@ def _progress_after(config: pytest.Config) -> float | None:
     if setting(config, "progress").lower() in ("off", "no", "false", "never"):
         return None
     after: float = _number(config, "progress", float)
+    if math.isnan(after):
+        raise pytest.UsageError(f"--durable-progress: progress must be a number >= 0 or 'off', got "
+                                f"{setting(config, 'progress')!r}")
     return after
 
 
@@ -514,7 +517,7 @@ def reproduce_command(item: pytest.Item, seed: int) -> str:
     words = [where + sep + rest, f"--durable-seed={seed}"]
     for option in OPTIONS.values():
         value = config.getoption(option.ini)
-        if option.name != "seed" and value is not None:
+        if option.name not in ("seed", "progress") and value is not None:
             words.append(option.cli if option.flag else f"{option.cli}={value}")
     given = list(config.invocation_params.args)
     for flag, value in zip(given, [*given[1:], ""], strict=True):

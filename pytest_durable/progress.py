@@ -17,6 +17,8 @@ from typing import Any
 
 #: Fewer free columns than this at the end of the line: draw nothing rather than a stub.
 MIN_ROOM = 12
+#: Seconds between two drawings of a test's progress (a test's conftest may set it to 0 to see every world).
+EVERY = 0.25
 
 
 class TestProgress:
@@ -92,7 +94,7 @@ def for_item(item: Any, total: int, after: float) -> TestProgress | None:
     def room() -> int:
         return int(writer.fullwidth) - int(writer.width_of_current_line) - 1
 
-    return TestProgress(total, write, room, after=after)
+    return TestProgress(total, write, room, after=after, every=EVERY)
 
 
 def _isatty(reporter: Any) -> bool:
