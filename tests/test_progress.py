@@ -179,10 +179,10 @@ def test_the_captured_output_of_a_failing_test_is_its_own(project: pytest.Pytest
     assert shown.count("world 12 of 12 (run seed 5)") == 1  # the durable report, once
 
 
-def test_a_short_test_shows_nothing(project: pytest.Pytester) -> None:
-    """The default waits a second into a test: 30 worlds of a fan-out of two take less."""
-    project.makepyfile(test_many=MANY.replace("seeds=30", "seeds=3"))
-    raw = on_a_terminal(project.path, "--durable-seed=5")
+def test_a_test_shorter_than_the_delay_shows_nothing(project: pytest.Pytester) -> None:
+    """Progress waits --durable-progress seconds into a test (default 1): a test done sooner draws nothing.
+    An hour stands for "longer than the test", whatever the machine's speed."""
+    raw = on_a_terminal(project.path, "--durable-seed=5", "--durable-progress=3600")
     assert "[durable" not in raw and "\b" not in raw
     assert "2 passed" in raw
 
