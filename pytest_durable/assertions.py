@@ -34,6 +34,7 @@ def assert_at_most_once(ledger: Ledger, prefix: str) -> None:
 
 def assert_settled(result: RunResult, id: str | None = None, state: str | PromiseState = "resolved") -> None:
     """Promise ``id`` (default: the root) is settled, in ``state``."""
+    __tracebackhide__ = True
     want = state if isinstance(state, PromiseState) else PromiseState(state)
     target = id or result.root_id
     record = next((p for p in result.promises if p.id == target), None)
@@ -85,12 +86,14 @@ def assert_tree(result: RunResult, expected: str) -> None:
     indented under their parent, e.g. ``fan_out resolved`` then ``  process_item resolved``. Records
     of failed leaf attempts (``durable.attempt``) count only if ``expected`` names one: how many
     attempts a leaf needed may change from world to world."""
+    __tracebackhide__ = True
     shape = TreeShape.of(result.promises, attempts=ATTEMPT in expected)
     assert shape == TreeShape.parse(expected)
 
 
 def assert_replay_deterministic(durable_sim: DurableSim, result: RunResult) -> None:
     """Running the same world again gives the same trace hash."""
+    __tracebackhide__ = True
     again = durable_sim.rerun(result)
     assert again.trace_hash == result.trace_hash, (
         f"world seed {result.seed} is not deterministic: trace {result.trace_hash} then {again.trace_hash}"

@@ -90,6 +90,14 @@ def _world_class() -> type:
     return World
 
 
+def hide_ours(excinfo: Any) -> bool:
+    """For ``__tracebackhide__``: pytest leaves out this frame when the error is the user's to read (a
+    failed world, a misuse), so the traceback ends at the test's own line; an error of ours keeps it."""
+    from .core.errors import UsageError
+
+    return bool(excinfo.errisinstance((WorldFailed, UsageError)))
+
+
 def discover_functions(*modules: str) -> list[DurableFunction[..., Any]]:
     """Every durable function defined at module level in ``modules``, in definition order."""
     found: dict[str, DurableFunction[..., Any]] = {}
@@ -117,6 +125,7 @@ class DurableSim:
         self.results: list[RunResult] = []
         self._again: list[tuple[RunResult, Callable[[], RunResult]]] = []
         self._worlds: list[tuple[RunResult, World]] = []
+        self._scenarios: list[tuple[RunResult, Scenario]] = []
 
     @property
     def seed(self) -> int:
@@ -162,6 +171,7 @@ class DurableSim:
         ``dependencies`` maps a name to a factory of what bodies read as ``pytest_durable.dependency(name)``
         (``Scenario(dependencies=...)``: called once per process incarnation, e.g. a fake client).
         """
+        __tracebackhide__ = hide_ours
         from sim import FaultConfig, FaultPlan, SimConfig, run_world
         from sim.checks import determinism
         from sim.stores import world_store
@@ -210,6 +220,7 @@ class DurableSim:
                 result = determinism(result, again())
         self._again.append((result, again))
         self.results.append(result)
+        self._scenarios.append((result, scenario))
         if world is not None:
             self._worlds.append((result, world))
         if check and not result.ok:
@@ -224,6 +235,10 @@ class DurableSim:
     def world_of(self, result: RunResult) -> World | None:
         """The ``World`` ``result`` ran in, if ``run`` was given one."""
         return next((w for produced, w in self._worlds if produced is result), None)
+
+    def scenario_of(self, result: RunResult) -> Scenario | None:
+        """The ``Scenario`` ``result`` ran (for a saved world to record)."""
+        return next((s for produced, s in self._scenarios if produced is result), None)
 
     def rerun(self, result: RunResult) -> RunResult:
         """Run the world ``result`` came from again: the same call, seed and settings."""

@@ -71,6 +71,8 @@ OPTIONS = {
         Option("quiesce_after", "no new faults after this many virtual seconds (default 120)", "120"),
         Option("budget", "liveness: virtual seconds the root may take to settle after faults stop, plus 0.1 s per "
                "promise the world makes (default 600)", "600"),
+        Option("progress", "a durable test still running after this many seconds shows its worlds done and failing "
+               "on its terminal line (a terminal only); 0 from the first world, 'off' never (default 1)", "1"),
         Option("store", "the store every world runs over: memory|sqlite|postgres (sqlite: a fresh SQLite file per "
                "world, so checks 1 and 6 judge the real SQL store; postgres: a fresh schema per world in the "
                "database $DURABLE_PG_DSN names) (default memory)", "memory"),
@@ -198,6 +200,17 @@ def _flag(config: pytest.Config, name: str) -> bool:
     return raw in ("true", "1", "yes")
 
 
+def _progress_after(config: pytest.Config) -> float | None:
+    """--durable-progress: seconds into a test before its progress shows, or None for 'off'."""
+    if setting(config, "progress").lower() in ("off", "no", "false", "never"):
+        return None
+    after: float = _number(config, "progress", float)
+    if math.isnan(after):
+        raise pytest.UsageError(f"--durable-progress: progress must be a number >= 0 or 'off', got "
+                                f"{setting(config, 'progress')!r}")
+    return after
+
+
 def _store_kind(config: pytest.Config, marker: pytest.Mark | None = None) -> str:
     from sim.stores import STORE_KINDS, check_store_kind
 
@@ -252,6 +265,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, cast, minimum in (("seeds", int, 1), ("workers", int, 1), ("quiesce_after", float, 0),
                                 ("budget", float, 0), ("seeds_scale", float, 0)):
         _number(config, name, cast, minimum=minimum)  # a bad value stops the run before any test
+    _progress_after(config)
     if _number(config, "seeds_scale", float) <= 0:
         raise pytest.UsageError(f"--durable-seeds-scale: must be a number > 0, got {setting(config, 'seeds_scale')!r}")
     _check_start(config)
@@ -393,15 +407,30 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     marker = pyfuncitem.get_closest_marker("durable")
     if marker is None:
         return None
+    __tracebackhide__ = True
     seeds = worlds_of(pyfuncitem.config, marker)
     test = pyfuncitem.stash[TEST]
     args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    for index in range(seeds):
-        test.index = index
-        pyfuncitem.obj(**args)
+    progress = _progress_for(pyfuncitem, seeds)
+    try:
+        for index in range(seeds):
+            test.index = index
+            pyfuncitem.obj(**args)
+            if progress is not None and progress.due():
+                progress.show(index + 1, sum(not r.ok for r in test.sim.results) if test.sim is not None else 0)
+    finally:
+        if progress is not None:
+            progress.close()
     if _flag(pyfuncitem.config, "check_hash_seed"):
         _check_hash_seed(test)
     return True
+
+
+def _progress_for(item: pytest.Item, seeds: int) -> Any:
+    from .progress import for_item
+
+    after = _progress_after(item.config)
+    return None if after is None else for_item(item, seeds, after)
 
 
 @pytest.hookimpl(trylast=True)
@@ -422,6 +451,7 @@ def pytest_durable_fault_points(item: pytest.Item, scenario: Any) -> Any:
 def _check_hash_seed(test: TestState) -> None:
     """--durable-check-hash-seed: re-run the test's passing worlds under another hash seed, one
     subprocess per scenario, and fail on the first whose trace differs."""
+    __tracebackhide__ = True
     import json
 
     from sim import SimConfig, hashseed
@@ -484,7 +514,7 @@ def _warn_unmarked(item: pytest.Item, test: TestState) -> None:
 
 
 def _failure_report(item: pytest.Item, test: TestState, error: BaseException) -> str:
-    from sim import render
+    from sim import render, saved
 
     assert test.sim is not None and test.sim.last is not None
     result = test.sim.last
@@ -514,7 +544,7 @@ def _failure_report(item: pytest.Item, test: TestState, error: BaseException) ->
     if directory:
         path = Path(directory) / (re.sub(r"[^\w.-]+", "_", item.nodeid) + f"-seed{result.seed}.json")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render.dumps(result))
+        path.write_text(saved.dumps(result, test.sim.scenario_of(result)))
         lines.append(f"trace written to {path}")
         item.user_properties.append(("durable_trace", str(path)))
     if setting(item.config, "html"):
@@ -523,7 +553,7 @@ def _failure_report(item: pytest.Item, test: TestState, error: BaseException) ->
     if world is not None:
         lines.append(f"reproduce: {world.pinned()}")
     else:
-        lines.append(f"reproduce: pytest '{item.nodeid}' --durable-seed={state.seed}")
+        lines.append(f"reproduce: {reproduce_command(item, state.seed)}")
     return "\n".join(lines)
 
 
@@ -539,6 +569,29 @@ def _write_timeline(item: pytest.Item, result: Any, failure: str) -> str:
         return f"timeline not written: {path}: {exc.strerror or exc}"
     item.user_properties.append(("durable_html", str(path)))
     return f"timeline written to {path}"
+
+
+def reproduce_command(item: pytest.Item, seed: int) -> str:
+    """``python -m pytest NODEID --durable-seed=N`` for the interpreter that runs this session
+    (``sim.command``), from the folder pytest was started in, with the durable options and ``-p
+    pytest_durable…`` given on its command line (the environment and ini file apply again by themselves)."""
+    from sim.command import python_m
+
+    config = item.config
+    where, sep, rest = item.nodeid.partition("::")
+    if where:
+        where = os.path.relpath(config.rootpath / where, config.invocation_params.dir)
+    words = [where + sep + rest, f"--durable-seed={seed}"]
+    for option in OPTIONS.values():
+        value = config.getoption(option.ini)
+        if option.name not in ("seed", "progress") and value is not None:
+            words.append(option.cli if option.flag else f"{option.cli}={value}")
+    given = list(config.invocation_params.args)
+    for flag, value in zip(given, [*given[1:], ""], strict=True):
+        plugin = value if flag == "-p" else flag[2:] if flag.startswith("-p") else ""
+        if plugin.startswith("pytest_durable"):
+            words += ["-p", plugin]
+    return python_m("pytest", words)
 
 
 class Reporter:
@@ -591,11 +644,13 @@ class _CurrentSim:
         self._state = state
 
     def _sim(self) -> DurableSim:
+        __tracebackhide__ = True
         if self._state.current is None:
             raise RuntimeError("durable_sim is used outside a running test")
         return _sim_for(self._state.current)
 
     def __getattr__(self, name: str) -> Any:
+        __tracebackhide__ = True
         return getattr(self._sim(), name)
 
 
@@ -606,6 +661,7 @@ class _CurrentLedger:
         self._state = state
 
     def __getattr__(self, name: str) -> Any:
+        __tracebackhide__ = True
         test = self._state.current
         last = test.sim.last if test is not None and test.sim is not None else None
         if last is None:

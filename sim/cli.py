@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -13,7 +14,8 @@ import attrs
 
 from pytest_durable.core.errors import UsageError
 
-from . import checks, hashseed, render, saved, usage
+from . import checks, hashseed, render, saved, saved_file, usage
+from .command import python_m
 from .config import SimConfig
 from .decisions import RecordedDecisions
 from .faults import FaultConfig, FaultPlan
@@ -25,26 +27,35 @@ from .world import run_world
 
 
 class Progress:
-    """A progress bar on stderr: redrawn in place on a terminal, a line per tenth otherwise."""
+    """A progress bar on stderr: redrawn in place on a terminal (each hundredth), a line per tenth
+    otherwise; and in either case at least every ``every`` seconds of wall-clock time, so a slow
+    sweep piped into a log still shows it is alive. ``clock`` is the CLI's own (it reports on the
+    sweep from outside the worlds, which never read it); tests pass a fake one."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, total: int, stream: TextIO = sys.stderr, *, every: float = 5.0,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.total = total
         self.stream = stream
         self.tty = stream.isatty()
-        self.start = time.perf_counter()
+        self.every = every
+        self.clock = clock
+        self.start = clock()
         self._shown = -1
+        self._shown_at = self.start
 
     def update(self, done: int, failing: int) -> None:
         if self.total < 20:
             return
         step = max(1, self.total // (100 if self.tty else 10))
-        if done != self.total and done // step == self._shown:
+        now = self.clock()
+        if done != self.total and done // step == self._shown and now - self._shown_at < self.every:
             return
         self._shown = done // step
+        self._shown_at = now
         width = 30
         filled = width * done // self.total
         bar = "#" * filled + "." * (width - filled)
-        line = f"[{bar}] {done}/{self.total} seeds, {failing} failing, {time.perf_counter() - self.start:.1f} s"
+        line = f"[{bar}] {done}/{self.total} seeds, {failing} failing, {now - self.start:.1f} s"
         if self.tty:
             self.stream.write("\r" + line + ("\n" if done == self.total else ""))
         else:
@@ -52,18 +63,24 @@ class Progress:
         self.stream.flush()
 
 
-def _reproduce(args: argparse.Namespace, seed: int | None, faults: FaultConfig, plan: FaultPlan) -> str:
-    """The command that runs world ``seed`` of this sweep again, with every setting that is not the default."""
-    cmd = f"python -m sim run {args.target} --seed {seed} --faults {str(faults) or 'none'}"
+def _reproduce(args: argparse.Namespace, seed: int | None, faults: FaultConfig, plan: FaultPlan,
+               env: tuple[str, ...] = ()) -> str:
+    """The command that runs world ``seed`` of this sweep again, with every setting that is not the
+    default, for the interpreter that runs this one (``sim.command``), quoted for the shell."""
+    words = ["run", args.target, "--seed", str(seed), "--faults", str(faults) or "none"]
     if args.store != "memory":
-        cmd += f" --store {args.store}"
+        words += ["--store", args.store]
     if plan.points:
-        cmd += f" --plan '{plan}'"
+        words += ["--plan", str(plan)]
     if args.quiesce_after != 120.0:
-        cmd += f" --quiesce-after {args.quiesce_after:g}"
+        words += ["--quiesce-after", f"{args.quiesce_after:g}"]
     if args.budget != SimConfig().budget:
-        cmd += f" --budget {args.budget:g}"
-    return cmd
+        words += ["--budget", f"{args.budget:g}"]
+    if args.check_determinism:
+        words.append("--check-determinism")
+    if args.no_isolation:
+        words.append("--no-isolation")
+    return python_m("sim", words, env=env)
 
 
 #: The exit status of a sweep stopped by Ctrl-C: 128 + SIGINT, as a shell reports a process it
@@ -75,7 +92,8 @@ def _world(args: argparse.Namespace, scenario: Scenario, seed: int | None, fault
            config: SimConfig) -> RunResult:
     """One world over a fresh store of the kind ``--store`` names."""
     with world_store(args.store) as store:
-        return run_world(scenario, seed=seed, faults=faults, plan=plan, config=config, target=args.target, store=store)
+        return run_world(scenario, seed=seed, faults=faults, plan=plan, config=config, target=args.target,
+                         store=store)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -124,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 if args.traces_dir:
                     path = Path(args.traces_dir) / f"seed-{seed}.json"
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_text(render.dumps(result))
+                    path.write_text(saved.dumps(result))
             ran = done
             progress.update(done, failing)
         if args.check_hash_seed:
@@ -157,9 +175,9 @@ def _check_hash_seed(args: argparse.Namespace, scenario: Scenario, jobs: list[ha
               f"{hashseed.other_hash_seed()}")
         return 0
     print(f"seed {found.job.seed}: FAILED {found}")
-    print(f"  reproduce: PYTHONHASHSEED={found.hash_seed} "
-          f"{_reproduce(args, found.job.seed, FaultConfig.parse(found.job.faults), FaultPlan.parse(found.job.plan))}"
-          " --trace text  (and again under another PYTHONHASHSEED)")
+    again = _reproduce(args, found.job.seed, FaultConfig.parse(found.job.faults), FaultPlan.parse(found.job.plan),
+                       env=(f"PYTHONHASHSEED={found.hash_seed}",))
+    print(f"  reproduce: {again} --trace text  (and again under another PYTHONHASHSEED)")
     return 1
 
 
@@ -176,7 +194,7 @@ def _show_one(
             return 1
     shown = args.trace or "tree"
     if shown == "json":
-        print(render.dumps(result))
+        print(saved.dumps(result))
     else:
         if shown == "text":
             print(render.text(result.trace))
@@ -186,7 +204,7 @@ def _show_one(
         if not result.ok:
             print(f"reproduce: {_reproduce(args, args.seed, faults, plan)}")
     if args.out:
-        Path(args.out).write_text(render.dumps(result))
+        Path(args.out).write_text(saved.dumps(result))
     _write_html(args.html, result)
     return 0 if result.ok else 1
 
@@ -203,34 +221,37 @@ def _write_html(path: str | None, result: RunResult) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    saved_world = saved.load(args.trace)
-    data, recorded = saved_world.data, saved_world.trace
-    target = args.target or data["target"]
-    if not target:
-        raise UsageError(f"{args.trace} names no target; pass --target FILE.py:NAME")
-    scenario = load_scenario(target)
+    saved_world = saved_file.load(args.trace)
+    data, recorded = dict(saved_world.data), saved_world.trace
+    found = saved.scenario_of(data, args.trace, args.target)
     decisions = RecordedDecisions([(k, int(v)) for k, v in data["decisions"]])
     faults = FaultConfig.parse(data["faults"], quiesce_after=float(data.get("quiesce_after", 120.0)))
     config = SimConfig(budget=float(data.get("budget", SimConfig().budget)))
     result = run_world(
-        scenario, seed=data["seed"], decisions=decisions, faults=faults, plan=data["plan"], config=config,
-        target=target,
+        found.scenario, seed=data["seed"], decisions=decisions, faults=faults, plan=data["plan"], config=config,
+        target=found.target,
     )
     _write_html(args.html, result)
-    if result.trace_hash == recorded.hash():
+    same = result.trace_hash == recorded.hash()
+    if same:
         print(f"match: trace {result.trace_hash}, {result.steps} events, {len(result.violations)} violations")
-        return 0
-    first, was, now = render.first_difference(recorded, result.trace)
-    print(
-        f"differs: recorded {recorded.hash()} ({len(recorded)} events), re-run {result.trace_hash} "
-        f"({result.steps} events); first difference at event {first}"
-    )
-    decoded = {**render.decodings(result), **data.get("decoded", {})}
-    print(f"  recorded: {render.event_text(was, decoded)}")
-    print(f"  re-run:   {render.event_text(now, decoded)}")
-    if decisions.diverged:
-        print(f"  the re-run asked for other choices than the recorded ones from {decisions.diverged}")
-    return 1
+    else:
+        first, was, now = render.first_difference(recorded, result.trace)
+        print(
+            f"differs: recorded {recorded.hash()} ({len(recorded)} events), re-run {result.trace_hash} "
+            f"({result.steps} events); first difference at event {first}"
+        )
+        decoded = {**render.decodings(result), **data.get("decoded", {})}
+        print(f"  recorded: {render.event_text(was, decoded)}")
+        print(f"  re-run:   {render.event_text(now, decoded)}")
+        if decisions.diverged:
+            print(f"  the re-run asked for other choices than the recorded ones from {decisions.diverged}")
+    agree, verdicts = saved.compare_violations(data.get("violations", []), result.violations)
+    print("\n".join(verdicts))
+    if found.unchecked:
+        print(f"  (the test's {found.unchecked} invariant(s) from pytest_durable_invariants are not in the file: "
+              "replay does not check them)")
+    return 0 if same and agree else 1
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -15,7 +15,10 @@ from .result import RunResult
 from .server import digest
 from .trace import Event, Trace
 
-FORMAT_VERSION = 2  # 2: events carry their structured data (an 8th column)
+#: The version of a saved world's JSON, checked by ``python -m sim replay`` (``sim.saved``). 2: events carry
+#: their structured data (an 8th column); 3: a file target is absolute, and a world without a target (a
+#: pytest test's) records its scenario's spec and the folders its modules came from.
+FORMAT_VERSION = 3
 
 
 def text(trace: Trace, *, limit: int | None = None) -> str:

@@ -1,135 +1,162 @@
-"""A world saved as JSON (``--out``, ``--traces-dir``, ``--durable-traces-dir``), read back and checked.
+"""A world saved as JSON (``python -m sim run --out/--traces-dir``, the plugin's ``--durable-traces-dir``):
+what it records so ``python -m sim replay FILE`` rebuilds its scenario from any folder, the format
+version it is checked against, and how the re-run's violations compare with the recorded ones.
 
-``load`` turns a file into a ``SavedWorld`` or raises one ``UsageError`` naming the file and what is
-wrong with it (missing, not JSON, cut short, another tool's JSON, a field removed or edited), so
-``python -m sim replay`` never shows a traceback for a bad file.
+A world of the CLI records its target (``FILE.py:NAME`` with an absolute path, or ``MODULE:NAME`` with
+the folder the module was imported from); a world of a pytest test has no target, so it records its
+scenario as a spec (``sim.hashseed.scenario_spec``: the workflow and functions by module and name, the
+root's call, workers) and the folders their modules came from, or why it cannot be rebuilt.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping
-from pathlib import Path
+import os
+import sys
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from pytest_durable.core.errors import UsageError
+from pytest_durable.core.codec import decode, encode
+from pytest_durable.core.errors import EncodingError, UsageError
 
-from .faults import FaultConfig, FaultPlan
-from .trace import Trace
+from . import hashseed, render
+from .result import RunResult, Violation
+from .scenario import NOT_GIVEN, Scenario
+from .target import load_scenario
 
-#: The fields every saved world has; a file with none of them is some other JSON.
-REQUIRED = ("seed", "faults", "plan", "trace_hash", "decisions", "events")
+#: Format versions replay reads: 2 (a target as given on the command line, no scenario spec) and the
+#: current one.
+READABLE = (2, render.FORMAT_VERSION)
 
-#: Said after every complaint: the way to get a good file.
-AGAIN = "save the world again with python -m sim run TARGET --seed N --out FILE"
+
+def portable_target(target: str) -> str:
+    """``FILE.py:NAME`` with FILE made absolute, so the world loads from any folder; ``MODULE:NAME`` as given."""
+    where, sep, name = target.rpartition(":")
+    if sep and where and (where.endswith(".py") or "/" in where or os.sep in where):
+        return f"{os.path.abspath(where)}:{name}"
+    return target
+
+
+def import_root(module_name: str) -> str | None:
+    """The folder ``module_name`` was imported from (the ``sys.path`` entry it lies under), if known."""
+    module = sys.modules.get(module_name)
+    file = getattr(module, "__file__", None)
+    if not isinstance(file, str) or module_name == "__main__":
+        return None
+    root = os.path.dirname(os.path.abspath(file))
+    levels = module_name.count(".") + (1 if os.path.basename(file) == "__init__.py" else 0)
+    for _ in range(levels):
+        root = os.path.dirname(root)
+    return root
+
+
+def _roots(modules: Sequence[str]) -> list[str]:
+    found = [import_root(m) for m in modules]
+    return list(dict.fromkeys(r for r in found if r is not None))
+
+
+def scenario_fields(scenario: Scenario) -> dict[str, Any]:
+    """What a saved world of a pytest test records to rebuild ``scenario``: its spec and the folders its
+    modules came from, its expected value and how many invariants it had; or why it cannot be rebuilt."""
+    try:
+        spec = hashseed.scenario_spec(scenario)
+    except UsageError as exc:
+        return {"unreplayable": str(exc).removeprefix("hash-seed check: ")}
+    fields: dict[str, Any] = {
+        "scenario": spec,
+        "sys_path": _roots([f.__module__ for f in scenario.all_functions()]),
+        "invariants": len(scenario.invariants),
+    }
+    if scenario.dependencies:
+        fields["unreplayable"] = (f"its scenario takes dependencies ({', '.join(sorted(scenario.dependencies))}) "
+                                  "as factories the test passed, which a saved file cannot carry")
+    if scenario.expected is not NOT_GIVEN:
+        try:
+            fields["expected"] = encode(scenario.expected, what="the expected value")
+        except EncodingError as exc:
+            fields["unreplayable"] = f"its expected value cannot be saved: {exc}"
+    return fields
+
+
+def to_json(result: RunResult, scenario: Scenario | None = None) -> dict[str, Any]:
+    """``render.to_json`` of ``result`` with what replay needs to find its scenario from any folder: an
+    absolute target (and the import root of a module target), or, without a target, ``scenario``'s spec."""
+    data = render.to_json(result)
+    if result.target:
+        data["target"] = portable_target(result.target)
+        module = result.target.rpartition(":")[0]
+        if data["target"] == result.target:
+            data["sys_path"] = _roots([module])
+    elif scenario is not None:
+        data.update(scenario_fields(scenario))
+    return data
+
+
+def dumps(result: RunResult, scenario: Scenario | None = None) -> str:
+    return json.dumps(to_json(result, scenario), indent=None, separators=(",", ":"))
+
+
+def check_format(data: object, where: str) -> dict[str, Any]:
+    """``data`` read from ``where`` if it is a saved world of a format this version reads; else one
+    ``UsageError`` naming the file and the version."""
+    if not isinstance(data, dict) or "events" not in data:
+        raise UsageError(f"{where}: not a saved world (a JSON file written by --out or --traces-dir)")
+    version = data.get("format")
+    if version not in READABLE:
+        said = "no format version" if version is None else f"format version {version!r}"
+        raise UsageError(f"{where}: {said}, but this version of pytest-durable reads saved worlds of format "
+                         f"{' or '.join(map(str, READABLE))}; save the world again with this version")
+    return data
 
 
 @attrs.frozen
-class SavedWorld:
-    """A saved world, checked: its raw fields (``data``), the recorded trace, and what re-runs it."""
+class Replayable:
+    """A saved world's scenario, rebuilt, with the target to record and what replay cannot check."""
 
-    path: str
-    data: Mapping[str, Any]
-    trace: Trace
-    decisions: tuple[tuple[str, int], ...]
-    faults: FaultConfig
-    plan: FaultPlan
+    scenario: Scenario
+    target: str = ""
+    unchecked: int = 0  # invariants the test had, which the file cannot carry
 
 
-def load(path: str | Path) -> SavedWorld:
-    """Read and check the world saved in ``path``; a ``UsageError`` says what is wrong with the file."""
-    where = str(path)
-    data = _read_json(Path(path))
-    if not isinstance(data, dict):
-        raise UsageError(f"{where} holds a JSON {_json_kind(data)}, not a world saved by python -m sim "
-                         f"(an object with {', '.join(REQUIRED)}); {AGAIN}")
-    missing = [key for key in REQUIRED if key not in data]
-    if len(missing) == len(REQUIRED):
-        raise UsageError(f"{where} is JSON but not a world saved by python -m sim (it has none of "
-                         f"{', '.join(REQUIRED)}); pass a file written by --out, --traces-dir or --durable-traces-dir")
-    if missing:
-        raise UsageError(f"{where} lacks {', '.join(repr(k) for k in missing)}: it was edited or cut; {AGAIN}")
-    _check_types(where, data)
-    decisions = tuple((str(kind), int(value)) for kind, value in data["decisions"])
-    trace = _trace(where, data["events"])
-    if trace.hash() != data["trace_hash"]:
-        raise UsageError(f"{where}: its events hash to {trace.hash()} but it records trace_hash "
-                         f"{data['trace_hash']}: the file was edited or is corrupt; {AGAIN}")
+def scenario_of(data: dict[str, Any], where: str, override: str | None = None) -> Replayable:
+    """The scenario a saved world ran: ``override`` (``--target``), else its recorded target, else its
+    recorded spec; one ``UsageError`` saying why when none can be had."""
+    if override:
+        return Replayable(load_scenario(override), override)
+    for folder in data.get("sys_path", []):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    if data.get("target"):
+        return Replayable(load_scenario(data["target"]), data["target"])
+    hint = "pass --target FILE.py:NAME naming a scenario (or a function returning one) that runs the same workflow"
+    if data.get("unreplayable"):
+        raise UsageError(f"{where} cannot be replayed on its own: {data['unreplayable']}; {hint}")
+    spec = data.get("scenario")
+    if not spec:
+        raise UsageError(f"{where} names no target and no scenario; {hint}")
     try:
-        faults = FaultConfig.parse(data["faults"], quiesce_after=float(data.get("quiesce_after", 120.0)),
-                                   where="faults")
-        plan = FaultPlan.parse(data["plan"])
-    except UsageError as exc:
-        raise UsageError(f"{where}: {exc}") from None
-    return SavedWorld(where, data, trace, decisions, faults, plan)
+        scenario = hashseed.build(spec)
+    except (ImportError, AttributeError, AssertionError) as exc:
+        raise UsageError(f"{where}: cannot rebuild its scenario ({spec.get('workflow')}): {type(exc).__name__}: "
+                         f"{exc}; {hint}") from None
+    if "expected" in data:
+        scenario = attrs.evolve(scenario, expected=decode(data["expected"]))
+    return Replayable(scenario, unchecked=int(data.get("invariants", 0)))
 
 
-def _read_json(path: Path) -> Any:
-    if not path.exists():
-        raise UsageError(f"no file {path}; pass a JSON world written by --out, --traces-dir or --durable-traces-dir")
-    if path.is_dir():
-        raise UsageError(f"{path} is a folder; pass one of the JSON files in it")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not a text file, so not a saved world; {AGAIN}") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        cut = exc.pos >= len(text.rstrip()) - 1 or "Unterminated" in exc.msg
-        why = "it ends too early: the file was cut short" if cut and text.strip() else "not JSON"
-        raise UsageError(f"{path}: {why} ({exc.msg}: line {exc.lineno}, column {exc.colno}); {AGAIN}") from None
-
-
-def _json_kind(value: object) -> str:
-    return {list: "list", str: "string", bool: "boolean", int: "number", float: "number"}.get(type(value), "null")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
-
-
-def _check_types(where: str, data: Mapping[str, Any]) -> None:
-    """Each field the replay reads has the type the simulator writes."""
-
-    def bad(key: str, want: str) -> UsageError:
-        return UsageError(f"{where}: {key!r} must be {want}, got {data[key]!r:.60}: the file was edited; {AGAIN}")
-
-    seed = data["seed"]
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise bad("seed", "a whole number or null")
-    for key in ("faults", "plan", "trace_hash"):
-        if not isinstance(data[key], str):
-            raise bad(key, "a string")
-    if data.get("target") is not None and not isinstance(data["target"], str):
-        raise bad("target", "a string FILE.py:NAME or null")
-    for key in ("quiesce_after", "budget"):
-        if key in data and not _is_number(data[key]):
-            raise bad(key, "a number of seconds >= 0")
-    decisions = data["decisions"]
-    if not isinstance(decisions, list) or not all(
-        isinstance(d, list) and len(d) == 2 and isinstance(d[0], str) and isinstance(d[1], int)
-        and not isinstance(d[1], bool) for d in decisions
-    ):
-        raise bad("decisions", "a list of [kind, number] pairs")
-    if not isinstance(data["events"], list):
-        raise bad("events", "a list of events")
-
-
-def _trace(where: str, rows: list[Any]) -> Trace:
-    trace = Trace()
-    for index, row in enumerate(rows):
-        try:
-            _, time, process, incarnation, kind, id, detail, *rest = row
-            fields = rest[0] if rest else {}
-            trace.add(float(time), str(process), int(incarnation), str(kind), str(id), str(detail),
-                      **{str(k): str(v) for k, v in fields.items()})
-        except (TypeError, ValueError, AttributeError):
-            raise UsageError(f"{where}: event {index} cannot be read ({json.dumps(row)[:80]}): the file was edited; "
-                             f"{AGAIN}") from None
-    return trace
+def compare_violations(recorded: Sequence[str], rerun: Sequence[Violation]) -> tuple[bool, list[str]]:
+    """Whether the re-run broke the same checks as the recorded world, and lines saying so, naming those
+    that differ."""
+    now = [str(v) for v in rerun]
+    if list(recorded) == now:
+        if not now:
+            return True, ["violations: none, as recorded"]
+        return True, [f"violations: the same {len(now)} as recorded", *(f"  {v}" for v in now)]
+    lines = [f"violations differ: recorded {len(recorded)}, re-run {len(now)}"]
+    lines += [f"  only recorded: {v}" for v in recorded if v not in now]
+    lines += [f"  only in the re-run: {v}" for v in now if v not in recorded]
+    if len(lines) == 1:  # the same ones in another order
+        lines += [f"  recorded order: {'; '.join(recorded)}", f"  re-run order:   {'; '.join(now)}"]
+    return False, lines

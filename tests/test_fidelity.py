@@ -16,6 +16,7 @@ import tests.sim_scenarios as ss
 from pytest_durable.core import codec
 from pytest_durable.core.errors import UsageError
 from sim import RunResult, Scenario, run_world
+from sim.command import interpreter
 from sim.isolation import FreshModules, isolated_modules
 from sim.wallclock import EPOCH
 
@@ -148,7 +149,8 @@ def test_check_hash_seed_catches_a_set_of_strings_iterated_to_decide_children() 
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "seed 0: FAILED hash-seed: seed 0 traced" in checked.stdout
     assert "under PYTHONHASHSEED=1: it depends on the hash order of strings" in checked.stdout
-    assert "reproduce: PYTHONHASHSEED=1 python -m sim run tests.fidelity_scenarios:set_order --seed 0" in (
+    python = interpreter(cwd=str(ROOT))  # the interpreter that ran the sweep (sim.command)
+    assert f"reproduce: PYTHONHASHSEED=1 {python} -m sim run tests.fidelity_scenarios:set_order --seed 0" in (
         checked.stdout)
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from sim.command import interpreter
+
 pytest_plugins = ["pytester"]
 
 # A module of durable functions every pytester project below imports.
@@ -339,7 +341,7 @@ def test_trace_modes_choose_what_the_report_shows(project: pytest.Pytester,
     for mode in ("none", "short", "tree", "full"):
         out = project.runpytest(f"--durable-trace={mode}", "--durable-seed=1").stdout.str()
         marks = {"summary": "  the test failed: AssertionError", "tree": "execution tree:", "trace": "\ntrace:",
-                 "reproduce": "reproduce: pytest"}
+                 "reproduce": "reproduce: "}
         shown[mode] = tuple(name if text in out else "" for name, text in marks.items())
     assert shown == {
         "none": ("", "", "", "reproduce"),
@@ -486,13 +488,14 @@ def test_a_failure_reports_the_world_and_its_reproduce_line_fails_identically(pr
         "  the test failed: AssertionError: ledger: effects 'charge:'* not exactly once: charge:card x*",
         "execution tree:",
         "job  charge_in_body(3)*",
-        f"reproduce: pytest 'test_bug.py::test_charges_once' --durable-seed={report['run_seed']}",
+        f"reproduce: {interpreter()} -m pytest test_bug.py::test_charges_once --durable-seed={report['run_seed']}",
     ])
     index = int(re.search(r"world (\d+) of 200", output)[1])  # type: ignore[index]
     assert len(worlds(project)) == index  # the first failing world stops the test
     argv = shlex.split(report["reproduce"])
-    assert argv[0] == "pytest"
-    again = run_subprocess(project, *argv[1:], "-p", "no:cacheprovider")
+    assert argv[1:3] == ["-m", "pytest"]
+    again = subprocess.run([*argv, "-p", "no:cacheprovider"], cwd=project.path, capture_output=True, text=True,
+                           timeout=300)
     assert again.returncode == pytest.ExitCode.TESTS_FAILED, again.stdout + again.stderr
     assert durable_report(again.stdout) == report
 
@@ -512,7 +515,7 @@ def pytest_durable_invariants(item, scenario):
         "world 1 of 2 (run seed 9): seed *: root job resolved; faults: none; *",
         "  violation (8) user: job.1 looked at 3 promises",
         "execution tree:",
-        "reproduce: pytest 'test_probe.py::test_probe' --durable-seed=9",
+        f"reproduce: {interpreter()} -m pytest test_probe.py::test_probe --durable-seed=9",
     ])
 
 
@@ -647,7 +650,7 @@ def pytest_durable_format_trace(item, result):
     project.makepyfile(test_bug=BUGGY)
     result = project.runpytest("--durable-seed=2")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["CUSTOM test_charges_once seed=* events=*", "reproduce: pytest *"])
+    result.stdout.fnmatch_lines(["CUSTOM test_charges_once seed=* events=*", f"reproduce: {interpreter()} -m pytest *"])
     assert "execution tree:" not in result.stdout.str()
 
 

@@ -29,6 +29,7 @@ from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, Susp
 from pytest_durable.core.store import TAG_PARENT
 from pytest_durable.sdk.futures import DurableFuture
 from sim import FaultConfig, RunResult, Scenario, SimConfig, Violation, run_world
+from sim.command import interpreter
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = 300  # the most seeds any search may take
@@ -385,15 +386,15 @@ def test_the_printed_reproduce_line_reproduces_the_failure() -> None:
     line = next((x for x in sweep.stdout.splitlines() if x.strip().startswith("reproduce: ")), None)
     assert line is not None, sweep.stdout
     command = line.strip().removeprefix("reproduce: ")
-    match = re.fullmatch(r"python -m sim run examples/side_effect_bug\.py:buggy --seed (\d+) --faults \S+", command)
+    python = re.escape(interpreter(cwd=str(ROOT)))  # the interpreter that ran the sweep (sim.command)
+    match = re.fullmatch(python + r" -m sim run examples/side_effect_bug\.py:buggy --seed (\d+) --faults \S+", command)
     assert match is not None, command
     seed = match.group(1)
     assert re.search(rf"^seed {seed}: FAILED \(8\) user: ledger: 'charge:order-42' was recorded 2 times", sweep.stdout,
                      re.M)
     argv = shlex.split(command)
-    assert argv[0] == "python"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    again = subprocess.run([sys.executable, *argv[1:]], capture_output=True, text=True, cwd=ROOT, env=env)
+    again = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env)
     assert again.returncode == 1, again.stdout + again.stderr
     assert f"seed {seed}: root checkout " in again.stdout
     assert "violation (8) user: ledger: 'charge:order-42' was recorded 2 times, expected exactly once" in again.stdout

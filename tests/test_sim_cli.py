@@ -43,7 +43,7 @@ def test_one_world_as_a_tree_text_and_json() -> None:
     text = sim("run", EXAMPLE, "--seed", "4711", "--faults", "crash,drop", "--trace", "text")
     assert re.search(r"^\s+0\s+0\.000\s+client\s+send\s+fan-out-fan-in\s+create$", text.stdout, re.M)
     as_json = json.loads(sim("run", EXAMPLE, "--seed", "4711", "--faults", "crash,drop", "--trace", "json").stdout)
-    assert as_json["seed"] == 4711 and as_json["target"] == EXAMPLE
+    assert as_json["seed"] == 4711 and as_json["target"] == f"{ROOT / EXAMPLE.partition(':')[0]}:scenario"
     summary_hash = re.search(r"trace (\w+)", tree.stdout)
     assert summary_hash is not None and as_json["trace_hash"] == summary_hash.group(1)
 
