@@ -371,5 +371,7 @@ def test_a_json_file_that_is_not_a_world_is_one_clear_error(tmp_path: Path) -> N
     path.write_text("[1, 2, 3]")
     out = sim("replay", str(path))
     assert out.returncode == 2
-    assert out.stderr.splitlines() == [f"python -m sim replay: {path}: not a saved world (a JSON file written by "
-                                       "--out or --traces-dir)"]
+    assert out.stderr.splitlines() == [f"python -m sim replay: {path} holds a JSON list, not a world saved by "
+                                       "python -m sim (an object with seed, faults, plan, trace_hash, decisions, "
+                                       "events); save the world again with python -m sim run TARGET --seed N --out "
+                                       "FILE"]
