@@ -38,7 +38,7 @@ def assert_settled(result: RunResult, id: str | None = None, state: str | Promis
     want = state if isinstance(state, PromiseState) else PromiseState(state)
     target = id or result.root_id
     record = next((p for p in result.promises if p.id == target), None)
-    assert record is not None, f"no promise {target!r} in world seed {result.seed}"
+    assert record is not None, f"no promise {target!r} in world ({result.name})"
     assert record.state is want, f"promise {target!r} is {record.state.value}, expected {want.value}"
 
 
@@ -96,7 +96,7 @@ def assert_replay_deterministic(durable_sim: DurableSim, result: RunResult) -> N
     __tracebackhide__ = True
     again = durable_sim.rerun(result)
     assert again.trace_hash == result.trace_hash, (
-        f"world seed {result.seed} is not deterministic: trace {result.trace_hash} then {again.trace_hash}"
+        f"world ({result.name}) is not deterministic: trace {result.trace_hash} then {again.trace_hash}"
     )
 
 

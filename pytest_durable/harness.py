@@ -41,7 +41,7 @@ class WorldFailed(AssertionError):
     def __init__(self, result: RunResult) -> None:
         self.result = result
         lines = [str(v) for v in result.violations]
-        super().__init__(f"world seed {result.seed} broke {len(lines)} check(s):\n  " + "\n  ".join(lines))
+        super().__init__(f"world ({result.name}) broke {len(lines)} check(s):\n  " + "\n  ".join(lines))
 
 
 def check_run_call(workflow: object, args: tuple[Any, ...], kwargs: dict[str, Any], *, id: object,

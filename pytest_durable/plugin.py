@@ -89,6 +89,7 @@ class RunState:
     seed: int
     worlds: int = 0
     failing_traces: list[str] = attrs.field(factory=list)
+    failing_pages: list[str] = attrs.field(factory=list)
     current: TestState | None = None
 
 
@@ -618,6 +619,8 @@ class Reporter:
         self.state.worlds += int(str(props.get("durable_worlds", 0)))
         if "durable_trace" in props:
             self.state.failing_traces.append(str(props["durable_trace"]))
+        if "durable_html" in props:
+            self.state.failing_pages.append(str(props["durable_html"]))
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not (self.state.worlds or self.interrupted) or getattr(self.config, "workerinput", None) is not None:
@@ -626,6 +629,8 @@ class Reporter:
         line = f"durable: {worlds} ran (seed={self.state.seed}){self.interrupted}"
         if self.state.failing_traces:
             line += f"; traces of failing worlds written to {Path(self.state.failing_traces[0]).parent}"
+        if self.state.failing_pages:
+            line += f"; timelines of failing worlds drawn in {Path(self.state.failing_pages[0]).parent}"
         terminalreporter.write_line(line)
 
 

@@ -231,6 +231,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         found.scenario, seed=data["seed"], decisions=decisions, faults=faults, plan=data["plan"], config=config,
         target=found.target,
     )
+    result = attrs.evolve(result, seed=data["seed"])  # the recorded world's seed, for its summary and page
     _write_html(args.html, result)
     same = result.trace_hash == recorded.hash()
     if same:
@@ -283,7 +284,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--faults", default="crash,drop,reject", help="fault kinds, e.g. crash=0.05:2,drop (default crash,drop,reject)"
     )
-    run.add_argument("--plan", help="explicit fault points, e.g. 'crash(w1, after_create, job.1)'")
+    run.add_argument("--plan", help="explicit fault points, e.g. 'crash(w1, after_create, job.1)', the n-th such "
+                     "request 'crash(w2, before_dispatch, default, 57)', at an await 'crash(w1, await, pay.0)', "
+                     "'drop(response, settle, 2)'")
     run.add_argument("--quiesce-after", type=float, default=120.0, help="no new faults after this virtual time")
     run.add_argument("--budget", type=float, default=SimConfig().budget,
                      help="liveness: seconds the root may take to settle after faults stop, plus "

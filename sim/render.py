@@ -44,7 +44,7 @@ def headline(result: RunResult) -> str:
     faults = ", ".join(f"{k} {n}" for k, n in result.fault_counts.items()) or "none"
     state = result.root.state.value if result.root is not None else "never settled"
     return (
-        f"seed {result.seed}: root {result.root_id} {state}; faults: {faults}; {result.steps} steps; "
+        f"{result.name}: root {result.root_id} {state}; faults: {faults}; {result.steps} steps; "
         f"{result.virtual_time:.3f} s virtual; trace {result.trace_hash}"
     )
 

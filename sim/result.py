@@ -80,6 +80,11 @@ class RunResult:
     budget: float = 600.0
 
     @property
+    def name(self) -> str:
+        """``seed 7``, or ``drawn world`` for one whose choices Hypothesis made (it has no seed)."""
+        return f"seed {self.seed}" if self.seed is not None else "drawn world"
+
+    @property
     def ok(self) -> bool:
         return not self.violations
 

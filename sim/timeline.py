@@ -267,7 +267,7 @@ def page(result: RunResult, *, failure: str = "") -> str:
 
 
 def _head(result: RunResult) -> str:
-    title = f"seed {result.seed} · {result.target or 'world'}"
+    title = f"{result.name} · {result.target or 'world'}"
     violations = "".join(
         f'<li class="violation" data-check="{escape(v.check)}"{_attrs([("promise", v.id)] if v.id else [])}>'
         f"{escape(said(v))}</li>"

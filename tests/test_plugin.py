@@ -510,7 +510,7 @@ def pytest_durable_invariants(item, scenario):
     result = project.runpytest("--durable-seed=9")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "*WorldFailed: world seed * broke 1 check(s):",
+        "*WorldFailed: world (seed *) broke 1 check(s):",
         "*(8) user: job.1 looked at 3 promises",
         "world 1 of 2 (run seed 9): seed *: root job resolved; faults: none; *",
         "  violation (8) user: job.1 looked at 3 promises",
@@ -710,7 +710,7 @@ def test_assertion_helpers_explain_a_mismatch(project: pytest.Pytester) -> None:
     result = project.runpytest("-p", "no:cacheprovider", "-rA")
     result.assert_outcomes(failed=4, passed=1)
     result.stdout.fnmatch_lines(["PASSED test_asserts.py::test_replays"])
-    result.stdout.fnmatch_lines(["*world seed * is not deterministic: trace * then *"])
+    result.stdout.fnmatch_lines(["*world (seed *) is not deterministic: trace * then *"])
     result.stdout.fnmatch_lines([
         "*execution trees differ (- actual, + expected):",
         "*  fan_out resolved",

@@ -161,13 +161,13 @@ def test_a_failure_is_reported_in_our_words_and_its_pinned_line_fails_identicall
         "*test_checkout(",
         "*    world=World(faults='crash=0.03'),",
         "*durable: faults: crash(w1, before_create, checkout.1)",
-        "*seed None: root checkout resolved; faults: crash 1; * trace *",
+        "*drawn world: root checkout resolved; faults: crash 1; * trace *",
         "*  violation (8) user: ledger: 'charge:order-42' was recorded 2 times, expected exactly once"
         " (by checkout on w1#1 at t=*; by checkout on w*#* at t=*)",
         "*checkout  checkout_buggy(*",
         '*durable: pin it: @durable_example(plan="crash(w1, before_create, checkout.1)")',
     ])
-    trace = re.search(r"seed None: .* trace ([0-9a-f]+)", found.stdout.str())
+    trace = re.search(r"drawn world: .* trace ([0-9a-f]+)", found.stdout.str())
     assert trace is not None
     pin = re.search(r"durable: pin it: (@durable_example\(.*\))$", found.stdout.str(), re.M)
     assert pin is not None
