@@ -475,6 +475,7 @@ h1{font-size:18px;margin:0 0 2px}
   background:#868e96}
 .mark span{position:absolute;left:8px;top:1px;font-size:11px;white-space:nowrap;font-weight:600}
 .mark.crash{top:0;height:100%;border-left:2px solid #c62828}
+.mark.crash span{left:auto;right:9px} /* left of its line: an effect at the same moment labels to the right */
 .mark.crash::before{background:#c62828}
 .mark.crash span{color:#c62828}
 .mark.restart::before{background:#2e7d32}
