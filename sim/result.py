@@ -19,6 +19,7 @@ CHECKS = {
     "replay-children": 3,
     "replay-value": 4,
     "expected-value": 4,
+    "outcome": 4,
     "liveness": 5,
     "task-invariants": 6,
     "determinism": 7,

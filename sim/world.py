@@ -36,6 +36,7 @@ from .faults import CRASH_OPS, CRASH_WHEN, FaultConfig, FaultPlan
 from .injector import AwaitCrashes, Injector
 from .ledger import Ledger, set_current
 from .network import SimStore
+from .outcomes import acceptable_outcome
 from .process import SimProcess
 from .result import CAUSES, RunResult, Violation
 from .scenario import NOT_GIVEN, Scenario
@@ -351,6 +352,8 @@ def run_world(
     if not partial:
         if scenario.expected is not NOT_GIVEN:
             found += checks.expected_value(world.root, scenario.expected)
+        if scenario.outcomes is not NOT_GIVEN:
+            found += acceptable_outcome(world.root, scenario.outcomes)
         found += checks.liveness(
             world.root, scenario.root_id, fault_config.quiesce_after, world.budget(), world.root_param
         )

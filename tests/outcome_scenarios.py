@@ -1,0 +1,119 @@
+"""Workflows whose outcome a fault may rightly change (issue 12, items 1, 6 and 8), each with a buggy
+twin: a compensating saga, a timeout fallback, and module state that must not leak between worlds.
+Durable functions live at module level so every process incarnation gets fresh copies of them."""
+
+from __future__ import annotations
+
+import attrs
+import trio
+
+from pytest_durable import Constant, Context, Rejected, TimedOut, current_promise_id, function
+from sim import Scenario, at_most_once, exactly_once, ledger
+
+# -- a saga: reserve, charge; a charge rejected after its retries releases the reservation --------------
+
+
+@attrs.frozen
+class Order:
+    id: str
+    amount: int
+
+
+@function
+async def reserve(order: Order) -> str:
+    ledger().record(f"reserve:{order.id}", idempotency_key=current_promise_id())
+    return f"reserved {order.id}"
+
+
+@function(retry=Constant(delay=1, max_retries=1))
+async def charge(order: Order) -> str:
+    ledger().record(f"charge:{order.id}", idempotency_key=current_promise_id())
+    return f"charged {order.amount}"
+
+
+@function
+async def release(order: Order) -> str:
+    ledger().record(f"release:{order.id}", idempotency_key=current_promise_id())
+    return f"released {order.id}"
+
+
+@function
+async def saga(ctx: Context, order: Order) -> str:
+    await ctx.run(reserve, order)
+    try:
+        await ctx.run(charge, order)
+    except Rejected:
+        await ctx.run(release, order)  # compensate: the reservation goes back
+        return "refunded"
+    return "completed"
+
+
+@function
+async def saga_buggy(ctx: Context, order: Order) -> str:
+    await ctx.run(reserve, order)
+    await ctx.run(charge, order)  # BUG: a charge rejected after its retries leaves the reservation held
+    return "completed"
+
+
+def released_unless_completed(result: object) -> list[str]:
+    """A saga that did not complete gave its reservation back; one that completed kept it."""
+    from sim import RunResult
+
+    assert isinstance(result, RunResult)
+    if not result.settled:
+        return []
+    released = result.ledger.count("release:order-7")
+    completed = result.root is not None and result.root.state.value == "resolved" and result.value == "completed"
+    if completed and released:
+        return ["the saga completed but released its reservation"]
+    if not completed and not released:
+        return [f"the saga ended {result.outcome()[0]} without releasing its reservation"]
+    return []
+
+
+SAGA_OUTCOMES = ("completed", "refunded")
+SAGA_INVARIANTS = (exactly_once("reserve:"), at_most_once("charge:"), at_most_once("release:"),
+                   released_unless_completed)
+
+
+def saga_scenario() -> Scenario:
+    return Scenario(saga, (Order("order-7", 1999),), functions=(reserve, charge, release), root_id="saga",
+                    outcomes=SAGA_OUTCOMES, invariants=SAGA_INVARIANTS)
+
+
+def saga_buggy_scenario() -> Scenario:
+    return Scenario(saga_buggy, (Order("order-7", 1999),), functions=(reserve, charge, release), root_id="saga",
+                    outcomes=SAGA_OUTCOMES, invariants=SAGA_INVARIANTS)
+
+
+# -- a timeout fallback: a quote that takes too long falls back to a cached price -----------------------
+
+
+@function(retry=Constant(delay=1, max_retries=3))
+async def live_quote(sku: str) -> int:
+    await trio.sleep(1.0)
+    return 120
+
+
+@function
+async def price(ctx: Context, sku: str) -> int:
+    try:
+        return await ctx.run(live_quote, sku).options(timeout=4)
+    except TimedOut:
+        return 100  # the cached price
+
+
+@function
+async def price_buggy(ctx: Context, sku: str) -> int:
+    return await ctx.run(live_quote, sku).options(timeout=4)  # BUG: TimedOut is not handled
+
+
+PRICES = (120, 100)
+
+
+def price_scenario() -> Scenario:
+    return Scenario(price, ("sku-1",), functions=(live_quote,), root_id="price", outcomes=PRICES)
+
+
+def price_buggy_scenario() -> Scenario:
+    return Scenario(price_buggy, ("sku-1",), functions=(live_quote,), root_id="price", outcomes=PRICES)
