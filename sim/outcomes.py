@@ -36,7 +36,7 @@ def checked_outcomes(outcomes: object, where: str) -> Outcomes:
     if isinstance(outcomes, type) or (callable(outcomes) and not isinstance(outcomes, Iterable)):
         if isinstance(outcomes, type):  # one exception class: a rejection of that kind is the only outcome
             return (outcomes,)
-        return outcomes  # type: ignore[return-value]
+        return outcomes
     if not isinstance(outcomes, Iterable):
         raise UsageError(f"{where}: outcomes= must be several values or a predicate, got {outcomes!r}; {hint}")
     values = tuple(sorted(outcomes, key=repr)) if isinstance(outcomes, Set) else tuple(outcomes)
@@ -72,7 +72,8 @@ def acceptable_outcome(root: PromiseRecord | None, outcomes: Outcomes) -> list[V
         said = f"returned {value!r}"
     except Rejected as exc:
         value = exc
-        why = exc.message if exc.type_name in ("Rejected", "TimedOut", "Canceled") else f"{exc.type_name}: {exc.message}"
+        chained = exc.type_name in ("Rejected", "TimedOut", "Canceled")  # its message names the child
+        why = exc.message if chained else f"{exc.type_name}: {exc.message}"
         said = f"was {root.state.value} ({why})"
     if callable(outcomes) and not isinstance(outcomes, tuple):
         try:

@@ -77,6 +77,13 @@ def scenario_fields(scenario: Scenario) -> dict[str, Any]:
             fields["expected"] = encode(scenario.expected, what="the expected value")
         except EncodingError as exc:
             fields["unreplayable"] = f"its expected value cannot be saved: {exc}"
+    if isinstance(scenario.outcomes, tuple):
+        try:
+            fields["outcomes"] = encode(list(scenario.outcomes), what="the acceptable outcomes")
+        except EncodingError as exc:
+            fields["unreplayable"] = f"its acceptable outcomes cannot be saved: {exc}"
+    elif scenario.outcomes is not NOT_GIVEN:
+        fields["unreplayable"] = "its acceptable outcomes are a predicate (outcomes=...), which a saved file cannot carry"
     return fields
 
 
@@ -143,6 +150,8 @@ def scenario_of(data: dict[str, Any], where: str, override: str | None = None) -
                          f"{exc}; {hint}") from None
     if "expected" in data:
         scenario = attrs.evolve(scenario, expected=decode(data["expected"]))
+    if "outcomes" in data:
+        scenario = attrs.evolve(scenario, outcomes=tuple(decode(data["outcomes"])))
     return Replayable(scenario, unchecked=int(data.get("invariants", 0)))
 
 

@@ -38,7 +38,7 @@ from .ledger import Ledger, set_current
 from .network import SimStore
 from .outcomes import acceptable_outcome
 from .process import SimProcess
-from .result import CAUSES, RunResult, Violation
+from .result import RunResult, Violation, cause_first
 from .scenario import NOT_GIVEN, Scenario
 from .scheduler import deterministic_scheduling
 from .script import Action
@@ -378,9 +378,9 @@ def run_world(
     for invariant in scenario.invariants:
         for line in invariant(result):
             found.append(Violation("user", line))
-    found.sort(key=lambda v: v.check not in CAUSES)  # the cause first, then its symptoms, each in order
-    if tuple(found) != result.violations:
-        result = result.with_violations(tuple(found))
+    ordered = cause_first(found, world.root)  # the cause first, then its symptoms
+    if ordered != result.violations:
+        result = result.with_violations(ordered)
     return result
 
 

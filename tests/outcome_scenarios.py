@@ -117,3 +117,50 @@ def price_scenario() -> Scenario:
 
 def price_buggy_scenario() -> Scenario:
     return Scenario(price_buggy, ("sku-1",), functions=(live_quote,), root_id="price", outcomes=PRICES)
+
+
+# -- cause first: a double charge (the cause) makes the bank hold the card, so the root never settles ----
+
+
+@function
+async def charge_twice_holds(order: Order) -> str:
+    ledger().record(f"charge:{order.id}")  # BUG: no idempotency key, and a crash re-runs this leaf
+    if ledger().count(f"charge:{order.id}") > 1:
+        await trio.sleep_forever()  # the bank holds a duplicate charge for review and never answers
+    return f"charged {order.amount}"
+
+
+@function
+async def pay_held(ctx: Context, order: Order) -> str:
+    return await ctx.run(charge_twice_holds, order)
+
+
+def held_scenario() -> Scenario:
+    return Scenario(pay_held, (Order("order-7", 1999),), functions=(charge_twice_holds,), root_id="pay",
+                    invariants=(exactly_once("charge:"),))
+
+
+# -- no leakage between worlds: a module-level set one world fills -------------------------------------
+
+TAKEN: set[str] = set()
+
+
+class SeatTaken(Exception):
+    pass
+
+
+@function(retry=Constant(delay=1, max_retries=0))
+async def take_seat(seat: str) -> str:
+    if seat in TAKEN:  # in production, a fresh process starts with an empty set
+        raise SeatTaken(f"{seat} is taken in this process")
+    TAKEN.add(seat)
+    return f"took {seat}"
+
+
+@function
+async def book(ctx: Context, seat: str) -> str:
+    return await ctx.run(take_seat, seat)
+
+
+def booking_scenario(isolate: bool = True) -> Scenario:
+    return Scenario(book, ("12A",), functions=(take_seat,), root_id="book", expected="took 12A", isolate=isolate)
