@@ -83,7 +83,7 @@ def scenario_fields(scenario: Scenario) -> dict[str, Any]:
         except EncodingError as exc:
             fields["unreplayable"] = f"its acceptable outcomes cannot be saved: {exc}"
     elif scenario.outcomes is not NOT_GIVEN:
-        fields["unreplayable"] = "its acceptable outcomes are a predicate (outcomes=...), which a saved file cannot carry"
+        fields["unreplayable"] = "its acceptable outcomes are a predicate, which a saved file cannot carry"
     return fields
 
 
