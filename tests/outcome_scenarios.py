@@ -164,3 +164,23 @@ async def book(ctx: Context, seat: str) -> str:
 
 def booking_scenario(isolate: bool = True) -> Scenario:
     return Scenario(book, ("12A",), functions=(take_seat,), root_id="book", expected="took 12A", isolate=isolate)
+
+
+# -- cause first: a loyalty point added twice (the cause) makes the root return 2 points (the symptom) ---
+
+
+@function
+async def add_point(customer: str) -> int:
+    ledger().record(f"point:{customer}")  # BUG: no idempotency key, and a crash re-runs this leaf
+    await trio.sleep(0.1)
+    return ledger().count(f"point:{customer}")
+
+
+@function
+async def reward(ctx: Context, customer: str) -> int:
+    return await ctx.run(add_point, customer)
+
+
+def reward_scenario() -> Scenario:
+    return Scenario(reward, ("ada",), functions=(add_point,), root_id="reward", outcomes=(1,),
+                    invariants=(exactly_once("point:"),))
