@@ -32,6 +32,13 @@ async def charge(order: Order) -> str:
 
 
 @function
+async def refund(order: Order) -> str:
+    if ledger().count(f"charge:{order.id}"):  # the payment API refunds a charge it took; else a no-op
+        ledger().record(f"refund:{order.id}", idempotency_key=f"refund-{order.id}")
+    return f"refunded {order.id}"
+
+
+@function
 async def release(order: Order) -> str:
     ledger().record(f"release:{order.id}", idempotency_key=current_promise_id())
     return f"released {order.id}"
@@ -43,7 +50,10 @@ async def saga(ctx: Context, order: Order) -> str:
     try:
         await ctx.run(charge, order)
     except Rejected:
-        await ctx.run(release, order)  # compensate: the reservation goes back
+        # compensate: a rejected charge may still have gone through (its body ran, a crash came before
+        # its settle, and the attempts after it were rejected), so refund it, then release the reservation
+        await ctx.run(refund, order)
+        await ctx.run(release, order)
         return "refunded"
     return "completed"
 
@@ -68,16 +78,18 @@ def released_unless_completed(result: object) -> list[str]:
         return ["the saga completed but released its reservation"]
     if not completed and not released:
         return [f"the saga ended {result.outcome()[0]} without releasing its reservation"]
+    if not completed and result.ledger.count("charge:order-7") != result.ledger.count("refund:order-7"):
+        return ["the saga did not complete but kept a charge"]
     return []
 
 
 SAGA_OUTCOMES = ("completed", "refunded")
-SAGA_INVARIANTS = (exactly_once("reserve:"), at_most_once("charge:"), at_most_once("release:"),
+SAGA_INVARIANTS = (exactly_once("reserve:"), at_most_once("charge:"), at_most_once("refund:"), at_most_once("release:"),
                    released_unless_completed)
 
 
 def saga_scenario() -> Scenario:
-    return Scenario(saga, (Order("order-7", 1999),), functions=(reserve, charge, release), root_id="saga",
+    return Scenario(saga, (Order("order-7", 1999),), functions=(reserve, charge, refund, release), root_id="saga",
                     outcomes=SAGA_OUTCOMES, invariants=SAGA_INVARIANTS)
 
 
@@ -184,3 +196,55 @@ async def reward(ctx: Context, customer: str) -> int:
 def reward_scenario() -> Scenario:
     return Scenario(reward, ("ada",), functions=(add_point,), root_id="reward", outcomes=(1,),
                     invariants=(exactly_once("point:"),))
+
+
+# -- a batch saga (the shape): pay every item in parallel; any payment rejected refunds the rest --
+
+
+@function(retry=Constant(delay=1, max_retries=1))
+async def pay_item(i: int) -> int:
+    await trio.sleep(0.2)
+    ledger().record(f"pay:{i}", idempotency_key=current_promise_id())
+    return i
+
+
+@function
+async def refund_item(i: int) -> int:
+    if ledger().count(f"pay:{i}"):  # the payment API refunds a payment it took; any other is a no-op
+        ledger().record(f"refund:{i}", idempotency_key=f"refund-{i}")
+    return i
+
+
+@function
+async def batch(ctx: Context, n: int) -> str:
+    handles = [await ctx.run(pay_item, i).spawn() for i in range(n)]
+    paid: list[int] = []
+    failed = False
+    for handle in handles:
+        try:
+            paid.append(await handle)
+        except Rejected:
+            failed = True
+    if not failed:
+        return "completed"
+    # a rejected payment may still have gone through (its body ran, then a later attempt failed), so
+    # every item is refunded: the extra children a fault brought about, batch.3, batch.4 and batch.5
+    for i in range(n):
+        await ctx.run(refund_item, i)
+    return "refunded"
+
+
+def refunded_what_was_paid(result: object) -> list[str]:
+    from sim import RunResult
+
+    assert isinstance(result, RunResult)
+    if not result.settled or result.value == "completed":
+        return []
+    paid = {key.removeprefix("pay:") for key in result.ledger.counts("pay:")}
+    refunded = {key.removeprefix("refund:") for key in result.ledger.counts("refund:")}
+    return [f"payments not refunded: {sorted(paid - refunded)}"] if paid != refunded else []
+
+
+def batch_scenario() -> Scenario:
+    return Scenario(batch, (3,), functions=(pay_item, refund_item), root_id="batch", outcomes=SAGA_OUTCOMES,
+                    invariants=(at_most_once("pay:"), at_most_once("refund:"), refunded_what_was_paid))

@@ -58,6 +58,20 @@ def test_the_saga_without_compensation_is_found_naming_its_outcome_and_the_accep
     assert [v.check for v in found.violations] == ["outcome", "user"]
 
 
+def test_a_batch_saga_whose_refunds_faults_bring_about_is_not_a_replay_violation() -> None:
+    # the shape: one world pays three items, another has a payment rejected and refunds the
+    # others (children batch.3 to batch.5 that a fault-free world never makes); each is judged by its record
+    faults = "crash,drop,duplicate,delay,partition,server_restart,reject=0.4,store_error"
+    ends = {}
+    for seed in range(150):
+        result = run_world(o.batch_scenario(), seed=seed, faults=faults)
+        assert result.ok, (seed, [str(v) for v in result.violations])
+        ends[result.value] = ends.get(result.value, 0) + 1
+        if result.value == "refunded":
+            assert {"batch.3", "batch.4", "batch.5"} <= {p.id for p in result.promises}
+    assert ends.get("refunded", 0) >= 20 and ends.get("completed", 0) >= 20, ends
+
+
 def test_a_timeout_fallback_passes_1000_seeds_of_every_fault_and_falls_back_in_some() -> None:
     prices = {}
     for seed in range(1000):
