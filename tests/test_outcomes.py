@@ -307,3 +307,18 @@ def test_book(durable_sim):
     assert TAKEN == set()
 ''')
     pytester.runpytest("--durable-seed=1", "-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+# -- the README's example -------------------------------------------------------------------------------
+
+
+def test_the_readme_example_of_acceptable_outcomes_runs_as_written(tmp_path: Path) -> None:
+    import re
+
+    text = (ROOT / "README.md").read_text().split("### Acceptable outcomes, and the cause first", 1)[1]
+    block = re.search(r"```python\n(.*?)```", text, re.S)
+    assert block is not None
+    (tmp_path / "snippet.py").write_text(block[1])
+    done = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "True [100, 120]\n"
