@@ -151,7 +151,10 @@ def scenario_of(data: dict[str, Any], where: str, override: str | None = None) -
     if "expected" in data:
         scenario = attrs.evolve(scenario, expected=decode(data["expected"]))
     if "outcomes" in data:
-        scenario = attrs.evolve(scenario, outcomes=tuple(decode(data["outcomes"])))
+        values = decode(data["outcomes"])
+        if not isinstance(values, list) or not values:
+            raise UsageError(f"{where}: its acceptable outcomes are not a list of values; save the world again")
+        scenario = attrs.evolve(scenario, outcomes=tuple(values))
     return Replayable(scenario, unchecked=int(data.get("invariants", 0)))
 
 

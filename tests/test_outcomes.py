@@ -322,3 +322,16 @@ def test_the_readme_example_of_acceptable_outcomes_runs_as_written(tmp_path: Pat
     done = subprocess.run([sys.executable, "snippet.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "True [100, 120]\n"
+
+
+def test_a_saved_world_carries_its_acceptable_values_and_refuses_a_predicate() -> None:
+    from sim import saved
+
+    scenario = o.price_scenario()
+    data = json.loads(saved.dumps(run_world(scenario, seed=0), scenario))
+    assert saved.scenario_of(data, "world.json").scenario.outcomes == (120, 100)
+    by_predicate = Scenario(o.price, ("sku-1",), functions=(o.live_quote,), root_id="price",
+                            outcomes=lambda v: v == 120)
+    data = json.loads(saved.dumps(run_world(by_predicate, seed=0), by_predicate))
+    with pytest.raises(UsageError, match="its acceptable outcomes are a predicate, which a saved file cannot carry"):
+        saved.scenario_of(data, "world.json")
