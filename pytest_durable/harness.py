@@ -33,6 +33,19 @@ class WorldSettings:
     config: SimConfig | None = None
     #: The store each world runs over: ``memory`` or ``sqlite`` (a fresh SQLite file per world).
     store: str = "memory"
+    #: The root's acceptable outcomes from ``@pytest.mark.durable(outcomes=...)`` (``Scenario(outcomes=...)``),
+    #: for every ``durable_sim.run`` of the test that gives neither ``expected=`` nor ``outcomes=``.
+    outcomes: Any = None
+
+
+def _outcomes(expected: Any, outcomes: Any, marked: Any) -> Any:
+    """The outcomes a scenario of ``durable_sim`` gets: the call's, else the marker's unless the call
+    gives ``expected``, else none."""
+    from sim.scenario import NOT_GIVEN
+
+    if outcomes is not ...:
+        return outcomes
+    return marked if marked is not None and expected is ... else NOT_GIVEN
 
 
 class WorldFailed(AssertionError):
@@ -139,7 +152,8 @@ class DurableSim:
 
     def scenario(self, workflow: DurableFunction[..., Any], *args: Any, id: str = "root",
                  functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., workers: int | None = None,
-                 dependencies: Mapping[str, Callable[[], object]] | None = None, **kwargs: Any) -> Scenario:
+                 dependencies: Mapping[str, Callable[[], object]] | None = None, outcomes: Any = ...,
+                 **kwargs: Any) -> Scenario:
         """The scenario ``run`` would run, for inspection or for ``sim.run_world``."""
         from sim import Scenario
         from sim.scenario import NOT_GIVEN
@@ -155,13 +169,14 @@ class DurableSim:
             workflow, tuple(args), kwargs, functions=tuple(all_functions.values()),
             workers={"default": workers or settings.workers}, root_id=id,
             expected=NOT_GIVEN if expected is ... else expected, invariants=tuple(invariants),
-            dependencies=dict(dependencies or {}),
+            dependencies=dict(dependencies or {}), outcomes=_outcomes(expected, outcomes, settings.outcomes),
         )
 
     def run(self, workflow: DurableFunction[..., Any], /, *args: Any, id: str = "root",
             functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., faults: str | None = None,
             plan: str | None = None, workers: int | None = None, check: bool = True, world: World | None = None,
-            dependencies: Mapping[str, Callable[[], object]] | None = None, **kwargs: Any) -> RunResult:
+            dependencies: Mapping[str, Callable[[], object]] | None = None, outcomes: Any = ...,
+            **kwargs: Any) -> RunResult:
         """Run ``workflow(*args, **kwargs)`` as root ``id`` in one world and return its ``RunResult``.
 
         Durable functions defined in the workflow's module and the test's module are registered on
@@ -170,6 +185,8 @@ class DurableSim:
         ``pytest_durable.strategies``) runs it in that world: its faults and choices, not the seed's.
         ``dependencies`` maps a name to a factory of what bodies read as ``pytest_durable.dependency(name)``
         (``Scenario(dependencies=...)``: called once per process incarnation, e.g. a fake client).
+        ``outcomes`` names the root's acceptable outcomes (``Scenario(outcomes=...)``: several values or a
+        predicate), where ``expected`` demands one value; the marker's ``outcomes=`` applies otherwise.
         """
         __tracebackhide__ = hide_ours
         from sim import FaultConfig, FaultPlan, SimConfig, run_world
@@ -178,6 +195,13 @@ class DurableSim:
 
         check_run_call(workflow, args, kwargs, id=id, functions=functions, faults=faults, plan=plan, workers=workers,
                        check=check, world=world, dependencies=dependencies)
+        if outcomes is not ...:
+            from sim.outcomes import checked_outcomes
+
+            if expected is not ...:
+                raise UsageError("durable_sim.run: give expected= (the one value the root must return) or outcomes= "
+                                 "(the outcomes it may reach), not both")
+            checked_outcomes(outcomes, "durable_sim.run")
         settings = self._settings()
         if faults is not None:
             settings = attrs.evolve(settings, faults=faults)
@@ -188,7 +212,7 @@ class DurableSim:
         if self._hooks is not None:
             self._hooks.pytest_durable_configure_world(item=self._item, world=settings)
         scenario = self.scenario(workflow, *args, id=id, functions=functions, expected=expected,
-                                 workers=settings.workers, dependencies=dependencies, **kwargs)
+                                 workers=settings.workers, dependencies=dependencies, outcomes=outcomes, **kwargs)
         observers: list[Any] = []
         if self._hooks is not None:
             extra = self._hooks.pytest_durable_fault_points(item=self._item, scenario=scenario)

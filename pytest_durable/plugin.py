@@ -79,7 +79,7 @@ OPTIONS = {
     )
 }
 MARKER_ARGS = {"seeds": int, "faults": str, "workers": int, "quiesce_after": float, "budget": float, "plan": str,
-               "store": str}
+               "store": str, "outcomes": object}
 
 
 @attrs.define
@@ -254,7 +254,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "durable(seeds=N, faults='crash,drop', workers=N, quiesce_after=S, budget=S, "
-        "plan='crash(w1, after_create, x.1)', store='memory|sqlite|postgres'): "
+        "plan='crash(w1, after_create, x.1)', store='memory|sqlite|postgres', outcomes=('done', 'refunded')): "
         "run the test once per simulated world (pytest-durable)",
     )
     seed = _run_seed(config)
@@ -314,6 +314,9 @@ def _check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
         cast = MARKER_ARGS.get(key)
         if cast is None:
             raise pytest.UsageError(f"{where}: unknown argument {key!r}; it takes {', '.join(MARKER_ARGS)}")
+        if cast is object:  # outcomes: several values or a predicate (sim.outcomes)
+            _check_marker_outcomes(value, where)
+            continue
         ok = isinstance(value, str) if cast is str else (
             isinstance(value, (int, float)) and not isinstance(value, bool) and value >= (1 if cast is int else 0)
             and (cast is float or isinstance(value, int)) and math.isfinite(value)
@@ -335,6 +338,17 @@ def _check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
     if "store" in marker.kwargs and marker.kwargs["store"] not in STORE_KINDS:
         raise pytest.UsageError(f"{where}: store must be one of {'|'.join(STORE_KINDS)}, "
                                 f"got {marker.kwargs['store']!r}")
+
+
+def _check_marker_outcomes(value: object, where: str) -> None:
+    from sim.outcomes import checked_outcomes
+
+    from .core.errors import UsageError
+
+    try:
+        checked_outcomes(value, where)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -380,10 +394,11 @@ def _settings_for(item: pytest.Item) -> Callable[[int], WorldSettings]:
     plan = str(marker.kwargs.get("plan", "")) if marker is not None else ""
     determinism = _flag(config, "check_determinism")
     store = _store_kind(config, marker)
+    outcomes = marker.kwargs.get("outcomes") if marker is not None else None
 
     def settings(seed: int) -> WorldSettings:
         return WorldSettings(seed=seed, faults=faults, plan=plan, workers=workers, quiesce_after=quiesce, budget=budget,
-                             check_determinism=determinism, store=store)
+                             check_determinism=determinism, store=store, outcomes=outcomes)
 
     return settings
 

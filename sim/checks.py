@@ -11,7 +11,7 @@ from typing import Any
 from pytest_durable.core.codec import describe_call
 from pytest_durable.core.records import PromiseRecord
 
-from .result import RunResult, Violation
+from .result import RunResult, Violation, cause_first
 from .trace import Trace
 
 
@@ -80,4 +80,4 @@ def determinism(first: RunResult, second: RunResult) -> RunResult:
         "determinism", f"the same world gave trace {first.trace_hash} then {second.trace_hash}; they part at event "
         f"{part}: the first run had {render.event_text(a, decoded)}; the second had {render.event_text(b, decoded)}",
         next((e.id for e in (a, b) if e is not None), ""), (part,))
-    return first.with_violations((*first.violations, violation))
+    return first.with_violations(cause_first((*first.violations, violation), first.root))

@@ -77,6 +77,13 @@ def scenario_fields(scenario: Scenario) -> dict[str, Any]:
             fields["expected"] = encode(scenario.expected, what="the expected value")
         except EncodingError as exc:
             fields["unreplayable"] = f"its expected value cannot be saved: {exc}"
+    if isinstance(scenario.outcomes, tuple):
+        try:
+            fields["outcomes"] = encode(list(scenario.outcomes), what="the acceptable outcomes")
+        except EncodingError as exc:
+            fields["unreplayable"] = f"its acceptable outcomes cannot be saved: {exc}"
+    elif scenario.outcomes is not NOT_GIVEN:
+        fields["unreplayable"] = "its acceptable outcomes are a predicate, which a saved file cannot carry"
     return fields
 
 
@@ -143,6 +150,11 @@ def scenario_of(data: dict[str, Any], where: str, override: str | None = None) -
                          f"{exc}; {hint}") from None
     if "expected" in data:
         scenario = attrs.evolve(scenario, expected=decode(data["expected"]))
+    if "outcomes" in data:
+        values = decode(data["outcomes"])
+        if not isinstance(values, list) or not values:
+            raise UsageError(f"{where}: its acceptable outcomes are not a list of values; save the world again")
+        scenario = attrs.evolve(scenario, outcomes=tuple(values))
     return Replayable(scenario, unchecked=int(data.get("invariants", 0)))
 
 

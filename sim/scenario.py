@@ -11,6 +11,8 @@ import attrs
 from pytest_durable.core.errors import UsageError
 from pytest_durable.sdk.function import DurableFunction
 
+from .outcomes import checked_outcomes
+
 if TYPE_CHECKING:
     from .result import RunResult
 
@@ -25,8 +27,12 @@ class Scenario:
     """One durable workflow run as a root, with the worker processes that serve it.
 
     ``workers`` maps a group to its number of processes (``w1``, ``w2``, … across groups); the root
-    runs on ``group``. ``expected`` (if given) is the root's value every world must reach; in any case
-    the value must be what a replay of the world's own record gives (``sim.oracle``).
+    runs on ``group``. ``expected`` (if given) is the root's value every world must reach; ``outcomes``
+    (if given, instead) the outcomes it may reach, since faults may rightly change how a workflow ends:
+    several values (``("completed", "refunded")``; an exception class among them accepts a root rejected
+    with that error), or a predicate called with the root's value, or its ``Rejected`` error
+    (``sim.outcomes``). In any case the value must be what a replay of the world's own record gives
+    (``sim.oracle``).
 
     ``isolate`` says which modules each process incarnation gets fresh copies of (``sim.isolation``):
     ``True`` (the default) the user modules that define the durable functions, ``False`` none (module
@@ -47,6 +53,7 @@ class Scenario:
     group: str = "default"
     root_id: str = "root"
     expected: Any = NOT_GIVEN
+    outcomes: Any = NOT_GIVEN
     invariants: tuple[Invariant, ...] = ()
     isolate: bool | tuple[str, ...] = True
     dependencies: Mapping[str, Callable[[], object]] = attrs.field(factory=dict)
@@ -61,6 +68,11 @@ class Scenario:
         ):
             raise UsageError(f"Scenario: isolate must be True, False or a tuple of module names (\"-name\" to "
                              f"leave one out), got {self.isolate!r}")
+        if self.outcomes is not NOT_GIVEN:
+            if self.expected is not NOT_GIVEN:
+                raise UsageError("Scenario: give expected= (the one value the root must return) or outcomes= (the "
+                                 "outcomes it may reach), not both; put the expected value among the outcomes")
+            object.__setattr__(self, "outcomes", checked_outcomes(self.outcomes, "Scenario"))
         if not isinstance(self.dependencies, Mapping):
             raise UsageError(f"Scenario: dependencies must map names to factories, got {self.dependencies!r}")
         for name, factory in self.dependencies.items():

@@ -36,8 +36,9 @@ from .faults import CRASH_OPS, CRASH_WHEN, FaultConfig, FaultPlan
 from .injector import AwaitCrashes, Injector
 from .ledger import Ledger, set_current
 from .network import SimStore
+from .outcomes import acceptable_outcome
 from .process import SimProcess
-from .result import CAUSES, RunResult, Violation
+from .result import RunResult, Violation, cause_first
 from .scenario import NOT_GIVEN, Scenario
 from .scheduler import deterministic_scheduling
 from .script import Action
@@ -351,6 +352,8 @@ def run_world(
     if not partial:
         if scenario.expected is not NOT_GIVEN:
             found += checks.expected_value(world.root, scenario.expected)
+        if scenario.outcomes is not NOT_GIVEN:
+            found += acceptable_outcome(world.root, scenario.outcomes)
         found += checks.liveness(
             world.root, scenario.root_id, fault_config.quiesce_after, world.budget(), world.root_param
         )
@@ -375,9 +378,9 @@ def run_world(
     for invariant in scenario.invariants:
         for line in invariant(result):
             found.append(Violation("user", line))
-    found.sort(key=lambda v: v.check not in CAUSES)  # the cause first, then its symptoms, each in order
-    if tuple(found) != result.violations:
-        result = result.with_violations(tuple(found))
+    ordered = cause_first(found, world.root)  # the cause first, then its symptoms
+    if ordered != result.violations:
+        result = result.with_violations(ordered)
     return result
 
 

@@ -193,9 +193,11 @@ def test_marker_is_registered(project: pytest.Pytester) -> None:
         ("(workers=1.5)", "workers=1.5 is not valid; workers must be a positive int"),
         ("(quiesce_after=-1)", "quiesce_after=-1 is not valid; quiesce_after must be a positive float"),
         ("(faults=3)", "faults=3 is not valid; faults must be a string"),
-        ("(sedes=10)", "unknown argument 'sedes'; it takes seeds, faults, workers, quiesce_after, budget, plan, store"),
+        ("(sedes=10)", "unknown argument 'sedes'; it takes seeds, faults, workers, quiesce_after, budget, plan, store, "
+                       "outcomes"),
         ("(10)",
-         "takes keyword arguments only (seeds, faults, workers, quiesce_after, budget, plan, store), got (10,)"),
+         "takes keyword arguments only (seeds, faults, workers, quiesce_after, budget, plan, store, outcomes), "
+         "got (10,)"),
         ("(faults='crash,meteor')", "--faults: cannot read 'meteor'"),
         ("(plan='crash(w1)')", "fault plan: cannot read 'crash(w1)'"),
     ],
