@@ -232,7 +232,7 @@ class World:
     def budget(self) -> float:
         """How long after faults stop the root may take to settle: the configured budget, and more
         for every promise the world has made (the work grows with the fan-out)."""
-        return self.config.budget + self.config.budget_per_promise * len(self.store.promises())
+        return self.config.budget + self.config.budget_per_promise * self.store.promise_count()
 
     def _end(self) -> float:
         end = self.faults.quiesce_after + self.budget()

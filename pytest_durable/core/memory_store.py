@@ -57,6 +57,10 @@ class MemoryStore:
         """The stored record of ``id`` (a due timeout not applied), or ``None``."""
         return self._promises.get(id)
 
+    def promise_count(self) -> int:
+        """How many promises the store holds."""
+        return len(self._promises)
+
     def promise_map(self) -> Mapping[str, PromiseRecord]:
         """A snapshot of promises by id."""
         return dict(self._promises)
