@@ -43,13 +43,20 @@ async def bench_fan_out(ctx: Context, n: int) -> int:
     return total
 
 
-def measure(n: int, repeat: int) -> tuple[float, float, int]:
-    """Best wall time and best CPU time (of this thread) of ``repeat`` worlds with a fan-out of ``n``, and
-    the world's step count. CPU time is what other programs on the machine disturb least."""
+#: Wall seconds after which a size stops repeating its world (a 50,000-child world runs once by default).
+REPEAT_WITHIN = 20.0
+
+
+def measure(n: int, repeat: int) -> tuple[float, float, int, int]:
+    """Best wall time and best CPU time (of this thread) of up to ``repeat`` worlds with a fan-out of
+    ``n`` (no more once they took ``REPEAT_WITHIN`` seconds), the world's step count and the runs made.
+    CPU time is what other programs on the machine disturb least."""
     scenario = Scenario(bench_fan_out, (n,), functions=(bench_leaf,), expected=n * (n - 1) // 2, workers={"default": 1})
     best = best_cpu = float("inf")
-    steps = 0
-    for _ in range(repeat):
+    steps = runs = 0
+    began = time.perf_counter()
+    while runs < repeat and (runs == 0 or time.perf_counter() - began < REPEAT_WITHIN):
+        runs += 1
         start, start_cpu = time.perf_counter(), time.thread_time()
         result = run_world(scenario, seed=1)
         best_cpu = min(best_cpu, time.thread_time() - start_cpu)
@@ -57,7 +64,7 @@ def measure(n: int, repeat: int) -> tuple[float, float, int]:
         if not result.ok:
             raise SystemExit(f"bench: the world of size {n} failed: {result.violations[0]}")
         steps = result.steps
-    return best, best_cpu, steps
+    return best, best_cpu, steps, runs
 
 
 @attrs.frozen
@@ -70,6 +77,7 @@ class Size:
     cpu: float
     steps: int
     peak_growth: int
+    runs: int
 
 
 def _peak_rss() -> int:
@@ -93,8 +101,8 @@ def measure_here(n: int, repeat: int) -> Size:
     resident memory over the resident memory before them, so a fresh process gives a clean one."""
     measure(10, 1)
     before = max(_current_rss(), _peak_rss())
-    seconds, cpu, steps = measure(n, repeat)
-    return Size(n, seconds, cpu, steps, max(0, _peak_rss() - before))
+    seconds, cpu, steps, runs = measure(n, repeat)
+    return Size(n, seconds, cpu, steps, max(0, _peak_rss() - before), runs)
 
 
 def measure_fresh(n: int, repeat: int) -> Size:
@@ -125,10 +133,11 @@ def isolation_cost(worlds: int = 50, n: int = 10) -> tuple[float, float]:
 
 
 def main(sizes: list[int], *, repeat: int = 3) -> int:
-    print("each size runs in a fresh process; seconds: the best wall time of its runs; cpu: the best CPU time "
-          "(µs/child and ratio use it); peak: how much its peak resident memory grew", flush=True)
-    print(f"{'children':>9} {'seconds':>9} {'cpu s':>8} {'µs/child':>9} {'ratio':>6} {'peak MB':>8} {'KB/child':>9} "
-          f"{'steps':>9} {'steps/child':>11}", flush=True)
+    print(f"each size runs in a fresh process, up to --repeat times while its runs took under {REPEAT_WITHIN:g} s; "
+          "seconds: the best wall time of its runs; cpu: the best CPU time (µs/child and ratio use it); peak: how "
+          "much its peak resident memory grew", flush=True)
+    print(f"{'children':>9} {'runs':>4} {'seconds':>9} {'cpu s':>8} {'µs/child':>9} {'ratio':>6} {'peak MB':>8} "
+          f"{'KB/child':>9} {'steps':>9} {'steps/child':>11}", flush=True)
     base: float | None = None
     measured: list[Size] = []
     for n in sorted(set(sizes)):
@@ -136,9 +145,9 @@ def main(sizes: list[int], *, repeat: int = 3) -> int:
         measured.append(size)
         per_child = size.cpu / n
         base = per_child if base is None else base
-        print(f"{n:>9} {size.seconds:>9.3f} {size.cpu:>8.3f} {per_child * 1e6:>9.1f} {per_child / base:>6.2f} "
-              f"{size.peak_growth / 1e6:>8.1f} {size.peak_growth / n / 1e3:>9.2f} {size.steps:>9} "
-              f"{size.steps / n:>11.1f}", flush=True)
+        print(f"{n:>9} {size.runs:>4} {size.seconds:>9.3f} {size.cpu:>8.3f} {per_child * 1e6:>9.1f} "
+              f"{per_child / base:>6.2f} {size.peak_growth / 1e6:>8.1f} {size.peak_growth / n / 1e3:>9.2f} "
+              f"{size.steps:>9} {size.steps / n:>11.1f}", flush=True)
     print("ratio: cost per child relative to the smallest size in this run (≈1 means cost grows linearly with N)")
     largest, smallest = measured[-1], measured[0]
     if len(measured) > 1:

@@ -162,6 +162,8 @@ class SimServer:
         stores have every task looked at, with only the promises the tasks name (not a copy of all)."""
         take = getattr(self.store, "take_changes", None)
         tasks = self.store.tasks() if take is None else self._changed_tasks(*take())
+        if not tasks:
+            return
         needed = {id for t in tasks for id in (t.promise_id, *t.callbacks)}
         promises = {id: record for id in needed if (record := self.store.promise(id)) is not None}
         for task_id, line in task_invariant_breaks(tasks, promises):

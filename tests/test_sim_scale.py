@@ -92,14 +92,15 @@ def test_the_scale_bench_prints_time_and_memory_per_child(capsys: pytest.Capture
     out = capsys.readouterr().out
     lines = out.splitlines()
     header = next(line for line in lines if line.split()[:1] == ["children"])
-    assert header.split() == ["children", "seconds", "cpu", "s", "µs/child", "ratio", "peak", "MB", "KB/child", "steps",
-                              "steps/child"]
+    assert header.split() == ["children", "runs", "seconds", "cpu", "s", "µs/child", "ratio", "peak", "MB",
+                              "KB/child", "steps", "steps/child"]
     rows = [line.split() for line in lines if line.split() and line.split()[0].isdigit()]
     assert [row[0] for row in rows] == ["20", "40"]  # smallest first: the baseline of the ratio
     for row in rows:
-        seconds, cpu, per_child, ratio, peak, per_child_kb = map(float, row[1:7])
+        assert row[1] == "1"
+        seconds, cpu, per_child, ratio, peak, per_child_kb = map(float, row[2:8])
         assert seconds > 0 and cpu > 0 and per_child > 0 and ratio > 0 and peak >= 0 and per_child_kb >= 0
-    assert float(rows[0][4]) == 1.0
+    assert float(rows[0][5]) == 1.0
     assert "the 40-child world ran and passed its checks in" in out
     assert "KB" in out.split("the 40-child world")[1]
 
