@@ -70,7 +70,9 @@ class MemoryStore:
     def take_changes(self) -> tuple[list[TaskRecord], list[str]]:
         """The tasks (in creation order) and the ids of the promises written since the last call, so a
         check made after every request can look at those alone instead of every record (a big fan-out
-        of tasks made that check's cost grow with the square of its size). The first call returns them all."""
+        of tasks made that check's cost grow with the square of its size). The first call returns them all.
+        Writes are logged where this class makes them (``create_promise``, ``_settle``, ``_put_task``): a
+        subclass that assigns ``_tasks`` or ``_promises`` itself should go through those to be seen."""
         if self._changes is None:
             self._changes = ({}, {})
             return list(self._tasks.values()), list(self._promises)
