@@ -321,7 +321,8 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=int, default=200, help="throughput: worlds per fault set (default 200)")
     bench.add_argument("--examples", type=int, default=100,
                        help="throughput: crash-search examples per bug of examples/ (default 100)")
-    bench.add_argument("--sizes", default="100,1000,10000", help="scale: fan-out sizes (default 100,1000,10000)")
+    bench.add_argument("--sizes", default="100,1000,10000,50000",
+                       help="scale: fan-out sizes (default 100,1000,10000,50000)")
     bench.add_argument("--repeat", type=int, default=3, help="scale: runs per size; the best is reported")
     bench.add_argument("--runs", type=int, default=5,
                        help="search: independent searches per bug; live: real scenarios (default 5)")

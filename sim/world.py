@@ -30,6 +30,7 @@ from pytest_durable.sdk.function import DurableFunction
 from pytest_durable.sdk.worker import ErrorHook
 
 from . import checks, oracle
+from .collector import fewer_collections
 from .config import SimConfig
 from .decisions import Decisions, SeededDecisions
 from .faults import CRASH_OPS, CRASH_WHEN, FaultConfig, FaultPlan
@@ -233,7 +234,7 @@ class World:
     def budget(self) -> float:
         """How long after faults stop the root may take to settle: the configured budget, and more
         for every promise the world has made (the work grows with the fan-out)."""
-        return self.config.budget + self.config.budget_per_promise * len(self.store.promises())
+        return self.config.budget + self.config.budget_per_promise * self.store.promise_count()
 
     def _end(self) -> float:
         end = self.faults.quiesce_after + self.budget()
@@ -319,7 +320,7 @@ def run_world(
     clock = trio.testing.MockClock(autojump_threshold=0)
     watchdog = Watchdog(config.step_limit) if config.step_limit > 0 else None
     try:
-        with deterministic_scheduling(decisions):
+        with deterministic_scheduling(decisions), fewer_collections():
             if watchdog is None:
                 trio.run(world.main, clock=clock, instruments=list(instruments))
             else:

@@ -39,6 +39,11 @@ class Inspect(Protocol):
         """The stored record of ``id``, or ``None``."""
         ...
 
+    def promise_count(self) -> int:
+        """How many promises the store holds (``len(promises())``, without copying them: the simulator
+        asks on every poll of a world's client, and a copy made a big world's cost grow with N²)."""
+        ...
+
     def promise_map(self) -> Mapping[str, PromiseRecord]:
         """A snapshot of every promise by id (a copy: later operations do not change it)."""
         ...

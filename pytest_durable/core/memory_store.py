@@ -42,6 +42,8 @@ class MemoryStore:
         self._timeouts: list[tuple[float, int, str]] = []  # (timeout_at, seq, promise id)
         self._leases: list[tuple[float, int, str, int]] = []  # (expires_at, seq, task id, version)
         self._seq = 0
+        #: Ids written since ``take_changes`` was last called (tasks, promises); None until it is first called.
+        self._changes: tuple[dict[str, None], dict[str, None]] | None = None
 
     # -- inspection (``core.inspection.Inspect``: synchronous; for tests, checks and renderers) -----
 
@@ -57,9 +59,26 @@ class MemoryStore:
         """The stored record of ``id`` (a due timeout not applied), or ``None``."""
         return self._promises.get(id)
 
+    def promise_count(self) -> int:
+        """How many promises the store holds."""
+        return len(self._promises)
+
     def promise_map(self) -> Mapping[str, PromiseRecord]:
         """A snapshot of promises by id."""
         return dict(self._promises)
+
+    def take_changes(self) -> tuple[list[TaskRecord], list[str]]:
+        """The tasks (in creation order) and the ids of the promises written since the last call, so a
+        check made after every request can look at those alone instead of every record (a big fan-out
+        of tasks made that check's cost grow with the square of its size). The first call returns them all.
+        Writes are logged where this class makes them (``create_promise``, ``_settle``, ``_put_task``): a
+        subclass that assigns ``_tasks`` or ``_promises`` itself should go through those to be seen."""
+        if self._changes is None:
+            self._changes = ({}, {})
+            return list(self._tasks.values()), list(self._promises)
+        tasks, promises = self._changes
+        self._changes = ({}, {})
+        return [self._tasks[id] for id in sorted(tasks, key=self._order.__getitem__)], list(promises)
 
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
         """Every record now; with ``apply_due``, as a sweep would leave them (computed on a copy)."""
@@ -95,6 +114,8 @@ class MemoryStore:
         )
         self._promises[id] = record
         self._order[id] = len(self._order)
+        if self._changes is not None:
+            self._changes[1][id] = None
         parent = all_tags.get(TAG_PARENT)
         if parent is not None:
             self._children.setdefault(parent, []).append(id)
@@ -105,6 +126,8 @@ class MemoryStore:
             self._tasks[id] = TaskRecord(
                 id=id, promise_id=id, target=target, state=TaskState.PENDING, retry_at=now
             )
+            if self._changes is not None:
+                self._changes[0][id] = None
             self._pending.setdefault(target, {})[id] = None
         return record
 
@@ -291,6 +314,8 @@ class MemoryStore:
 
     def _put_task(self, task: TaskRecord) -> TaskRecord:
         self._tasks[task.id] = task
+        if self._changes is not None:
+            self._changes[0][task.id] = None
         return task
 
     def _check_fence(self, fence: Fence | None) -> TaskRecord | None:
@@ -349,6 +374,8 @@ class MemoryStore:
         now = self.clock.now() if at is None else at
         settled = attrs.evolve(record, state=state, value=value, settled_on=now)
         self._promises[record.id] = settled
+        if self._changes is not None:
+            self._changes[1][record.id] = None
         if record.id in self._tasks:
             self._complete(record.id)
         for task_id in list(self._waiters.pop(record.id, {})):

@@ -278,6 +278,10 @@ class SqlEngine:
         with self._reading():
             return self._load_promise(id)
 
+    def promise_count(self) -> int:
+        with self._reading():
+            return int(self._x("SELECT COUNT(*) FROM promises").fetchone()[0])
+
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
         if not apply_due:
             with self._reading():
@@ -657,6 +661,10 @@ class SqlStore:
     def promise(self, id: str) -> PromiseRecord | None:
         """The stored record of ``id`` (a due timeout not applied), or ``None``."""
         return self.engine.promise(id)
+
+    def promise_count(self) -> int:
+        """How many promises the store holds."""
+        return self.engine.promise_count()
 
     def promise_map(self) -> Mapping[str, PromiseRecord]:
         """A snapshot of promises by id."""

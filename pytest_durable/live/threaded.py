@@ -58,6 +58,9 @@ class Threaded:
     def promise(self, id: str) -> PromiseRecord | None:
         return self.store.promise(id)
 
+    def promise_count(self) -> int:
+        return self.store.promise_count()
+
     def promise_map(self) -> Mapping[str, PromiseRecord]:
         return self.store.promise_map()
 
