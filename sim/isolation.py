@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_durable.core.errors import UsageError
 from pytest_durable.sdk.function import DurableFunction, Registry
 
+from .codecache import shared_code
 from .wallclock import STAND_INS
 
 if TYPE_CHECKING:
@@ -139,7 +140,8 @@ class FreshModules:
         fresh.__builtins__ = self._builtins  # type: ignore[attr-defined]
         self.modules[name] = fresh  # before running it: an import cycle sees the partial module, as in Python
         try:
-            exec(_code(name), fresh.__dict__)
+            with shared_code():  # attrs' generated methods: compiled once, made anew in each copy
+                exec(_code(name), fresh.__dict__)
         except Exception as exc:
             del self.modules[name]
             raise UsageError(f"a fresh copy of module {name!r} for a simulated process failed to import: "

@@ -52,3 +52,14 @@ def test_only_incarnations_that_run_a_body_copy_the_users_modules(copies: list[s
         ran += len(bodies)
     assert ran < started  # idle incarnations exist in these worlds: they made no copy
 
+
+def test_copies_share_attrs_compiled_code_but_not_classes_or_functions() -> None:
+    scenario = load_scenario(FAN_OUT)
+    (name,) = isolated_modules(scenario)
+    one, two = FreshModules([name]).module(name), FreshModules([name]).module(name)
+    a, b = one.WorkItem, two.WorkItem
+    assert a is not b and a.__init__ is not b.__init__  # each copy its own class and methods
+    assert a.__init__.__code__ is b.__init__.__code__  # compiled once
+    assert a(1, "x") != b(1, "x")  # attrs' __eq__ compares classes: the copies' values do not mix
+    assert a(1, "x") == a(1, "x") and repr(a(1, "x")) == "WorkItem(id=1, data='x')"
+    assert one.fan_out_fan_in_n is not two.fan_out_fan_in_n
