@@ -13,6 +13,7 @@ import __future__
 
 import builtins
 import contextlib
+import functools
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ _code: dict[tuple[str, str, str, int], types.CodeType] = {}
 _depth = 0
 
 
+@functools.cache
 def _future_flags(module: types.ModuleType) -> int:
     """The ``from __future__`` flags of ``module``: the ones its own calls to ``compile`` inherit."""
     flags = 0
