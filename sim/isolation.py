@@ -25,8 +25,9 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pytest_durable.core.errors import UsageError
-from pytest_durable.sdk.function import DurableFunction
+from pytest_durable.sdk.function import DurableFunction, Registry
 
+from .codecache import shared_code
 from .wallclock import STAND_INS
 
 if TYPE_CHECKING:
@@ -139,7 +140,8 @@ class FreshModules:
         fresh.__builtins__ = self._builtins  # type: ignore[attr-defined]
         self.modules[name] = fresh  # before running it: an import cycle sees the partial module, as in Python
         try:
-            exec(_code(name), fresh.__dict__)
+            with shared_code():  # attrs' generated methods: compiled once, made anew in each copy
+                exec(_code(name), fresh.__dict__)
         except Exception as exc:
             del self.modules[name]
             raise UsageError(f"a fresh copy of module {name!r} for a simulated process failed to import: "
@@ -191,3 +193,39 @@ class FreshModules:
                 setattr(view, attr, self.module(full))
             return view
         return result
+
+
+class FreshRegistry(Registry):
+    """A process incarnation's registry of the scenario's functions, taken from its fresh module copies
+    the first time a function is looked up. An incarnation that never runs a body (idle, or crashed
+    before it acquired a task) then never executes the user's modules: a copy costs a module's import
+    (attrs classes, decorators), a large share of a small world. The copy a body sees is the same
+    as when it was made at start-up; only when module-level code runs moves, as a slower import would.
+    """
+
+    def __init__(self, fresh: FreshModules, fns: Iterable[DurableFunction[..., Any]]) -> None:
+        super().__init__()
+        self._fresh: FreshModules | None = fresh
+        self._pending = tuple(fns)
+
+    def _load(self) -> None:
+        if self._fresh is not None:
+            for fn in self._fresh.functions(self._pending):  # a copy that fails to import raises each time
+                super().register(fn)
+            self._fresh = None
+
+    def register(self, fn: DurableFunction[Any, Any]) -> None:
+        self._load()
+        super().register(fn)
+
+    def get(self, name: str) -> DurableFunction[Any, Any]:
+        self._load()
+        return super().get(name)
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return super().__contains__(name)
+
+    def names(self) -> list[str]:
+        self._load()
+        return super().names()

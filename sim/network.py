@@ -19,6 +19,7 @@ import trio
 from pytest_durable.core.errors import StoreUnavailable
 from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
 
+from . import virtual_time
 from .server import ServerDied
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class SimStore:
         try:
             for attempt in range(config.max_attempts):
                 if attempt:
-                    await trio.sleep(min(config.backoff * 2 ** (attempt - 1), config.backoff_cap))
+                    await virtual_time.sleep(min(config.backoff * 2 ** (attempt - 1), config.backoff_cap))
                 try:
                     return await self._attempt(op, id, method, args, kwargs)
                 except _Lost:
@@ -157,12 +158,12 @@ class SimStore:
         if drop == "request" or world.partitioned(self.name):
             self._trace("drop", id, f"{op} request" + (" (partition)" if drop != "request" else ""), op=op,
                         side="request", cause="fault" if drop == "request" else "partition")
-            await trio.sleep_until(deadline)
+            await virtual_time.sleep_until(deadline)
             raise _Lost
-        await trio.sleep(world.latency(where))
+        await virtual_time.sleep(world.latency(where))
         if not server.up:
             self._trace("drop", id, f"{op} request (server down)", op=op, side="request", cause="server down")
-            await trio.sleep_until(max(deadline, trio.current_time()))
+            await virtual_time.sleep_until(max(deadline, trio.current_time()))
             raise _Lost
         if injector.fire("store_error", where):
             self._trace("refused", id, f"{op} (injected store error)")
@@ -170,7 +171,7 @@ class SimStore:
         try:
             ok, result = server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
         except ServerDied:
-            await trio.sleep_until(max(deadline, trio.current_time()))
+            await virtual_time.sleep_until(max(deadline, trio.current_time()))
             raise _Lost from None
         if injector.fire("duplicate", where):
             self._duplicate(op, id, method, args, kwargs)
@@ -179,9 +180,9 @@ class SimStore:
         if drop == "response" or world.partitioned(self.name):
             self._trace("drop", id, f"{op} response" + (" (partition)" if drop != "response" else ""), op=op,
                         side="response", cause="fault" if drop == "response" else "partition")
-            await trio.sleep_until(max(deadline, trio.current_time()))
+            await virtual_time.sleep_until(max(deadline, trio.current_time()))
             raise _Lost
-        await trio.sleep(world.latency(where))
+        await virtual_time.sleep(world.latency(where))
         if crash == "after":
             await self._crash("after", op, id)
         self._trace("receive", id, op)
@@ -211,7 +212,7 @@ class SimStore:
         when its sender crashed meanwhile (a dead incarnation's message, as in production); only a
         server that is down then loses it."""
         in_request.set(True)  # a carrier of a message, not a body (no await crash here)
-        await trio.sleep(after)
+        await virtual_time.sleep(after)
         if not self.world.server.up:
             self._trace("lost", id, f"{op} duplicate (server down)")
             return

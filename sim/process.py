@@ -13,7 +13,7 @@ from pytest_durable.core.codec import class_modules
 from pytest_durable.sdk.worker import Worker
 
 from .dependencies import make_dependencies
-from .isolation import FreshModules, isolated_modules
+from .isolation import FreshModules, FreshRegistry, isolated_modules
 from .ledger import set_process
 from .network import SimStore
 
@@ -40,6 +40,9 @@ class SimProcess:
             self.incarnation += 1
             self.alive = True
             world.trace.add(trio.current_time(), self.name, self.incarnation, "start", "", self.group)
+            # a fresh process: its own copies of the user's modules (made when first needed), and values
+            # decode to their classes
+            fresh = FreshModules(isolated_modules(world.scenario))
             worker = Worker(
                 SimStore(world, self.name, self.incarnation, self),
                 group=self.group,
@@ -52,12 +55,10 @@ class SimProcess:
                 on_body=world.body_hook(self),
                 sweeps=False,
                 on_error=world.error_hook(self),
+                registry=FreshRegistry(fresh, world.scenario.all_functions()),
             )
             set_process(f"{self.name}#{self.incarnation}")  # tasks the worker spawns inherit it
-            # a fresh process: its own copies of the user's modules, and values decode to their classes
-            fresh = FreshModules(isolated_modules(world.scenario))
             class_modules.set(fresh.get)
-            worker.register(*fresh.functions(world.scenario.all_functions()))
             for name, obj in make_dependencies(world.scenario, fresh).items():
                 worker.set_dependency(name, obj)
             with trio.CancelScope() as scope:

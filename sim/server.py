@@ -19,6 +19,8 @@ from pytest_durable.core.invariants import task_invariant_breaks
 from pytest_durable.core.records import PromiseRecord, TaskRecord
 from pytest_durable.live.sql_store import Torn
 
+from . import virtual_time
+
 if TYPE_CHECKING:
     from .world import World
 
@@ -187,7 +189,7 @@ class SimServer:
     async def sweeper(self, interval: float) -> None:
         """Apply due timeouts and lease expiries on virtual time, while up."""
         while True:
-            await trio.sleep(interval)
+            await virtual_time.sleep(interval)
             if self.up:
                 run_now(self.store.sweep())
                 self._check_tasks()

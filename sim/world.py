@@ -29,7 +29,7 @@ from pytest_durable.sdk.context import BodyHook
 from pytest_durable.sdk.function import DurableFunction
 from pytest_durable.sdk.worker import ErrorHook
 
-from . import checks, oracle
+from . import checks, oracle, virtual_time
 from .collector import fewer_collections
 from .config import SimConfig
 from .decisions import Decisions, SeededDecisions
@@ -207,7 +207,7 @@ class World:
         """Carry out the script, each action at its time."""
         processes = {p.name: p for p in self.processes}
         for action in self.script:
-            await trio.sleep_until(action.at)
+            await virtual_time.sleep_until(action.at)
             now = trio.current_time()
             if action.kind in ("crash", "restart"):
                 process = processes[action.target]
@@ -252,7 +252,7 @@ class World:
                 )
                 break
             except StoreUnavailable:
-                await trio.sleep(self.config.poll_interval)
+                await virtual_time.sleep(self.config.poll_interval)
         while True:
             try:
                 record = await store.get_promise(scenario.root_id)
@@ -261,14 +261,14 @@ class World:
             if record is not None and record.settled:
                 return record
             self._within_budget.deadline = self._end()  # only ever later: the world has made more promises
-            await trio.sleep(self.config.poll_interval)
+            await virtual_time.sleep(self.config.poll_interval)
 
     async def _chaos(self) -> None:
         """Partitions and server restarts, one chance each per tick until faults stop."""
         config = self.config
         tick = 0
         while not self.injector.quiet:
-            await trio.sleep(config.fault_tick)
+            await virtual_time.sleep(config.fault_tick)
             tick += 1
             if self.injector.fire("partition", f"tick {tick}"):
                 victim = self.processes[self.decisions.choose("partition_who", len(self.processes))]
@@ -317,7 +317,7 @@ def run_world(
         scenario, faults=fault_config, plan=fault_plan, config=config, decisions=decisions, store=store,
         observers=observers, script=script, stop_at=stop_at,
     )
-    clock = trio.testing.MockClock(autojump_threshold=0)
+    clock = virtual_time.clock()
     watchdog = Watchdog(config.step_limit) if config.step_limit > 0 else None
     try:
         with deterministic_scheduling(decisions), fewer_collections():

@@ -96,7 +96,9 @@ class Worker:
     ``on_error`` is called with (task id, promise id, error) whenever a task fails with an error no
     retry can fix (nondeterminism, an unknown function, a missing dependency, a ``BaseException`` from a
     body); the error is also kept in ``errors`` and raised by ``Handle.result()``. Objects the bodies
-    need (clients) are given with ``set_dependency``. Start it with ``async with worker.running():``.
+    need (clients) are given with ``set_dependency``. ``registry`` is where it looks functions up (a
+    simulated process passes one that loads its functions when first asked). Start it with
+    ``async with worker.running():``.
     """
 
     def __init__(
@@ -113,6 +115,7 @@ class Worker:
         on_body: BodyHook | None = None,
         sweeps: bool = True,
         on_error: ErrorHook | None = None,
+        registry: Registry | None = None,
     ) -> None:
         for name, value in (("ttl", ttl), ("poll_interval", poll_interval), ("root_timeout", root_timeout)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -125,7 +128,7 @@ class Worker:
         self.poll_interval = float(poll_interval)
         self.root_timeout = float(root_timeout)
         self.sweeps = sweeps
-        self.registry = Registry()
+        self.registry = registry if registry is not None else Registry()
         self.dependencies: dict[str, object] = {}
         self.executor = Executor(
             self.store, self.registry, self.clock,

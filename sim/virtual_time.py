@@ -1,0 +1,118 @@
+"""Virtual time as the simulator's own parts wait on it: a clock read without the real clock, and
+sleeps without a cancel scope each.
+
+A world's own tasks (the network's messages, the server's sweeper, the client's polling, the fault
+ticks) sleep a couple of hundred times per world. ``trio.sleep_until`` wraps each sleep in a cancel
+scope whose deadline wakes the task by raising and catching ``Cancelled``: most of a step's cost. Here
+a sleep puts one entry in trio's own heap of deadlines, and when the clock reaches it the task is
+simply rescheduled. It wakes in the same batch of the run loop as before (trio sorts each batch by
+task before the seeded shuffle), so worlds, their draws and their trace hashes are the same. A sleep
+is still a checkpoint an outer cancellation (a crash) interrupts. User code keeps trio's own sleeps.
+
+``clock()`` is trio's ``MockClock`` (virtual time, autojump) read without asking the real clock:
+at rate 0, the only rate a world uses, its time is exactly its virtual base.
+
+Both use trio internals (``GLOBAL_RUN_CONTEXT.runner.deadlines``, a task's ``_cancel_status``,
+``MockClock._virtual_base``),
+as ``sim.scheduler`` does; ``internals_present`` says whether the installed trio has them (else the
+public forms are used) and ``tests/test_world_throughput.py`` pins them.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from typing import Any
+
+import attrs
+import trio
+import trio.testing
+from trio._core import _run as _trio_run
+
+
+def internals_present() -> bool:
+    """True when the installed trio has the deadline heap and clock fields used here."""
+    deadlines = getattr(_trio_run, "Deadlines", None)
+    clock = trio.testing.MockClock()
+    task_fields = {a.name for a in attrs.fields(trio.lowlevel.Task)}
+    status_fields = {a.name for a in attrs.fields(_trio_run.CancelStatus)}
+    return (
+        hasattr(_trio_run, "GLOBAL_RUN_CONTEXT")
+        and "_cancel_status" in task_fields
+        and "effectively_cancelled" in status_fields
+        and callable(getattr(trio.Cancelled, "_create", None))
+        and deadlines is not None
+        and all(callable(getattr(deadlines, name, None)) for name in ("add", "remove", "expire", "next_deadline"))
+        and isinstance(getattr(clock, "_virtual_base", None), float)
+        and getattr(clock, "_rate", None) == 0.0
+    )
+
+
+_PRESENT = internals_present()
+
+
+def _virtual_now(clock: trio.testing.MockClock) -> float:
+    return clock._virtual_base if clock._rate == 0.0 else clock._real_to_virtual(clock._real_clock())
+
+
+def clock() -> trio.testing.MockClock:
+    """The clock of one world: trio's ``MockClock`` (virtual, jumping whenever every task is blocked),
+    read without asking the real clock. At rate 0, the only rate a world runs at, its time is exactly
+    its virtual base; a world reads the time about a thousand times. (``MockClock`` is final: the
+    reading is set on the instance.)"""
+    mock = trio.testing.MockClock(autojump_threshold=0)
+    if _PRESENT:
+        mock.current_time = types.MethodType(_virtual_now, mock)  # type: ignore[method-assign]
+    return mock
+
+
+class _Wake:
+    """An entry in trio's deadline heap that reschedules one sleeping task when its time comes (where
+    a cancel scope's entry would cancel the scope)."""
+
+    __slots__ = ("_registered_deadline", "deadlines", "task")
+
+    def __init__(self, deadline: float, task: trio.lowlevel.Task, deadlines: Any) -> None:
+        self._registered_deadline = deadline
+        self.task = task
+        self.deadlines = deadlines
+
+    def _unregister(self) -> bool:
+        if self._registered_deadline == math.inf:
+            return False
+        self.deadlines.remove(self._registered_deadline, self)
+        self._registered_deadline = math.inf
+        return True
+
+    def _cancel(self, reason: object = None) -> None:
+        """Called by trio's run loop when the clock reaches the deadline."""
+        if self._unregister():
+            trio.lowlevel.reschedule(self.task)
+
+
+async def sleep_until(deadline: float) -> None:
+    """``trio.sleep_until(deadline)``, without a cancel scope when the deadline is still ahead."""
+    if not _PRESENT or not deadline > trio.current_time() or deadline == math.inf:
+        await trio.sleep_until(deadline)  # a passed deadline is a checkpoint; inf sleeps forever
+        return
+    deadlines = _trio_run.GLOBAL_RUN_CONTEXT.runner.deadlines
+    wake = _Wake(deadline, trio.lowlevel.current_task(), deadlines)
+    deadlines.add(deadline, wake)  # type: ignore[arg-type]
+
+    def abort(_: Any) -> trio.lowlevel.Abort:  # cancelled from outside (a crash): forget the deadline
+        wake._unregister()
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    await trio.lowlevel.wait_task_rescheduled(abort)
+    if wake.task._cancel_status.effectively_cancelled:
+        # Cancelled from outside in the same batch as the deadline came (a crash at that instant):
+        # as a cancel scope's sleep would, unwind at once instead of running on in a dead process.
+        raise trio.Cancelled._create(source="deadline")
+
+
+async def sleep(seconds: float) -> None:
+    """``trio.sleep(seconds)``, without a cancel scope (see ``sleep_until``)."""
+    if seconds <= 0:
+        await trio.sleep(seconds)
+        return
+    await sleep_until(trio.current_time() + seconds)
