@@ -446,6 +446,8 @@ class World:
     config: SimConfig | None = None
     #: The drawn world this one replays (``replica()``); its plan points may rightly not fire.
     replica_of: World | None = None
+    #: The Hypothesis test case a drawn world takes its choices from (to remember its faults by them).
+    case: Any = None
 
     def run(self, scenario: Scenario, *, config: SimConfig | None = None,
             observers: Sequence[Callable[[Event], None]] = (), store: InspectableStore | None = None) -> RunResult:
@@ -472,6 +474,7 @@ class World:
         if self.drawn is not None:
             self.drawn.seal()
             self.drawn.raise_stopped()
+            _SEEN_FAULTS.remember(self.case, short_form(self.result))
             _guide(self.result)
             if _is_final():
                 hypothesis.note(self.report())
@@ -527,9 +530,67 @@ class World:
     def __repr__(self) -> str:
         if self.pinned_from:
             return self.pinned_from
-        if self.result is None:
-            return f"World(faults={str(self.faults)!r})"
-        return f"World({describe_faults(self.result)!r})"
+        if self.result is not None:
+            return short_form(self.result)
+        # Hypothesis prints a failing example before it runs it again: a drawn world that is not run yet
+        # shows the faults the same choices gave when they last ran, if they did.
+        return _SEEN_FAULTS.recall(self.case) or f"World(faults={str(self.faults)!r})"
+
+
+def short_form(result: RunResult) -> str:
+    """A world as its faults: ``World(plan="crash(w1, before_settle, checkout.1)")``, with any fault
+    no plan point says after it (``others="reject(w2, job.0, …)"``)."""
+    plan, others = plan_of(result)
+    parts = [f'plan="{plan}"'] + ([f'others="{"; ".join(others)}"'] if others else [])
+    return f"World({', '.join(parts)})"
+
+
+class _SeenFaults:
+    """The short form of each drawn world lately run, by the choices its test case had made when the
+    world was over. Hypothesis replays a failing test case from its choices and prints its arguments
+    before running it, so that print can show what those choices did rather than the fault rates."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._forms: dict[tuple[Any, ...], str] = {}
+        self._lengths: dict[int, None] = {}
+
+    def remember(self, case: Any, form: str) -> None:
+        choices = getattr(case, "choices", None)
+        if choices is None:
+            return
+        key = tuple(choices)
+        self._forms.pop(key, None)
+        self._forms[key] = form
+        self._lengths[len(key)] = None
+        if len(self._forms) > self.LIMIT:
+            del self._forms[next(iter(self._forms))]
+
+    def recall(self, case: Any) -> str | None:
+        prefix = getattr(case, "prefix", None)
+        if not prefix:
+            return None
+        prefix = tuple(prefix)
+        for length in self._lengths:
+            try:
+                form = self._forms.get(prefix[:length]) if length <= len(prefix) else None
+            except TypeError:  # a prefix holding a choice template (not a value): nothing to look up
+                return None
+            if form is not None:
+                return form
+        return None
+
+
+_SEEN_FAULTS = _SeenFaults()
+
+
+def _test_case() -> Any:
+    """The Hypothesis test case (``ConjectureData``) drawing now, if any."""
+    try:
+        return getattr(current_build_context(), "data", None)
+    except hypothesis.errors.InvalidArgument:
+        return None
 
 
 def _is_final() -> bool:
@@ -566,7 +627,8 @@ def worlds(faults: str | FaultConfig = "crash", *, plan: str | FaultPlan | st.Se
 
     @st.composite
     def world(draw: Draw) -> World:
-        drawn = World(config, draw(plans), drawn=HypothesisDecisions(draw, budget=budget), aim=aim)
+        drawn = World(config, draw(plans), drawn=HypothesisDecisions(draw, budget=budget), aim=aim,
+                      case=_test_case())
         _insist_on_a_run(drawn)
         return drawn
 
