@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_durable.strategies import World, pinned_world
+from pytest_durable.strategies import pinned_world
 from sim import run_world
 from sim.faults import UnfiredPlanWarning
 from sim.search import choices_text, plan_of, same_failure
