@@ -501,7 +501,7 @@ class World:
         else:
             decisions = PinnedDecisions(dict(self.pinned_values or {}))
         self.scenario, self.config = scenario, config
-        # A drawn world whose choices answer every question of a failing world run before is that world:
+        # A drawn world whose choices answer every question of a world run before is that world:
         # Hypothesis, shrinking, tries many such choice sequences (not with a store or observers to feed).
         # The world Hypothesis reports runs for real: a workflow that reads state outside ctx (so the
         # same choices give another world) is still caught there as inconsistent data generation.
@@ -518,7 +518,7 @@ class World:
                                     decisions=decisions, observers=observers, store=store)
         if found_before is not None:  # run a second time: the same world (else Hypothesis says it is not)
             found_before.verified = found_before.result.trace_hash == self.result.trace_hash
-        elif known is not None and self.drawn is not None and not self.result.ok:
+        elif known is not None and self.drawn is not None:
             KNOWN_WORLDS.add(known, scenario, self.drawn.asked, [v for _, v in self.drawn.log], self.result)
         if self.drawn is not None:
             self.drawn.seal()
@@ -632,7 +632,7 @@ class _SeenFaults:
 
 
 _SEEN_FAULTS = _SeenFaults()
-#: Failing drawn worlds run in this process, to answer a world Hypothesis asks for again (shrinking).
+#: Drawn worlds run in this process, to answer a world Hypothesis asks for again (shrinking).
 KNOWN_WORLDS = KnownWorlds()
 
 
