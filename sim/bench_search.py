@@ -4,8 +4,8 @@ it makes the failing world, against a plain seed sweep in the same run.
 The bugs are every ``examples/*.py`` that defines ``buggy()`` (a ``Scenario``). For each bug and each
 of ``runs`` independent searches it reports the worlds run until the first failure, the faults in
 the world finally reported (the shrunk one for Hypothesis, the first failing one for the sweep) and
-the wall time, and for the search the time it spent shrinking (from the first failure until Hypothesis
-reported, which must stay under ``SHRINK_LIMIT`` seconds) and the worlds that took. ``held_out=True``
+the wall time, and for the search the CPU time it spent shrinking (from the first failure until
+Hypothesis reported, which must stay under ``SHRINK_LIMIT`` seconds) and the worlds that took. ``held_out=True``
 adds the bugs of ``sim.bench_heldout``, of other shapes than the examples'. The sweep's run ``r``
 starts at seed ``r * 1000``; Hypothesis's run ``r`` uses
 ``@seed(r)``. Medians are printed, and the ratio of Hypothesis's figure to the sweep's.
@@ -50,7 +50,8 @@ PHASES = (Phase.generate, Phase.target, Phase.shrink)
 @attrs.frozen
 class Found:
     """One search: worlds to the first failure, worlds in all, faults in the reported world, seconds,
-    and seconds and worlds spent after the first failure (shrinking, then the report's replay)."""
+    and the CPU seconds and worlds spent after the first failure (shrinking, then the report's replay:
+    CPU time, so that other work on the machine does not count)."""
 
     first: int | None
     worlds: int
@@ -88,17 +89,17 @@ def hypothesis_search(scenario: Scenario, faults: str, run: int, limit: int) -> 
         result = world.run(scenario)
         if not result.ok and not first:
             first.append(len(ran))
-            first_at.append(time.perf_counter())
+            first_at.append(time.process_time())
         assert result.ok
 
     began = time.perf_counter()
     try:
         search()
     except AssertionError:
-        ended = time.perf_counter()
+        ended, cpu = time.perf_counter(), time.process_time()
         shrunk = ran[-1].result
         assert shrunk is not None
-        return Found(first[0], len(ran), faults_in(shrunk), ended - began, ended - first_at[0], len(ran) - first[0])
+        return Found(first[0], len(ran), faults_in(shrunk), ended - began, cpu - first_at[0], len(ran) - first[0])
     return Found(None, len(ran), 0, time.perf_counter() - began)
 
 
@@ -150,7 +151,7 @@ def main(*, runs: int = 5, faults: str = "crash", limit: int = 1000, bugs: Seque
             print(f"{bug:<26} {method:<11} {len(hits):>3}/{runs:<2} {_median(to_first):>9} "
                   f"{_median([f.worlds for f in found]):>8} {_median(sizes):>7} "
                   f"{_median([f.seconds for f in found]):>8}{shrink}")
-            slow += [f"SLOW SHRINK: {bug} run {r} shrank for {f.shrink_seconds:.1f} s (over {SHRINK_LIMIT:g} s)"
+            slow += [f"SLOW SHRINK: {bug} run {r} shrank for {f.shrink_seconds:.1f} CPU s (over {SHRINK_LIMIT:g} s)"
                      for r, f in enumerate(found) if method == "hypothesis" and f.shrink_seconds > SHRINK_LIMIT]
         misses = [r for r, (swept, searched) in enumerate(zip(rows["seed sweep"], rows["hypothesis"], strict=True))
                   if swept.first is not None and searched.first is None]
@@ -162,7 +163,8 @@ def main(*, runs: int = 5, faults: str = "crash", limit: int = 1000, bugs: Seque
             print(f"{'':<26} ratio hypothesis/sweep: worlds to first failure {hyp_first / sweep_first:.2f}, "
                   f"faults in the reported world {hyp_faults / sweep_faults:.2f}")
     print("to first: worlds run until the first failing one; worlds: all worlds run, shrinking included; "
-          "faults: faults in the world reported; shrink s (median, max) and shrink worlds: after the first failure")
+          "faults: faults in the world reported; shrink s (CPU seconds: median, max) and shrink worlds: after the "
+          "first failure")
     for line in missed + slow:
         print(line)
     return 1 if missed else 0
