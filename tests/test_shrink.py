@@ -7,13 +7,17 @@ import re
 import uuid
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, seed, settings
 
-from pytest_durable.strategies import pinned_world
-from sim import run_world
+from pytest_durable import profiles
+from pytest_durable.strategies import World, pinned_world, worlds
+from sim import RunResult, Scenario, run_world
+from sim.bench_search import bug_scenario
 from sim.faults import UnfiredPlanWarning
-from sim.search import choices_text, plan_of, same_failure
+from sim.search import KNOWN_WORLDS, HypothesisDecisions, choices_text, plan_of, same_failure
 from tests.shrink_workflows import checkout_scenario
 
 pytest_plugins = ["pytester"]
@@ -67,3 +71,59 @@ def test_hypothesis_prints_the_failing_world_as_its_faults(pytester: pytest.Pyte
         '*durable: pin it: @durable_example(plan="crash(w1, before_settle, checkout.1)")',
     ])
     assert "World(faults=" not in found.stdout.str()
+
+
+def _search_counting_runs(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], int]:
+    """The trace hashes of every world a search drew (the shrunk one last) and how many of them it ran."""
+    import sim.world
+
+    runs = [0]
+    real = sim.world.run_world
+
+    def counting(*args: Any, **kwargs: Any) -> RunResult:
+        runs[0] += isinstance(kwargs.get("decisions"), HypothesisDecisions)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim.world, "run_world", counting)
+    hashes: list[str] = []
+
+    @seed(1)
+    @settings(max_examples=300, database=None, deadline=None, phases=profiles.PHASES, report_multiple_bugs=False,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(world=worlds("crash"))
+    def check(world: World) -> None:
+        result = world.run(scenario)
+        hashes.append(result.trace_hash)
+        assert result.ok
+
+    with pytest.raises(AssertionError):
+        check()
+    return hashes, runs[0]
+
+
+def test_shrinking_does_not_run_again_a_world_it_already_knows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shrinking tries choice sequences that differ only where the world never looks; a world whose
+    every question they answer as before (confirmed by one second run) is not run again. The search
+    is the same either way: the same worlds in the same order, the same shrunk world."""
+    scenario = bug_scenario("held-out:saga")
+    with monkeypatch.context() as plain:
+        plain.setattr(KNOWN_WORLDS, "find", lambda *args: None)
+        without, runs_without = _search_counting_runs(scenario, plain)
+    known, runs_known = _search_counting_runs(scenario, monkeypatch)
+    assert known == without  # the same search, world by world
+    assert runs_without >= len(without)  # every world run (and any cut short by Hypothesis)
+    assert runs_known <= runs_without - 10, (runs_known, runs_without)
+
+
+def test_the_search_benchmark_reports_shrink_time_and_worlds_per_bug(capsys: pytest.CaptureFixture[str]) -> None:
+    from sim.bench_search import main
+
+    assert main(runs=1, limit=300, bugs=["held-out:saga", "held-out:retried_leaf"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^bug\s+method\s+found\s+to first\s+worlds\s+faults\s+seconds\s+shrink s\s+max\s+shrink worlds$",
+                     out, re.M), out
+    for bug in ("held-out:saga", "held-out:retried_leaf"):
+        row = re.search(rf"^{bug}\s+hypothesis\s+1/1\s+\S+\s+\S+\s+1\.0\s+\S+\s+([\d.]+)\s+([\d.]+)\s+(\d+)\.0$",
+                        out, re.M)
+        assert row is not None, out
+        assert 0 < float(row[1]) == float(row[2]) and int(row[3]) > 0
