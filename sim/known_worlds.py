@@ -33,10 +33,13 @@ class Known:
 
 class KnownWorlds:
     """The worlds run so far per kind of world (``key``: scenario, faults, plan, ...), up to ``limit``
-    recorded questions in all; past it the tree starts again (it is a cache)."""
+    recorded questions and ``worlds`` results (each holds its trace) in all; past either the tree
+    starts again (it is a cache: shrinking asks again for worlds it ran lately)."""
 
-    def __init__(self, limit: int = 500_000) -> None:
+    def __init__(self, limit: int = 200_000, worlds: int = 200) -> None:
         self.limit = limit
+        self.worlds_limit = worlds
+        self.worlds = 0
         self.size = 0
         self.hits = 0
         self._roots: dict[Hashable, tuple[object, Known]] = {}
@@ -45,9 +48,9 @@ class KnownWorlds:
             result: Any) -> None:
         """Record a world of ``owner`` (the scenario, held so that its id in ``key`` stays its own) that
         asked ``questions`` in order, got ``answers`` and gave ``result``."""
-        if self.size + len(questions) > self.limit:
+        if self.size + len(questions) > self.limit or self.worlds >= self.worlds_limit:
             self._roots.clear()
-            self.size = 0
+            self.size = self.worlds = 0
         held, node = self._roots.setdefault(key, (owner, Known()))
         if held is not owner:
             return
@@ -61,8 +64,9 @@ class KnownWorlds:
                 child = node.children[answer] = Known()
                 self.size += 1
             node = child
-        if node.question is None:
+        if node.question is None and node.result is None:
             node.result = result
+            self.worlds += 1
 
     def find(self, key: Hashable, owner: object, answer: Callable[[Question], int]) -> Known | None:
         """The end of the world of ``owner`` that ``answer`` (answering each question as the new world

@@ -127,3 +127,18 @@ def test_the_search_benchmark_reports_shrink_time_and_worlds_per_bug(capsys: pyt
                         out, re.M)
         assert row is not None, out
         assert 0 < float(row[1]) == float(row[2]) and int(row[3]) > 0
+
+
+def test_known_worlds_answer_only_the_same_answers_of_the_same_scenario_and_stay_bounded() -> None:
+    from sim.known_worlds import KnownWorlds
+
+    known, scenario = KnownWorlds(worlds=2), object()
+    asked = [("choose", "latency", 4), ("flip", "crash", "settle job.1", 0.5)]
+    known.add("key", scenario, asked, [3, 0], "first")
+    found = known.find("key", scenario, lambda q: {"latency": 3, "crash": 0}[q[1]])
+    assert found is not None and found.result == "first" and not found.verified
+    assert known.find("key", scenario, lambda q: {"latency": 3, "crash": 1}[q[1]]) is None  # another answer
+    assert known.find("key", object(), lambda q: {"latency": 3, "crash": 0}[q[1]]) is None  # another scenario
+    known.add("key", scenario, asked, [2, 0], "second")
+    known.add("key", scenario, asked[:1], [1], "third")  # past two worlds the tree starts again
+    assert known.find("key", scenario, lambda q: {"latency": 3, "crash": 0}[q[1]]) is None
