@@ -259,7 +259,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "search":
         from .bench_search import main as search_main
 
-        return search_main(runs=args.runs, faults=args.faults, limit=args.limit)
+        return search_main(runs=args.runs, faults=args.faults, limit=args.limit, held_out=args.held_out)
     if args.what == "throughput":
         from .bench_throughput import main as throughput_main
 
@@ -328,6 +328,8 @@ def parser() -> argparse.ArgumentParser:
                        help="search: independent searches per bug; live: real scenarios (default 5)")
     bench.add_argument("--faults", default="crash", help="search: fault kinds (default crash)")
     bench.add_argument("--limit", type=int, default=1000, help="search: most worlds per search (default 1000)")
+    bench.add_argument("--held-out", action="store_true",
+                       help="search: also the held-out bugs of sim/bench_heldout.py (other shapes than examples/)")
     bench.set_defaults(func=cmd_bench)
     return p
 

@@ -15,7 +15,7 @@ import random
 import sys
 import warnings
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -32,6 +32,7 @@ from . import render
 from .config import SimConfig
 from .decisions import Decisions, PinnedDecisions
 from .faults import AT_AWAIT, CRASH_OPS, CRASH_WHEN, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
+from .known_worlds import Known, KnownWorlds
 from .result import RunResult
 from .scenario import Scenario
 from .trace import Event
@@ -265,6 +266,8 @@ class HypothesisDecisions:
         self._rng: random.Random | None = None
         self._seen: dict[tuple[str, FaultKey], int] = {}
         self._details: dict[str, int] = {}
+        #: The questions the world asked (``log`` holds the answers), to know it again (``known``).
+        self.asked: list[tuple[Any, ...]] = []
 
     def begin(self, faults: FaultConfig, keys: Mapping[str, Sequence[str]], *,
               timeline: Mapping[str, Sequence[Point]] | None = None, span: float | None = None) -> None:
@@ -304,11 +307,12 @@ class HypothesisDecisions:
             return value
         if self._rng is None:
             self._used = len(self._block)
-            try:
-                self.fallback_seed = self._draw(_integers((1 << 32) - 1))
-            except BaseException as exc:  # handed back to Hypothesis by raise_stopped
-                self.stopped = exc
-                self.fallback_seed = 0
+            if self.fallback_seed is None:  # drawn once: a look-up in known worlds may have drawn it
+                try:
+                    self.fallback_seed = self._draw(_integers((1 << 32) - 1))
+                except BaseException as exc:  # handed back to Hypothesis by raise_stopped
+                    self.stopped = exc
+                    self.fallback_seed = 0
             self._rng = random.Random(self.fallback_seed)
             hypothesis.note(f"durable: this world needed more than {self.budget} bytes of schedule choices; the "
                             f"rest came from a seeded stream (seed {self.fallback_seed})")
@@ -317,6 +321,20 @@ class HypothesisDecisions:
     def choose(self, kind: str, n: int) -> int:
         if n <= 1:
             return 0
+        self.asked.append(("choose", kind, n))
+        return self._choose(kind, n)
+
+    def flip(self, kind: str, rate: float, where: str = "") -> bool:
+        if rate <= 0:
+            return False
+        try:
+            now = trio.current_time()
+        except RuntimeError:  # asked outside a world (a test of these decisions alone)
+            now = 0.0
+        self.asked.append(("flip", kind, where, now))
+        return self._flip(kind, where, now)
+
+    def _choose(self, kind: str, n: int) -> int:
         if kind in DETAILS:
             family, digit = DETAILS[kind]
             nibble = self._details.get(family, 0) >> 4 * digit & 15
@@ -327,13 +345,10 @@ class HypothesisDecisions:
         self.log.append((kind, value))
         return value
 
-    def flip(self, kind: str, rate: float, where: str = "") -> bool:
-        if rate <= 0:
-            return False
+    def _flip(self, kind: str, where: str, now: float) -> bool:
         detail = None
         planned = self.schedule.get(kind)
         if planned:
-            now = trio.current_time()
             for key, value in planned.items():
                 aim, nth, after = key if len(key) == 3 else (*key, 0.0)  # (where, nth) as a test may plant it
                 if aim != where or now < after:
@@ -346,6 +361,23 @@ class HypothesisDecisions:
             self._details[kind] = detail
         self.log.append((kind, int(detail is not None)))
         return detail is not None
+
+    def _answer(self, question: tuple[Any, ...]) -> int:
+        if question[0] == "choose":
+            return self._choose(question[1], question[2])
+        return int(self._flip(question[1], question[2], question[3]))
+
+    def known(self, worlds: KnownWorlds, key: Hashable, owner: object) -> Known | None:
+        """The end of a world run before whose every question these choices answer the same way (so
+        running it again gives that world, if the workflow is deterministic), or None. Unless that
+        world is ``verified``, the choices start afresh for a run (a fallback seed drawn meanwhile is
+        kept: the run draws no second one)."""
+        found = worlds.find(key, owner, self._answer)
+        if found is None or not found.verified or self.stopped is not None:
+            self.log, self.asked, self._used, self._rng, self._seen, self._details = [], [], 0, None, {}, {}
+        else:
+            self.asked = []  # the questions are those of the world found
+        return found
 
 
 # -- what happened, as a plan -------------------------------------------------------------------------
@@ -446,6 +478,8 @@ class World:
     config: SimConfig | None = None
     #: The drawn world this one replays (``replica()``); its plan points may rightly not fire.
     replica_of: World | None = None
+    #: The Hypothesis test case a drawn world takes its choices from (to remember its faults by them).
+    case: Any = None
 
     def run(self, scenario: Scenario, *, config: SimConfig | None = None,
             observers: Sequence[Callable[[Event], None]] = (), store: InspectableStore | None = None) -> RunResult:
@@ -467,11 +501,29 @@ class World:
         else:
             decisions = PinnedDecisions(dict(self.pinned_values or {}))
         self.scenario, self.config = scenario, config
-        self.result = run_world(scenario, faults=self.faults, plan=self.plan, config=config,
-                                decisions=decisions, observers=observers, store=store)
+        # A drawn world whose choices answer every question of a world run before is that world:
+        # Hypothesis, shrinking, tries many such choice sequences (not with a store or observers to feed).
+        # The world Hypothesis reports runs for real: a workflow that reads state outside ctx (so the
+        # same choices give another world) is still caught there as inconsistent data generation.
+        known = (id(scenario), str(self.faults), str(self.plan), config, self.drawn.budget, self.aim) \
+            if self.drawn is not None and store is None and not observers and not _is_final() else None
+        found_before = None
+        if known is not None and self.drawn is not None:
+            found_before = self.drawn.known(KNOWN_WORLDS, known, scenario)
+            self.drawn.raise_stopped()
+        if found_before is not None and found_before.verified:
+            self.result = found_before.result
+        else:
+            self.result = run_world(scenario, faults=self.faults, plan=self.plan, config=config,
+                                    decisions=decisions, observers=observers, store=store)
+        if found_before is not None:  # run a second time: the same world (else Hypothesis says it is not)
+            found_before.verified = found_before.result.trace_hash == self.result.trace_hash
+        elif known is not None and self.drawn is not None:
+            KNOWN_WORLDS.add(known, scenario, self.drawn.asked, [v for _, v in self.drawn.log], self.result)
         if self.drawn is not None:
             self.drawn.seal()
             self.drawn.raise_stopped()
+            _SEEN_FAULTS.remember(self.case, short_form(self.result))
             _guide(self.result)
             if _is_final():
                 hypothesis.note(self.report())
@@ -527,9 +579,69 @@ class World:
     def __repr__(self) -> str:
         if self.pinned_from:
             return self.pinned_from
-        if self.result is None:
-            return f"World(faults={str(self.faults)!r})"
-        return f"World({describe_faults(self.result)!r})"
+        if self.result is not None:
+            return short_form(self.result)
+        # Hypothesis prints a failing example before it runs it again: a drawn world that is not run yet
+        # shows the faults the same choices gave when they last ran, if they did.
+        return _SEEN_FAULTS.recall(self.case) or f"World(faults={str(self.faults)!r})"
+
+
+def short_form(result: RunResult) -> str:
+    """A world as its faults: ``World(plan="crash(w1, before_settle, checkout.1)")``, with any fault
+    no plan point says after it (``others="reject(w2, job.0, …)"``)."""
+    plan, others = plan_of(result)
+    parts = [f'plan="{plan}"'] + ([f'others="{"; ".join(others)}"'] if others else [])
+    return f"World({', '.join(parts)})"
+
+
+class _SeenFaults:
+    """The short form of each drawn world lately run, by the choices its test case had made when the
+    world was over. Hypothesis replays a failing test case from its choices and prints its arguments
+    before running it, so that print can show what those choices did rather than the fault rates."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._forms: dict[tuple[Any, ...], str] = {}
+        self._lengths: dict[int, None] = {}
+
+    def remember(self, case: Any, form: str) -> None:
+        choices = getattr(case, "choices", None)
+        if choices is None:
+            return
+        key = tuple(choices)
+        self._forms.pop(key, None)
+        self._forms[key] = form
+        self._lengths[len(key)] = None
+        if len(self._forms) > self.LIMIT:
+            del self._forms[next(iter(self._forms))]
+
+    def recall(self, case: Any) -> str | None:
+        prefix = getattr(case, "prefix", None)
+        if not prefix:
+            return None
+        prefix = tuple(prefix)
+        for length in self._lengths:
+            try:
+                form = self._forms.get(prefix[:length]) if length <= len(prefix) else None
+            except TypeError:  # a prefix holding a choice template (not a value): nothing to look up
+                return None
+            if form is not None:
+                return form
+        return None
+
+
+_SEEN_FAULTS = _SeenFaults()
+#: Drawn worlds run in this process, to answer a world Hypothesis asks for again (shrinking).
+KNOWN_WORLDS = KnownWorlds()
+
+
+def _test_case() -> Any:
+    """The Hypothesis test case (``ConjectureData``) drawing now, if any."""
+    try:
+        return getattr(current_build_context(), "data", None)
+    except hypothesis.errors.InvalidArgument:
+        return None
 
 
 def _is_final() -> bool:
@@ -566,7 +678,8 @@ def worlds(faults: str | FaultConfig = "crash", *, plan: str | FaultPlan | st.Se
 
     @st.composite
     def world(draw: Draw) -> World:
-        drawn = World(config, draw(plans), drawn=HypothesisDecisions(draw, budget=budget), aim=aim)
+        drawn = World(config, draw(plans), drawn=HypothesisDecisions(draw, budget=budget), aim=aim,
+                      case=_test_case())
         _insist_on_a_run(drawn)
         return drawn
 

@@ -159,7 +159,7 @@ def test_a_failure_is_reported_in_our_words_and_its_pinned_line_fails_identicall
     found.assert_outcomes(failed=1)
     found.stdout.fnmatch_lines([
         "*test_checkout(",
-        "*    world=World(faults='crash=0.03'),",
+        '*    world=World(plan="crash(w1, before_create, checkout.1)"),',
         "*durable: faults: crash(w1, before_create, checkout.1)",
         "*drawn world: root checkout resolved; faults: crash 1; * trace *",
         "*  violation (8) user: ledger: 'charge:order-42' was recorded 2 times, expected exactly once"
