@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import trio
 
-from pytest_durable import Context, TimedOut, current_promise_id, function
+from pytest_durable.core.errors import TimedOut
+from pytest_durable.sdk import Context, current_promise_id, function
 
 from .ledger import exactly_once, ledger
 from .result import RunResult
