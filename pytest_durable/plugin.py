@@ -9,6 +9,7 @@ package's lower layers.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import os
 import random
@@ -603,7 +604,7 @@ def reproduce_command(item: pytest.Item, seed: int) -> str:
         if option.name not in ("seed", "progress") and value is not None:
             words.append(option.cli if option.flag else f"{option.cli}={value}")
     given = list(config.invocation_params.args)
-    for flag, value in zip(given, [*given[1:], ""], strict=True):
+    for flag, value in itertools.pairwise([*given, ""]):  # each word and the one after it ("" after the last)
         plugin = value if flag == "-p" else flag[2:] if flag.startswith("-p") else ""
         if plugin.startswith("pytest_durable"):
             words += ["-p", plugin]

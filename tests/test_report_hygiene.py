@@ -197,6 +197,27 @@ def test_the_plugins_reproduce_line_names_this_interpreter_and_works_without_pyt
     assert head in again.stdout.splitlines()
 
 
+def test_a_failing_durable_test_run_by_pytest_without_arguments_reports_and_reproduces(
+        project: pytest.Pytester) -> None:
+    """``python -m pytest`` with no argument at all (as the README and CI run it): the report and its
+    reproduce line are built from an empty command line, not an INTERNALERROR."""
+    project.makepyfile(test_bare='''
+        import pytest
+        from workflows import charge_in_body
+
+        @pytest.mark.durable(seeds=200, faults="crash")
+        def test_charge(durable_sim, ledger):
+            durable_sim.run(charge_in_body, 3, id="job")
+            ledger.assert_exactly_once("charge:")
+    ''')
+    done = subprocess.run([interpreter(), "-m", "pytest"], cwd=project.path, capture_output=True, text=True,
+                          env=clean_env(), timeout=300)
+    assert "INTERNALERROR" not in done.stdout + done.stderr, done.stdout[-3000:]
+    assert done.returncode == 1, done.stdout[-3000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("reproduce: "))
+    assert line.endswith("test_bare.py::test_charge --durable-seed=" + line.rsplit("=", 1)[1])
+
+
 def test_the_reproduce_line_runs_from_the_folder_pytest_was_started_in(project: pytest.Pytester) -> None:
     project.makeini("[pytest]\n")
     sub = project.mkdir("suite")
