@@ -17,7 +17,6 @@ from typing import Any
 
 import attrs
 import trio
-import trio.testing
 
 from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.codec import class_modules, decode_call, describe_call
@@ -28,6 +27,7 @@ from pytest_durable.sdk.context import Execution, run_workflow
 from pytest_durable.sdk.function import DurableFunction, Registry
 from pytest_durable.sdk.outcome import Suspended
 
+from . import virtual_time
 from .decisions import SeededDecisions
 from .dependencies import make_dependencies
 from .isolation import FreshModules, isolated_modules
@@ -136,10 +136,10 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
     try:
         with deterministic_scheduling(SeededDecisions(0)):
             if watchdog is None:
-                trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+                trio.run(main, clock=virtual_time.clock())
             else:
                 with watchdog.armed():
-                    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0), instruments=[watchdog])
+                    trio.run(main, clock=virtual_time.clock(), instruments=[watchdog])
     except BaseException as exc:
         if _find(exc, KeyboardInterrupt) is not None:
             raise

@@ -10,10 +10,15 @@ task before the seeded shuffle), so worlds, their draws and their trace hashes a
 is still a checkpoint an outer cancellation (a crash) interrupts. User code keeps trio's own sleeps.
 
 ``clock()`` is trio's ``MockClock`` (virtual time, autojump) read without asking the real clock:
-at rate 0, the only rate a world uses, its time is exactly its virtual base.
+at rate 0, the only rate a world uses, its time is exactly its virtual base. It also jumps in one pass
+of the run loop where ``MockClock`` takes two: trio asks the clock how long to wait for the next
+deadline only when no task can run; ``MockClock`` answers "forever", the loop polls, finds nothing, and
+jumps the clock at the end of that pass, so the sleepers wake in the next. Here the clock jumps when
+asked (by the same arithmetic, to the same instant) and answers "now", so they wake in the same pass.
+A world has about a hundred distinct instants, and a pass costs a poll of the OS and trio's bookkeeping.
 
 Both use trio internals (``GLOBAL_RUN_CONTEXT.runner.deadlines``, a task's ``_cancel_status``,
-``MockClock._virtual_base``),
+``MockClock._virtual_base``, ``Runner.waiting_for_idle``),
 as ``sim.scheduler`` does; ``internals_present`` says whether the installed trio has them (else the
 public forms are used) and ``tests/test_world_throughput.py`` pins them.
 """
@@ -45,6 +50,7 @@ def internals_present() -> bool:
         and all(callable(getattr(deadlines, name, None)) for name in ("add", "remove", "expire", "next_deadline"))
         and isinstance(getattr(clock, "_virtual_base", None), float)
         and getattr(clock, "_rate", None) == 0.0
+        and "waiting_for_idle" in {a.name for a in attrs.fields(_trio_run.Runner)}
     )
 
 
@@ -55,14 +61,28 @@ def _virtual_now(clock: trio.testing.MockClock) -> float:
     return clock._virtual_base if clock._rate == 0.0 else clock._real_to_virtual(clock._real_clock())
 
 
+def _jump_to(clock: trio.testing.MockClock, deadline: float) -> float:
+    """Asked by the run loop, with no task runnable, how long to wait for ``deadline``: jump there now
+    (as ``MockClock._autojump`` would a pass later, by the same sums) and wait no time. Left to
+    ``MockClock`` while a task waits in ``wait_all_tasks_blocked`` (it is woken before any jump) or
+    when there is no deadline at all."""
+    if clock._rate != 0.0 or deadline == math.inf or _trio_run.GLOBAL_RUN_CONTEXT.runner.waiting_for_idle:
+        return trio.testing.MockClock.deadline_to_sleep_time(clock, deadline)
+    while clock._virtual_base < deadline:  # a jump that falls an ulp short is taken again, as autojump does
+        clock._virtual_base += deadline - clock._virtual_base
+    return 0.0
+
+
 def clock() -> trio.testing.MockClock:
     """The clock of one world: trio's ``MockClock`` (virtual, jumping whenever every task is blocked),
-    read without asking the real clock. At rate 0, the only rate a world runs at, its time is exactly
-    its virtual base; a world reads the time about a thousand times. (``MockClock`` is final: the
-    reading is set on the instance.)"""
+    read without asking the real clock, and jumping in the pass of the run loop that finds every task
+    blocked rather than the next. At rate 0, the only rate a world runs at, its time is exactly its
+    virtual base; a world reads the time about a thousand times. (``MockClock`` is final: both are set
+    on the instance.)"""
     mock = trio.testing.MockClock(autojump_threshold=0)
     if _PRESENT:
         mock.current_time = types.MethodType(_virtual_now, mock)  # type: ignore[method-assign]
+        mock.deadline_to_sleep_time = types.MethodType(_jump_to, mock)  # type: ignore[method-assign]
     return mock
 
 

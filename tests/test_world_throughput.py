@@ -148,3 +148,67 @@ def test_a_task_cancelled_in_the_batch_its_sleep_ends_runs_no_further() -> None:
     with deterministic_scheduling(PinnedDecisions({})):
         trio.run(main, clock=virtual_time.clock())
     assert ran == []
+
+
+# -- the clock jumps in the pass that finds every task blocked ----------------------------------------
+
+
+class _Passes(trio.abc.Instrument):
+    """Counts the passes of trio's run loop (each waits on the OS once) and the instants tasks ran at."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+        self.instants: set[float] = set()
+
+    def before_io_wait(self, timeout: float) -> None:
+        self.passes += 1
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self.instants.add(trio.current_time())
+
+
+def test_a_world_takes_one_pass_of_the_run_loop_per_instant_not_two(monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario = load_scenario(FAN_OUT)
+    ours = [_Passes() for _ in range(20)]
+    ran = [run_world(scenario, seed=s, faults="crash,drop,reject", instruments=[ours[s]]) for s in range(20)]
+    monkeypatch.setattr(virtual_time, "_PRESENT", False)  # MockClock's own jumps, a pass after
+    theirs = [_Passes() for _ in range(20)]
+    again = [run_world(scenario, seed=s, faults="crash,drop,reject", instruments=[theirs[s]]) for s in range(20)]
+    assert [r.trace.hash() for r in ran] == [r.trace.hash() for r in again]
+    assert [p.instants for p in ours] == [p.instants for p in theirs]  # the same instants, to the bit
+    saved = sum(t.passes for t in theirs) - sum(o.passes for o in ours)
+    jumps = sum(len(t.instants) for t in theirs)
+    assert saved >= 0.8 * jumps, (saved, jumps)  # about one pass saved per jump of the clock
+
+
+def test_a_task_waiting_for_all_tasks_blocked_wakes_before_the_clock_jumps() -> None:
+    seen: list[tuple[str, float]] = []
+
+    async def main() -> None:
+        async def sleeper() -> None:
+            await virtual_time.sleep(5.0)
+            seen.append(("slept", trio.current_time()))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sleeper)
+            await trio.testing.wait_all_tasks_blocked()
+            seen.append(("all blocked", trio.current_time()))
+
+    trio.run(main, clock=virtual_time.clock())
+    assert seen == [("all blocked", 0.0), ("slept", 5.0)]
+
+
+def test_a_jump_lands_on_the_deadline_as_mockclock_lands_it() -> None:
+    """Deadlines whose difference from now is inexact in floating point: the same instants as trio's own."""
+    def instants(clock: trio.testing.MockClock) -> list[float]:
+        out: list[float] = []
+
+        async def main() -> None:
+            for step in (0.1, 0.2, 0.7, 1e-9, 0.3, 1 / 3, 2.675, 1e6 + 0.1):
+                await trio.sleep_until(trio.current_time() + step)
+                out.append(trio.current_time())
+
+        trio.run(main, clock=clock)
+        return out
+
+    assert instants(virtual_time.clock()) == instants(trio.testing.MockClock(autojump_threshold=0))
