@@ -2,10 +2,13 @@
 
 A simulator's bug-finding power per CPU second is its throughput. For the seed's fan-out of three
 (``examples/fan_out_fan_in.py:scenario``) under no faults, ``crash,drop,reject`` and ``all`` it prints
-worlds per second, trio task steps and trace events per world, and the floor: an empty trio run under
-the same MockClock whose tasks do nothing but sleep, with as many tasks and task steps as the world had,
-timed in the same run. The ratio world/floor says how much a world costs beyond trio's own scheduling of
-its steps. Then Hypothesis crash search: examples per second on each bug of ``examples/``.
+worlds per second, trio task steps and trace events per world, and two floors: empty trio runs under
+trio's own MockClock whose tasks do nothing but sleep, with as many tasks and task steps as the world
+had, timed in the same run. In the first (the issue's yardstick) the sleepers wake together, a dozen
+instants in all; in the second they wake at as many distinct instants as the world's tasks ran at, and
+trio pays for each instant (a jump of the clock, a pass of its run loop). The ratio world/floor says
+how much a world costs beyond trio's own scheduling of its steps. Then Hypothesis crash search:
+examples per second on each bug of ``examples/``.
 """
 
 from __future__ import annotations
@@ -30,14 +33,16 @@ FAULT_SETS = ("none", "crash,drop,reject", "all")
 
 
 class StepCounter(trio.abc.Instrument):
-    """Counts the task steps and the tasks of one trio run."""
+    """Counts the task steps, the tasks and the distinct instants tasks stepped at in one trio run."""
 
     def __init__(self) -> None:
         self.steps = 0
         self.tasks = 0
+        self.instants: set[float] = set()
 
     def before_task_step(self, task: trio.lowlevel.Task) -> None:
         self.steps += 1
+        self.instants.add(trio.current_time())
 
     def task_spawned(self, task: trio.lowlevel.Task) -> None:
         self.tasks += 1
@@ -45,24 +50,27 @@ class StepCounter(trio.abc.Instrument):
 
 @attrs.frozen
 class Shape:
-    """What one world did, on average over the sweep: trio tasks, task steps and trace events."""
+    """What one world did, on average over the sweep: trio tasks, task steps, distinct instants its
+    tasks stepped at, and trace events."""
 
     tasks: float
     steps: float
+    instants: float
     events: float
 
 
 def shape(scenario: Scenario, faults: str, seeds: range) -> Shape:
     """Count the work of each world (an instrument in the run: counted apart from the timed sweep)."""
-    tasks = steps = events = 0
+    tasks = steps = instants = events = 0
     for s in seeds:
         counter = StepCounter()
         result = run_world(scenario, seed=s, faults=faults, instruments=[counter])
         tasks += counter.tasks
         steps += counter.steps
+        instants += len(counter.instants)
         events += result.steps
     n = len(seeds)
-    return Shape(tasks / n, steps / n, events / n)
+    return Shape(tasks / n, steps / n, instants / n, events / n)
 
 
 def sweep_seconds(scenario: Scenario, faults: str, seeds: range) -> float:
@@ -76,22 +84,29 @@ def sweep_seconds(scenario: Scenario, faults: str, seeds: range) -> float:
     return time.perf_counter() - start
 
 
-def floor_world(tasks: int, steps: int, instruments: Sequence[trio.abc.Instrument] = ()) -> None:
+def floor_world(tasks: int, steps: int, instants: int = 0, instruments: Sequence[trio.abc.Instrument] = ()) -> None:
     """One trio run under a MockClock with ``tasks`` tasks (trio's own included) that between them take
-    ``steps`` steps, each a short sleep the clock jumps over, as a world's tasks wait on virtual time."""
+    ``steps`` steps, each a short sleep the clock jumps over, as a world's tasks wait on virtual time.
+    With ``instants`` the sleeps end at that many distinct instants, dealt out in turn (a sleeper whose
+    next instant is its current one takes a zero sleep, still a step); without, the sleepers wake
+    together."""
     own_tasks, own_steps = _empty_run()
     sleepers = max(tasks - own_tasks, 0)
     # a sleeper takes a step to start and one per sleep; the empty run's own steps come on top
-    per_task, extra = divmod(max(steps - own_steps - sleepers, 0), max(sleepers, 1))
+    sleeps = max(steps - own_steps - sleepers, 0)
+    wakes: list[list[float]] = [[] for _ in range(max(sleepers, 1))]
+    for n in range(sleeps):
+        at = (n * instants // sleeps + 1) if instants else (n // max(sleepers, 1) + 1)
+        wakes[n % len(wakes)].append(at * 0.001)
 
-    async def sleeper(n: int) -> None:
-        for _ in range(n):
-            await trio.sleep(0.001)
+    async def sleeper(times: list[float]) -> None:
+        for at in times:
+            await trio.sleep_until(at)
 
     async def main() -> None:
         async with trio.open_nursery() as nursery:
-            for i in range(sleepers):
-                nursery.start_soon(sleeper, per_task + (1 if i < extra else 0))
+            for times in wakes[:sleepers]:
+                nursery.start_soon(sleeper, times)
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0), instruments=list(instruments))
 
@@ -109,10 +124,11 @@ def _empty_run() -> tuple[int, int]:
     return counter.tasks, counter.steps
 
 
-def floor_seconds(shape: Shape, worlds: int) -> float:
+def floor_seconds(shape: Shape, worlds: int, *, same_instants: bool = False) -> float:
+    instants = round(shape.instants) if same_instants else 0
     start = time.perf_counter()
     for _ in range(worlds):
-        floor_world(round(shape.tasks), round(shape.steps))
+        floor_world(round(shape.tasks), round(shape.steps), instants)
     return time.perf_counter() - start
 
 
@@ -138,15 +154,20 @@ def main(*, seeds: int = 200, repeat: int = 3, examples: int = 100, bugs: Sequen
     scenario = load_scenario(f"{EXAMPLES / 'fan_out_fan_in.py'}:scenario")
     window = range(seeds)
     print(f"throughput: the fan-out of 3 (examples/fan_out_fan_in.py:scenario), {seeds} seeds, best of {repeat}")
-    print(f"{'faults':<18} {'worlds/s':>9} {'floor/s':>9} {'ratio':>6} {'tasks':>6} {'steps':>7} {'events':>7}")
+    print(f"{'':<18} {'':>9} {'floor, together':>16} {'floor, instants':>16}")
+    print(f"{'faults':<18} {'worlds/s':>9} {'floor/s':>9} {'ratio':>6} {'floor/s':>9} {'ratio':>6} "
+          f"{'tasks':>6} {'steps':>7} {'instants':>8} {'events':>7}")
     for faults in FAULT_SETS:
         work = shape(scenario, faults, window)
         world = min(sweep_seconds(scenario, faults, window) for _ in range(repeat))
-        floor = min(floor_seconds(work, seeds) for _ in range(repeat))
-        print(f"{faults:<18} {seeds / world:>9.1f} {seeds / floor:>9.1f} {world / floor:>6.2f} "
-              f"{work.tasks:>6.1f} {work.steps:>7.1f} {work.events:>7.1f}")
-    print("floor: an empty trio run (MockClock) with the world's tasks and task steps, each step a sleep; "
-          "ratio: a world's wall time over the floor's (1.0 = only trio's own cost)")
+        together = min(floor_seconds(work, seeds) for _ in range(repeat))
+        apart = min(floor_seconds(work, seeds, same_instants=True) for _ in range(repeat))
+        print(f"{faults:<18} {seeds / world:>9.1f} {seeds / together:>9.1f} {world / together:>6.2f} "
+              f"{seeds / apart:>9.1f} {world / apart:>6.2f} {work.tasks:>6.1f} {work.steps:>7.1f} "
+              f"{work.instants:>8.1f} {work.events:>7.1f}")
+    print("floor: an empty trio run (trio's MockClock) with the world's tasks and task steps, each step a sleep; "
+          "together: the sleepers wake at the same instants; instants: at as many distinct instants as the "
+          "world's tasks ran at. ratio: a world's wall time over the floor's (1.0 = only trio's own cost)")
     print(f"crash search (Hypothesis, faults 'crash', {examples} examples, generation only):")
     rates = []
     for bug in example_bugs() if bugs is None else bugs:

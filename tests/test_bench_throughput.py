@@ -19,9 +19,10 @@ def test_the_throughput_benchmark_prints_each_fault_set_beside_the_floor(capsys:
             line.split()[0] in FAULT_SETS}
     assert set(rows) == set(FAULT_SETS), out
     for cells in rows.values():
-        worlds, floor, ratio, tasks, steps, events = map(float, cells)
-        assert worlds > 0 and floor > 0 and ratio == pytest.approx(floor / worlds, rel=0.02)
-        assert tasks >= 3 and steps > tasks and events > 0
+        worlds, together, ratio, apart, apart_ratio, tasks, steps, instants, events = map(float, cells)
+        assert worlds > 0 and together > 0 and ratio == pytest.approx(together / worlds, rel=0.02)
+        assert apart > 0 and apart_ratio == pytest.approx(apart / worlds, rel=0.02)
+        assert tasks >= 3 and steps > tasks and 1 <= instants <= steps and events > 0
     assert "examples/s" in out and "side_effect_bug.py:buggy" in out
 
 
@@ -35,3 +36,8 @@ def test_the_floor_takes_as_many_task_steps_as_the_world_it_stands_for() -> None
     floor_world(counter.tasks, counter.steps, instruments=[floor_counter])
     assert floor_counter.tasks == counter.tasks
     assert abs(floor_counter.steps - counter.steps) <= 2, (floor_counter.steps, counter.steps)
+    assert len(floor_counter.instants) < len(counter.instants) / 2  # together: a few instants
+    apart = StepCounter()
+    floor_world(counter.tasks, counter.steps, len(counter.instants), instruments=[apart])
+    assert apart.tasks == counter.tasks and abs(apart.steps - counter.steps) <= 2, (apart.steps, counter.steps)
+    assert abs(len(apart.instants) - len(counter.instants)) <= 2, (len(apart.instants), len(counter.instants))

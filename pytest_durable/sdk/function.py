@@ -21,13 +21,15 @@ class DurableFunction(Generic[P, R]):
     """
 
     def __init__(
-        self, body: Callable[..., Awaitable[R]], *, name: str, retry: RetryPolicy | None, is_workflow: bool
+        self, body: Callable[..., Awaitable[R]], *, name: str, retry: RetryPolicy | None, is_workflow: bool,
+        params: list[inspect.Parameter] | None = None,
     ) -> None:
         self.body = body
         self.name = name
         self.retry = retry
         self.is_workflow = is_workflow
-        params = list(inspect.signature(body).parameters.values())
+        if params is None:  # ``body``'s parameters, when the caller has not read them already
+            params = list(inspect.signature(body).parameters.values())
         if is_workflow:
             params = params[1:]
         self.param_names: tuple[str, ...] = tuple(p.name for p in params)
@@ -64,8 +66,7 @@ def _is_context_annotation(annotation: object) -> bool:
     ).startswith("pytest_durable")
 
 
-def _takes_context(body: Callable[..., Any]) -> bool:
-    params = list(inspect.signature(body).parameters.values())
+def _takes_context(params: list[inspect.Parameter]) -> bool:
     if not params:
         return False
     first = params[0]
@@ -84,13 +85,14 @@ def _make(
         raise UsageError(f"{where}: name must be a non-empty string not starting with 'durable.', got {name!r}")
     if retry is not None and not isinstance(retry, RETRY_POLICIES):
         raise UsageError(f"{where}: retry must be Exponential, Linear, Constant or Never, got {retry!r}")
-    is_workflow = _takes_context(body)
+    params = list(inspect.signature(body).parameters.values())  # read once: a module copy defines them anew
+    is_workflow = _takes_context(params)
     if is_workflow and retry is not None:
         raise UsageError(
             f"{where}: retry applies to leaves only; a workflow is replayed from the store, not retried. "
             "Put the retry on the leaves it calls"
         )
-    return DurableFunction(body, name=name or body.__name__, retry=retry, is_workflow=is_workflow)
+    return DurableFunction(body, name=name or body.__name__, retry=retry, is_workflow=is_workflow, params=params)
 
 
 @overload
