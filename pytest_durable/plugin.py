@@ -103,8 +103,9 @@ class TestState:
     settings: Callable[[int], WorldSettings]
     sim: DurableSim | None = None
     index: int = 0
-    runs: list[tuple[Any, Any]] = attrs.field(factory=list)  # (WorldSettings, Scenario) of each run, for
-    # --durable-check-hash-seed
+    runs: list[tuple[Any, Any, int]] = attrs.field(factory=list)  # (WorldSettings, Scenario, world index) of
+    # each run, for --durable-check-hash-seed
+    differs: tuple[Any, int] | None = None  # (RunResult, world index): the world that check found
 
     def world_settings(self) -> WorldSettings:
         return self.settings(derive(self.test_seed, str(self.index)))
@@ -454,14 +455,15 @@ def _progress_for(item: pytest.Item, seeds: int) -> Any:
 def pytest_durable_configure_world(item: pytest.Item, world: Any) -> None:
     test = item.stash.get(TEST, None)
     if test is not None and _flag(item.config, "check_hash_seed"):
-        test.runs.append((world, None))
+        test.runs.append((world, None, test.index))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_durable_fault_points(item: pytest.Item, scenario: Any) -> Any:
     test = item.stash.get(TEST, None)
     if test is not None and test.runs and test.runs[-1][1] is None:
-        test.runs[-1] = (test.runs[-1][0], scenario)
+        world, _, index = test.runs[-1]
+        test.runs[-1] = (world, scenario, index)
     return None
 
 
@@ -474,8 +476,8 @@ def _check_hash_seed(test: TestState) -> None:
     from sim import SimConfig, hashseed
 
     results = test.sim.results if test.sim is not None else []
-    batches: dict[str, tuple[dict[str, Any], SimConfig, list[Any]]] = {}
-    for (settings, scenario), result in zip(test.runs, results, strict=False):
+    batches: dict[str, tuple[dict[str, Any], SimConfig, list[Any], list[tuple[Any, int]]]] = {}
+    for (settings, scenario, index), result in zip(test.runs, results, strict=False):
         if scenario is None or not result.ok:
             continue
         spec = hashseed.scenario_spec(scenario)
@@ -484,10 +486,13 @@ def _check_hash_seed(test: TestState) -> None:
         key = json.dumps([spec, attrs.asdict(config)], sort_keys=True)
         job = hashseed.Job(result.seed, settings.faults, settings.plan, settings.quiesce_after, result.trace_hash,
                            tuple(result.decisions) if result.seed is None else ())
-        batches.setdefault(key, (spec, config, []))[2].append(job)
-    for spec, config, jobs in batches.values():
+        batch = batches.setdefault(key, (spec, config, [], []))
+        batch[2].append(job)
+        batch[3].append((result, index))
+    for spec, config, jobs, worlds in batches.values():
         found = hashseed.first_difference(spec, config, jobs)
         if found is not None:
+            test.differs = worlds[found.index]  # the failure report describes this world, not the last
             raise AssertionError(f"{found} (rerun with PYTHONHASHSEED={found.hash_seed} to see it here)")
 
 
@@ -511,6 +516,7 @@ class UnmarkedDurableSimWarning(UserWarning):
 def pytest_runtest_call(item: pytest.Item) -> Any:
     """After a test that passed: warn if it used ``durable_sim`` without the marker (in the call, so
     ``-W error::...UnmarkedDurableSimWarning`` fails the test)."""
+    __tracebackhide__ = True
     result = yield
     test = item.stash.get(TEST, None)
     if test is not None:
@@ -534,11 +540,11 @@ def _failure_report(item: pytest.Item, test: TestState, error: BaseException) ->
     from sim import render, saved
 
     assert test.sim is not None and test.sim.last is not None
-    result = test.sim.last
+    result, index = test.differs or (test.sim.last, test.index)  # every world passed; one traced differently
     state = item.config.stash[STATE]
     mode = setting(item.config, "trace")
     marker = item.get_closest_marker("durable")
-    of = f"world {test.index + 1} of {worlds_of(item.config, marker)}" if marker else "world"
+    of = f"world {index + 1} of {worlds_of(item.config, marker)}" if marker else "world"
     ignored = overridden(item.config, marker)
     if ignored:
         of += f" ({ignored})"

@@ -4,6 +4,7 @@ process has fresh module state and another clock reading, and another process an
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -215,5 +216,11 @@ def test_the_plugin_switch_catches_set_iteration_and_passes_sorted(tmp_path: Pat
     assert "1 failed, 1 passed" in checked.stdout, checked.stdout
     assert "FAILED test_tell.py::test_set - AssertionError: hash-seed: seed" in checked.stdout, checked.stdout
     assert "it depends on the hash order of strings" in checked.stdout
+    # the report describes the world that traced differently, not the test's last world
+    differs = re.search(r"AssertionError: hash-seed: seed (\d+) traced ([0-9a-f]+) here", checked.stdout)
+    header = re.search(r"^world (\d) of 3 \(run seed 5\): seed (\d+): .* trace ([0-9a-f]+)$", checked.stdout, re.M)
+    assert differs is not None and header is not None, checked.stdout
+    assert (header[2], header[3]) == (differs[1], differs[2]), checked.stdout
+    assert "plugin.py" not in checked.stdout  # no frame of ours: the check's verdict is its one line
     by_ini = pytest_run("-o", "durable_check_hash_seed=true")  # the ini twin
     assert by_ini.returncode == 1 and "1 failed, 1 passed" in by_ini.stdout, by_ini.stdout
