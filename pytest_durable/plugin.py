@@ -430,12 +430,15 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     test = pyfuncitem.stash[TEST]
     args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     progress = _progress_for(pyfuncitem, seeds)
+    from sim.interrupts import keep_interrupts
+
     try:
-        for index in range(seeds):
-            test.index = index
-            pyfuncitem.obj(**args)
-            if progress is not None and progress.due():
-                progress.show(index + 1, sum(not r.ok for r in test.sim.results) if test.sim is not None else 0)
+        with keep_interrupts():  # a Ctrl-C that lands in a finalizer between worlds is not lost
+            for index in range(seeds):
+                test.index = index
+                pyfuncitem.obj(**args)
+                if progress is not None and progress.due():
+                    progress.show(index + 1, sum(not r.ok for r in test.sim.results) if test.sim is not None else 0)
     finally:
         if progress is not None:
             progress.close()

@@ -19,6 +19,7 @@ from .command import python_m
 from .config import SimConfig
 from .decisions import RecordedDecisions
 from .faults import FaultConfig, FaultPlan
+from .interrupts import keep_interrupts
 from .result import RunResult
 from .scenario import Scenario
 from .stores import STORE_KINDS, check_store_kind, world_store
@@ -338,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         usage.check_arguments(args)
-        return int(args.func(args))
+        with keep_interrupts():  # a Ctrl-C that lands in a finalizer between worlds is not lost
+            return int(args.func(args))
     except UsageError as exc:
         print(f"python -m sim {args.command}: {exc}", file=sys.stderr)
         return 2

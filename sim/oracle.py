@@ -30,6 +30,7 @@ from pytest_durable.sdk.outcome import Suspended
 from . import virtual_time
 from .decisions import SeededDecisions
 from .dependencies import make_dependencies
+from .interrupts import interrupt_in
 from .isolation import FreshModules, isolated_modules
 from .ledger import Ledger, recording_into
 from .result import Violation
@@ -141,8 +142,9 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
                 with watchdog.armed():
                     trio.run(main, clock=virtual_time.clock(), instruments=[watchdog])
     except BaseException as exc:
-        if _find(exc, KeyboardInterrupt) is not None:
-            raise
+        interrupt = interrupt_in(exc)
+        if interrupt is not None:  # the user's Ctrl-C, as itself (trio may hand it over inside a group)
+            raise interrupt from None
         asked = tuple(store.asked)
         mismatch = _find(exc, NondeterminismError)
         if mismatch is not None:

@@ -35,6 +35,7 @@ from .config import SimConfig
 from .decisions import Decisions, SeededDecisions
 from .faults import CRASH_OPS, CRASH_WHEN, FaultConfig, FaultPlan
 from .injector import AwaitCrashes, Injector
+from .interrupts import interrupt_in
 from .ledger import Ledger, set_current
 from .network import SimStore
 from .outcomes import acceptable_outcome
@@ -58,20 +59,6 @@ def _error_kind(error: BaseException) -> str:
     if isinstance(error, MissingDependency):
         return "missing-dependency"
     return "error"
-
-
-def _interrupt(exc: BaseException) -> BaseException | None:
-    """The ``KeyboardInterrupt`` or ``SystemExit`` in ``exc`` (itself, or in an exception group from
-    trio), if any: it stops the run instead of failing the world. A ``SystemExit`` from a body never
-    gets here; the SDK reports it as a ``UserBaseException``."""
-    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _interrupt(inner)
-            if found is not None:
-                return found
-    return None
 
 
 def _stuck(exc: BaseException) -> StuckBody | None:
@@ -327,7 +314,7 @@ def run_world(
                 with watchdog.armed():
                     trio.run(world.main, clock=clock, instruments=[watchdog, *instruments])
     except BaseException as exc:
-        interrupt = _interrupt(exc)
+        interrupt = interrupt_in(exc)
         if interrupt is not None:  # the user's: it stops the run, it is not a failing world
             raise interrupt from None
         stuck = _stuck(exc)

@@ -1,0 +1,70 @@
+"""The user's interrupts: found wherever trio put them, and not lost in a finalizer.
+
+A ``KeyboardInterrupt`` (or a ``SystemExit`` from outside a body) stops the run instead of failing a
+world; trio may hand it over inside an exception group, or, when it landed in trio's own machinery, as
+the cause of a ``TrioInternalError``. ``interrupt_in`` finds it there.
+
+Python runs a signal handler between any two bytecodes, a ``__del__`` included (a world leaves cycles
+of trio objects that the garbage collector finalizes, often between two worlds), and an exception a
+finalizer raises is printed as "Exception ignored in ..." and dropped. A Ctrl-C that lands there would
+be lost: the sweep goes on. While ``keep_interrupts()`` is active, a ``KeyboardInterrupt`` handed to
+``sys.unraisablehook`` is sent again a millisecond later from a short-lived thread (sent at once, it
+lands in the hook and is dropped too), so it lands in the main thread, through whatever handler is
+current (trio's inside a run), after the finalizer; one that lands in a finalizer again goes round again.
+"""
+
+from __future__ import annotations
+
+import _thread
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import trio
+
+_active = False
+
+
+def interrupt_in(exc: BaseException) -> BaseException | None:
+    """The ``KeyboardInterrupt`` or ``SystemExit`` in ``exc`` (itself, in an exception group from trio,
+    or the cause of a ``TrioInternalError``), if any."""
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = interrupt_in(inner)
+            if found is not None:
+                return found
+    if isinstance(exc, trio.TrioInternalError) and exc.__cause__ is not None:
+        return interrupt_in(exc.__cause__)
+    return None
+
+
+@contextmanager
+def keep_interrupts() -> Iterator[None]:
+    """Within the block (on the main thread), a Ctrl-C dropped by a finalizer is delivered again."""
+    global _active
+    if _active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt):
+            later = threading.Timer(0.001, _thread.interrupt_main, args=(signal.SIGINT,))
+            later.daemon = True
+            later.start()
+            return
+        previous(unraisable)
+
+    sys.unraisablehook = hook
+    _active = True
+    try:
+        yield
+    finally:
+        _active = False
+        if sys.unraisablehook is hook:
+            sys.unraisablehook = previous
