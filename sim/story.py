@@ -58,9 +58,10 @@ def runs(result: RunResult) -> dict[str, list[Run]]:
     for event in result.trace:
         who = f"{event.process}#{event.incarnation}"
         if event.kind == "body":
-            for other in [w for w, there in going.items() if w != who and event.id in there]:
-                end(other, event.id, f"✗ overtaken: ran again on {who}")  # its task was taken over
-            end(who, event.id, "✗ failed")  # a retry on this incarnation
+            # A run still going did not fail (a retried failure is recorded first, ending it): its task
+            # was taken over, by another incarnation or by this one after the task's lease expired.
+            for other in [w for w, there in going.items() if event.id in there]:
+                end(other, event.id, f"✗ overtaken: ran again on {who}")
             run = Run(len(out.setdefault(event.id, [])) + 1, who, event.time, event.get("workflow") == "yes")
             out[event.id].append(run)
             if who in crashed:  # a task of a crashed incarnation gets this far before it is cancelled

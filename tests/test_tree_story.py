@@ -155,3 +155,18 @@ def test_the_story_of_every_world_of_a_sweep_agrees_with_its_trace_and_ledger() 
         assert sum(len(r.effects) for rs in told.values() for r in rs) == len(result.ledger.entries), seed
         checked += sum(len(rs) > 1 for rs in told.values())
     assert checked > 10  # the sweep did re-run bodies
+
+
+def test_a_run_its_own_incarnation_took_over_is_not_called_a_failure() -> None:
+    """A run that stopped without failing (its task's lease ran out while the server was away) and ran
+    again on the same incarnation was overtaken, not retried: nothing says it failed. A body's retried
+    failure is recorded first (an injected rejection, or the attempt's record), and a workflow is
+    never retried, so a workflow run never ends as a failure."""
+    same = 0
+    for seed in range(60):
+        result = run_world(scenario(), seed=seed, faults="all")
+        for promise, promise_runs in story.runs(result).items():
+            for run in promise_runs:
+                assert not (run.workflow and run.end.startswith("✗ failed")), (seed, promise, run)
+                same += run.end == f"✗ overtaken: ran again on {run.process}"
+    assert same > 0  # the sweep did have a task taken over by the incarnation that held it
