@@ -7,6 +7,7 @@ import importlib.util
 import inspect
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from pytest_durable.core.errors import UsageError
 from pytest_durable.sdk.function import DurableFunction
@@ -18,9 +19,23 @@ def load_scenario(target: str) -> Scenario:
     """``name`` is a ``Scenario`` or a callable that takes no argument and returns one."""
     where, sep, name = target.rpartition(":")
     if not sep or not where or not name:
-        raise UsageError(
-            f"target {target!r}: write FILE.py:NAME or MODULE:NAME (e.g. examples/fan_out_fan_in.py:scenario)"
-        )
+        form = f"target {target!r}: write FILE.py:NAME or MODULE:NAME (e.g. examples/fan_out_fan_in.py:scenario)"
+        file = target.rstrip(":")
+        if file.endswith(".py") and Path(file).is_file():  # a file without its name: say what it holds
+            raise UsageError(form + _holds(file, _module(target, file)))
+        raise UsageError(form)
+    module = _module(target, where)
+    if not hasattr(module, name):
+        raise UsageError(f"target {target!r}: {where} has no {name!r}" + _holds(where, module))
+    obj = getattr(module, name)
+    scenario = obj if isinstance(obj, Scenario) else _call(target, name, obj)
+    if not isinstance(scenario, Scenario):
+        raise UsageError(f"target {target!r}: {name} must be a sim.Scenario or return one, got {scenario!r}")
+    return scenario
+
+
+def _module(target: str, where: str) -> ModuleType:
+    """The module ``where`` names: a file (loaded once, under its stem) or an importable module."""
     if where.endswith(".py") or "/" in where:
         path = Path(where)
         if not path.exists():
@@ -28,27 +43,26 @@ def load_scenario(target: str) -> Scenario:
         module_name = path.stem
         existing = sys.modules.get(module_name)
         if existing is not None and Path(getattr(existing, "__file__", "") or "").resolve() == path.resolve():
-            module = existing
-        else:
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            if spec is None or spec.loader is None:
-                raise UsageError(f"target {target!r}: cannot load {where}")
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = module  # so values of its classes decode by module name
-            sys.path.insert(0, str(path.resolve().parent))
-            spec.loader.exec_module(module)
-    else:
-        try:
-            module = importlib.import_module(where)
-        except ImportError as exc:
-            raise UsageError(f"target {target!r}: cannot import {where}: {exc}") from None
-    if not hasattr(module, name):
-        raise UsageError(f"target {target!r}: {where} has no {name!r}")
-    obj = getattr(module, name)
-    scenario = obj if isinstance(obj, Scenario) else _call(target, name, obj)
-    if not isinstance(scenario, Scenario):
-        raise UsageError(f"target {target!r}: {name} must be a sim.Scenario or return one, got {scenario!r}")
-    return scenario
+            return existing
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise UsageError(f"target {target!r}: cannot load {where}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module  # so values of its classes decode by module name
+        sys.path.insert(0, str(path.resolve().parent))
+        spec.loader.exec_module(module)
+        return module
+    try:
+        return importlib.import_module(where)
+    except ImportError as exc:
+        raise UsageError(f"target {target!r}: cannot import {where}: {exc}") from None
+
+
+def _holds(where: str, module: ModuleType) -> str:
+    """``; scenarios in FILE: a, b``: the top-level names of ``module`` that are scenarios or
+    functions annotated to return one (read from the annotation, never called)."""
+    names = sorted(n for n, v in vars(module).items() if not n.startswith("_") and _is_scenario(v, module))
+    return f"; scenarios in {where}: {', '.join(names)}" if names else ""
 
 
 def _call(target: str, name: str, obj: object) -> object:
@@ -71,3 +85,12 @@ def _call(target: str, name: str, obj: object) -> object:
     if required:
         raise UsageError(f"target {target!r}: {name}() needs argument(s) {', '.join(required)}; {want}")
     return obj()
+
+
+def _is_scenario(obj: object, module: ModuleType) -> bool:
+    if isinstance(obj, Scenario):
+        return True
+    if not inspect.isfunction(obj) or obj.__module__ != module.__name__:
+        return False
+    returns = obj.__annotations__.get("return")
+    return returns is Scenario or (isinstance(returns, str) and returns.rpartition(".")[2] == "Scenario")

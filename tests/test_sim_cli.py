@@ -72,8 +72,12 @@ def test_replay_of_a_saved_world_matches_and_a_tampered_one_does_not(tmp_path: P
     ("args", "message"),
     [
         (["run", "examples/nope.py:scenario"], "no file examples/nope.py"),
-        (["run", "examples/fan_out_fan_in.py:nothing"], "has no 'nothing'"),
-        (["run", "examples/fan_out_fan_in.py"], "write FILE.py:NAME or MODULE:NAME"),
+        (["run", "examples/side_effect_bug.py:nothing"],
+         "has no 'nothing'; scenarios in examples/side_effect_bug.py: buggy, fixed"),
+        (["run", "examples/fan_out_fan_in.py"],
+         "write FILE.py:NAME or MODULE:NAME (e.g. examples/fan_out_fan_in.py:scenario); scenarios in "
+         "examples/fan_out_fan_in.py: scenario"),
+        (["run", "sim.bench:nothing"], "sim.bench has no 'nothing'\n"),
         (["run", EXAMPLE, "--faults", "crash,meteor"], "--faults: cannot read 'meteor'"),
         (["run", EXAMPLE, "--plan", "crash(w1, sideways_create, x)"], "fault plan: cannot read"),
     ],
