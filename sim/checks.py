@@ -26,7 +26,7 @@ def no_rerun_after_resolve(trace: Trace) -> list[Violation]:
             out.append(
                 Violation(
                     "no-rerun-after-resolve",
-                    f"the body of {event.id} ({event.detail}) started on {event.process}#{event.incarnation} after "
+                    f"the body of {event.id} ({event.detail}) started on {event.who} after "
                     f"its promise was resolved",
                     event.id,
                     (resolved[event.id], event.seq),

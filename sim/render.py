@@ -55,7 +55,7 @@ def summary(result: RunResult, *, limit: int = 10) -> str:
     injected = result.trace.of_kind(*FAULT_EVENTS)
     for event in injected[:limit]:
         what = " ".join(part for part in (event.kind, event.id, event.detail) if part)
-        lines.append(f"  fault at {event.time:.3f} s: {event.process}#{event.incarnation} {what}")
+        lines.append(f"  fault at {event.time:.3f} s: {event.who} {what}")
     if len(injected) > limit:
         lines.append(f"  … and {len(injected) - limit} more faults (--trace text shows them all)")
     if result.unfired:
@@ -84,10 +84,9 @@ def event_text(event: Event | None, decoded: Mapping[str, str] | None = None) ->
     if event is None:
         return "(none: the trace ends before it)"
     decoded = decoded or {}
-    who = f"{event.process}#{event.incarnation}" if event.incarnation else event.process
     detail = _DIGEST.sub(lambda m: f"{m[0]} = {decoded[m[0]]}" if m[0] in decoded else m[0], event.detail)
-    return " ".join(part for part in (f"event {event.seq} at {event.time:.3f} s:", who, event.kind, event.id, detail)
-                    if part)
+    parts = (f"event {event.seq} at {event.time:.3f} s:", event.who, event.kind, event.id, detail)
+    return " ".join(part for part in parts if part)
 
 
 def first_difference(first: Trace, second: Trace) -> tuple[int, Event | None, Event | None]:

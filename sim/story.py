@@ -56,7 +56,7 @@ def runs(result: RunResult) -> dict[str, list[Run]]:
             run.end = how
 
     for event in result.trace:
-        who = f"{event.process}#{event.incarnation}"
+        who = event.who
         if event.kind == "body":
             # A run still going did not fail (a retried failure is recorded first, ending it): its task
             # was taken over, by another incarnation or by this one after the task's lease expired.

@@ -33,9 +33,14 @@ class Event:
                 return v
         return default
 
+    @property
+    def who(self) -> str:
+        """The process incarnation that made the event (``w1#2``), or the process alone where it has none
+        (the client, the server)."""
+        return f"{self.process}#{self.incarnation}" if self.incarnation else self.process
+
     def line(self) -> str:
-        who = f"{self.process}#{self.incarnation}" if self.incarnation else self.process
-        text = f"{self.seq:>6} {self.time:>10.3f}  {who:<10} {self.kind:<14}"
+        text = f"{self.seq:>6} {self.time:>10.3f}  {self.who:<10} {self.kind:<14}"
         if self.id:
             text += f" {self.id}"
         if self.detail:

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 
 from pytest_durable.harness import hide_ours
-from sim import render
+from sim import render, run_world
 from sim.command import interpreter, python_m
+from sim.target import load_scenario
 
 pytest_plugins = ["pytester"]
 
@@ -396,3 +397,13 @@ def test_a_json_file_that_is_not_a_world_is_one_clear_error(tmp_path: Path) -> N
                                        "python -m sim (an object with seed, faults, plan, trace_hash, decisions, "
                                        "events); save the world again with python -m sim run TARGET --seed N --out "
                                        "FILE"]
+
+
+def test_a_fault_line_names_the_client_as_the_trace_does() -> None:
+    """The client has no incarnations: its faults read ``client drop …``, as its trace lines do, not
+    ``client#0``; a worker's read ``w1#2``."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "fan_out_fan_in.py"
+    result = run_world(load_scenario(f"{example}:scenario"), seed=2, faults="drop=0.2,partition")
+    faults = [line for line in render.summary(result, limit=1000).splitlines() if "fault at" in line]
+    assert any(": client drop " in line for line in faults), faults
+    assert all(re.search(r" s: (client|w\d+#\d+) ", line) for line in faults), faults
