@@ -21,6 +21,7 @@ from .decisions import RecordedDecisions
 from .faults import FaultConfig, FaultPlan
 from .interrupts import keep_interrupts
 from .result import RunResult
+from .root_tally import RootTally
 from .scenario import Scenario
 from .stores import STORE_KINDS, check_store_kind, world_store
 from .target import load_scenario
@@ -115,6 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress(len(seeds))
     counts: Counter[str] = Counter()
     by_check: Counter[str] = Counter()
+    roots = RootTally()
     failing = 0
     steps = 0
     ran = 0
@@ -126,6 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 again = _world(args, scenario, seed, faults, plan, config)
                 result = checks.determinism(result, again)
             counts.update(result.fault_counts)
+            roots.add(seed, result)
             steps += result.steps
             if args.check_hash_seed and result.ok:
                 jobs.append(hashseed.Job(seed, str(faults), str(plan), args.quiesce_after, result.trace_hash))
@@ -160,6 +163,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"seeds run: {len(seeds)} ({seeds.start}..{seeds.stop - 1}); failing: {failing}")
     print(f"faults injected: {injected}")
     print(f"violations: {violations}")
+    for line in roots.lines(scenario):
+        print(line)
     print(f"throughput: {len(seeds) / elapsed:.1f} worlds/s, {steps / elapsed:,.0f} steps/s ({elapsed:.2f} s)")
     return 1 if failing else 0
 

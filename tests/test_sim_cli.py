@@ -31,7 +31,38 @@ def test_the_issue_sweep_passes_with_every_fault_kind_injected() -> None:
     assert sorted(injected) == sorted(kinds)
     assert all(int(injected[k]) > 0 for k in kinds)
     assert any(line.startswith("throughput: ") for line in lines)
+    assert "root outcomes: resolved 2000" in lines
     assert "2000/2000 seeds" in out.stderr  # the progress bar
+
+
+MISUSED = """
+import sim
+from pytest_durable import Context, function
+
+@function
+async def approve(ctx: Context, order: str) -> str:
+    approval = await ctx.promise()  # forgot the timeout: a TypeError in every world
+    return await approval
+
+scenario = sim.Scenario(approve, ("o-1",))
+judged = sim.Scenario(approve, ("o-1",), outcomes=(TypeError,))
+"""
+
+
+def test_a_sweep_says_how_its_roots_ended_and_that_nothing_judged_a_rejection(tmp_path: Path) -> None:
+    """Without expected= or outcomes= any outcome its own record agrees with passes, so a workflow that
+    raises in every world passes every check: the summary counts the outcomes and shows that error."""
+    (tmp_path / "misused.py").write_text(MISUSED)
+    out = sim("run", f"{tmp_path}/misused.py:scenario", "--seeds", "4", "--faults", "crash,drop")
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert "root outcomes: rejected with TypeError 4" in lines
+    assert ("  not judged: the scenario gives neither expected= nor outcomes=, and seed 0's root was rejected "
+            "(TypeError: Context.promise() missing 1 required keyword-only argument: 'timeout')") in lines
+    judged = sim("run", f"{tmp_path}/misused.py:judged", "--seeds", "4", "--faults", "crash,drop")
+    assert judged.returncode == 0, judged.stdout + judged.stderr
+    assert "root outcomes: rejected with TypeError 4" in judged.stdout.splitlines()
+    assert "not judged" not in judged.stdout
 
 
 def test_one_world_as_a_tree_text_and_json() -> None:
