@@ -72,10 +72,9 @@ def write(result: RunResult, path: str | Path, *, failure: str = "") -> Path:
     return out
 
 
-def lane_name(process: str, incarnation: int) -> str:
-    if process in NOT_PROCESSES:
-        return "checks"
-    return f"{process}#{incarnation}" if incarnation else process
+def lane_name(event: Event) -> str:
+    """The lane an event is drawn on: its process incarnation's, or the checks' lane."""
+    return "checks" if event.process in NOT_PROCESSES else event.who
 
 
 def culprits(result: RunResult) -> set[str]:
@@ -108,10 +107,10 @@ def bars(result: RunResult) -> list[Bar]:
         if event.kind != "body":
             continue
         attempts[event.id] = attempts.get(event.id, 0) + 1
-        lane = lane_name(event.process, event.incarnation)
+        lane = lane_name(event)
         end, ended = result.virtual_time, "running"
         for later in events[i + 1:]:
-            if lane_name(later.process, later.incarnation) != lane:
+            if lane_name(later) != lane:
                 continue
             if later.kind == "crash":
                 end, ended = later.time, "crashed"
@@ -138,7 +137,7 @@ def marks(result: RunResult, decoded: dict[str, str]) -> list[Mark]:
     errors = {"nondeterminism", "unregistered", "user-base-exception", "stuck-body", "missing-dependency", "error"}
     for event in result.trace:
         tip = render.event_text(event, decoded)
-        lane = lane_name(event.process, event.incarnation)
+        lane = lane_name(event)
         if event.kind == "start":
             if event.incarnation > 1:
                 out.append(Mark(lane, "restart", event.time, "restart", tip))
@@ -238,10 +237,10 @@ def page(result: RunResult, *, failure: str = "") -> str:
     for event in events:
         if event.process in NOT_PROCESSES or event.process == "server":
             continue
-        lane = lane_name(event.process, event.incarnation)
+        lane = lane_name(event)
         first, last = lanes.get(lane, (event.time, event.time))
         lanes[lane] = (min(first, event.time), max(last, event.time))
-    crashed = {lane_name(e.process, e.incarnation) for e in events if e.kind == "crash"}
+    crashed = {lane_name(e) for e in events if e.kind == "crash"}
     for lane, (first, _last) in list(lanes.items()):
         if lane not in crashed:  # a live incarnation lasts to the end of the world
             lanes[lane] = (first, end)
