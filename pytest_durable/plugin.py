@@ -215,7 +215,7 @@ def _progress_after(config: pytest.Config) -> float | None:
 
 
 def _store_kind(config: pytest.Config, marker: pytest.Mark | None = None) -> str:
-    from sim.stores import STORE_KINDS, check_store_kind
+    from sim.world.stores import STORE_KINDS, check_store_kind
 
     from .core.errors import UsageError
 
@@ -283,7 +283,7 @@ def _check_start(config: pytest.Config) -> None:
     """Options judged at start-up, even when no durable test is selected: fault kinds, and the
     folder failing worlds go to (made now, so a bad one fails before any world, not at the first failure)."""
     from sim import FaultConfig
-    from sim.usage import check_writable_dir
+    from sim.cli.usage import check_writable_dir
 
     from .core.errors import UsageError
 
@@ -335,7 +335,7 @@ def _check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
             FaultPlan.parse(marker.kwargs["plan"])
     except Exception as exc:
         raise pytest.UsageError(f"{where}: {exc}") from None
-    from sim.stores import STORE_KINDS
+    from sim.world.stores import STORE_KINDS
 
     if "store" in marker.kwargs and marker.kwargs["store"] not in STORE_KINDS:
         raise pytest.UsageError(f"{where}: store must be one of {'|'.join(STORE_KINDS)}, "
@@ -343,7 +343,7 @@ def _check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
 
 
 def _check_marker_outcomes(value: object, where: str) -> None:
-    from sim.outcomes import checked_outcomes
+    from sim.scenario.outcomes import checked_outcomes
 
     from .core.errors import UsageError
 
@@ -430,7 +430,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     test = pyfuncitem.stash[TEST]
     args = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
     progress = _progress_for(pyfuncitem, seeds)
-    from sim.interrupts import keep_interrupts
+    from sim.kernel.interrupts import keep_interrupts
 
     try:
         with keep_interrupts():  # a Ctrl-C that lands in a finalizer between worlds is not lost
@@ -476,7 +476,8 @@ def _check_hash_seed(test: TestState) -> None:
     __tracebackhide__ = True
     import json
 
-    from sim import SimConfig, hashseed
+    from sim import SimConfig
+    from sim.runner import hashseed
 
     results = test.sim.results if test.sim is not None else []
     batches: dict[str, tuple[dict[str, Any], SimConfig, list[Any], list[tuple[Any, int]]]] = {}
@@ -540,7 +541,7 @@ def _warn_unmarked(item: pytest.Item, test: TestState) -> None:
 
 
 def _failure_report(item: pytest.Item, test: TestState, error: BaseException) -> str:
-    from sim import render, saved
+    from sim.reports import render, saved
 
     assert test.sim is not None and test.sim.last is not None
     result, index = test.differs or (test.sim.last, test.index)  # every world passed; one traced differently
@@ -586,7 +587,7 @@ def _failure_report(item: pytest.Item, test: TestState, error: BaseException) ->
 def _write_timeline(item: pytest.Item, result: Any, failure: str) -> str:
     """``--durable-html=DIR``: the failing world's page (sim.timeline), with the test's ``failure`` when no
     check of the world failed, and the report line naming it."""
-    from sim import timeline
+    from sim.reports import timeline
 
     path = Path(setting(item.config, "html")) / (re.sub(r"[^\w.-]+", "_", item.nodeid) + f"-seed{result.seed}.html")
     try:
@@ -601,7 +602,7 @@ def reproduce_command(item: pytest.Item, seed: int) -> str:
     """``python -m pytest NODEID --durable-seed=N`` for the interpreter that runs this session
     (``sim.command``), from the folder pytest was started in, with the durable options and ``-p
     pytest_durable…`` given on its command line (the environment and ini file apply again by themselves)."""
-    from sim.command import python_m
+    from sim.reports.command import python_m
 
     config = item.config
     where, sep, rest = item.nodeid.partition("::")

@@ -23,10 +23,11 @@ import hypothesis.strategies as st
 from hypothesis import note
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from sim import PinnedDecisions, RunResult, Scenario, SeededDecisions, render, run_world
-from sim.decisions import Decisions
-from sim.faults import CRASH_WHEN
-from sim.script import Action
+from sim import PinnedDecisions, RunResult, Scenario, SeededDecisions, run_world
+from sim.faults.spec import CRASH_WHEN
+from sim.kernel.decisions import Decisions
+from sim.reports import render
+from sim.scenario.script import Action
 
 from .core.codec import decode_call
 

@@ -7,14 +7,14 @@ partitions, server restarts, rejected leaves and refused requests — a trace, a
     assert result.ok, result.violations
 """
 
-from .config import SimConfig
-from .decisions import Decisions, PinnedDecisions, RecordedDecisions, SeededDecisions
-from .faults import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
-from .ledger import Ledger, at_most_once, exactly_once, ledger
-from .result import RunResult, Violation
-from .scenario import Scenario
-from .trace import Event, Trace
-from .world import InjectedFault, run_world
+from .faults.spec import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
+from .kernel.decisions import Decisions, PinnedDecisions, RecordedDecisions, SeededDecisions
+from .scenario.scenario import Scenario
+from .scenario.settings import SimConfig
+from .trace.events import Event, Trace
+from .trace.ledger import Ledger, at_most_once, exactly_once, ledger
+from .world.result import RunResult, Violation
+from .world.world import InjectedFault, run_world
 
 __all__ = [
     "FAULT_KINDS",

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from sim.bench_throughput import FAULT_SETS, Shape, StepCounter, floor_world, shape
-from sim.target import load_scenario
-from sim.world import run_world
+from sim.bench.throughput import FAULT_SETS, Shape, StepCounter, floor_world, shape
+from sim.scenario.target import load_scenario
+from sim.world.world import run_world
 
 
 def test_the_throughput_benchmark_prints_each_fault_set_beside_the_floor(capsys: pytest.CaptureFixture[str]) -> None:
-    from sim.cli import main
+    from sim.cli.main import main
 
     assert main(["bench", "throughput", "--seeds", "3", "--repeat", "1", "--examples", "5"]) == 0
     out = capsys.readouterr().out

@@ -17,9 +17,9 @@ import tests.sim_scenarios as ss
 from pytest_durable.core import codec
 from pytest_durable.core.errors import UsageError
 from sim import RunResult, Scenario, run_world
-from sim.command import interpreter
-from sim.isolation import FreshModules, isolated_modules
-from sim.wallclock import EPOCH
+from sim.kernel.isolation import FreshModules, isolated_modules
+from sim.kernel.wallclock import EPOCH
+from sim.reports.command import interpreter
 
 DEFAULTS = "crash,drop,reject"  # the CLI's default fault kinds
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,14 +99,14 @@ def test_isolate_widens_narrows_or_turns_off_the_set_of_fresh_modules() -> None:
 
 def test_a_widened_module_is_fresh_too() -> None:
     """A module named in isolate= that the workflow's module imports is the incarnation's copy."""
-    fresh = FreshModules(["tests.fidelity_scenarios", "sim.bench"])
+    fresh = FreshModules(["tests.fidelity_scenarios", "sim.bench.scale"])
     scope = {"__builtins__": vars(fresh.module("tests.fidelity_scenarios"))["__builtins__"], "__name__": "user"}
-    exec("from sim import bench\nfrom sim.bench import Job\nimport time", scope)
-    assert scope["bench"] is fresh.module("sim.bench") and scope["Job"] is fresh.module("sim.bench").Job
+    exec("from sim.bench import scale\nfrom sim.bench.scale import Job\nimport time", scope)
+    assert scope["scale"] is fresh.module("sim.bench.scale") and scope["Job"] is fresh.module("sim.bench.scale").Job
     assert scope["time"] is not __import__("time")  # the virtual clock
-    import sim.bench
+    import sim.bench.scale
 
-    assert scope["Job"] is not sim.bench.Job
+    assert scope["Job"] is not sim.bench.scale.Job
 
 
 # -- item 12: wall-clock reads ------------------------------------------------------------------------

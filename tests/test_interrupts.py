@@ -139,7 +139,7 @@ def test_a_keyboard_interrupt_during_the_oracles_replay_leaves_it_as_itself() ->
     from pytest_durable.core.codec import encode_call
     from pytest_durable.core.records import PromiseRecord, PromiseState
     from pytest_durable.sdk.function import Registry
-    from sim.oracle import replay
+    from sim.checks.oracle import replay
 
     registry = Registry()
     for fn in (interrupted, echo):
@@ -187,7 +187,7 @@ class _DropsCtrlC:
 def test_a_ctrl_c_that_lands_in_a_finalizer_is_raised_again() -> None:
     """Seen by hand: SIGINT between two worlds landed in trio's ``Nursery.__del__`` (the garbage collector
     finalizing a finished world), Python dropped it, and the sweep ran on."""
-    from sim.interrupts import keep_interrupts
+    from sim.kernel.interrupts import keep_interrupts
 
     bound = 200_000_000  # a bound, never reached: the interrupt comes within a thread switch (ms)
     ran = 0
@@ -213,7 +213,7 @@ def test_without_keep_interrupts_a_finalizer_drops_the_ctrl_c() -> None:
 def test_an_interrupt_that_broke_trios_own_machinery_is_still_the_users() -> None:
     """Seen by hand: Ctrl-C landing inside trio's run loop comes out as the cause of a TrioInternalError,
     which ``run_world`` took for a failing world (and the sweep ran on)."""
-    from sim.interrupts import interrupt_in
+    from sim.kernel.interrupts import interrupt_in
 
     ki = KeyboardInterrupt()
     broken = trio.TrioInternalError("internal error in Trio - please file a bug!")

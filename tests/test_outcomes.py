@@ -15,8 +15,8 @@ import pytest
 from pytest_durable import Rejected, TimedOut
 from pytest_durable.core.errors import UsageError
 from sim import Scenario, Violation, run_world
-from sim.checks import determinism
-from sim.result import cause_first
+from sim.checks.after_run import determinism
+from sim.world.result import cause_first
 from tests import outcome_scenarios as o
 
 pytest_plugins = ["pytester"]
@@ -325,7 +325,7 @@ def test_the_readme_example_of_acceptable_outcomes_runs_as_written(tmp_path: Pat
 
 
 def test_a_saved_world_carries_its_acceptable_values_and_refuses_a_predicate() -> None:
-    from sim import saved
+    from sim.reports import saved
 
     scenario = o.price_scenario()
     data = json.loads(saved.dumps(run_world(scenario, seed=0), scenario))

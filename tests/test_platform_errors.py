@@ -31,7 +31,8 @@ from pytest_durable import (
 from pytest_durable.core.codec import encode, encode_call
 from pytest_durable.core.errors import UserBaseException
 from pytest_durable.sdk.context import MAX_LOCAL_DEPTH
-from sim import RunResult, Scenario, SimConfig, checks, run_world
+from sim import RunResult, Scenario, SimConfig, run_world
+from sim.checks import after_run as checks
 from tests.worlds import new_store, new_worker, run_to_end
 from tests.worlds import run_world as run_live
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.command import interpreter
+from sim.reports.command import interpreter
 
 pytest_plugins = ["pytester"]
 
@@ -361,7 +361,7 @@ def test_trace_modes_choose_what_the_report_shows(project: pytest.Pytester,
 @pytest.mark.parametrize("source", ["cli", "env", "ini"])
 def test_traces_dir_gets_a_json_trace_of_each_failing_world(project: pytest.Pytester,
                                                             monkeypatch: pytest.MonkeyPatch, source: str) -> None:
-    from sim import render
+    from sim.reports import render
 
     project.makepyfile(test_bug=BUGGY, test_plain="def test_ok(): pass")
     args = ["--durable-seed=3"]

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from pytest_durable.harness import hide_ours
-from sim import render, run_world
-from sim.command import interpreter, python_m
-from sim.target import load_scenario
+from sim import run_world
+from sim.reports import render
+from sim.reports.command import interpreter, python_m
+from sim.scenario.target import load_scenario
 
 pytest_plugins = ["pytester"]
 

@@ -11,8 +11,8 @@ import trio
 import trio._core._run as trio_run
 import trio.testing
 
-from sim.decisions import SeededDecisions
-from sim.scheduler import DecisionsRandom, deterministic_scheduling, hook_is_present
+from sim.kernel.decisions import SeededDecisions
+from sim.kernel.scheduler import DecisionsRandom, deterministic_scheduling, hook_is_present
 
 
 def test_the_installed_trio_still_has_the_hook() -> None:

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from pytest_durable import profiles
 from pytest_durable.strategies import World, durable_example, fault_plans, pinned_world, worlds
 from sim import CrashAt, FaultConfig, FaultPlan, PinnedDecisions, Scenario, run_world
-from sim.search import HypothesisDecisions, opportunity_keys, parse_choices, plan_of
-from sim.target import load_scenario
+from sim.scenario.target import load_scenario
+from sim.search.drawn import HypothesisDecisions, opportunity_keys, parse_choices, plan_of
 
 pytest_plugins = ["pytester"]
 
@@ -124,7 +124,7 @@ def test_a_long_world_goes_on_from_a_seeded_stream_and_says_so(pytester: pytest.
     pytester.makepyfile(test_long=f'''
         from hypothesis import Phase, given, settings
         from pytest_durable.strategies import worlds
-        from sim.target import load_scenario
+        from sim.scenario.target import load_scenario
 
         FIXED = load_scenario({str(ROOT / "examples" / "side_effect_bug.py")!r} + ":fixed")
 
@@ -145,7 +145,7 @@ def test_a_failure_is_reported_in_our_words_and_its_pinned_line_fails_identicall
         from hypothesis import given, settings
         from pytest_durable import profiles
         from pytest_durable.strategies import worlds
-        from sim.target import load_scenario
+        from sim.scenario.target import load_scenario
 
         BUGGY = load_scenario({str(ROOT / "examples" / "side_effect_bug.py")!r} + ":buggy")
 
@@ -174,7 +174,7 @@ def test_a_failure_is_reported_in_our_words_and_its_pinned_line_fails_identicall
 
     pytester.makepyfile(test_pinned=f'''
         from pytest_durable.strategies import durable_example
-        from sim.target import load_scenario
+        from sim.scenario.target import load_scenario
 
         BUGGY = load_scenario({str(ROOT / "examples" / "side_effect_bug.py")!r} + ":buggy")
 
@@ -194,7 +194,7 @@ def test_durable_example_on_a_given_test_runs_first_either_order(pytester: pytes
     pytester.makepyfile(test_order=f'''
         from hypothesis import given, settings, Phase
         from pytest_durable.strategies import durable_example, worlds
-        from sim.target import load_scenario
+        from sim.scenario.target import load_scenario
 
         BUGGY = load_scenario({str(ROOT / "examples" / "side_effect_bug.py")!r} + ":buggy")
         SEEN = []
@@ -310,7 +310,7 @@ def test_the_dev_profile_stays_random_where_hypothesis_sees_a_ci_environment() -
 
 
 def test_the_search_benchmark_reports_each_bug_of_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    from sim.cli import main
+    from sim.cli.main import main
 
     assert main(["bench", "search", "--runs", "1", "--limit", "300"]) == 0
     out = capsys.readouterr().out
@@ -353,7 +353,8 @@ def test_worlds_can_aim_faults_at_some_ops_and_ids() -> None:
 def test_a_plan_point_that_never_fires_is_reported_and_a_pinned_world_warns() -> None:
     """``crash(w9, …)`` names a process the scenario does not have: the world runs without the fault,
     says so in its summary, and a pinned world (a regression test) warns instead of passing quietly."""
-    from sim import UnfiredPlanWarning, render
+    from sim import UnfiredPlanWarning
+    from sim.reports import render
 
     fired = pinned_world(plan="crash(w1, before_create, checkout.1)").run(BUGGY)
     assert fired.unfired == () and fired.fault_counts == {"crash": 1}
@@ -373,7 +374,7 @@ def test_a_drawn_world_that_runs_differently_each_time_is_explained_in_our_words
     raises "inconsistent data generation", which now carries a note naming the likely cause."""
     import hypothesis.errors
 
-    from sim.search import FLAKY_NOTE
+    from sim.search.drawn import FLAKY_NOTE
     from tests.sim_scenarios import growing_scenario
 
     scenario = growing_scenario()

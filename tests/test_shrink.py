@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, seed, settings
 from pytest_durable import profiles
 from pytest_durable.strategies import World, pinned_world, worlds
 from sim import RunResult, Scenario, run_world
-from sim.bench_search import bug_scenario
-from sim.faults import UnfiredPlanWarning
-from sim.search import KNOWN_WORLDS, HypothesisDecisions, choices_text, plan_of, same_failure
+from sim.bench.crash_search import bug_scenario
+from sim.faults.spec import UnfiredPlanWarning
+from sim.search.drawn import KNOWN_WORLDS, HypothesisDecisions, choices_text, plan_of, same_failure
 from tests.shrink_workflows import checkout_scenario
 
 pytest_plugins = ["pytester"]
@@ -54,7 +54,7 @@ def test_hypothesis_prints_the_failing_world_as_its_faults(pytester: pytest.Pyte
         from hypothesis import given, settings
         from pytest_durable import profiles
         from pytest_durable.strategies import worlds
-        from sim.target import load_scenario
+        from sim.scenario.target import load_scenario
 
         BUGGY = load_scenario({str(ROOT / "examples" / "retry_bug.py")!r} + ":buggy")
 
@@ -75,16 +75,16 @@ def test_hypothesis_prints_the_failing_world_as_its_faults(pytester: pytest.Pyte
 
 def _search_counting_runs(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], int]:
     """The trace hashes of every world a search drew (the shrunk one last) and how many of them it ran."""
-    import sim.world
+    import sim.world.world
 
     runs = [0]
-    real = sim.world.run_world
+    real = sim.world.world.run_world
 
     def counting(*args: Any, **kwargs: Any) -> RunResult:
         runs[0] += isinstance(kwargs.get("decisions"), HypothesisDecisions)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sim.world, "run_world", counting)
+    monkeypatch.setattr(sim.world.world, "run_world", counting)
     hashes: list[str] = []
 
     @seed(1)
@@ -116,7 +116,7 @@ def test_shrinking_does_not_run_again_a_world_it_already_knows(monkeypatch: pyte
 
 
 def test_the_search_benchmark_reports_shrink_time_and_worlds_per_bug(capsys: pytest.CaptureFixture[str]) -> None:
-    from sim.bench_search import main
+    from sim.bench.crash_search import main
 
     assert main(runs=1, limit=300, bugs=["held-out:saga", "held-out:retried_leaf"]) == 0
     out = capsys.readouterr().out
@@ -130,7 +130,7 @@ def test_the_search_benchmark_reports_shrink_time_and_worlds_per_bug(capsys: pyt
 
 
 def test_known_worlds_answer_only_the_same_answers_of_the_same_scenario_and_stay_bounded() -> None:
-    from sim.known_worlds import KnownWorlds
+    from sim.search.known_worlds import KnownWorlds
 
     known, scenario = KnownWorlds(worlds=2), object()
     asked = [("choose", "latency", 4), ("flip", "crash", "settle job.1", 0.5)]

@@ -29,7 +29,7 @@ from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, Susp
 from pytest_durable.core.store import TAG_PARENT
 from pytest_durable.sdk.futures import DurableFuture
 from sim import FaultConfig, RunResult, Scenario, SimConfig, Violation, run_world
-from sim.command import interpreter
+from sim.reports.command import interpreter
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = 300  # the most seeds any search may take

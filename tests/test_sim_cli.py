@@ -108,7 +108,7 @@ def test_replay_of_a_saved_world_matches_and_a_tampered_one_does_not(tmp_path: P
         (["run", "examples/fan_out_fan_in.py"],
          "write FILE.py:NAME or MODULE:NAME (e.g. examples/fan_out_fan_in.py:scenario); scenarios in "
          "examples/fan_out_fan_in.py: scenario"),
-        (["run", "sim.bench:nothing"], "sim.bench has no 'nothing'\n"),
+        (["run", "sim.bench.scale:nothing"], "sim.bench.scale has no 'nothing'\n"),
         (["run", EXAMPLE, "--faults", "crash,meteor"], "--faults: cannot read 'meteor'"),
         (["run", EXAMPLE, "--plan", "crash(w1, sideways_create, x)"], "fault plan: cannot read"),
     ],

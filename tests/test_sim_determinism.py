@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from sim import PinnedDecisions, RecordedDecisions, RunResult, run_world
-from sim.render import dumps, load_trace
+from sim.reports.render import dumps, load_trace
 from tests.sim_scenarios import fan_out_scenario
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,7 @@ import attrs
 import pytest
 import trio
 
-import sim.bench
+import sim.bench.scale
 from pytest_durable import Context, function
 from pytest_durable.core.clock import ManualClock, TrioClock
 from pytest_durable.core.inspection import InspectableStore
@@ -21,9 +21,9 @@ from pytest_durable.core.records import PromiseRecord, PromiseState, TaskRecord
 from pytest_durable.live.sqlite_store import SqliteStore
 from pytest_durable.live.threaded import Threaded
 from sim import FaultConfig, SimConfig, run_world
-from sim.bench import Job, bench_fan_out, bench_leaf
-from sim.scenario import Scenario
-from sim.server import run_now
+from sim.bench.scale import Job, bench_fan_out, bench_leaf
+from sim.scenario.scenario import Scenario
+from sim.world.server import run_now
 
 
 def test_ten_thousand_children_in_one_world() -> None:
@@ -87,8 +87,8 @@ def test_the_client_poll_does_not_list_every_promise(monkeypatch: pytest.MonkeyP
 
 def test_the_scale_bench_prints_time_and_memory_per_child(capsys: pytest.CaptureFixture[str],
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sim.bench, "isolation_cost", lambda worlds: (1.0, 1.0))  # its own figure, not this test's
-    assert sim.bench.main([40, 20], repeat=1) == 0
+    monkeypatch.setattr(sim.bench.scale, "isolation_cost", lambda worlds: (1.0, 1.0))  # its own figure, not this test's
+    assert sim.bench.scale.main([40, 20], repeat=1) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
     header = next(line for line in lines if line.split()[:1] == ["children"])
@@ -200,17 +200,17 @@ def test_the_task_invariant_check_does_not_look_at_every_task_after_every_reques
 ) -> None:
     """A fan-out of remote children: each request writes a task or two, so the check looks at a few
     tasks per request however many the world holds (it looked at every one: a cost growing with N²)."""
-    import sim.server
+    import sim.world.server
 
     looked: list[int] = []
-    original = sim.server.task_invariant_breaks
+    original = sim.world.server.task_invariant_breaks
 
     def counting(tasks: Any, promises: Any) -> Any:
         tasks = list(tasks)
         looked.append(len(tasks))
         return original(tasks, promises)
 
-    monkeypatch.setattr(sim.server, "task_invariant_breaks", counting)
+    monkeypatch.setattr(sim.world.server, "task_invariant_breaks", counting)
     n = 300
     result = run_world(remote(n), seed=1)
     assert result.ok, result.violations

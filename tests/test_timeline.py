@@ -17,11 +17,12 @@ import attrs
 import pytest
 
 from pytest_durable import Context, function
-from sim import Scenario, exactly_once, ledger, timeline
-from sim.faults import FaultConfig
-from sim.result import RunResult
-from sim.target import load_scenario
-from sim.world import run_world
+from sim import Scenario, exactly_once, ledger
+from sim.faults.spec import FaultConfig
+from sim.reports import timeline
+from sim.scenario.target import load_scenario
+from sim.world.result import RunResult
+from sim.world.world import run_world
 
 pytest_plugins = ["pytester"]
 

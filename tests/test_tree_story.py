@@ -10,8 +10,9 @@ from pathlib import Path
 
 from pytest_durable import Context, function
 from pytest_durable.core.tree import tree
-from sim import RunResult, Scenario, ledger, render, run_world, story
-from sim.target import load_scenario
+from sim import RunResult, Scenario, ledger, run_world
+from sim.reports import render, story
+from sim.scenario.target import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,7 @@ import trio
 
 from pytest_durable import Context, Never, Rejected, TimedOut, function
 from sim import FaultConfig, Scenario, SimConfig, ledger, run_world
-from sim.oracle import check
+from sim.checks.oracle import check
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -322,7 +322,7 @@ def test_bad_budget_is_one_clear_error() -> None:
 
 def test_check_2_reads_the_settled_state_not_the_words_of_the_detail() -> None:
     from sim import Trace
-    from sim.checks import no_rerun_after_resolve
+    from sim.checks.after_run import no_rerun_after_resolve
 
     reworded = Trace()
     reworded.add(1.0, "w1", 1, "settled", "job.0", "now final (value abc)", state="resolved")

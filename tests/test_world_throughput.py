@@ -16,13 +16,14 @@ import pytest
 import trio
 from trio._core import _run as _trio_run
 
-from sim import isolation as isolation_module
-from sim import run_world, virtual_time
-from sim.decisions import PinnedDecisions
-from sim.isolation import FreshModules, isolated_modules
-from sim.ledger import _process
-from sim.scheduler import deterministic_scheduling
-from sim.target import load_scenario
+from sim import run_world
+from sim.kernel import isolation as isolation_module
+from sim.kernel import virtual_time
+from sim.kernel.decisions import PinnedDecisions
+from sim.kernel.isolation import FreshModules, isolated_modules
+from sim.kernel.scheduler import deterministic_scheduling
+from sim.scenario.target import load_scenario
+from sim.trace.ledger import _process
 
 ROOT = Path(__file__).resolve().parent.parent
 FAN_OUT = f"{ROOT / 'examples' / 'fan_out_fan_in.py'}:scenario"

@@ -1,0 +1,92 @@
+"""Checks of ``python -m sim``'s arguments, made before any world runs: each bad one is one
+``UsageError`` naming the option and what to give instead (``sim.cli.main`` prints it, exit 2)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from pathlib import Path
+
+from pytest_durable.core.errors import UsageError
+
+from ..faults.spec import FaultPlan
+from ..scenario.scenario import Scenario
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """The options of ``args.command`` that can be judged without the target: numbers and combinations."""
+    if args.command == "run":
+        _check_run(args)
+    elif args.command == "bench":
+        _check_bench(args)
+
+
+def _check_run(args: argparse.Namespace) -> None:
+    if args.seeds < 1:
+        raise UsageError("--seeds must be >= 1")
+    for name in ("budget", "quiesce_after"):
+        value = getattr(args, name)
+        flag = "--" + name.replace("_", "-")
+        if value < 0:
+            raise UsageError(f"{flag} must be a number of seconds >= 0")
+        if not math.isfinite(value):
+            raise UsageError(f"{flag} must be a finite number of seconds, got {value:g}; a world whose "
+                             f"{'faults never stop' if name == 'quiesce_after' else 'root has no deadline'} may "
+                             "never end: give a large number, e.g. 3600")
+    if args.seed is None:
+        for flag, value in (("--out", args.out), ("--trace", args.trace)):
+            if value:
+                raise UsageError(f"{flag} shows one world: add --seed N (a sweep over --seeds writes each failing "
+                                 "world with --traces-dir DIR)")
+    if args.out:
+        check_writable_file(args.out, where="--out")
+    if args.traces_dir:
+        check_writable_dir(args.traces_dir, where="--traces-dir")
+
+
+def _check_bench(args: argparse.Namespace) -> None:
+    if args.what == "scale":
+        sizes = [part.strip() for part in args.sizes.split(",")]
+        if not all(part.isdigit() and int(part) >= 1 for part in sizes):
+            raise UsageError(f"--sizes: write fan-out sizes >= 1 separated by commas, e.g. 100,1000; "
+                             f"got {args.sizes!r}")
+        if args.repeat < 1:
+            raise UsageError(f"--repeat must be >= 1 (runs per size; the best is reported), got {args.repeat}")
+    if args.what == "throughput":
+        for flag, value in (("--seeds", args.seeds), ("--repeat", args.repeat), ("--examples", args.examples)):
+            if value < 1:
+                raise UsageError(f"{flag} must be >= 1, got {value}")
+    if args.what in ("search", "live") and args.runs < 1:
+        raise UsageError(f"--runs must be >= 1, got {args.runs}")
+    if args.what == "search" and args.limit < 1:
+        raise UsageError(f"--limit must be >= 1 (the most worlds per search), got {args.limit}")
+
+
+def check_plan(plan: FaultPlan, scenario: Scenario, *, where: str = "--plan") -> None:
+    """Every crash point of ``plan`` names one of ``scenario``'s processes."""
+    plan.check_processes([name for name, _ in scenario.process_names()], where=where)
+
+
+def check_writable_dir(directory: str, *, where: str) -> None:
+    """``directory`` exists (it is made if missing) and files can be written in it."""
+    _writable_folder(Path(directory), f"{where} {directory}: this folder")
+
+
+def check_writable_file(file: str, *, where: str) -> None:
+    """``file`` can be written: it is no folder, and its folder exists (it is made if missing) and is writable."""
+    path = Path(file)
+    if path.is_dir():
+        raise UsageError(f"{where} {file} is a folder; give a file name, e.g. {path / 'world.json'}")
+    _writable_folder(path.parent, f"{where} {file}: its folder {path.parent}")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{where} {file}: this file is not writable; give another file name")
+
+
+def _writable_folder(path: Path, said: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{said} cannot be made ({exc.strerror or exc}); give a place you can write in") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{said} is not writable; give a place you can write in")

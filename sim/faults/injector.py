@@ -1,0 +1,160 @@
+"""The fault injector: decides, through ``Decisions``, whether each fault opportunity fires.
+
+Every opportunity draws (so the decision log has the same shape whatever the outcome), faults stop
+at their kind's bound and after ``quiesce_after``, and each fault that fires is counted and traced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import trio
+
+from pytest_durable.sdk.running import current_promise
+
+from ..kernel.decisions import Decisions
+from ..trace.ledger import _process
+from ..world.network import in_request
+from .spec import AT_AWAIT, CrashAt, DropAt, FaultConfig, FaultPlan
+
+if TYPE_CHECKING:
+    from ..world.sim_process import SimProcess
+
+
+class Injector:
+    """Fault decisions for one world."""
+
+    def __init__(self, config: FaultConfig, plan: FaultPlan, decisions: Decisions, now: Callable[[], float]) -> None:
+        self.config = config
+        self.decisions = decisions
+        self.now = now
+        self.counts: dict[str, int] = {}
+        self._rates = {kind: rate for kind, rate in config.rates.items() if rate > 0}
+        self._crash_points: list[CrashAt] = [p for p in plan.points if isinstance(p, CrashAt) and p.when != AT_AWAIT]
+        self._await_points: list[CrashAt] = [p for p in plan.points if isinstance(p, CrashAt) and p.when == AT_AWAIT]
+        #: Requests a crash point could match so far, per (process, op, id): for ``crash(…, N)``.
+        self._crash_seen: dict[tuple[str, str, str], int] = {}
+        self._drop_points: list[DropAt] = [p for p in plan.points if isinstance(p, DropAt)]
+        self._op_counts: dict[str, int] = {}
+        #: Sides (``request``/``response``) of the next messages to drop, queued by a script.
+        self.forced_drops: list[str] = []
+        #: (when, op) crashes queued by a script for the next worker request of that op.
+        self.forced_crashes: list[tuple[str, str]] = []
+
+    @property
+    def quiet(self) -> bool:
+        """No new faults: past ``quiesce_after``."""
+        return self.now() >= self.config.quiesce_after
+
+    def fire(self, kind: str, where: str = "") -> bool:
+        """One opportunity for ``kind`` at ``where`` (e.g. ``"settle job.1"``); True (and counted)
+        when the fault happens. A kind with no rate costs one dictionary look-up (the common case: a
+        world has a few hundred opportunities, most of kinds it does not inject)."""
+        rate = self._rates.get(kind, 0.0)
+        if not rate > 0 or self.counts.get(kind, 0) >= self.config.bound(kind) or self.quiet:
+            return False
+        if self.decisions.flip(kind, rate, where):
+            self.count(kind)
+            return True
+        return False
+
+    def count(self, kind: str) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+
+    def amount(self, kind: str, steps: int = 4) -> int:
+        """How big a fault is, 1..steps (1 = the least)."""
+        return 1 + self.decisions.choose(kind + "_size", steps)
+
+    # -- per request -----------------------------------------------------------------------------------
+
+    def request_number(self, op: str) -> int:
+        """Count requests per op (from 1), for ``drop(side, op, nth)`` points."""
+        self._op_counts[op] = self._op_counts.get(op, 0) + 1
+        return self._op_counts[op]
+
+    def planned_crash(self, process: str, op: str, id: str) -> str | None:
+        """The ``when`` of an explicit crash point for this request, consumed on use."""
+        for when, forced_op in self.forced_crashes:
+            if forced_op == op:
+                self.forced_crashes.remove((when, forced_op))
+                self.count("crash")
+                return when
+        if not self._crash_points:
+            return None
+        key = (process, op, id)
+        nth = self._crash_seen[key] = self._crash_seen.get(key, 0) + 1
+        for point in self._crash_points:
+            if point.process == process and point.op == op and point.id == id and point.nth == nth:
+                self._crash_points.remove(point)
+                self.count("crash")
+                return point.when
+        return None
+
+    @property
+    def awaits_planned(self) -> bool:
+        """The plan names crashes at awaits in bodies: ``AwaitCrashes`` must watch for them."""
+        return bool(self._await_points)
+
+    def planned_await_crash(self, process: str, promise: str) -> bool:
+        """An explicit ``crash(process, await, promise)`` point for this await, consumed on use."""
+        for point in self._await_points:
+            if point.process == process and point.id == promise:
+                self._await_points.remove(point)
+                self.count("crash")
+                return True
+        return False
+
+    def random_crash(self, where: str = "") -> str | None:
+        if self.fire("crash", where):
+            return ("before", "during", "after")[self.decisions.choose("crash_when", 3)]
+        return None
+
+    def planned_drop(self, op: str, nth: int) -> str | None:
+        for point in self._drop_points:
+            if point.op == op and point.nth == nth:
+                self._drop_points.remove(point)
+                self.count("drop")
+                return point.side
+        return None
+
+    def unfired(self) -> tuple[str, ...]:
+        """The explicit plan points no request matched (so far): a plan aimed at the wrong process,
+        op or id changes nothing, and a test pinned on it would pass without its fault."""
+        return tuple(str(p) for p in (*self._crash_points, *self._await_points, *self._drop_points))
+
+    def random_drop(self, where: str = "") -> str | None:
+        if self.forced_drops:
+            self.count("drop")
+            return self.forced_drops.pop(0)
+        if self.fire("drop", where):
+            return ("request", "response")[self.decisions.choose("drop_side", 2)]
+        return None
+
+
+class AwaitCrashes(trio.abc.Instrument):
+    """Crash opportunities in the middle of a body: each time a task running a body (workflow or
+    leaf) of a live process incarnation suspends at an await of its own (not inside a request,
+    whose crash points are ``before``/``during``/``after``), the injector draws a crash named
+    ``"await {promise id}"``; if it fires the process is killed there, so the task is cancelled at
+    that await and the code after it never runs in this incarnation (a crash between two effects).
+    A task whose await is already satisfied (it was rescheduled in the same step) is cancelled at its
+    next checkpoint instead, as a crash a moment later would.
+    """
+
+    def __init__(self, injector: Injector, processes: Sequence[SimProcess]) -> None:
+        self.injector = injector
+        self.processes = {p.name: p for p in processes}
+
+    def after_task_step(self, task: trio.lowlevel.Task) -> None:
+        context = task.context
+        promise = context.get(current_promise, None)
+        if promise is None or context.get(in_request, False):
+            return
+        name, _, incarnation = context.get(_process, "").rpartition("#")
+        process = self.processes.get(name)
+        if process is None or not process.alive or str(process.incarnation) != incarnation:
+            return
+        where = f"await {promise}"
+        if self.injector.planned_await_crash(name, promise) or self.injector.fire("crash", where):
+            process.kill(where, when="await", about=promise)

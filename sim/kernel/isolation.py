@@ -1,0 +1,231 @@
+"""Fresh copies of the user's modules for every simulated process incarnation.
+
+All simulated processes share one interpreter, so module-level state of user code (an "already
+charged" set, a cache, a counter) would survive a simulated crash and be shared between processes.
+A real process starts with none of it: each incarnation therefore runs the scenario's durable
+functions from its own copies of their modules, made by executing each module's code (compiled once)
+into a new module object. Inside those copies ``import time`` and ``import datetime`` give the
+virtual clocks of ``sim.wallclock``.
+
+Which modules: by default those that define the scenario's durable functions (the workflow and
+``functions``), except this project's packages (``pytest_durable``, ``sim``), ``__main__``, the
+standard library and installed packages (site-packages); ``Scenario(isolate=...)`` widens or narrows
+the set, or turns it off.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib.util
+import os
+import sys
+import sysconfig
+import types
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pytest_durable.core.errors import UsageError
+from pytest_durable.sdk.function import DurableFunction, Registry
+
+from .codecache import shared_code
+from .wallclock import STAND_INS
+
+if TYPE_CHECKING:
+    from ..scenario.scenario import Scenario
+
+_PROJECT = ("pytest_durable", "sim")
+_real_import = builtins.__import__
+_CODE: dict[str, tuple[str, types.CodeType]] = {}  # module name -> (its file, its code), compiled once
+_NAMES: dict[int, tuple[Scenario, tuple[str, ...]]] = {}  # id(scenario) -> the modules it isolates
+
+
+def _installed_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    roots = {os.path.realpath(paths[k]) for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    return tuple(sorted(r + os.sep for r in roots))
+
+
+_ROOTS = _installed_roots()
+
+
+def _source_file(name: str) -> str | None:
+    module = sys.modules.get(name)
+    file = getattr(module, "__file__", None)
+    return file if isinstance(file, str) and file.endswith(".py") and os.path.exists(file) else None
+
+
+def is_user_module(name: str) -> bool:
+    """True for an imported module with Python source that is neither ours, ``__main__``, the standard
+    library nor an installed package: the modules isolated by default."""
+    if name == "__main__" or name.split(".")[0] in _PROJECT:
+        return False
+    file = _source_file(name)
+    return file is not None and not os.path.realpath(file).startswith(_ROOTS)
+
+
+def isolated_modules(scenario: Scenario) -> tuple[str, ...]:
+    """The modules every process incarnation of ``scenario`` gets fresh copies of (cached per scenario)."""
+    cached = _NAMES.get(id(scenario))
+    if cached is not None and cached[0] is scenario:
+        return cached[1]
+    names = _resolve(scenario)
+    if len(_NAMES) >= 256:  # many scenario objects (e.g. drawn by Hypothesis): keep the cache small
+        _NAMES.clear()
+    _NAMES[id(scenario)] = (scenario, names)
+    return names
+
+
+def _resolve(scenario: Scenario) -> tuple[str, ...]:
+    setting = scenario.isolate
+    if setting is False:
+        return ()
+    names: list[str] = []
+    for fn in scenario.all_functions():
+        if fn.__module__ not in names and is_user_module(fn.__module__):
+            names.append(fn.__module__)
+    if setting is True:
+        return tuple(names)
+    for entry in setting:
+        name = entry[1:] if entry.startswith("-") else entry
+        if entry.startswith("-"):
+            if name in names:
+                names.remove(name)
+            continue
+        if _source_file(name) is None:
+            raise UsageError(f"Scenario(isolate=...): {name!r} is not an imported module with Python source; "
+                             "import it first, or name the module by its full dotted name")
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _code(name: str) -> types.CodeType:
+    file = _source_file(name)
+    assert file is not None
+    cached = _CODE.get(name)
+    if cached is not None and cached[0] == file:
+        return cached[1]
+    with open(file, "rb") as f:
+        code = compile(f.read(), file, "exec", dont_inherit=True)
+    _CODE[name] = (file, code)
+    return code
+
+
+class FreshModules:
+    """One process incarnation's copies of the isolated modules, built the first time they are needed.
+
+    Their imports go through ``_import``: an isolated module gets this incarnation's copy, ``time``
+    and ``datetime`` the virtual clocks, anything else the real module.
+    """
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = frozenset(names)
+        self.modules: dict[str, types.ModuleType] = {}
+        self._builtins = dict(vars(builtins))
+        self._builtins["__import__"] = self._import
+
+    def get(self, name: str) -> types.ModuleType | None:
+        """This incarnation's copy of module ``name`` if it is isolated (the codec's class lookup)."""
+        return self.module(name) if name in self.names else None
+
+    def module(self, name: str) -> types.ModuleType:
+        fresh = self.modules.get(name)
+        if fresh is not None:
+            return fresh
+        original = sys.modules[name]
+        fresh = types.ModuleType(name, original.__doc__)
+        for attr in ("__file__", "__spec__", "__loader__", "__package__", "__path__"):
+            if hasattr(original, attr):
+                setattr(fresh, attr, getattr(original, attr))
+        fresh.__builtins__ = self._builtins  # type: ignore[attr-defined]
+        self.modules[name] = fresh  # before running it: an import cycle sees the partial module, as in Python
+        try:
+            with shared_code():  # attrs' generated methods: compiled once, made anew in each copy
+                exec(_code(name), fresh.__dict__)
+        except Exception as exc:
+            del self.modules[name]
+            raise UsageError(f"a fresh copy of module {name!r} for a simulated process failed to import: "
+                             f"{type(exc).__name__}: {exc}; pass Scenario(isolate=('-{name}',)) to share it "
+                             "between processes instead") from exc
+        return fresh
+
+    def functions(self, fns: Iterable[DurableFunction[..., Any]]) -> list[DurableFunction[..., Any]]:
+        """Each of ``fns`` as this incarnation's copy defines it (found by qualified name); a function
+        not found at module level in its copy (e.g. defined inside a test function) is kept as is."""
+        out = []
+        for fn in fns:
+            found = self._twin(fn)
+            out.append(found if isinstance(found, DurableFunction) and found.name == fn.name else fn)
+        return out
+
+    def same(self, obj: Any) -> Any:
+        """``obj`` (a class or function, e.g. a dependency factory) as this incarnation's copy of its
+        module defines it, found by qualified name; kept as is if its module is not isolated or the
+        name is not found there (a lambda, a function defined inside another)."""
+        found = self._twin(obj)
+        return found if found is not None and callable(found) else obj
+
+    def _twin(self, obj: Any) -> Any:
+        module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+        if module not in self.names or not isinstance(qualname, str):
+            return None
+        found: Any = self.module(module)
+        for part in qualname.split("."):
+            found = getattr(found, part, None)
+        return found
+
+    def _import(self, name: str, globals: Mapping[str, Any] | None = None, locals: Any = None,
+                fromlist: Any = (), level: int = 0) -> types.ModuleType:
+        if level == 0 and name in STAND_INS:
+            return STAND_INS[name]
+        absolute = name
+        if level:
+            package = (globals or {}).get("__package__") or ""
+            absolute = importlib.util.resolve_name("." * level + name, package)
+        if absolute in self.names and (fromlist or "." not in absolute):
+            return self.module(absolute)
+        result: types.ModuleType = _real_import(name, globals, locals, fromlist, level)
+        subs = {n: f"{absolute}.{n}" for n in (fromlist or ()) if f"{absolute}.{n}" in self.names}
+        if subs:  # `from package import isolated_submodule`: a view of the package with our copies
+            view = types.ModuleType(result.__name__, result.__doc__)
+            view.__dict__.update(vars(result))
+            for attr, full in subs.items():
+                setattr(view, attr, self.module(full))
+            return view
+        return result
+
+
+class FreshRegistry(Registry):
+    """A process incarnation's registry of the scenario's functions, taken from its fresh module copies
+    the first time a function is looked up. An incarnation that never runs a body (idle, or crashed
+    before it acquired a task) then never executes the user's modules: a copy costs a module's import
+    (attrs classes, decorators), a large share of a small world. The copy a body sees is the same
+    as when it was made at start-up; only when module-level code runs moves, as a slower import would.
+    """
+
+    def __init__(self, fresh: FreshModules, fns: Iterable[DurableFunction[..., Any]]) -> None:
+        super().__init__()
+        self._fresh: FreshModules | None = fresh
+        self._pending = tuple(fns)
+
+    def _load(self) -> None:
+        if self._fresh is not None:
+            for fn in self._fresh.functions(self._pending):  # a copy that fails to import raises each time
+                super().register(fn)
+            self._fresh = None
+
+    def register(self, fn: DurableFunction[Any, Any]) -> None:
+        self._load()
+        super().register(fn)
+
+    def get(self, name: str) -> DurableFunction[Any, Any]:
+        self._load()
+        return super().get(name)
+
+    def __contains__(self, name: object) -> bool:
+        self._load()
+        return super().__contains__(name)
+
+    def names(self) -> list[str]:
+        self._load()
+        return super().names()
