@@ -41,7 +41,7 @@ class WorldSettings:
 def _outcomes(expected: Any, outcomes: Any, marked: Any) -> Any:
     """The outcomes a scenario of ``durable_sim`` gets: the call's, else the marker's unless the call
     gives ``expected``, else none."""
-    from sim.scenario.scenario import NOT_GIVEN
+    from sim.scenario import NOT_GIVEN
 
     if outcomes is not ...:
         return outcomes
@@ -156,7 +156,7 @@ class DurableSim:
                  **kwargs: Any) -> Scenario:
         """The scenario ``run`` would run, for inspection or for ``sim.run_world``."""
         from sim import Scenario
-        from sim.scenario.scenario import NOT_GIVEN
+        from sim.scenario import NOT_GIVEN
 
         settings = self._settings()
         known = discover_functions(workflow.__module__, self._test_module)
@@ -190,13 +190,13 @@ class DurableSim:
         """
         __tracebackhide__ = hide_ours
         from sim import FaultConfig, FaultPlan, SimConfig, run_world
-        from sim.checks.after_run import determinism
-        from sim.world.stores import world_store
+        from sim.checks import determinism
+        from sim.world import world_store
 
         check_run_call(workflow, args, kwargs, id=id, functions=functions, faults=faults, plan=plan, workers=workers,
                        check=check, world=world, dependencies=dependencies)
         if outcomes is not ...:
-            from sim.scenario.outcomes import checked_outcomes
+            from sim.scenario import checked_outcomes
 
             if expected is not ...:
                 raise UsageError("durable_sim.run: give expected= (the one value the root must return) or outcomes= "

@@ -215,7 +215,7 @@ def _progress_after(config: pytest.Config) -> float | None:
 
 
 def _store_kind(config: pytest.Config, marker: pytest.Mark | None = None) -> str:
-    from sim.world.stores import STORE_KINDS, check_store_kind
+    from sim.world import STORE_KINDS, check_store_kind
 
     from .core.errors import UsageError
 
@@ -335,7 +335,7 @@ def _check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
             FaultPlan.parse(marker.kwargs["plan"])
     except Exception as exc:
         raise pytest.UsageError(f"{where}: {exc}") from None
-    from sim.world.stores import STORE_KINDS
+    from sim.world import STORE_KINDS
 
     if "store" in marker.kwargs and marker.kwargs["store"] not in STORE_KINDS:
         raise pytest.UsageError(f"{where}: store must be one of {'|'.join(STORE_KINDS)}, "
@@ -343,7 +343,7 @@ def _check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
 
 
 def _check_marker_outcomes(value: object, where: str) -> None:
-    from sim.scenario.outcomes import checked_outcomes
+    from sim.scenario import checked_outcomes
 
     from .core.errors import UsageError
 
@@ -478,18 +478,19 @@ def _check_hash_seed(test: TestState) -> None:
 
     from sim import SimConfig
     from sim.runner import hashseed
+    from sim.scenario import scenario_spec
 
     results = test.sim.results if test.sim is not None else []
     batches: dict[str, tuple[dict[str, Any], SimConfig, list[Any], list[tuple[Any, int]]]] = {}
     for (settings, scenario, index), result in zip(test.runs, results, strict=False):
         if scenario is None or not result.ok:
             continue
-        spec = hashseed.scenario_spec(scenario)
+        spec = scenario_spec(scenario)
         spec["store"] = settings.store
         config = settings.config or SimConfig()
         key = json.dumps([spec, attrs.asdict(config)], sort_keys=True)
-        job = hashseed.Job(result.seed, settings.faults, settings.plan, settings.quiesce_after, result.trace_hash,
-                           tuple(result.decisions) if result.seed is None else ())
+        job = hashseed.Rerun(result.seed, settings.faults, settings.plan, settings.quiesce_after,
+                             result.trace_hash, tuple(result.decisions) if result.seed is None else ())
         batch = batches.setdefault(key, (spec, config, [], []))
         batch[2].append(job)
         batch[3].append((result, index))

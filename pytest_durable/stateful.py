@@ -24,10 +24,10 @@ from hypothesis import note
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from sim import PinnedDecisions, RunResult, Scenario, SeededDecisions, run_world
-from sim.faults.spec import CRASH_WHEN
+from sim.faults import CRASH_WHEN
 from sim.kernel.decisions import Decisions
 from sim.reports import render
-from sim.scenario.script import Action
+from sim.scenario import Action
 
 from .core.codec import decode_call
 

@@ -7,14 +7,13 @@ partitions, server restarts, rejected leaves and refused requests — a trace, a
     assert result.ok, result.violations
 """
 
-from .faults.spec import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
+from .checks import Violation
+from .faults import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan, InjectedFault, UnfiredPlanWarning
 from .kernel.decisions import Decisions, PinnedDecisions, RecordedDecisions, SeededDecisions
-from .scenario.scenario import Scenario
-from .scenario.settings import SimConfig
-from .trace.events import Event, Trace
-from .trace.ledger import Ledger, at_most_once, exactly_once, ledger
-from .world.result import RunResult, Violation
-from .world.world import InjectedFault, run_world
+from .runner import run_world
+from .scenario import Scenario, SimConfig
+from .trace import Event, Ledger, Trace, at_most_once, exactly_once, ledger
+from .world import RunResult
 
 __all__ = [
     "FAULT_KINDS",

@@ -70,7 +70,7 @@ def test_inside_a_world_each_effect_knows_its_promise_and_process_incarnation() 
     """The side-effect bug's two charges were both made by the workflow body (``checkout``), on two
     incarnations; the fixed example's one charge by its leaf, ``checkout.1``."""
     from pytest_durable.strategies import pinned_world
-    from sim.scenario.target import load_scenario
+    from sim.scenario import load_scenario
 
     examples = Path(__file__).resolve().parents[1] / "examples" / "side_effect_bug.py"
     buggy = pinned_world(plan="crash(w1, before_create, checkout.1)").run(load_scenario(f"{examples}:buggy"))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from sim.bench.throughput import FAULT_SETS, Shape, StepCounter, floor_world, shape
-from sim.scenario.target import load_scenario
-from sim.world.world import run_world
+from sim.runner import run_world
+from sim.scenario import load_scenario
 
 
 def test_the_throughput_benchmark_prints_each_fault_set_beside_the_floor(capsys: pytest.CaptureFixture[str]) -> None:

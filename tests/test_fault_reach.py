@@ -19,9 +19,9 @@ from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord, PromiseState
 from pytest_durable.strategies import World, worlds
 from sim import RunResult, Scenario, SeededDecisions, run_world
-from sim.scenario.target import load_scenario
+from sim.scenario import load_scenario
 from sim.search.drawn import HypothesisDecisions, opportunity_keys
-from sim.trace.events import Event
+from sim.trace import Event
 from tests.sim_scenarios import remote_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,7 +186,7 @@ def test_the_correct_twin_of_the_between_effects_bug_passes_the_sweep() -> None:
 def test_only_a_crash_at_an_await_shows_the_between_effects_bug(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without crash opportunities at the awaits of bodies, crashes at requests alone never split the
     debit from its credit: the bug needs exactly this fault."""
-    from sim.faults.injector import AwaitCrashes
+    from sim.faults import AwaitCrashes
 
     monkeypatch.setattr(AwaitCrashes, "after_task_step", lambda self, task: None)
     assert first_failure(example("transfer_bug.py:buggy"), "crash,drop,reject") is None
@@ -290,7 +290,7 @@ def test_the_plan_of_a_world_reads_structured_fields_not_the_wording_of_events()
     import attrs
 
     from sim.search.drawn import plan_of
-    from sim.trace.events import Trace
+    from sim.trace import Trace
 
     plan = "crash(w1, before_settle, checkout.1); drop(response, create, 2)"
     result = run_world(example("retry_bug.py:buggy"), seed=0, plan=plan, faults="crash=0.05,drop=0.05")

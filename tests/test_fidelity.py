@@ -17,9 +17,10 @@ import tests.sim_scenarios as ss
 from pytest_durable.core import codec
 from pytest_durable.core.errors import UsageError
 from sim import RunResult, Scenario, run_world
-from sim.kernel.isolation import FreshModules, isolated_modules
+from sim.kernel.isolation import FreshModules
 from sim.kernel.wallclock import EPOCH
 from sim.reports.command import interpreter
+from sim.scenario import isolated_modules
 
 DEFAULTS = "crash,drop,reject"  # the CLI's default fault kinds
 ROOT = Path(__file__).resolve().parent.parent

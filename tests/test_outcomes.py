@@ -15,8 +15,7 @@ import pytest
 from pytest_durable import Rejected, TimedOut
 from pytest_durable.core.errors import UsageError
 from sim import Scenario, Violation, run_world
-from sim.checks.after_run import determinism
-from sim.world.result import cause_first
+from sim.checks import cause_first, determinism
 from tests import outcome_scenarios as o
 
 pytest_plugins = ["pytester"]

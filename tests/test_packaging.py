@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import ast
 import re
 import subprocess
 import sys
+import tomllib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
+
+import grimp
 
 import pytest_durable
 
@@ -84,89 +88,78 @@ def test_public_api_is_exported_and_typed() -> None:
     assert (ROOT / "pytest_durable" / "py.typed").exists()
 
 
-def _module_name(path: Path) -> str:
-    rel = path.relative_to(ROOT).with_suffix("")
-    parts = list(rel.parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
+# -- the layers -------------------------------------------------------------------------------------------
+# What may import what is import-linter's to check (the contracts in pyproject.toml; `.ci/run` runs
+# `lint-imports` too). These tests run it, keep the contracts covering every package, and forbid import
+# cycles between modules, counting imports inside functions and under `if TYPE_CHECKING:`.
 
 
-def _runtime_imports(path: Path, module: str, modules: set[str]) -> set[str]:
-    """Our modules that ``path`` imports at run time (``if TYPE_CHECKING:`` blocks excluded).
-
-    ``from T import n`` depends on the submodule ``T.n`` when there is one, else on ``T`` itself.
-    """
-    tree = ast.parse(path.read_text())
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found: set[str] = set()
-
-    def visit(nodes: list[ast.stmt]) -> None:
-        for node in nodes:
-            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-                continue
-            if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = package.split(".")
-                    base = base[: len(base) - (node.level - 1)]
-                    target = ".".join(base + ([node.module] if node.module else []))
-                else:
-                    target = node.module or ""
-                for alias in node.names:
-                    sub = f"{target}.{alias.name}"
-                    found.add(sub if sub in modules else target)
-            elif isinstance(node, ast.Import):
-                found.update(alias.name for alias in node.names)
-            for child in ("body", "orelse", "finalbody"):
-                inner = getattr(node, child, None)
-                if isinstance(inner, list):
-                    visit([n for n in inner if isinstance(n, ast.stmt)])
-            for handler in getattr(node, "handlers", []):
-                visit(handler.body)
-
-    visit(tree.body)
-    return found & modules
+def _contracts() -> list[dict[str, Any]]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    contracts: list[dict[str, Any]] = config["tool"]["importlinter"]["contracts"]
+    return contracts
 
 
-def _graph() -> dict[str, set[str]]:
-    files = [*ROOT.joinpath("pytest_durable").rglob("*.py"), *ROOT.joinpath("sim").rglob("*.py")]
-    paths = {_module_name(f): f for f in files}
-    modules = set(paths)
-    return {name: _runtime_imports(path, name, modules) - {name} for name, path in paths.items()}
+def test_the_layer_contracts_hold() -> None:
+    lint = Path(sys.executable).with_name("lint-imports")
+    done = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"Contracts: {len(_contracts())} kept, 0 broken." in done.stdout
 
 
-LAYER = {"pytest_durable.core": 0, "pytest_durable.sdk": 1, "sim": 2, "pytest_durable.live": 2}
+def test_every_package_of_the_simulator_is_in_a_layer() -> None:
+    """A new sub-package of sim/ outside the contract would be free to import anything."""
+    (inner,) = [c for c in _contracts() if c.get("containers") == ["sim"]]
+    layered = {name.strip() for layer in inner["layers"] for name in layer.split("|")}
+    packages = {p.parent.name for p in ROOT.joinpath("sim").glob("*/__init__.py")}
+    assert layered == packages
 
 
-def _layer(module: str) -> int:
-    for prefix, level in sorted(LAYER.items(), key=lambda kv: -len(kv[0])):
-        if module == prefix or module.startswith(prefix + "."):
-            return level
-    return 3
+def _cycles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
+    """The strongly connected components of ``graph`` with more than one module (Tarjan's algorithm),
+    each sorted, and modules that import themselves."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for dep in sorted(graph.get(node, ())):
+            if dep not in index:
+                visit(dep)
+                low[node] = min(low[node], low[dep])
+            elif dep in on_stack:
+                low[node] = min(low[node], index[dep])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1 or node in graph.get(node, ()):
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
 
 
-def test_imports_point_down_the_layers() -> None:
-    upward = [f"{m} -> {d}" for m, deps in _graph().items() for d in deps if _layer(d) > _layer(m)]
-    assert upward == []
+def test_the_cycle_finder_finds_cycles() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a", "d"}, "e": set()}
+    assert sorted(_cycles(graph)) == [["a", "b", "c"], ["d"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
 
 
 def test_no_import_cycles_between_modules() -> None:
-    graph = _graph()
-    # Package __init__ modules re-export their children; a child importing a sibling through the
-    # package would show as a cycle, and is exactly what we forbid, so they stay in the graph.
-    state: dict[str, int] = {}
-    cycles: list[str] = []
-
-    def dfs(node: str, stack: list[str]) -> None:
-        state[node] = 1
-        for dep in sorted(graph[node]):
-            if state.get(dep) == 1:
-                cycles.append(" -> ".join([*stack[stack.index(dep):], dep]))
-            elif dep not in state:
-                dfs(dep, [*stack, dep])
-        state[node] = 2
-
-    for node in sorted(graph):
-        if node not in state:
-            dfs(node, [node])
-    assert cycles == []
+    """Every import counts: at the top, inside a function, under ``if TYPE_CHECKING:``. A package's face
+    (its ``__init__``) imports its modules, so a module importing its own package's face is a cycle too."""
+    graph = grimp.build_graph("pytest_durable", "sim", exclude_type_checking_imports=False)
+    edges = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    assert _cycles(edges) == []

@@ -32,7 +32,7 @@ from pytest_durable.core.codec import encode, encode_call
 from pytest_durable.core.errors import UserBaseException
 from pytest_durable.sdk.context import MAX_LOCAL_DEPTH
 from sim import RunResult, Scenario, SimConfig, run_world
-from sim.checks import after_run as checks
+from sim.checks import determinism
 from tests.worlds import new_store, new_worker, run_to_end
 from tests.worlds import run_world as run_live
 
@@ -332,7 +332,7 @@ def test_it(durable_sim):
 
 def test_the_determinism_check_shows_both_differing_events_decoded() -> None:
     first, second = run_world(echo_one(), seed=0), run_world(echo_two(), seed=0)
-    checked = checks.determinism(first, second)
+    checked = determinism(first, second)
     violation = checked.violations[-1]
     assert violation.check == "determinism"
     assert "the first run had event" in violation.message

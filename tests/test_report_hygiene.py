@@ -23,7 +23,7 @@ from pytest_durable.harness import hide_ours
 from sim import run_world
 from sim.reports import render
 from sim.reports.command import interpreter, python_m
-from sim.scenario.target import load_scenario
+from sim.scenario import load_scenario
 
 pytest_plugins = ["pytester"]
 

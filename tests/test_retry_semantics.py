@@ -29,7 +29,7 @@ from pytest_durable import (
 from pytest_durable.assertions import assert_tree
 from pytest_durable.core.codec import decode_call, decode_error
 from sim import FaultPlan, Scenario, run_world
-from sim.scenario.script import Action
+from sim.scenario import Action
 from tests.worlds import new_store, new_worker, recover, run_then_crash, run_to_end
 from tests.worlds import run_world as run_live
 

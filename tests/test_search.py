@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pytest_durable import profiles
 from pytest_durable.strategies import World, durable_example, fault_plans, pinned_world, worlds
 from sim import CrashAt, FaultConfig, FaultPlan, PinnedDecisions, Scenario, run_world
-from sim.scenario.target import load_scenario
+from sim.scenario import load_scenario
 from sim.search.drawn import HypothesisDecisions, opportunity_keys, parse_choices, plan_of
 
 pytest_plugins = ["pytester"]

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from pytest_durable import profiles
 from pytest_durable.strategies import World, pinned_world, worlds
 from sim import Scenario
-from sim.faults.spec import CrashAt
+from sim.faults import CrashAt
 from sim.search.drawn import plan_of
 from tests.reach_workflows import buggy, fixed
 

@@ -15,8 +15,8 @@ from pytest_durable.core.records import PromiseState
 from pytest_durable.live import SqliteStore
 from pytest_durable.live.sql_store import Torn
 from sim import run_world
-from sim.scenario.target import load_scenario
-from sim.world.stores import world_store
+from sim.scenario import load_scenario
+from sim.world import world_store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = str(ROOT / "examples" / "fan_out_fan_in.py") + ":scenario"

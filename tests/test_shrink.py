@@ -16,7 +16,7 @@ from pytest_durable import profiles
 from pytest_durable.strategies import World, pinned_world, worlds
 from sim import RunResult, Scenario, run_world
 from sim.bench.crash_search import bug_scenario
-from sim.faults.spec import UnfiredPlanWarning
+from sim.faults import UnfiredPlanWarning
 from sim.search.drawn import KNOWN_WORLDS, HypothesisDecisions, choices_text, plan_of, same_failure
 from tests.shrink_workflows import checkout_scenario
 
@@ -75,16 +75,16 @@ def test_hypothesis_prints_the_failing_world_as_its_faults(pytester: pytest.Pyte
 
 def _search_counting_runs(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], int]:
     """The trace hashes of every world a search drew (the shrunk one last) and how many of them it ran."""
-    import sim.world.world
+    import sim.runner
 
     runs = [0]
-    real = sim.world.world.run_world
+    real = sim.runner.run_world
 
     def counting(*args: Any, **kwargs: Any) -> RunResult:
         runs[0] += isinstance(kwargs.get("decisions"), HypothesisDecisions)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sim.world.world, "run_world", counting)
+    monkeypatch.setattr(sim.runner, "run_world", counting)
     hashes: list[str] = []
 
     @seed(1)

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from sim import run_world
-from sim.scenario.target import load_scenario
-from sim.world.stores import PG_DSN_ENV, world_store
+from sim.scenario import load_scenario
+from sim.world import PG_DSN_ENV, world_store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = "examples/fan_out_fan_in.py:scenario"

@@ -22,7 +22,7 @@ from pytest_durable.live.sqlite_store import SqliteStore
 from pytest_durable.live.threaded import Threaded
 from sim import FaultConfig, SimConfig, run_world
 from sim.bench.scale import Job, bench_fan_out, bench_leaf
-from sim.scenario.scenario import Scenario
+from sim.scenario import Scenario
 from sim.world.server import run_now
 
 
@@ -200,17 +200,17 @@ def test_the_task_invariant_check_does_not_look_at_every_task_after_every_reques
 ) -> None:
     """A fan-out of remote children: each request writes a task or two, so the check looks at a few
     tasks per request however many the world holds (it looked at every one: a cost growing with N²)."""
-    import sim.world.server
+    import sim.checks.task_invariants
 
     looked: list[int] = []
-    original = sim.world.server.task_invariant_breaks
+    original = sim.checks.task_invariants.task_invariant_breaks
 
     def counting(tasks: Any, promises: Any) -> Any:
         tasks = list(tasks)
         looked.append(len(tasks))
         return original(tasks, promises)
 
-    monkeypatch.setattr(sim.world.server, "task_invariant_breaks", counting)
+    monkeypatch.setattr(sim.checks.task_invariants, "task_invariant_breaks", counting)
     n = 300
     result = run_world(remote(n), seed=1)
     assert result.ok, result.violations

@@ -17,8 +17,8 @@ import pytest
 from pytest_durable.core import Fence, PromiseRecord, PromiseState, TrioClock
 from pytest_durable.live import SqliteStore
 from sim import run_world
-from sim.scenario.target import load_scenario
-from sim.world.stores import world_store
+from sim.scenario import load_scenario
+from sim.world import world_store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = "examples/fan_out_fan_in.py:scenario"
@@ -147,12 +147,12 @@ async def fan_out(ctx: Context, n: int) -> list[int]:
 CONFTEST = '''
 import pytest
 
-import sim.world.stores
+import sim.world
 
 
 @pytest.fixture(autouse=True)
 def record_stores(monkeypatch):
-    real = sim.world.stores.world_store
+    real = sim.world.world_store
 
     def recording(kind):
         with real(kind) as store:
@@ -161,7 +161,7 @@ def record_stores(monkeypatch):
             yield store
 
     import contextlib
-    monkeypatch.setattr(sim.world.stores, "world_store", contextlib.contextmanager(recording))
+    monkeypatch.setattr(sim.world, "world_store", contextlib.contextmanager(recording))
 '''
 
 PROBE = '''

@@ -12,8 +12,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from pytest_durable import Context, function
 from pytest_durable.stateful import DurableMachine, machine_for
 from sim import PinnedDecisions, Scenario, run_world
-from sim.scenario.script import Action
-from sim.scenario.target import load_scenario
+from sim.scenario import Action, load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 BUGGY = load_scenario(str(ROOT / "examples" / "side_effect_bug.py") + ":buggy")

@@ -18,11 +18,11 @@ import pytest
 
 from pytest_durable import Context, function
 from sim import Scenario, exactly_once, ledger
-from sim.faults.spec import FaultConfig
+from sim.faults import FaultConfig
 from sim.reports import timeline
-from sim.scenario.target import load_scenario
-from sim.world.result import RunResult
-from sim.world.world import run_world
+from sim.runner import run_world
+from sim.scenario import load_scenario
+from sim.world import RunResult
 
 pytest_plugins = ["pytester"]
 

@@ -12,7 +12,7 @@ from pytest_durable import Context, function
 from pytest_durable.core.tree import tree
 from sim import RunResult, Scenario, ledger, run_world
 from sim.reports import render, story
-from sim.scenario.target import load_scenario
+from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 

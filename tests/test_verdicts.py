@@ -322,7 +322,7 @@ def test_bad_budget_is_one_clear_error() -> None:
 
 def test_check_2_reads_the_settled_state_not_the_words_of_the_detail() -> None:
     from sim import Trace
-    from sim.checks.after_run import no_rerun_after_resolve
+    from sim.checks.rerun import no_rerun_after_resolve
 
     reworded = Trace()
     reworded.add(1.0, "w1", 1, "settled", "job.0", "now final (value abc)", state="resolved")

@@ -20,10 +20,10 @@ from sim import run_world
 from sim.kernel import isolation as isolation_module
 from sim.kernel import virtual_time
 from sim.kernel.decisions import PinnedDecisions
-from sim.kernel.isolation import FreshModules, isolated_modules
+from sim.kernel.isolation import FreshModules
 from sim.kernel.scheduler import deterministic_scheduling
-from sim.scenario.target import load_scenario
-from sim.trace.ledger import _process
+from sim.scenario import isolated_modules, load_scenario
+from sim.trace import current_process
 
 ROOT = Path(__file__).resolve().parent.parent
 FAN_OUT = f"{ROOT / 'examples' / 'fan_out_fan_in.py'}:scenario"
@@ -37,7 +37,7 @@ def copies(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     def module(self: FreshModules, name: str) -> object:
         if name not in self.modules:
-            made.append(_process.get())
+            made.append(current_process())
         return real(self, name)
 
     monkeypatch.setattr(isolation_module.FreshModules, "module", module)

@@ -24,12 +24,11 @@ from pathlib import Path
 import attrs
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from ..faults.spec import FaultConfig
-from ..scenario.scenario import Scenario
-from ..scenario.target import load_scenario
+from ..faults import FaultConfig
+from ..runner import run_world
+from ..scenario import Scenario, load_scenario
 from ..search.drawn import World, plan_of, worlds
-from ..world.result import RunResult
-from ..world.world import run_world
+from ..world import RunResult
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 #: Seconds a search may spend shrinking one failure (from the first failure to the report).

@@ -14,9 +14,9 @@ import trio
 from pytest_durable.core.errors import TimedOut
 from pytest_durable.sdk import Context, current_promise_id, function
 
-from ..scenario.scenario import Scenario
-from ..trace.ledger import exactly_once, ledger
-from ..world.result import RunResult
+from ..scenario import Scenario
+from ..trace import exactly_once, ledger
+from ..world import RunResult
 
 
 @function

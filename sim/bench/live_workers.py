@@ -25,9 +25,9 @@ from pytest_durable.live import open_store
 from pytest_durable.live.threaded import Threaded
 from pytest_durable.sdk import Context, Worker, function
 
-from ..scenario.scenario import Scenario
-from ..world.stores import world_store
-from ..world.world import run_world
+from ..runner import run_world
+from ..scenario import Scenario
+from ..world import world_store
 
 ROOT = Path(__file__).resolve().parents[2]
 

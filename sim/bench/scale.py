@@ -20,8 +20,8 @@ import attrs
 
 from pytest_durable.sdk import Context, function
 
-from ..scenario.scenario import Scenario
-from ..world.world import run_world
+from ..runner import run_world
+from ..scenario import Scenario
 
 
 @attrs.frozen

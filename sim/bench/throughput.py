@@ -23,10 +23,9 @@ import trio
 import trio.testing
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from ..scenario.scenario import Scenario
-from ..scenario.target import load_scenario
+from ..runner import run_world
+from ..scenario import Scenario, load_scenario
 from ..search.drawn import World, worlds
-from ..world.world import run_world
 from .crash_search import EXAMPLES, example_bugs
 
 FAULT_SETS = ("none", "crash,drop,reject", "all")

@@ -30,13 +30,12 @@ from pytest_durable.sdk.outcome import Suspended
 from ..kernel import virtual_time
 from ..kernel.decisions import SeededDecisions
 from ..kernel.interrupts import interrupt_in
-from ..kernel.isolation import FreshModules, isolated_modules
+from ..kernel.isolation import FreshModules
 from ..kernel.scheduler import deterministic_scheduling
 from ..kernel.watchdog import Watchdog
-from ..scenario.factories import make_dependencies
-from ..scenario.scenario import Scenario
-from ..trace.ledger import Ledger, recording_into
-from ..world.result import Violation
+from ..scenario import Scenario, isolated_modules, make_dependencies
+from ..trace import Ledger, recording_into
+from .violations import Violation
 
 
 class _Stop(BaseException):

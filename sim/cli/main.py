@@ -14,20 +14,17 @@ import attrs
 
 from pytest_durable.core.errors import UsageError
 
-from ..checks import after_run as checks
-from ..faults.spec import FaultConfig, FaultPlan
+from ..checks import determinism
+from ..faults import FaultConfig, FaultPlan
 from ..kernel.decisions import RecordedDecisions
 from ..kernel.interrupts import keep_interrupts
 from ..reports import render, saved, saved_file
 from ..reports.command import python_m
 from ..reports.root_tally import RootTally
-from ..runner import hashseed
-from ..scenario.scenario import Scenario
-from ..scenario.settings import SimConfig
-from ..scenario.target import load_scenario
-from ..world.result import RunResult
-from ..world.stores import STORE_KINDS, check_store_kind, world_store
-from ..world.world import run_world
+from ..runner import hashseed, run_world
+from ..scenario import Scenario, SimConfig, load_scenario, scenario_spec
+from ..trace import decodings, event_text, first_difference
+from ..world import STORE_KINDS, RunResult, check_store_kind, world_store
 from . import usage
 
 
@@ -115,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         return _show_one(args, scenario, faults, plan, config)
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    jobs: list[hashseed.Job] = []
+    jobs: list[hashseed.Rerun] = []
     progress = Progress(len(seeds))
     counts: Counter[str] = Counter()
     by_check: Counter[str] = Counter()
@@ -129,12 +126,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             result = _world(args, scenario, seed, faults, plan, config)
             if args.check_determinism:
                 again = _world(args, scenario, seed, faults, plan, config)
-                result = checks.determinism(result, again)
+                result = determinism(result, again)
             counts.update(result.fault_counts)
             roots.add(seed, result)
             steps += result.steps
             if args.check_hash_seed and result.ok:
-                jobs.append(hashseed.Job(seed, str(faults), str(plan), args.quiesce_after, result.trace_hash))
+                jobs.append(hashseed.Rerun(seed, str(faults), str(plan), args.quiesce_after, result.trace_hash))
             if not result.ok:
                 failing += 1
                 by_check.update(v.check for v in result.violations)
@@ -172,9 +169,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
-def _check_hash_seed(args: argparse.Namespace, scenario: Scenario, jobs: list[hashseed.Job]) -> int:
+def _check_hash_seed(args: argparse.Namespace, scenario: Scenario, jobs: list[hashseed.Rerun]) -> int:
     """Re-run the passing worlds ``jobs`` under another hash seed (one subprocess); 1 if one differs."""
-    spec = hashseed.scenario_spec(scenario, args.target)
+    spec = scenario_spec(scenario, args.target)
     spec["store"] = args.store
     if args.no_isolation:
         spec["isolate"] = False
@@ -196,9 +193,9 @@ def _show_one(
     result = _world(args, scenario, args.seed, faults, plan, config)
     if args.check_determinism:
         again = _world(args, scenario, args.seed, faults, plan, config)
-        result = checks.determinism(result, again)
+        result = determinism(result, again)
     if args.check_hash_seed and result.ok:
-        job = hashseed.Job(args.seed, str(faults), str(plan), args.quiesce_after, result.trace_hash)
+        job = hashseed.Rerun(args.seed, str(faults), str(plan), args.quiesce_after, result.trace_hash)
         if _check_hash_seed(args, scenario, [job]):
             return 1
     shown = args.trace or "tree"
@@ -246,14 +243,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if same:
         print(f"match: trace {result.trace_hash}, {result.steps} events, {len(result.violations)} violations")
     else:
-        first, was, now = render.first_difference(recorded, result.trace)
+        first, was, now = first_difference(recorded, result.trace)
         print(
             f"differs: recorded {recorded.hash()} ({len(recorded)} events), re-run {result.trace_hash} "
             f"({result.steps} events); first difference at event {first}"
         )
-        decoded = {**render.decodings(result), **data.get("decoded", {})}
-        print(f"  recorded: {render.event_text(was, decoded)}")
-        print(f"  re-run:   {render.event_text(now, decoded)}")
+        decoded = {**decodings(result.promises), **data.get("decoded", {})}
+        print(f"  recorded: {event_text(was, decoded)}")
+        print(f"  re-run:   {event_text(now, decoded)}")
         if decisions.diverged:
             print(f"  the re-run asked for other choices than the recorded ones from {decisions.diverged}")
     agree, verdicts = saved.compare_violations(data.get("violations", []), result.violations)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from pytest_durable.core.errors import UsageError
 
-from ..faults.spec import FaultPlan
-from ..scenario.scenario import Scenario
+from ..faults import FaultPlan
+from ..scenario import Scenario
 
 
 def check_arguments(args: argparse.Namespace) -> None:

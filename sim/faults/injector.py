@@ -6,20 +6,16 @@ at their kind's bound and after ``quiesce_after``, and each fault that fires is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
-
-import trio
-
-from pytest_durable.sdk.running import current_promise
+from collections.abc import Callable
 
 from ..kernel.decisions import Decisions
-from ..trace.ledger import _process
-from ..world.network import in_request
-from .spec import AT_AWAIT, CrashAt, DropAt, FaultConfig, FaultPlan
+from .config import FaultConfig
+from .kinds import AT_AWAIT
+from .plan import CrashAt, DropAt, FaultPlan
 
-if TYPE_CHECKING:
-    from ..world.sim_process import SimProcess
+
+class InjectedFault(Exception):
+    """A transient failure the simulator injected into a leaf (fault kind ``reject``)."""
 
 
 class Injector:
@@ -130,31 +126,3 @@ class Injector:
         if self.fire("drop", where):
             return ("request", "response")[self.decisions.choose("drop_side", 2)]
         return None
-
-
-class AwaitCrashes(trio.abc.Instrument):
-    """Crash opportunities in the middle of a body: each time a task running a body (workflow or
-    leaf) of a live process incarnation suspends at an await of its own (not inside a request,
-    whose crash points are ``before``/``during``/``after``), the injector draws a crash named
-    ``"await {promise id}"``; if it fires the process is killed there, so the task is cancelled at
-    that await and the code after it never runs in this incarnation (a crash between two effects).
-    A task whose await is already satisfied (it was rescheduled in the same step) is cancelled at its
-    next checkpoint instead, as a crash a moment later would.
-    """
-
-    def __init__(self, injector: Injector, processes: Sequence[SimProcess]) -> None:
-        self.injector = injector
-        self.processes = {p.name: p for p in processes}
-
-    def after_task_step(self, task: trio.lowlevel.Task) -> None:
-        context = task.context
-        promise = context.get(current_promise, None)
-        if promise is None or context.get(in_request, False):
-            return
-        name, _, incarnation = context.get(_process, "").rpartition("#")
-        process = self.processes.get(name)
-        if process is None or not process.alive or str(process.incarnation) != incarnation:
-            return
-        where = f"await {promise}"
-        if self.injector.planned_await_crash(name, promise) or self.injector.fire("crash", where):
-            process.kill(where, when="await", about=promise)

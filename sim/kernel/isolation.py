@@ -7,10 +7,9 @@ functions from its own copies of their modules, made by executing each module's 
 into a new module object. Inside those copies ``import time`` and ``import datetime`` give the
 virtual clocks of ``sim.wallclock``.
 
-Which modules: by default those that define the scenario's durable functions (the workflow and
-``functions``), except this project's packages (``pytest_durable``, ``sim``), ``__main__``, the
-standard library and installed packages (site-packages); ``Scenario(isolate=...)`` widens or narrows
-the set, or turns it off.
+Which modules a scenario isolates is the scenario's to say (``sim.scenario.isolate``); what counts as
+a user's module (not this project's packages, ``__main__``, the standard library or site-packages) is
+said here.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import sys
 import sysconfig
 import types
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_durable.core.errors import UsageError
 from pytest_durable.sdk.function import DurableFunction, Registry
@@ -30,13 +29,9 @@ from pytest_durable.sdk.function import DurableFunction, Registry
 from .codecache import shared_code
 from .wallclock import STAND_INS
 
-if TYPE_CHECKING:
-    from ..scenario.scenario import Scenario
-
 _PROJECT = ("pytest_durable", "sim")
 _real_import = builtins.__import__
 _CODE: dict[str, tuple[str, types.CodeType]] = {}  # module name -> (its file, its code), compiled once
-_NAMES: dict[int, tuple[Scenario, tuple[str, ...]]] = {}  # id(scenario) -> the modules it isolates
 
 
 def _installed_roots() -> tuple[str, ...]:
@@ -48,7 +43,8 @@ def _installed_roots() -> tuple[str, ...]:
 _ROOTS = _installed_roots()
 
 
-def _source_file(name: str) -> str | None:
+def source_file(name: str) -> str | None:
+    """The Python source file of imported module ``name``, or ``None`` (not imported, not from source)."""
     module = sys.modules.get(name)
     file = getattr(module, "__file__", None)
     return file if isinstance(file, str) and file.endswith(".py") and os.path.exists(file) else None
@@ -59,48 +55,12 @@ def is_user_module(name: str) -> bool:
     library nor an installed package: the modules isolated by default."""
     if name == "__main__" or name.split(".")[0] in _PROJECT:
         return False
-    file = _source_file(name)
+    file = source_file(name)
     return file is not None and not os.path.realpath(file).startswith(_ROOTS)
 
 
-def isolated_modules(scenario: Scenario) -> tuple[str, ...]:
-    """The modules every process incarnation of ``scenario`` gets fresh copies of (cached per scenario)."""
-    cached = _NAMES.get(id(scenario))
-    if cached is not None and cached[0] is scenario:
-        return cached[1]
-    names = _resolve(scenario)
-    if len(_NAMES) >= 256:  # many scenario objects (e.g. drawn by Hypothesis): keep the cache small
-        _NAMES.clear()
-    _NAMES[id(scenario)] = (scenario, names)
-    return names
-
-
-def _resolve(scenario: Scenario) -> tuple[str, ...]:
-    setting = scenario.isolate
-    if setting is False:
-        return ()
-    names: list[str] = []
-    for fn in scenario.all_functions():
-        if fn.__module__ not in names and is_user_module(fn.__module__):
-            names.append(fn.__module__)
-    if setting is True:
-        return tuple(names)
-    for entry in setting:
-        name = entry[1:] if entry.startswith("-") else entry
-        if entry.startswith("-"):
-            if name in names:
-                names.remove(name)
-            continue
-        if _source_file(name) is None:
-            raise UsageError(f"Scenario(isolate=...): {name!r} is not an imported module with Python source; "
-                             "import it first, or name the module by its full dotted name")
-        if name not in names:
-            names.append(name)
-    return tuple(names)
-
-
 def _code(name: str) -> types.CodeType:
-    file = _source_file(name)
+    file = source_file(name)
     assert file is not None
     cached = _CODE.get(name)
     if cached is not None and cached[0] == file:

@@ -120,3 +120,14 @@ class _Watcher:
 
 
 _WATCHER = _Watcher()
+
+
+def stuck_in(exc: BaseException) -> StuckBody | None:
+    """The ``StuckBody`` that ended a trio run, wherever trio put it (itself, or inside a group)."""
+    if isinstance(exc, StuckBody):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        group = exc.subgroup(StuckBody)
+        if group is not None:
+            return stuck_in(group.exceptions[0])
+    return None

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Mapping
 from typing import Any
 
-from pytest_durable.core.codec import describe_call
 from pytest_durable.core.tree import tree
 
-from ..trace.events import Event, Trace
-from ..world.result import RunResult
-from ..world.server import digest
+from ..trace import Trace, decodings
+from ..world import RunResult
 from . import story
 
 #: The version of a saved world's JSON, checked by ``python -m sim replay`` (``sim.saved``). 2: events carry
@@ -64,42 +60,6 @@ def summary(result: RunResult, *, limit: int = 10) -> str:
     return "\n".join(lines)
 
 
-def decodings(*results: RunResult) -> dict[str, str]:
-    """What the digests in trace events stand for: each promise's call (``describe_call``) and value,
-    so a diff of two runs can show ``leaf(2)`` where the trace holds ``param 4367a1d9``."""
-    out: dict[str, str] = {}
-    for result in results:
-        for record in result.promises:
-            out.setdefault(digest(record.param), describe_call(record.param))
-            if record.value is not None:
-                out.setdefault(digest(record.value), _short(record.value))
-    return out
-
-
-_DIGEST = re.compile(r"\b[0-9a-f]{8}\b")
-
-
-def event_text(event: Event | None, decoded: Mapping[str, str] | None = None) -> str:
-    """One event on one line, its digests followed by what they stand for (``param 4367a1d9 = leaf(1)``)."""
-    if event is None:
-        return "(none: the trace ends before it)"
-    decoded = decoded or {}
-    detail = _DIGEST.sub(lambda m: f"{m[0]} = {decoded[m[0]]}" if m[0] in decoded else m[0], event.detail)
-    parts = (f"event {event.seq} at {event.time:.3f} s:", event.who, event.kind, event.id, detail)
-    return " ".join(part for part in parts if part)
-
-
-def first_difference(first: Trace, second: Trace) -> tuple[int, Event | None, Event | None]:
-    """Where two traces part: the index and the event of each there (None past a trace's end)."""
-    index = next((a.seq for a, b in zip(first, second, strict=False) if a != b), min(len(first), len(second)))
-    return (index, first.events[index] if index < len(first) else None,
-            second.events[index] if index < len(second) else None)
-
-
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def to_json(result: RunResult) -> dict[str, Any]:
     """Everything needed to look at a world again and to re-run it."""
     return {
@@ -118,7 +78,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "violations": [str(v) for v in result.violations],
         "decisions": [list(d) for d in result.decisions],
         "events": result.trace.to_json(),
-        "decoded": decodings(result),
+        "decoded": decodings(result.promises),
     }
 
 

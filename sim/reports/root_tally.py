@@ -15,8 +15,8 @@ from pytest_durable.core.errors import Rejected
 from pytest_durable.core.records import PromiseState
 from pytest_durable.sdk.outcome import result_of
 
-from ..scenario.scenario import NOT_GIVEN, Scenario
-from ..world.result import RunResult
+from ..scenario import NOT_GIVEN, Scenario
+from ..world import RunResult
 
 
 class RootTally:

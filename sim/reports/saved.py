@@ -21,10 +21,9 @@ import attrs
 from pytest_durable.core.codec import decode, encode
 from pytest_durable.core.errors import EncodingError, UsageError
 
-from ..runner import hashseed
-from ..scenario.scenario import NOT_GIVEN, Scenario
-from ..scenario.target import load_scenario
-from ..world.result import RunResult, Violation
+from ..checks import Violation
+from ..scenario import NOT_GIVEN, Scenario, build, load_scenario, scenario_spec
+from ..world import RunResult
 from . import render
 
 #: Format versions replay reads: 2 (a target as given on the command line, no scenario spec) and the
@@ -62,7 +61,7 @@ def scenario_fields(scenario: Scenario) -> dict[str, Any]:
     """What a saved world of a pytest test records to rebuild ``scenario``: its spec and the folders its
     modules came from, its expected value and how many invariants it had; or why it cannot be rebuilt."""
     try:
-        spec = hashseed.scenario_spec(scenario)
+        spec = scenario_spec(scenario)
     except UsageError as exc:
         return {"unreplayable": str(exc).removeprefix("hash-seed check: ")}
     fields: dict[str, Any] = {
@@ -145,7 +144,7 @@ def scenario_of(data: dict[str, Any], where: str, override: str | None = None) -
     if not spec:
         raise UsageError(f"{where} names no target and no scenario; {hint}")
     try:
-        scenario = hashseed.build(spec)
+        scenario = build(spec)
     except (ImportError, AttributeError, AssertionError) as exc:
         raise UsageError(f"{where}: cannot rebuild its scenario ({spec.get('workflow')}): {type(exc).__name__}: "
                          f"{exc}; {hint}") from None

@@ -18,8 +18,8 @@ import attrs
 
 from pytest_durable.core.errors import UsageError
 
-from ..faults.spec import FaultConfig, FaultPlan
-from ..trace.events import Trace
+from ..faults import FaultConfig, FaultPlan
+from ..trace import Trace
 from .saved import check_format
 
 #: The fields every saved world has; a file with none of them is some other JSON.

@@ -16,8 +16,9 @@ from pytest_durable.core.codec import decode_call
 from pytest_durable.core.store import TAG_PARENT
 from pytest_durable.sdk.context import ATTEMPT
 
-from ..trace.ledger import Entry, Ledger
-from ..world.result import CAUSES, RunResult
+from ..checks import CAUSES
+from ..trace import Entry, Ledger
+from ..world import RunResult
 
 #: Requests after which a task's bodies have stopped running: the task gave its work back.
 _TASK_ENDS = {"suspend": "suspended", "release": "released"}

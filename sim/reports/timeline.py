@@ -20,8 +20,9 @@ import attrs
 
 from pytest_durable.core.codec import describe_call
 
-from ..trace.events import Event
-from ..world.result import RunResult, Violation
+from ..checks import Violation
+from ..trace import Event, decodings, event_text
+from ..world import RunResult
 from . import render
 
 #: Trace events drawn as marks on the lane of the process that met them.
@@ -136,7 +137,7 @@ def marks(result: RunResult, decoded: dict[str, str]) -> list[Mark]:
     out: list[Mark] = []
     errors = {"nondeterminism", "unregistered", "user-base-exception", "stuck-body", "missing-dependency", "error"}
     for event in result.trace:
-        tip = render.event_text(event, decoded)
+        tip = event_text(event, decoded)
         lane = lane_name(event)
         if event.kind == "start":
             if event.incarnation > 1:
@@ -225,7 +226,7 @@ def page(result: RunResult, *, failure: str = "") -> str:
     """The whole HTML document of one world; ``failure`` (the test's error) is shown as a violation."""
     if failure:
         result = result.with_violations((*result.violations, Violation("test", failure)))
-    decoded = render.decodings(result)
+    decoded = decodings(result.promises)
     all_bars = bars(result)
     all_marks = marks(result, decoded)
     guilty = culprits(result)
@@ -364,7 +365,7 @@ def _lane(name: str, span: tuple[float, float], axis: Axis, lane_bars: list[Bar]
         cls = ["bar", "workflow" if bar.workflow else "leaf", bar.ended]
         if bar.id in guilty:
             cls.append("culprit")
-        tip = f"{render.event_text(bar.event)}: attempt {bar.attempt}, {bar.ended} at {bar.end:.3f} s"
+        tip = f"{event_text(bar.event)}: attempt {bar.attempt}, {bar.ended} at {bar.end:.3f} s"
         out.append(
             f'<div class="{" ".join(cls)}" data-promise="{escape(bar.id)}" data-attempt="{bar.attempt}" '
             f'style="left:{left:.1f}px;width:{max(right - left, 10):.1f}px;top:{20 + ROW * row}px" '

@@ -21,21 +21,20 @@ from typing import Any
 
 import attrs
 
-from pytest_durable.core.codec import decode_call, encode_call
 from pytest_durable.core.errors import UsageError
-from pytest_durable.sdk.function import DurableFunction
 
-from ..faults.spec import FaultConfig
+from ..faults import FaultConfig
 from ..kernel.decisions import RecordedDecisions
-from ..scenario.scenario import Scenario
-from ..scenario.settings import SimConfig
+from ..scenario import SimConfig, build
+from ..world import world_store
+from .one_world import run_world
 
 HINT = ("it depends on the hash order of strings (it iterates a set of str, or a dict built from one, in an "
         "order that changes with PYTHONHASHSEED); iterate sorted(...) instead")
 
 
 @attrs.frozen
-class Job:
+class Rerun:
     """One world to re-run: by seed, or (a drawn world) by its recorded decisions."""
 
     seed: int | None
@@ -51,7 +50,7 @@ class Difference:
     """The first job whose world traced differently under the other hash seed."""
 
     index: int
-    job: Job
+    job: Rerun
     other_hash: str
     hash_seed: int
 
@@ -68,60 +67,8 @@ def other_hash_seed() -> int:
     return (int(raw) + 1) % 4_294_967_296 if raw.isdigit() else 0
 
 
-def _ref(fn: DurableFunction[..., Any]) -> str:
-    module = sys.modules.get(fn.__module__)
-    found: Any = module
-    for part in fn.__qualname__.split("."):
-        found = getattr(found, part, None)
-    if found is not fn:
-        raise UsageError(f"hash-seed check: durable function {fn.__qualname__} ({fn.name}) is not importable as "
-                         f"{fn.__module__}.{fn.__qualname__}; define it at module level so another process can "
-                         "import it")
-    return f"{fn.__module__}:{fn.__qualname__}"
-
-
-def scenario_spec(scenario: Scenario, target: str = "") -> dict[str, Any]:
-    """What another process needs to build ``scenario`` again: its target, or its functions by name."""
-    isolate = scenario.isolate if isinstance(scenario.isolate, bool) else list(scenario.isolate)
-    if target:
-        return {"target": target, "isolate": isolate}
-    fn = scenario.workflow
-    return {
-        "workflow": _ref(fn), "functions": [_ref(f) for f in scenario.functions], "isolate": isolate,
-        "call": encode_call(fn.name, scenario.args, scenario.kwargs, names=fn.param_names),
-        "workers": dict(scenario.workers), "group": scenario.group, "root_id": scenario.root_id,
-    }
-
-
-def _load_ref(ref: str) -> DurableFunction[..., Any]:
-    import importlib
-
-    module_name, _, qualname = ref.partition(":")
-    found: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        found = getattr(found, part)
-    assert isinstance(found, DurableFunction), ref
-    return found
-
-
-def build(spec: dict[str, Any]) -> Scenario:
-    """The scenario ``scenario_spec`` described."""
-    isolate = spec["isolate"] if isinstance(spec["isolate"], bool) else tuple(spec["isolate"])
-    if "target" in spec:
-        from ..scenario.target import load_scenario
-
-        return attrs.evolve(load_scenario(spec["target"]), isolate=isolate)
-    call = decode_call(spec["call"])
-    return Scenario(_load_ref(spec["workflow"]), tuple(call.args), dict(call.kwargs),
-                    functions=tuple(_load_ref(r) for r in spec["functions"]), workers=spec["workers"],
-                    group=spec["group"], root_id=spec["root_id"], isolate=isolate)
-
-
-def rerun(spec: dict[str, Any], config: SimConfig, jobs: Sequence[Job]) -> list[str]:
+def rerun(spec: dict[str, Any], config: SimConfig, jobs: Sequence[Rerun]) -> list[str]:
     """The trace hashes of ``jobs`` re-run in this process."""
-    from ..world.stores import world_store
-    from ..world.world import run_world
-
     scenario = build(spec)
     hashes = []
     for job in jobs:
@@ -134,7 +81,7 @@ def rerun(spec: dict[str, Any], config: SimConfig, jobs: Sequence[Job]) -> list[
     return hashes
 
 
-def first_difference(spec: dict[str, Any], config: SimConfig, jobs: Sequence[Job]) -> Difference | None:
+def first_difference(spec: dict[str, Any], config: SimConfig, jobs: Sequence[Rerun]) -> Difference | None:
     """Re-run ``jobs`` in one subprocess under another hash seed; the first whose trace differs."""
     if not jobs:
         return None
@@ -157,7 +104,7 @@ def first_difference(spec: dict[str, Any], config: SimConfig, jobs: Sequence[Job
 def main() -> int:
     request = json.load(sys.stdin)
     sys.path[:0] = [p for p in request["sys_path"] if p not in sys.path]
-    jobs = [Job(**{**j, "decisions": tuple((k, int(v)) for k, v in j["decisions"])}) for j in request["jobs"]]
+    jobs = [Rerun(**{**j, "decisions": tuple((k, int(v)) for k, v in j["decisions"])}) for j in request["jobs"]]
     hashes = rerun(request["spec"], SimConfig(**request["config"]), jobs)
     json.dump({"hashes": hashes}, sys.stdout)
     return 0

@@ -2,19 +2,15 @@
 
 A real process builds its clients when it starts, so a restarted one has new ones; each incarnation
 therefore calls every factory once, taking it from its fresh copies of the user's modules
-(``sim.isolation``) so that a fake's module-level state does not survive a crash either.
+(``sim.kernel.isolation``) so that a fake's module-level state does not survive a crash either.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pytest_durable.core.errors import UsageError
 
 from ..kernel.isolation import FreshModules
-
-if TYPE_CHECKING:
-    from .scenario import Scenario
+from .scenario import Scenario
 
 
 def make_dependencies(scenario: Scenario, fresh: FreshModules) -> dict[str, object]:

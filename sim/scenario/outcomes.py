@@ -1,9 +1,10 @@
-"""Acceptable outcomes of a scenario's root: several values, or a predicate on its outcome.
+"""Acceptable outcomes of a scenario's root, as a scenario states them: several values, or a predicate
+on its outcome.
 
 Faults may rightly change how a workflow ends (a saga whose charge is rejected after its retries
 compensates and returns ``"refunded"``; a quote that times out falls back to a cached price), so a
 scenario can name every outcome it accepts instead of the one value ``expected=`` demands. A root
-outside them is a violation that names its outcome and the acceptable ones.
+outside them is a violation that names its outcome and the acceptable ones (``sim.checks.root_value``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Set
 from typing import Any
 
-from pytest_durable.core.errors import Rejected, UsageError
-from pytest_durable.core.records import PromiseRecord
-from pytest_durable.sdk.outcome import result_of
-
-from ..world.result import Violation
+from pytest_durable.core.errors import UsageError
 
 #: What ``outcomes=`` holds once checked: the acceptable values (an exception class among them accepts a
 #: root rejected with an error of that name), or a predicate given the root's value or its ``Rejected``.
@@ -45,14 +42,14 @@ def checked_outcomes(outcomes: object, where: str) -> Outcomes:
     return values
 
 
-def describe(outcomes: Outcomes) -> str:
+def describe_outcomes(outcomes: Outcomes) -> str:
     """The acceptable outcomes in words, for a violation or a report."""
     if callable(outcomes) and not isinstance(outcomes, tuple):
-        return f"the outcomes {_name(outcomes)} accepts"
+        return f"the outcomes {predicate_name(outcomes)} accepts"
     return " or ".join(_one(v) for v in outcomes)
 
 
-def _name(predicate: Callable[[Any], object]) -> str:
+def predicate_name(predicate: Callable[[Any], object]) -> str:
     return getattr(predicate, "__qualname__", None) or repr(predicate)
 
 
@@ -62,41 +59,4 @@ def _one(value: object) -> str:
     return repr(value)
 
 
-def acceptable_outcome(root: PromiseRecord | None, outcomes: Outcomes) -> list[Violation]:
-    """(4) The root's outcome is one of ``outcomes``: a value among them (compared with ``==``), a
-    rejection with an error named by an exception class among them, or one the predicate accepts."""
-    if root is None or not root.settled:
-        return []  # liveness reports it
-    try:
-        value: Any = result_of(root)
-        said = f"returned {value!r}"
-    except Rejected as exc:
-        value = exc
-        chained = exc.type_name in ("Rejected", "TimedOut", "Canceled")  # its message names the child
-        why = exc.message if chained else f"{exc.type_name}: {exc.message}"
-        said = f"was {root.state.value} ({why})"
-    if callable(outcomes) and not isinstance(outcomes, tuple):
-        try:
-            ok = bool(outcomes(value))
-        except Exception as exc:
-            return [Violation("outcome", f"root {root.id} {said}; the predicate outcomes={_name(outcomes)} raised "
-                              f"{type(exc).__name__}: {exc}", root.id)]
-    else:
-        ok = any(_matches(value, wanted) for wanted in outcomes)
-    if ok:
-        return []
-    return [Violation("outcome", f"root {root.id} {said}, not one of the acceptable outcomes: {describe(outcomes)}",
-                      root.id)]
-
-
-def _matches(value: object, wanted: object) -> bool:
-    if isinstance(value, Rejected):
-        return isinstance(wanted, type) and issubclass(wanted, BaseException) and (
-            value.type_name == wanted.__name__ or isinstance(value, wanted))
-    try:
-        return bool(value == wanted)
-    except Exception:  # a value whose == raises is not this one
-        return False
-
-
-__all__ = ["Outcomes", "acceptable_outcome", "checked_outcomes", "describe"]
+__all__ = ["Outcomes", "checked_outcomes", "describe_outcomes", "predicate_name"]

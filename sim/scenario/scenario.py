@@ -4,7 +4,7 @@ processes, and what the outcome should be."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
@@ -13,11 +13,9 @@ from pytest_durable.sdk.function import DurableFunction
 
 from .outcomes import checked_outcomes
 
-if TYPE_CHECKING:
-    from ..world.result import RunResult
-
-#: A user invariant: given a finished world, the broken rules, one line each (DESIGN §5 check 8).
-Invariant = Callable[["RunResult"], Iterable[str]]
+#: A user invariant: given a finished world (a ``sim.RunResult``), the broken rules, one line each
+#: (check 8). Typed loosely here because the result is made a layer above the scenario.
+Invariant = Callable[[Any], Iterable[str]]
 
 NOT_GIVEN: Any = object()
 
@@ -31,10 +29,10 @@ class Scenario:
     (if given, instead) the outcomes it may reach, since faults may rightly change how a workflow ends:
     several values (``("completed", "refunded")``; an exception class among them accepts a root rejected
     with that error), or a predicate called with the root's value, or its ``Rejected`` error
-    (``sim.outcomes``). In any case the value must be what a replay of the world's own record gives
-    (``sim.oracle``).
+    (``sim.scenario.outcomes``). In any case the value must be what a replay of the world's own record
+    gives (``sim.checks.oracle``).
 
-    ``isolate`` says which modules each process incarnation gets fresh copies of (``sim.isolation``):
+    ``isolate`` says which modules each process incarnation gets fresh copies of (``sim.scenario.isolate``):
     ``True`` (the default) the user modules that define the durable functions, ``False`` none (module
     state is then shared by all processes and survives crashes), or a tuple of module names to add to
     the default set, a name written ``"-name"`` to take one out.

@@ -28,13 +28,12 @@ from pytest_durable.core.codec import encode_call
 from pytest_durable.core.errors import UsageError
 from pytest_durable.core.inspection import InspectableStore
 
-from ..faults.spec import AT_AWAIT, CRASH_OPS, CRASH_WHEN, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
+from ..faults import AT_AWAIT, CRASH_OPS, CRASH_WHEN, CrashAt, DropAt, FaultConfig, FaultPlan, UnfiredPlanWarning
 from ..kernel.decisions import Decisions, PinnedDecisions
 from ..reports import render
-from ..scenario.scenario import Scenario
-from ..scenario.settings import SimConfig
-from ..trace.events import Event
-from ..world.result import RunResult
+from ..scenario import Scenario, SimConfig
+from ..trace import Event
+from ..world import RunResult
 from .known_worlds import Known, KnownWorlds
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
@@ -194,7 +193,7 @@ def opportunity_keys(scenario: Scenario, faults: FaultConfig, config: SimConfig 
 
 def _opportunities(scenario: Scenario, faults: FaultConfig, config: SimConfig | None) -> Opportunities:
     """``opportunity_keys``, the quiet world's timeline of them, and how long it ran."""
-    from ..world.world import run_world
+    from ..runner import run_world
 
     key = (_scenario_key(scenario), str(faults), config)
     cached = _KEYS.get(key)
@@ -484,7 +483,7 @@ class World:
     def run(self, scenario: Scenario, *, config: SimConfig | None = None,
             observers: Sequence[Callable[[Event], None]] = (), store: InspectableStore | None = None) -> RunResult:
         """Run ``scenario`` in this world and check it (over ``store``, a fresh ``MemoryStore`` if not given)."""
-        from ..world.world import run_world
+        from ..runner import run_world
 
         decisions: Decisions
         if self.drawn is not None:

@@ -8,7 +8,7 @@ exactly once however often the leaf was retried or re-run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -135,6 +135,12 @@ def recording_into(value: Ledger) -> Iterator[None]:
 def set_process(name: str) -> None:
     """Name the process incarnation (``w1#2``) that the current trio task and its children run as."""
     _process.set(name)
+
+
+def current_process(context: Mapping[ContextVar[Any], Any] | None = None) -> str:
+    """The process incarnation (``w1#2``) the current trio task runs as, or that of the task whose
+    ``context`` is given; ``""`` outside a process."""
+    return _process.get() if context is None else context.get(_process, "")
 
 
 def exactly_once(prefix: str, *, keys: Iterable[str] | None = None,

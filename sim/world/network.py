@@ -10,26 +10,21 @@ the state changed, and even after its sender crashed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+import math
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, Protocol
 
 import trio
 
 from pytest_durable.core.errors import StoreUnavailable
 from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
 
+from ..faults import Injector, in_request
 from ..kernel import virtual_time
-from .server import ServerDied
-
-if TYPE_CHECKING:
-    from .sim_process import SimProcess
-    from .world import World
-
-
-#: Set in a task while it waits on a request (or carries a duplicate): its awaits there are the
-#: request's crash points (before/during/after), not a body's own (``injector.AwaitCrashes``).
-in_request: ContextVar[bool] = ContextVar("sim_in_request", default=False)
+from ..kernel.decisions import Decisions
+from ..scenario import SimConfig
+from ..trace import Trace
+from .server import ServerDied, SimServer
 
 #: A late duplicate lands ``SimConfig.delay * 2 ** (k - 1)`` seconds after the original, k drawn in
 #: [0, DUPLICATE_DELAYS); k = 0 re-applies it at once.
@@ -40,14 +35,56 @@ class _Lost(Exception):
     """One attempt got no usable answer (dropped, partitioned, server down, refused)."""
 
 
+class Crash(Protocol):
+    """Crash the calling process here (``where``, and structured fields for the trace)."""
+
+    def __call__(self, where: str, **data: str) -> Awaitable[None]: ...
+
+
+class Network:
+    """The wire between every process and the server: message latency (with injected delays), the
+    partitions in force, and the world's nursery, where a late duplicate outlives its sender."""
+
+    def __init__(self, config: SimConfig, decisions: Decisions, injector: Injector, trace: Trace,
+                 server: SimServer) -> None:
+        self.config = config
+        self.decisions = decisions
+        self.injector = injector
+        self.trace = trace
+        self.server = server
+        self._partitions: dict[str, float] = {}
+        #: The world's own nursery, for what outlives the task that starts it (a late duplicate).
+        self.nursery: trio.Nursery | None = None
+
+    def latency(self, where: str = "") -> float:
+        """How long one message takes: a drawn step of the configured range, plus an injected delay."""
+        config = self.config
+        latency = config.min_latency + config.latency_step * self.decisions.choose("latency", config.latency_steps)
+        if self.injector.fire("delay", where):
+            latency += config.delay * self.injector.amount("delay")
+        return latency
+
+    def partition(self, name: str, until: float) -> None:
+        """Cut process ``name`` off the server until virtual time ``until``."""
+        self._partitions[name] = until
+
+    def partitioned(self, name: str) -> bool:
+        return trio.current_time() < self._partitions.get(name, -math.inf)
+
+    def store_for(self, name: str, incarnation: int, crash: Crash | None = None) -> SimStore:
+        """The store as process ``name`` (incarnation ``incarnation``) sees it; ``crash`` crashes that
+        process at a request's crash points (the client has none)."""
+        return SimStore(self, name, incarnation, crash)
+
+
 class SimStore:
     """The store as one process (or the client) sees it across the simulated network."""
 
-    def __init__(self, world: World, name: str, incarnation: int, process: SimProcess | None = None) -> None:
-        self.world = world
+    def __init__(self, network: Network, name: str, incarnation: int, crash: Crash | None = None) -> None:
+        self.network = network
         self.name = name
         self.incarnation = incarnation
-        self.process = process
+        self.crash = crash
 
     # -- the Store protocol ----------------------------------------------------------------------------
 
@@ -118,7 +155,7 @@ class SimStore:
     # -- messages ----------------------------------------------------------------------------------------
 
     async def _call(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        config = self.world.config
+        config = self.network.config
         token = in_request.set(True)
         try:
             for attempt in range(config.max_attempts):
@@ -134,33 +171,33 @@ class SimStore:
         raise StoreUnavailable(f"{op} {id}: no answer from the server after {config.max_attempts} attempts")
 
     def _trace(self, kind: str, id: str = "", detail: str = "", **data: str) -> None:
-        self.world.trace.add(trio.current_time(), self.name, self.incarnation, kind, id, detail, **data)
+        self.network.trace.add(trio.current_time(), self.name, self.incarnation, kind, id, detail, **data)
 
     async def _crash(self, when: str, op: str, id: str) -> None:
-        if self.process is not None:
-            await self.process.crash_now(f"{when} {op} {id}", when=when, op=op, about=id)
+        if self.crash is not None:
+            await self.crash(f"{when} {op} {id}", when=when, op=op, about=id)
 
     async def _attempt(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        world = self.world
-        injector = world.injector
-        server = world.server
-        deadline = trio.current_time() + world.config.request_timeout
+        network = self.network
+        injector = network.injector
+        server = network.server
+        deadline = trio.current_time() + network.config.request_timeout
         nth = injector.request_number(op)
         where = f"{op} {id}"
         crash = None
-        if self.process is not None:
+        if self.crash is not None:
             crash = injector.planned_crash(self.name, op, id) or injector.random_crash(where)
         drop = injector.planned_drop(op, nth) or injector.random_drop(where)
         self._trace("send", id, op, op=op)
 
         if crash == "before":
             await self._crash("before", op, id)
-        if drop == "request" or world.partitioned(self.name):
+        if drop == "request" or network.partitioned(self.name):
             self._trace("drop", id, f"{op} request" + (" (partition)" if drop != "request" else ""), op=op,
                         side="request", cause="fault" if drop == "request" else "partition")
             await virtual_time.sleep_until(deadline)
             raise _Lost
-        await virtual_time.sleep(world.latency(where))
+        await virtual_time.sleep(network.latency(where))
         if not server.up:
             self._trace("drop", id, f"{op} request (server down)", op=op, side="request", cause="server down")
             await virtual_time.sleep_until(max(deadline, trio.current_time()))
@@ -177,12 +214,12 @@ class SimStore:
             self._duplicate(op, id, method, args, kwargs)
         if crash == "during":
             await self._crash("during", op, id)
-        if drop == "response" or world.partitioned(self.name):
+        if drop == "response" or network.partitioned(self.name):
             self._trace("drop", id, f"{op} response" + (" (partition)" if drop != "response" else ""), op=op,
                         side="response", cause="fault" if drop == "response" else "partition")
             await virtual_time.sleep_until(max(deadline, trio.current_time()))
             raise _Lost
-        await virtual_time.sleep(world.latency(where))
+        await virtual_time.sleep(network.latency(where))
         if crash == "after":
             await self._crash("after", op, id)
         self._trace("receive", id, op)
@@ -194,17 +231,17 @@ class SimStore:
         """The network delivers this request twice: the copy is applied now (drawn delay 0) or lands
         later, after whatever happens meanwhile (a stale acquire after a release, a stale settle
         after a re-run)."""
-        world = self.world
-        k = world.decisions.choose("duplicate_delay", DUPLICATE_DELAYS)
+        network = self.network
+        k = network.decisions.choose("duplicate_delay", DUPLICATE_DELAYS)
         if k == 0:
             self._trace("duplicate", id, op)
             with contextlib.suppress(ServerDied):  # the copy died with the server: nothing of it is left
-                world.server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
+                network.server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
             return
-        after = world.config.delay * 2 ** (k - 1)
+        after = network.config.delay * 2 ** (k - 1)
         self._trace("duplicate", id, f"{op}, lands in {after:g} s")
-        assert world.nursery is not None
-        world.nursery.start_soon(self._land, after, op, id, method, args, kwargs, name=f"duplicate {op} {id}")
+        assert network.nursery is not None
+        network.nursery.start_soon(self._land, after, op, id, method, args, kwargs, name=f"duplicate {op} {id}")
 
     async def _land(self, after: float, op: str, id: str, method: str, args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> None:
@@ -213,9 +250,9 @@ class SimStore:
         server that is down then loses it."""
         in_request.set(True)  # a carrier of a message, not a body (no await crash here)
         await virtual_time.sleep(after)
-        if not self.world.server.up:
+        if not self.network.server.up:
             self._trace("lost", id, f"{op} duplicate (server down)")
             return
         self._trace("deliver", id, f"{op} duplicate, sent {after:g} s ago")
         with contextlib.suppress(ServerDied):  # the copy died with the server: nothing of it is left
-            self.world.server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
+            self.network.server.apply(self.name, self.incarnation, op, id, method, args, kwargs)

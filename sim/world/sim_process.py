@@ -4,75 +4,95 @@ drawn downtime it restarts as a new incarnation."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
+import attrs
 import trio
 
 from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.codec import class_modules
-from pytest_durable.sdk.worker import Worker
+from pytest_durable.sdk.context import BodyHook
+from pytest_durable.sdk.worker import ErrorHook, Worker
 
-from ..kernel.isolation import FreshModules, FreshRegistry, isolated_modules
-from ..scenario.factories import make_dependencies
-from ..trace.ledger import set_process
-from .network import SimStore
+from ..faults import Injector
+from ..kernel.isolation import FreshModules, FreshRegistry
+from ..scenario import Scenario, SimConfig, isolated_modules, make_dependencies
+from ..trace import Trace, set_process
+from .network import Network
 
-if TYPE_CHECKING:
-    from .world import World
+
+@attrs.frozen
+class Surroundings:
+    """What a process gets from its world: the scenario it serves, the settings, the trace, the network
+    to the server, the injector (for its downtime), randomness for ``ctx.random()``, and the hooks its
+    worker calls when a body starts or a task fails for good (each made for one incarnation)."""
+
+    scenario: Scenario
+    config: SimConfig
+    trace: Trace
+    network: Network
+    injector: Injector
+    rng: Callable[[], float]
+    body_hook: Callable[[str, int], BodyHook]
+    error_hook: Callable[[str, int], ErrorHook]
 
 
 class SimProcess:
     """One worker process and its incarnations."""
 
-    def __init__(self, world: World, name: str, group: str) -> None:
-        self.world = world
+    def __init__(self, name: str, group: str, around: Surroundings) -> None:
         self.name = name
         self.group = group
+        self.around = around
         self.incarnation = 0
         self.alive = False
         self._scope: trio.CancelScope | None = None
         self._wake = trio.Event()
 
     async def run(self) -> None:
-        world = self.world
-        config = world.config
+        around = self.around
+        config = around.config
         while True:
             self.incarnation += 1
             self.alive = True
-            world.trace.add(trio.current_time(), self.name, self.incarnation, "start", "", self.group)
-            # a fresh process: its own copies of the user's modules (made when first needed), and values
-            # decode to their classes
-            fresh = FreshModules(isolated_modules(world.scenario))
-            worker = Worker(
-                SimStore(world, self.name, self.incarnation, self),
-                group=self.group,
-                id=f"{self.name}#{self.incarnation}",
-                ttl=config.ttl,
-                poll_interval=config.poll_interval,
-                root_timeout=config.root_timeout,
-                clock=TrioClock(),
-                rng=world.random,
-                on_body=world.body_hook(self),
-                sweeps=False,
-                on_error=world.error_hook(self),
-                registry=FreshRegistry(fresh, world.scenario.all_functions()),
-            )
-            set_process(f"{self.name}#{self.incarnation}")  # tasks the worker spawns inherit it
-            class_modules.set(fresh.get)
-            for name, obj in make_dependencies(world.scenario, fresh).items():
-                worker.set_dependency(name, obj)
+            around.trace.add(trio.current_time(), self.name, self.incarnation, "start", "", self.group)
             with trio.CancelScope() as scope:
                 self._scope = scope
-                await worker.serve()
+                await self._worker().serve()
             self.alive = False
             self._wake = trio.Event()
-            with trio.move_on_after(config.restart_delay * world.injector.amount("restart")):
+            with trio.move_on_after(config.restart_delay * around.injector.amount("restart")):
                 await self._wake.wait()
+
+    def _worker(self) -> Worker:
+        """This incarnation's worker: a fresh process, with its own copies of the user's modules (made when
+        first needed), values decoding to their classes, and its own dependencies."""
+        around, config, name, incarnation = self.around, self.around.config, self.name, self.incarnation
+        fresh = FreshModules(isolated_modules(around.scenario))
+        worker = Worker(
+            around.network.store_for(name, incarnation, self.crash_now),
+            group=self.group,
+            id=f"{name}#{incarnation}",
+            ttl=config.ttl,
+            poll_interval=config.poll_interval,
+            root_timeout=config.root_timeout,
+            clock=TrioClock(),
+            rng=around.rng,
+            on_body=around.body_hook(name, incarnation),
+            sweeps=False,
+            on_error=around.error_hook(name, incarnation),
+            registry=FreshRegistry(fresh, around.scenario.all_functions()),
+        )
+        set_process(f"{name}#{incarnation}")  # tasks the worker spawns inherit it
+        class_modules.set(fresh.get)
+        for dep_name, obj in make_dependencies(around.scenario, fresh).items():
+            worker.set_dependency(dep_name, obj)
+        return worker
 
     def kill(self, why: str, **data: str) -> None:
         """Crash this incarnation from outside (a scripted crash): cancel everything it runs.
         ``data`` says where, for the trace's structured fields (``when="await", about=id``)."""
-        self.world.trace.add(trio.current_time(), self.name, self.incarnation, "crash", "", why, **data)
+        self.around.trace.add(trio.current_time(), self.name, self.incarnation, "crash", "", why, **data)
         self.alive = False
         assert self._scope is not None
         self._scope.cancel()
@@ -84,7 +104,7 @@ class SimProcess:
     async def crash_now(self, where: str, **data: str) -> None:
         """Crash this incarnation here: every task of the process is cancelled, its memory dropped.
         ``data`` says where, for the trace's structured fields (``when``, ``op``, ``about``)."""
-        self.world.trace.add(trio.current_time(), self.name, self.incarnation, "crash", "", where, **data)
+        self.around.trace.add(trio.current_time(), self.name, self.incarnation, "crash", "", where, **data)
         self.alive = False
         assert self._scope is not None
         self._scope.cancel()

@@ -1,0 +1,63 @@
+"""A scenario as data, so another process can build it again: by its target (``file.py:NAME``), or its
+workflow and functions by module and name with the root's call encoded. The hash-seed check sends
+one to a subprocess; a saved world records one."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import attrs
+
+from pytest_durable.core.codec import decode_call, encode_call
+from pytest_durable.core.errors import UsageError
+from pytest_durable.sdk.function import DurableFunction
+
+from .scenario import Scenario
+from .target import load_scenario
+
+
+def _ref(fn: DurableFunction[..., Any]) -> str:
+    module = sys.modules.get(fn.__module__)
+    found: Any = module
+    for part in fn.__qualname__.split("."):
+        found = getattr(found, part, None)
+    if found is not fn:
+        raise UsageError(f"hash-seed check: durable function {fn.__qualname__} ({fn.name}) is not importable as "
+                         f"{fn.__module__}.{fn.__qualname__}; define it at module level so another process can "
+                         "import it")
+    return f"{fn.__module__}:{fn.__qualname__}"
+
+
+def scenario_spec(scenario: Scenario, target: str = "") -> dict[str, Any]:
+    """What another process needs to build ``scenario`` again: its target, or its functions by name."""
+    isolate = scenario.isolate if isinstance(scenario.isolate, bool) else list(scenario.isolate)
+    if target:
+        return {"target": target, "isolate": isolate}
+    fn = scenario.workflow
+    return {
+        "workflow": _ref(fn), "functions": [_ref(f) for f in scenario.functions], "isolate": isolate,
+        "call": encode_call(fn.name, scenario.args, scenario.kwargs, names=fn.param_names),
+        "workers": dict(scenario.workers), "group": scenario.group, "root_id": scenario.root_id,
+    }
+
+
+def _load_ref(ref: str) -> DurableFunction[..., Any]:
+    module_name, _, qualname = ref.partition(":")
+    found: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    assert isinstance(found, DurableFunction), ref
+    return found
+
+
+def build(spec: dict[str, Any]) -> Scenario:
+    """The scenario ``scenario_spec`` described."""
+    isolate = spec["isolate"] if isinstance(spec["isolate"], bool) else tuple(spec["isolate"])
+    if "target" in spec:
+        return attrs.evolve(load_scenario(spec["target"]), isolate=isolate)
+    call = decode_call(spec["call"])
+    return Scenario(_load_ref(spec["workflow"]), tuple(call.args), dict(call.kwargs),
+                    functions=tuple(_load_ref(r) for r in spec["functions"]), workers=spec["workers"],
+                    group=spec["group"], root_id=spec["root_id"], isolate=isolate)
