@@ -40,7 +40,7 @@ def expected_value(root: PromiseRecord | None, expected: Any) -> list[Violation]
     the rest of (4): that the value is what a replay of the record gives)."""
     if root is None or not root.settled:
         return []  # liveness reports it
-    from pytest_durable.sdk.outcome import result_of
+    from pytest_durable.sdk import result_of
 
     try:
         value = result_of(root)

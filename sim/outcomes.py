@@ -13,7 +13,7 @@ from typing import Any
 
 from pytest_durable.core.errors import Rejected, UsageError
 from pytest_durable.core.records import PromiseRecord
-from pytest_durable.sdk.outcome import result_of
+from pytest_durable.sdk import result_of
 
 from .result import Violation
 

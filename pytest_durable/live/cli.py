@@ -27,8 +27,7 @@ from ..core.errors import DurableError, NotFound, PlatformError, Rejected, Usage
 from ..core.records import PromiseRecord, PromiseState
 from ..core.store import TAG_TARGET, Store
 from ..core.tree import tree
-from ..sdk.outcome import result_of
-from ..sdk.worker import Worker
+from ..sdk import Worker, result_of
 from .loading import callable_named, function_named, functions_of
 from .process import flush_print, serve
 from .sweeper import SWEEPER

@@ -7,10 +7,11 @@ from .function import DurableFunction, Registry, function
 from .futures import DurableFuture, RemoteFuture
 from .retry import Constant, Exponential, Linear, Never, RetryPolicy
 from .running import current_promise_id
+from .settlement import Suspended, result_of
 from .worker import Handle, Worker
 
 __all__ = [
     "Constant", "Context", "DurableFunction", "DurableFuture", "Execution", "Executor", "Exponential",
     "Handle", "Linear", "Never", "Options", "Outcome", "Registry", "RemoteFuture", "RetryPolicy",
-    "RpcBuilder", "RunBuilder", "Worker", "current_promise_id", "dependency", "function",
+    "RpcBuilder", "RunBuilder", "Suspended", "Worker", "current_promise_id", "dependency", "function", "result_of",
 ]

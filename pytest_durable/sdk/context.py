@@ -23,13 +23,11 @@ from ..core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIME
 from .dependencies import dependency, entering, leaving
 from .function import DurableFunction, Registry
 from .futures import DurableFuture, RemoteFuture
-from .outcome import Suspended, result_of
 from .retry import DEFAULT_RETRY, RETRY_POLICIES, RetryPolicy, is_final
 from .running import current_context, current_promise
+from .settlement import Settlement, Suspended, result_of
 
 T = TypeVar("T")
-
-Settlement = tuple[PromiseState, str]
 
 #: Called with (promise id, function) whenever a body starts; see ``Executor``.
 BodyHook = Callable[[str, DurableFunction[..., Any]], None]

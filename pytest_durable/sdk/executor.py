@@ -19,13 +19,12 @@ from .context import (
     BodyHook,
     Execution,
     Options,
-    Settlement,
     run_leaf,
     run_workflow,
     user_base_exception,
 )
 from .function import DurableFunction, Registry
-from .outcome import Suspended
+from .settlement import Settlement, Suspended
 
 
 class Outcome(enum.Enum):

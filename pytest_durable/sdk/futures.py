@@ -9,8 +9,8 @@ import trio
 
 from ..core.errors import JoinError, UsageError
 from ..core.records import PromiseRecord
-from .outcome import Suspended, result_of
 from .running import current_context
+from .settlement import Suspended, result_of
 
 if TYPE_CHECKING:
     from .context import Context

@@ -37,7 +37,7 @@ from .context import BodyHook
 from .dependencies import check_name
 from .executor import Executor, first_platform_error
 from .function import DurableFunction, Registry
-from .outcome import result_of
+from .settlement import result_of
 
 T = TypeVar("T")
 
