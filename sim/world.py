@@ -25,9 +25,7 @@ from pytest_durable.core.inspection import InspectableStore
 from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord, PromiseState
 from pytest_durable.core.store import TAG_ORIGIN, TAG_SCOPE
-from pytest_durable.sdk.context import BodyHook
-from pytest_durable.sdk.function import DurableFunction
-from pytest_durable.sdk.worker import ErrorHook
+from pytest_durable.sdk import BodyHook, DurableFunction, ErrorHook
 
 from . import checks, oracle, virtual_time
 from .collector import fewer_collections
