@@ -17,7 +17,7 @@ from pytest_durable.core.errors import StoreError, UsageError
 from pytest_durable.core.inspection import InspectableStore
 from pytest_durable.core.invariants import task_invariant_breaks
 from pytest_durable.core.records import PromiseRecord, TaskRecord
-from pytest_durable.live.sql_store import Torn
+from pytest_durable.live import Torn
 
 from . import virtual_time
 
