@@ -120,12 +120,14 @@ class Context:
     async def random(self) -> float:
         """A random float in [0, 1), drawn once and replayed from the store after that."""
         check_here(self._frame, "random")
-        return float(await self._frame.recorded("durable.random", self._frame.execution.rng))  # type: ignore[arg-type]
+        frame = self._frame
+        return float(await frame.recorded("durable.random", frame.execution.rng))  # type: ignore[arg-type]
 
     async def now(self) -> float:
         """The current time (store clock), read once and replayed from the store after that."""
         check_here(self._frame, "now")
-        return float(await self._frame.recorded("durable.now", self._frame.execution.clock.now))  # type: ignore[arg-type]
+        frame = self._frame
+        return float(await frame.recorded("durable.now", frame.execution.clock.now))  # type: ignore[arg-type]
 
 
 def _check_durable(fn: object, where: str) -> None:
