@@ -12,7 +12,7 @@ import attrs
 from .core.codec import decode_call
 from .core.records import PromiseRecord, PromiseState
 from .core.store import TAG_PARENT
-from .sdk.context import ATTEMPT
+from .sdk import ATTEMPT
 
 if TYPE_CHECKING:
     from sim import Ledger, RunResult

@@ -12,8 +12,7 @@ import trio.testing
 
 from pytest_durable.core import TrioClock
 from pytest_durable.core.records import PromiseState
-from pytest_durable.live import SqliteStore
-from pytest_durable.live.sql_store import Torn
+from pytest_durable.live import SqliteStore, Torn
 from sim import run_world
 from sim.scenario import load_scenario
 from sim.world import world_store

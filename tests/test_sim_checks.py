@@ -20,14 +20,15 @@ import attrs
 import pytest
 import trio
 
-import pytest_durable.sdk.context as context_module
+import pytest_durable.sdk.attempts as attempts_module
+import pytest_durable.sdk.engine as engine_module
 import pytest_durable.sdk.executor as executor_module
+import pytest_durable.sdk.frame as frame_module
 from pytest_durable import Context, MemoryStore, function
 from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.codec import encode
 from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
 from pytest_durable.core.store import TAG_PARENT
-from pytest_durable.sdk.futures import DurableFuture
 from sim import FaultConfig, RunResult, Scenario, SimConfig, Violation, run_world
 from sim.reports.command import interpreter
 
@@ -171,24 +172,21 @@ def test_1_settled_once_catches_a_store_that_overwrites_a_settled_promise() -> N
 
 def plant_rerun(monkeypatch: pytest.MonkeyPatch) -> None:
     """BUG: the executor ignores a settled child's recorded value and runs its body again."""
-    run_child = context_module.run_child
+    run_child = engine_module.run_child
+    spawn_child = frame_module.Frame.spawn_child
 
     async def rerun(ex: Any, fn: Any, record: PromiseRecord, *args: Any) -> PromiseRecord:
         if record.settled:
             record = attrs.evolve(record, state=PromiseState.PENDING, value=None, settled_on=None)
         return await run_child(ex, fn, record, *args)
 
-    async def spawn(self: context_module.RunBuilder[Any]) -> DurableFuture[Any]:
-        record = await self._start()
-        future: DurableFuture[Any] = DurableFuture(record.id, self._ctx)
-        self._ctx._nursery.start_soon(
-            context_module._spawned, future, self._ctx._execution, self._fn, record, self._args, self._kwargs,
-            self._options,
-        )
-        return future
+    def respawn(self: frame_module.Frame, fn: Any, record: PromiseRecord, *args: Any) -> frame_module.Spawned:
+        if record.settled:  # a spawned child: its task runs the body again (rerun above sees it pending)
+            record = attrs.evolve(record, state=PromiseState.PENDING, value=None, settled_on=None)
+        return spawn_child(self, fn, record, *args)
 
-    monkeypatch.setattr(context_module, "run_child", rerun)
-    monkeypatch.setattr(context_module.RunBuilder, "spawn", spawn)
+    monkeypatch.setattr(engine_module, "run_child", rerun)
+    monkeypatch.setattr(frame_module.Frame, "spawn_child", respawn)
 
 
 @pytest.mark.parametrize("scenario", [CHAIN, FAN], ids=["run_child", "spawn"])
@@ -229,7 +227,8 @@ class Renamer:
 def test_3_replay_children_catches_child_ids_that_change_between_executions(monkeypatch: pytest.MonkeyPatch) -> None:
     faults = "crash"
     renamer = Renamer()
-    monkeypatch.setattr(context_module, "child_id", renamer)
+    monkeypatch.setattr(frame_module, "child_id", renamer)  # the child ids a workflow takes
+    monkeypatch.setattr(attempts_module, "child_id", renamer)  # and its leaves' attempt ids, as before
     found = first_failing("replay-children", CHAIN, faults, before=renamer.reset)
     (violation,) = found.violations
     assert re.fullmatch(r"chain\.\d~\d", violation.id)

@@ -85,10 +85,10 @@ class OverwritingSqliteStore(SqliteStore):
     ) -> PromiseRecord:
         engine = self.engine
         with engine.transaction():
-            record = engine._load_promise(id)
+            record = engine.tables.load_promise(id)
             if record is not None and record.settled:
-                engine._check_fence(fence)
-                return engine._settle(record, state, value)
+                engine.tables.check_fence(fence)
+                return engine.tables.settle(record, state, value)
         return await super().settle_promise(id, state, value, fence=fence)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import trio
@@ -27,8 +27,7 @@ from ..core.errors import DurableError, NotFound, PlatformError, Rejected, Usage
 from ..core.records import PromiseRecord, PromiseState
 from ..core.store import TAG_TARGET, Store
 from ..core.tree import tree
-from ..sdk.outcome import result_of
-from ..sdk.worker import Worker
+from ..sdk import Worker, result_of
 from .loading import callable_named, function_named, functions_of
 from .process import flush_print, serve
 from .sweeper import SWEEPER
@@ -142,58 +141,72 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _command(args: argparse.Namespace) -> int:
     url = store_url(args.store)
-    store = open_store(url)
-    clock = WallClock()
-    client = Client(store, clock)
-    command: str = args.command
-    if command == "worker":
-        fns = functions_of(args.modules, where="worker")
-        setup = callable_named(args.setup, where="worker --setup") if args.setup else None
-        await serve(store, fns, clock=clock, group=args.group, ttl=args.ttl, poll_interval=args.poll, say=flush_print,
-                    setup=setup)
+    client = Client(open_store(url), WallClock())
+    return await _COMMANDS[args.command](args, client, url)
+
+
+async def _worker(args: argparse.Namespace, client: Client, url: str) -> int:
+    fns = functions_of(args.modules, where="worker")
+    setup = callable_named(args.setup, where="worker --setup") if args.setup else None
+    await serve(client.store, fns, clock=client.clock, group=args.group, ttl=args.ttl, poll_interval=args.poll,
+                say=flush_print, setup=setup)
+    return 0
+
+
+async def _run(args: argparse.Namespace, client: Client, url: str) -> int:
+    fn = function_named(args.target, where="run")
+    positional, keywords = parse_args_json(args.args, where="run")
+    worker = Worker(client.store, group=args.group, clock=client.clock)
+    worker.register(fn)
+    await worker.run(args.id, fn, *positional, **keywords)
+    if not args.wait:
+        print(f"{args.id} started: {fn.name} on group {args.group!r} ({url})")
         return 0
-    if command == "run":
-        fn = function_named(args.target, where="run")
-        positional, keywords = parse_args_json(args.args, where="run")
-        worker = Worker(store, group=args.group, clock=clock)
-        worker.register(fn)
-        await worker.run(args.id, fn, *positional, **keywords)
-        if not args.wait:
-            print(f"{args.id} started: {fn.name} on group {args.group!r} ({url})")
-            return 0
-        record = await client.wait(args.id)
-        print(describe(record))
-        return 0 if record.state is PromiseState.RESOLVED else 1
-    if command == "get":
-        record = await (client.wait(args.id) if args.wait else store.get_promise(args.id))
-        stopped = await stopped_by(store, record) if not record.settled else None
-        print(describe(record) + (f"; {stopped}" if stopped else ""))
+    record = await client.wait(args.id)
+    print(describe(record))
+    return 0 if record.state is PromiseState.RESOLVED else 1
+
+
+async def _get(args: argparse.Namespace, client: Client, url: str) -> int:
+    store = client.store
+    record = await (client.wait(args.id) if args.wait else store.get_promise(args.id))
+    stopped = await stopped_by(store, record) if not record.settled else None
+    print(describe(record) + (f"; {stopped}" if stopped else ""))
+    if stopped:
+        return 1
+    return 0 if record.state in (PromiseState.RESOLVED, PromiseState.PENDING) else 1
+
+
+async def _tree(args: argparse.Namespace, client: Client, url: str) -> int:
+    records = await client.store.get_branch(args.id)
+    print(tree(records))
+    for record in records:
+        stopped = await stopped_by(client.store, record) if not record.settled else None
         if stopped:
-            return 1
-        return 0 if record.state in (PromiseState.RESOLVED, PromiseState.PENDING) else 1
-    if command == "tree":
-        records = await store.get_branch(args.id)
-        print(tree(records))
-        for record in records:
-            stopped = await stopped_by(store, record) if not record.settled else None
-            if stopped:
-                print(f"!! {record.id}: {stopped}")
-        return 0
-    if command == "resolve":
-        try:
-            value = json.loads(args.value)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"resolve: VALUE is not JSON ({exc.msg}); quote a string: '\"yes\"'") from None
-        encoded = encode(value, what=f"the value for {args.id}")
-        record = await store.settle_promise(args.id, PromiseState.RESOLVED, encoded)
-        print(describe(record))
-        return 0
-    if command == "reject":
-        record = await store.settle_promise(args.id, PromiseState.REJECTED, encode_error(DurableError(args.value)))
-        print(describe(record))
-        return 0
-    assert command == "ls"
-    inspect = getattr(store, "promises", None)
+            print(f"!! {record.id}: {stopped}")
+    return 0
+
+
+async def _resolve(args: argparse.Namespace, client: Client, url: str) -> int:
+    try:
+        value = json.loads(args.value)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"resolve: VALUE is not JSON ({exc.msg}); quote a string: '\"yes\"'") from None
+    encoded = encode(value, what=f"the value for {args.id}")
+    record = await client.store.settle_promise(args.id, PromiseState.RESOLVED, encoded)
+    print(describe(record))
+    return 0
+
+
+async def _reject(args: argparse.Namespace, client: Client, url: str) -> int:
+    error = encode_error(DurableError(args.value))
+    record = await client.store.settle_promise(args.id, PromiseState.REJECTED, error)
+    print(describe(record))
+    return 0
+
+
+async def _ls(args: argparse.Namespace, client: Client, url: str) -> int:
+    inspect = getattr(client.store, "promises", None)
     if inspect is None:
         raise UsageError(f"ls: the store at {url} cannot list its promises")
     for record in inspect():
@@ -202,6 +215,12 @@ async def _command(args: argparse.Namespace) -> int:
         if args.state is None or record.state.value == args.state:
             print(describe(record))
     return 0
+
+
+#: Each command of ``main``: called with the parsed arguments, a client on the store and the store's URL.
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Client, str], Awaitable[int]]] = {
+    "worker": _worker, "run": _run, "get": _get, "tree": _tree, "resolve": _resolve, "reject": _reject, "ls": _ls,
+}
 
 
 __all__ = ["main"]

@@ -1,6 +1,6 @@
 """``PostgresStore``: promises and tasks in one PostgreSQL database, shared by processes on several machines.
 
-Built on psycopg 3's synchronous API and the shared SQL logic of ``sql_store`` (a live worker runs it in
+Built on psycopg 3's synchronous API and the shared SQL logic of ``sql_engine`` (a live worker runs it in
 a thread, ``Threaded``; psycopg has no trio support). Decisions, each for a reason:
 
 * **One writer at a time, by an advisory lock.** Every operation is ``BEGIN ISOLATION LEVEL READ
@@ -41,7 +41,9 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.clock import Clock, WallClock
 from ..core.errors import StoreUnavailable
-from .sql_store import Cursor, Dialect, SchemaError, SqlEngine, SqlStore
+from .sql_engine import SqlEngine
+from .sql_schema import Cursor, Dialect, SchemaError
+from .sql_store import SqlStore
 
 if TYPE_CHECKING:
     import psycopg

@@ -1,6 +1,6 @@
 """``SqliteStore``: the embedded default store, one SQLite file shared by the processes of one machine.
 
-Built on the stdlib ``sqlite3`` and the shared SQL logic of ``sql_store``. The file is in WAL mode (readers
+Built on the stdlib ``sqlite3`` and the shared SQL logic of ``sql_engine``. The file is in WAL mode (readers
 do not block the writer), every operation is one ``BEGIN IMMEDIATE`` transaction (the write lock is taken
 at the start, so two processes never interleave inside an operation), and a busy timeout makes a process
 wait for another's transaction instead of failing. ``synchronous=NORMAL`` by default: in WAL mode a
@@ -14,7 +14,9 @@ import os
 import sqlite3
 
 from ..core.clock import Clock, WallClock
-from .sql_store import Dialect, SchemaError, SqlEngine, SqlStore
+from .sql_engine import SqlEngine
+from .sql_schema import Dialect, SchemaError
+from .sql_store import SqlStore
 
 SQLITE = Dialect(
     name="sqlite",

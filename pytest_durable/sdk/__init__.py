@@ -1,16 +1,28 @@
-"""The SDK layer: ``@function``, ``Context``, futures, retry policies, the executor and a worker."""
+"""The SDK layer: ``@function``, ``Context``, futures, retry policies, the executor and a worker.
 
-from .context import Context, Execution, Options, RpcBuilder, RunBuilder
+The second group of names are the engine's seams that the simulator and the pytest face use; they
+are not part of ``pytest_durable``'s own API.
+"""
+
+from .attempts import ATTEMPT
+from .builders import RpcBuilder, RunBuilder
+from .context import Context
 from .dependencies import dependency
+from .engine import run_workflow
+from .execution import BodyHook, Execution
 from .executor import Executor, Outcome
 from .function import DurableFunction, Registry, function
 from .futures import DurableFuture, RemoteFuture
+from .options import Options
 from .retry import Constant, Exponential, Linear, Never, RetryPolicy
-from .running import current_promise_id
-from .worker import Handle, Worker
+from .running import current_promise, current_promise_id
+from .settlement import Suspended, result_of
+from .worker import ErrorHook, Handle, Worker
 
 __all__ = [
     "Constant", "Context", "DurableFunction", "DurableFuture", "Execution", "Executor", "Exponential",
     "Handle", "Linear", "Never", "Options", "Outcome", "Registry", "RemoteFuture", "RetryPolicy",
     "RpcBuilder", "RunBuilder", "Worker", "current_promise_id", "dependency", "function",
+    # the engine's seams, for the simulator and the pytest face
+    "ATTEMPT", "BodyHook", "ErrorHook", "Suspended", "current_promise", "result_of", "run_workflow",
 ]

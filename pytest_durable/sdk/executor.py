@@ -14,18 +14,10 @@ from ..core.codec import decode_call
 from ..core.errors import PlatformError
 from ..core.records import Fence, PromiseRecord, SuspendResult, TaskRecord
 from ..core.store import Store
-from .context import (
-    INTERRUPTS,
-    BodyHook,
-    Execution,
-    Options,
-    Settlement,
-    run_leaf,
-    run_workflow,
-    user_base_exception,
-)
+from .engine import INTERRUPTS, run_leaf, run_workflow, user_base_exception
+from .execution import BodyHook, Execution
 from .function import DurableFunction, Registry
-from .outcome import Suspended
+from .settlement import Settlement, Suspended
 
 
 class Outcome(enum.Enum):
@@ -133,7 +125,7 @@ class Executor:
         kwargs: dict[str, Any],
     ) -> Settlement:
         try:
-            return await run_leaf(ex, fn, root, args, kwargs, Options().retry)
+            return await run_leaf(ex, fn, root, args, kwargs, None)  # the leaf's own retry policy
         except BaseException as exc:  # SystemExit & co. from the body: fatal for the task, not the worker
             converted = user_base_exception(root.id, exc)
             if converted is None:

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
-
-import trio
+from typing import Any, Generic, TypeVar
 
 from ..core.errors import JoinError, UsageError
 from ..core.records import PromiseRecord
-from .outcome import Suspended, result_of
-from .running import current_context
-
-if TYPE_CHECKING:
-    from .context import Context
+from .frame import Frame, Spawned
+from .running import current_frame
+from .settlement import Suspended, result_of
 
 T = TypeVar("T")
 
-def _check_owner(kind: str, id: str, owner: Context) -> None:
-    here = current_context.get()
+def _check_owner(kind: str, id: str, owner: Frame) -> None:
+    here = current_frame.get()
     if here is not owner:
         where = f"workflow {here.id}" if here is not None else "code outside any workflow"
         raise UsageError(
@@ -30,43 +26,36 @@ def _check_owner(kind: str, id: str, owner: Context) -> None:
 class DurableFuture(Generic[T]):
     """A local child running on its own trio task; ``await`` gives its value or raises its error."""
 
-    def __init__(self, id: str, owner: Context) -> None:
+    def __init__(self, id: str, owner: Frame, spawned: Spawned) -> None:
         self.id = id
         self._owner = owner
-        self._record: PromiseRecord | None = None
-        self._suspended = False
-        self._done = trio.Event()
-        self._scope = trio.CancelScope()
-
-    def _finish(self, record: PromiseRecord | None, *, suspended: bool = False) -> None:
-        self._record = record
-        self._suspended = suspended
-        self._done.set()
+        self._spawned = spawned
 
     @property
     def done(self) -> bool:
         """True once the child settled, suspended or was dropped."""
-        return self._done.is_set()
+        return self._spawned.done.is_set()
 
     def abort(self) -> None:
         """Stop the child's local task without settling its promise: awaiting then raises
         ``JoinError``, and the promise stays pending, to run again on the next execution."""
-        self._scope.cancel()
+        self._spawned.scope.cancel()
 
     def __await__(self) -> Generator[Any, None, T]:
         return self._wait().__await__()
 
     async def _wait(self) -> T:
         _check_owner("DurableFuture", self.id, self._owner)
-        await self._done.wait()
-        if self._suspended:
+        await self._spawned.done.wait()
+        if self._spawned.suspended:
             raise Suspended()
-        if self._record is None:
+        if self._spawned.record is None:
             raise JoinError(self.id)
-        return result_of(self._record)  # type: ignore[return-value]
+        return result_of(self._spawned.record)  # type: ignore[return-value]
 
     def __repr__(self) -> str:
-        state = self._record.state.value if self._record else ("done" if self.done else "running")
+        record = self._spawned.record
+        state = record.state.value if record else ("done" if self.done else "running")
         return f"<DurableFuture {self.id} {state}>"
 
 
@@ -77,7 +66,7 @@ class RemoteFuture(Generic[T]):
     store resumes it when the child settles.
     """
 
-    def __init__(self, id: str, owner: Context, record: PromiseRecord) -> None:
+    def __init__(self, id: str, owner: Frame, record: PromiseRecord) -> None:
         self.id = id
         self._owner = owner
         self._record = record
@@ -88,10 +77,10 @@ class RemoteFuture(Generic[T]):
     async def _wait(self) -> T:
         _check_owner("RemoteFuture", self.id, self._owner)
         if not self._record.settled:
-            self._record = await self._owner._execution.refresh(self.id)
+            self._record = await self._owner.execution.refresh(self.id)
         if self._record.settled:
             return result_of(self._record)  # type: ignore[return-value]
-        self._owner._execution.awaiting[self.id] = None
+        self._owner.execution.awaiting[self.id] = None
         raise Suspended()
 
     def __repr__(self) -> str:

@@ -33,11 +33,11 @@ from ..core.ids import check_root_id
 from ..core.memory_store import MemoryStore
 from ..core.records import Fence, PromiseRecord, PromiseState, TaskRecord
 from ..core.store import TAG_ORIGIN, TAG_SCOPE, Store
-from .context import BodyHook
 from .dependencies import check_name
+from .execution import BodyHook
 from .executor import Executor, first_platform_error
 from .function import DurableFunction, Registry
-from .outcome import result_of
+from .settlement import result_of
 
 T = TypeVar("T")
 

@@ -23,9 +23,7 @@ from pytest_durable.core.codec import class_modules, decode_call, describe_call
 from pytest_durable.core.errors import NondeterminismError, NotFound
 from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
 from pytest_durable.core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET
-from pytest_durable.sdk.context import Execution, run_workflow
-from pytest_durable.sdk.function import DurableFunction, Registry
-from pytest_durable.sdk.outcome import Suspended
+from pytest_durable.sdk import DurableFunction, Execution, Registry, Suspended, run_workflow
 
 from ..kernel import virtual_time
 from ..kernel.decisions import SeededDecisions

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pytest_durable.core.codec import describe_call
 from pytest_durable.core.errors import MissingDependency, NondeterminismError, RegistrationError, UserBaseException
 from pytest_durable.core.inspection import InspectableStore
-from pytest_durable.sdk.worker import ErrorHook
+from pytest_durable.sdk import ErrorHook
 
 from ..kernel.watchdog import StuckBody
 from ..trace import Trace

@@ -8,7 +8,7 @@ from typing import Any
 
 from pytest_durable.core.errors import Rejected
 from pytest_durable.core.records import PromiseRecord
-from pytest_durable.sdk.outcome import result_of
+from pytest_durable.sdk import result_of
 
 from ..scenario import Outcomes, describe_outcomes, predicate_name
 from .violations import Violation

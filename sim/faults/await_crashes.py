@@ -14,7 +14,7 @@ from typing import Protocol
 
 import trio
 
-from pytest_durable.sdk.running import current_promise
+from pytest_durable.sdk import current_promise
 
 from ..trace import current_process
 from .injector import Injector

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pytest_durable.core.errors import UsageError
-from pytest_durable.sdk.function import DurableFunction, Registry
+from pytest_durable.sdk import DurableFunction, Registry
 
 from .codecache import shared_code
 from .wallclock import STAND_INS

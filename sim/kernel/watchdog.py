@@ -23,7 +23,7 @@ from typing import Any
 import trio
 
 from pytest_durable.core.errors import Interrupted
-from pytest_durable.sdk.running import current_promise
+from pytest_durable.sdk import current_promise
 
 #: The wall clock, taken when this module loads: a world may put virtual time behind ``time.monotonic``
 #: for the user's code (and tests guard it), but the watchdog lives outside the world.

@@ -13,7 +13,7 @@ from collections import Counter
 
 from pytest_durable.core.errors import Rejected
 from pytest_durable.core.records import PromiseState
-from pytest_durable.sdk.outcome import result_of
+from pytest_durable.sdk import result_of
 
 from ..scenario import NOT_GIVEN, Scenario
 from ..world import RunResult

@@ -14,7 +14,7 @@ import attrs
 
 from pytest_durable.core.codec import decode_call
 from pytest_durable.core.store import TAG_PARENT
-from pytest_durable.sdk.context import ATTEMPT
+from pytest_durable.sdk import ATTEMPT
 
 from ..checks import CAUSES
 from ..trace import Entry, Ledger

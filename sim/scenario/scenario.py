@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from pytest_durable.core.errors import UsageError
-from pytest_durable.sdk.function import DurableFunction
+from pytest_durable.sdk import DurableFunction
 
 from .outcomes import checked_outcomes
 

@@ -12,7 +12,7 @@ import attrs
 
 from pytest_durable.core.codec import decode_call, encode_call
 from pytest_durable.core.errors import UsageError
-from pytest_durable.sdk.function import DurableFunction
+from pytest_durable.sdk import DurableFunction
 
 from .scenario import Scenario
 from .target import load_scenario

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 from pytest_durable.core.errors import UsageError
-from pytest_durable.sdk.function import DurableFunction
+from pytest_durable.sdk import DurableFunction
 
 from .scenario import Scenario
 

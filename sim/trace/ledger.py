@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from pytest_durable.core.errors import UsageError
-from pytest_durable.sdk.running import current_promise_id
+from pytest_durable.sdk import current_promise_id
 
 
 @attrs.frozen

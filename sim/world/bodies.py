@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pytest_durable.sdk.context import BodyHook
-from pytest_durable.sdk.function import DurableFunction
+from pytest_durable.sdk import BodyHook, DurableFunction
 
 from ..faults import InjectedFault, Injector
 from ..trace import Trace

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from pytest_durable.core.records import PromiseRecord
-from pytest_durable.sdk.outcome import result_of
+from pytest_durable.sdk import result_of
 
 from ..checks import Violation
 from ..trace import Ledger, Trace

@@ -16,7 +16,7 @@ import trio
 from pytest_durable.core.errors import StoreError, UsageError
 from pytest_durable.core.inspection import InspectableStore
 from pytest_durable.core.records import PromiseRecord
-from pytest_durable.live.sql_store import Torn
+from pytest_durable.live import Torn
 
 from ..kernel import virtual_time
 from ..trace import Trace, digest

@@ -11,8 +11,7 @@ import trio
 
 from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.codec import class_modules
-from pytest_durable.sdk.context import BodyHook
-from pytest_durable.sdk.worker import ErrorHook, Worker
+from pytest_durable.sdk import BodyHook, ErrorHook, Worker
 
 from ..faults import Injector
 from ..kernel.isolation import FreshModules, FreshRegistry

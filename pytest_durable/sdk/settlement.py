@@ -1,10 +1,15 @@
-"""Turning stored records into values or errors, and the signal that parks a workflow."""
+"""How a body's end and a promise's settlement map onto each other: the ``Settlement`` a body's end is
+written as, ``result_of`` that turns a settled record back into its value (or raises its error), and
+``Suspended``, the signal that a workflow has no settlement yet."""
 
 from __future__ import annotations
 
 from ..core.codec import decode, decode_error
 from ..core.errors import Canceled, Rejected, TimedOut
 from ..core.records import PromiseRecord, PromiseState
+
+#: How a body ended, as its promise is settled with: the state and the encoded value or error.
+Settlement = tuple[PromiseState, str]
 
 
 class Suspended(BaseException):

@@ -1,0 +1,199 @@
+"""``Tables``: the store's records in SQL tables, read and changed row by row inside the current
+transaction. Each method mirrors the ``MemoryStore`` internal of the same name (the lazy timeouts and
+lease expiries included), so the engine's operations read as the reference store's do.
+
+Order is explicit: every ordered structure of the reference store has a ``seq`` column, and a new
+``seq`` is one more than the largest present, computed under the write lock (``next_seq``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+
+from ..core.clock import Clock
+from ..core.errors import Fenced, NotFound
+from ..core.records import Fence, PromiseRecord, PromiseState, TaskRecord, TaskState
+from ..core.store import TAG_TIMER
+from .sql_schema import P_COLS, T_COLS, Cursor, promise_from, task_from
+from .sql_transactions import Transactions
+
+
+class Tables:
+    """The promises, tasks, pending queue, waiters and lease entries, over ``tx``'s connection;
+    ``clock`` stamps the times written."""
+
+    def __init__(self, tx: Transactions, clock: Clock) -> None:
+        self._tx = tx
+        self.clock = clock
+
+    def _x(self, sql: str, *params: Any) -> Cursor:
+        return self._tx.execute(sql, *params)
+
+    def next_seq(self, table: str) -> int:
+        row = self._x(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}").fetchone()
+        return int(row[0])
+
+    def all_promises(self) -> list[PromiseRecord]:
+        return [promise_from(r) for r in self._x(f"SELECT {P_COLS} FROM promises ORDER BY seq").fetchall()]
+
+    def all_tasks(self) -> list[TaskRecord]:
+        return [task_from(r) for r in self._x(f"SELECT {T_COLS} FROM tasks ORDER BY seq").fetchall()]
+
+    def load_promise(self, id: str) -> PromiseRecord | None:
+        row = self._x(f"SELECT {P_COLS} FROM promises WHERE id = ?", id).fetchone()
+        return None if row is None else promise_from(row)
+
+    def load_task(self, id: str) -> TaskRecord | None:
+        row = self._x(f"SELECT {T_COLS} FROM tasks WHERE id = ?", id).fetchone()
+        return None if row is None else task_from(row)
+
+    def apply_due(self) -> None:
+        """Every due timeout (in order of timeout, then creation), then every due lease expiry."""
+        now = self.clock.now()
+        due = self._x(
+            "SELECT id FROM promises WHERE state = ? AND timeout_at <= ? ORDER BY timeout_at, seq",
+            PromiseState.PENDING.value, now,
+        ).fetchall()
+        for (pid,) in due:
+            record = self.load_promise(pid)
+            assert record is not None
+            if not record.settled and record.timeout_at <= now:
+                self.time_out(record, now)
+        self.expire_leases()
+
+    def push_lease(self, task: TaskRecord) -> None:
+        assert task.lease_expires_at is not None
+        self._x(
+            "INSERT INTO leases (seq, expires_at, task_id) VALUES (?, ?, ?)",
+            self.next_seq("leases"), task.lease_expires_at, task.id,
+        )
+
+    def expire_leases(self) -> None:
+        now = self.clock.now()
+        while True:
+            row = self._x(
+                "SELECT seq, task_id FROM leases WHERE expires_at <= ? ORDER BY expires_at, seq LIMIT 1", now
+            ).fetchone()
+            if row is None:
+                return
+            self._x("DELETE FROM leases WHERE seq = ?", row[0])
+            self.task(row[1])  # applies the expiry if it is still due
+
+    def promise_or_none(self, id: str) -> PromiseRecord | None:
+        record = self.load_promise(id)
+        if record is not None and not record.settled:
+            now = self.clock.now()
+            if record.timeout_at <= now:
+                record = self.time_out(record, now)
+        return record
+
+    def promise(self, id: str) -> PromiseRecord:
+        record = self.promise_or_none(id)
+        if record is None:
+            raise NotFound("promise", id)
+        return record
+
+    def task(self, id: str) -> TaskRecord:
+        task = self.load_task(id)
+        if task is None:
+            raise NotFound("task", id)
+        self.promise(task.promise_id)  # a due timeout of its promise completes the task
+        task = self.must_task(id)
+        if task.state is TaskState.SUSPENDED:
+            for awaited in task.callbacks:  # a due timeout of an awaited promise resumes it
+                self.promise(awaited)
+            task = self.must_task(id)
+        if task.state is TaskState.ACQUIRED:
+            assert task.lease_expires_at is not None
+            now = self.clock.now()
+            if task.lease_expires_at <= now:
+                task = self.to_pending(task, now)
+        return task
+
+    def must_task(self, id: str) -> TaskRecord:
+        task = self.load_task(id)
+        assert task is not None
+        return task
+
+    def put_task(self, task: TaskRecord) -> TaskRecord:
+        self._x(
+            "UPDATE tasks SET state = ?, version = ?, lease_owner = ?, lease_expires_at = ?, retry_at = ?, "
+            "callbacks = ?, attempts = ?, error = ?, failures = ? WHERE id = ?",
+            task.state.value, task.version, task.lease_owner, task.lease_expires_at, task.retry_at,
+            json.dumps(list(task.callbacks)), task.attempts, task.error, task.failures, task.id,
+        )
+        return task
+
+    def add_pending(self, task_id: str, target: str) -> None:
+        self._x(
+            "INSERT INTO pending (seq, task_id, target) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            self.next_seq("pending"), task_id, target,
+        )
+
+    def check_fence(self, fence: Fence | None) -> TaskRecord | None:
+        if fence is None:
+            return None
+        if self.load_task(fence.task_id) is None:
+            raise Fenced(fence.task_id, fence.version, "no such task")
+        task = self.task(fence.task_id)
+        if task.version != fence.version:
+            raise Fenced(fence.task_id, fence.version, f"the task is at version {task.version}")
+        if task.state is not TaskState.ACQUIRED:
+            raise Fenced(fence.task_id, fence.version, f"the task is {task.state.value}, not acquired")
+        return task
+
+    def to_pending(self, task: TaskRecord, now: float, *, due: float | None = None) -> TaskRecord:
+        self.drop_waiters(task)
+        task = self.put_task(
+            attrs.evolve(
+                task, state=TaskState.PENDING, lease_owner=None, lease_expires_at=None,
+                retry_at=now if due is None else due, callbacks=(),
+            )
+        )
+        self.add_pending(task.id, task.target)
+        return task
+
+    def drop_waiters(self, task: TaskRecord) -> None:
+        for p in task.callbacks:
+            self._x("DELETE FROM waiters WHERE promise_id = ? AND task_id = ?", p, task.id)
+
+    def complete(self, task_id: str) -> None:
+        task = self.must_task(task_id)
+        if task.state is TaskState.FULFILLED:
+            return
+        self.drop_waiters(task)
+        self._x("DELETE FROM pending WHERE task_id = ?", task_id)
+        self.put_task(
+            attrs.evolve(
+                task, state=TaskState.FULFILLED, lease_owner=None, lease_expires_at=None,
+                retry_at=None, callbacks=(),
+            )
+        )
+
+    def time_out(self, record: PromiseRecord, now: float) -> PromiseRecord:
+        if record.tags.get(TAG_TIMER) == "true":
+            return self.settle(record, PromiseState.RESOLVED, "null", at=now)
+        return self.settle(record, PromiseState.REJECTED_TIMEDOUT, None, at=now)
+
+    def settle(
+        self, record: PromiseRecord, state: PromiseState, value: str | None, *, at: float | None = None
+    ) -> PromiseRecord:
+        now = self.clock.now() if at is None else at
+        settled = attrs.evolve(record, state=state, value=value, settled_on=now)
+        self._x(
+            "UPDATE promises SET state = ?, value = ?, settled_on = ? WHERE id = ?", state.value, value, now, record.id
+        )
+        if self.load_task(record.id) is not None:
+            self.complete(record.id)
+        waiting = [r[0] for r in self._x(
+            "SELECT task_id FROM waiters WHERE promise_id = ? ORDER BY seq", record.id
+        ).fetchall()]
+        self._x("DELETE FROM waiters WHERE promise_id = ?", record.id)
+        for task_id in waiting:
+            task = self.must_task(task_id)
+            if task.state is TaskState.SUSPENDED:
+                self.to_pending(task, now)
+        return settled

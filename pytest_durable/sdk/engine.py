@@ -1,0 +1,181 @@
+"""The replay engine: runs one body, workflow or leaf, to the settlement of its promise.
+
+A workflow body runs from the top with a fresh ``Frame`` and ``Context`` and is joined with every local
+child it spawned; a leaf body is retried by its policy, its failed attempts recorded (``attempts``).
+A ``BaseException`` from a body that is not the platform's own becomes a ``UserBaseException``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import attrs
+import trio
+
+from ..core.codec import encode, encode_error
+from ..core.errors import EncodingError, Interrupted, PlatformError, UserBaseException
+from ..core.records import PromiseRecord, PromiseState
+from .attempts import AttemptInterrupted, record_attempt, recorded_attempts, settle_interrupted
+from .context import Context
+from .dependencies import entering, leaving
+from .execution import Execution
+from .frame import Frame
+from .function import DurableFunction
+from .options import Options
+from .retry import DEFAULT_RETRY, RetryPolicy, is_final
+from .running import current_frame, current_promise
+from .settlement import Settlement, Suspended
+
+#: Exceptions that pass every layer of the SDK untouched: interrupts are the user's (DESIGN §5).
+INTERRUPTS = (KeyboardInterrupt, Interrupted)
+
+
+async def run_workflow(
+    ex: Execution, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...],
+    kwargs: dict[str, Any], depth: int | None = None,
+) -> Settlement:
+    """Run a workflow body from the top; join every local child it spawned before returning.
+
+    Raises ``Suspended`` (after the join) when the body or a child awaited a pending remote promise.
+    ``depth`` is how many local workflows it runs inside (by default: counted from the calling one).
+    """
+    suspended = False
+    settlement: Settlement
+    if depth is None:
+        parent = current_frame.get()  # the workflow whose ctx.run started this one, in this task
+        depth = 0 if parent is None else parent.depth + 1
+    async with trio.open_nursery() as nursery:
+        frame = Frame(ex, record.id, record.timeout_at, nursery, depth, run_child)
+        token = current_frame.set(frame)
+        promise_token = current_promise.set(record.id)
+        deps_token = entering(fn.name, ex.dependencies)
+        try:
+            if ex.on_body is not None:
+                ex.on_body(record.id, fn)
+            value = await fn.body(Context(frame), *args, **kwargs)
+        except Suspended:
+            suspended = True
+        except Exception as exc:
+            settlement = (PromiseState.REJECTED, encode_error(exc))
+        except BaseException as exc:
+            converted = user_base_exception(record.id, exc)
+            if converted is None:
+                raise
+            raise converted from exc
+        else:
+            settlement = _resolve(fn, value)
+        finally:
+            leaving(deps_token)
+            current_promise.reset(promise_token)
+            current_frame.reset(token)
+    if suspended:
+        raise Suspended()
+    frame.check_all_asked()
+    return settlement
+
+
+async def run_leaf(
+    ex: Execution, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...],
+    kwargs: dict[str, Any], retry: RetryPolicy | None,
+) -> Settlement:
+    """Run a leaf body, retrying by its policy while its deadline allows.
+
+    Every failed attempt that is retried is recorded durably (``attempts.record_attempt``), so a re-run
+    after a crash counts the attempts already made and waits out the policy's delay after the last one:
+    ``max_retries`` bounds the attempts across crashes. A first attempt that succeeds writes nothing
+    extra; an error that ``is_final`` rejects the leaf at once.
+    """
+    policy = retry or fn.retry or DEFAULT_RETRY
+    token = current_frame.set(None)
+    promise_token = current_promise.set(record.id)
+    deps_token = entering(fn.name, ex.dependencies)
+    try:
+        attempts = recorded_attempts(ex, record.id)
+        failures = len(attempts)
+        if attempts:  # a re-run: carry on after the attempts an earlier run made
+            last = attempts[-1]
+            if not last.settled:
+                last = await settle_interrupted(ex, record.id, last, failures)
+            delay = policy.delay_before(failures)
+            if delay is None:
+                return (PromiseState.REJECTED, last.value or encode_error(AttemptInterrupted("no attempt left")))
+            if last.created_on + delay >= record.timeout_at:
+                await _until_deadline()
+            await trio.sleep_until(ex.trio_deadline(last.created_on + delay))
+        while True:
+            try:
+                if ex.on_body is not None:
+                    ex.on_body(record.id, fn)  # may raise to inject a failed attempt
+                value = await fn.body(*args, **kwargs)
+            except Exception as exc:
+                failures += 1
+                delay = None if is_final(policy, exc) else policy.delay_before(failures)
+                if delay is None:
+                    return (PromiseState.REJECTED, encode_error(exc))
+                attempt = await record_attempt(ex, record, failures - 1, exc)
+                if attempt.created_on + delay >= record.timeout_at:
+                    await _until_deadline()
+                await trio.sleep_until(ex.trio_deadline(attempt.created_on + delay))
+            else:
+                return _resolve(fn, value)
+    finally:
+        leaving(deps_token)
+        current_promise.reset(promise_token)
+        current_frame.reset(token)
+
+
+async def _until_deadline() -> NoReturn:
+    """The leaf's deadline comes before its next retry: wait for it, so the leaf times out (its parent
+    sees ``TimedOut``, not the last attempt's error, which its attempt record keeps). Every caller of
+    ``run_leaf`` runs it under the leaf's deadline (``move_on_at``), which ends this wait."""
+    await trio.sleep_forever()
+    raise AssertionError("unreachable: sleep_forever returned")
+
+
+def user_base_exception(id: str, exc: BaseException) -> UserBaseException | None:
+    """What a ``BaseException`` raised by the body of ``id`` becomes: None for the platform's own
+    signals (suspension, cancellation, platform errors) and interrupts, which go on as they are; for
+    anything else the user's code raised (``SystemExit``, ``GeneratorExit``, a class of its own, a
+    group of those) a ``UserBaseException`` naming the promise, fatal for the task, not the worker."""
+    passing = (*INTERRUPTS, PlatformError, Suspended, trio.Cancelled)
+    if isinstance(exc, BaseExceptionGroup):
+        if exc.subgroup(passing) is not None:
+            return None
+    elif isinstance(exc, passing):
+        return None
+    return UserBaseException(id, exc)
+
+
+def _resolve(fn: DurableFunction[..., Any], value: object) -> Settlement:
+    try:
+        return (PromiseState.RESOLVED, encode(value, what=f"the value returned by {fn.name}"))
+    except EncodingError as exc:
+        return (PromiseState.REJECTED, encode_error(exc))
+
+
+async def run_child(
+    ex: Execution, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...],
+    kwargs: dict[str, Any], options: Options,
+) -> PromiseRecord:
+    """A local child: replay it if settled, else run its body (bounded by its deadline) and settle."""
+    if record.settled:
+        return record
+    with trio.move_on_at(ex.trio_deadline(record.timeout_at)) as scope:
+        if fn.is_workflow:
+            state, value = await run_workflow(ex, fn, record, args, kwargs)
+        else:
+            try:
+                state, value = await run_leaf(ex, fn, record, args, kwargs, options.retry)
+            except BaseException as exc:
+                converted = user_base_exception(record.id, exc)
+                if converted is None:
+                    raise
+                raise converted from exc
+    if scope.cancelled_caught:
+        record = await ex.refresh(record.id)
+        if not record.settled:  # the store's clock lags trio's: report the deadline all the same
+            return attrs.evolve(record, state=PromiseState.REJECTED_TIMEDOUT)
+        return record
+    record = await ex.store.settle_promise(record.id, state, value, fence=ex.fence)
+    ex.branch[record.id] = record
+    return record

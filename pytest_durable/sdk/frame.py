@@ -1,0 +1,174 @@
+"""``Frame``: one run of one workflow body, and the replay rules its children follow.
+
+Every child call takes the next child id, looks the child up in the preloaded branch and either
+replays its recorded outcome or creates it; a body that ends must have asked for every child an
+earlier run recorded. The user API (``Context``, the builders, the futures) works through a frame's
+public methods; the engine (``engine.run_workflow``) makes one per workflow body and hands it the
+function that runs a local child, so this module sits below both and imports neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+
+from ..core.codec import describe_call, encode, encode_call
+from ..core.errors import NondeterminismError
+from ..core.ids import child_id
+from ..core.records import PromiseRecord, PromiseState
+from ..core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIMER
+from .execution import Execution
+from .function import DurableFunction
+from .options import Options
+from .settlement import Suspended, result_of
+
+#: Runs a local child in an execution: replays it if settled, else runs its body and settles it
+#: (``engine.run_child``, handed to each frame by the engine).
+RunChild = Callable[
+    [Execution, DurableFunction[..., Any], PromiseRecord, tuple[Any, ...], dict[str, Any], Options],
+    Awaitable[PromiseRecord],
+]
+
+
+class Spawned:
+    """How a spawned local child's trio task ended (its settled record, suspended, or dropped), and
+    the scope that aborts it; its ``DurableFuture`` reads it."""
+
+    def __init__(self) -> None:
+        self.record: PromiseRecord | None = None
+        self.suspended = False
+        self.done = trio.Event()
+        self.scope = trio.CancelScope()
+
+    def finish(self, record: PromiseRecord | None, *, suspended: bool = False) -> None:
+        self.record = record
+        self.suspended = suspended
+        self.done.set()
+
+
+class Frame:
+    """One run of one workflow body: its promise ``id`` and ``deadline``, the ``nursery`` its spawned
+    children run in, how many local workflows it is nested in (``depth``, within its task) and the
+    child ids it has asked for."""
+
+    def __init__(
+        self, execution: Execution, id: str, deadline: float, nursery: trio.Nursery, depth: int, run_child: RunChild
+    ) -> None:
+        self.execution = execution
+        self.id = id
+        self.deadline = deadline
+        self.nursery = nursery
+        self.depth = depth
+        self._run_child = run_child
+        self._next = 0
+        self._asked: set[str] = set()
+
+    def take_id(self, explicit: str | None) -> str:
+        """The id of the next child: ``explicit`` if given, else derived from this workflow's id."""
+        n = self._next
+        self._next += 1
+        id = explicit if explicit is not None else child_id(self.id, n)
+        self._asked.add(id)
+        return id
+
+    def child_deadline(self, timeout: float | None) -> float:
+        """A child's deadline (store time): ``timeout`` seconds from now, never past this workflow's."""
+        if timeout is None:
+            return self.deadline
+        return min(self.execution.clock.now() + timeout, self.deadline)
+
+    async def create(
+        self, id: str, param: str, timeout_at: float, *, scope: str, target: str | None = None,
+        timer: bool = False,
+    ) -> PromiseRecord:
+        """Look child ``id`` up in the branch, or create it; check it is the same call as recorded."""
+        ex = self.execution
+        record = ex.branch.get(id)
+        if record is None:
+            tags = {TAG_PARENT: self.id, TAG_ORIGIN: ex.origin, TAG_SCOPE: scope}
+            if timer:
+                tags[TAG_TIMER] = "true"
+            record = await ex.store.create_promise(id, param, timeout_at, tags, target=target, fence=ex.fence)
+            ex.branch[id] = record
+        if record.param != param:
+            raise NondeterminismError(id, describe_call(record.param), describe_call(param), self.id)
+        recorded_how = _how(record.tags.get(TAG_SCOPE), record.tags.get(TAG_TARGET), record.tags.get(TAG_TIMER))
+        new_how = _how(scope, target, "true" if timer else None)
+        if recorded_how != new_how and TAG_SCOPE in record.tags:
+            call = describe_call(param)
+            raise NondeterminismError(
+                id, f"{recorded_how[0]}({call}){recorded_how[1]}", f"{new_how[0]}({call}){new_how[1]}", self.id
+            )
+        return record
+
+    async def recorded(self, func: str, draw: Callable[[], float]) -> object:
+        """``draw()``, made once in a child ``func`` promise and replayed from it after that."""
+        param = encode_call(func, (), {})
+        record = await self.create(self.take_id(None), param, self.deadline, scope="local")
+        if not record.settled:
+            ex = self.execution
+            record = await ex.store.settle_promise(
+                record.id, PromiseState.RESOLVED, encode(draw(), what=func), fence=ex.fence
+            )
+            ex.branch[record.id] = record
+        return result_of(record)
+
+    def check_all_asked(self) -> None:
+        """A workflow that ends must have asked for every child an earlier execution recorded: one that
+        makes fewer calls leaves those promises orphaned (a pending one forever)."""
+        ex = self.execution
+        skipped = [r for r in ex.branch.values() if r.tags.get(TAG_PARENT) == self.id and r.id not in self._asked]
+        if skipped:
+            first = skipped[0]
+            raise NondeterminismError(
+                first.id, describe_call(first.param),
+                f"nothing (it ended after {len(self._asked)} call(s); {len(skipped)} recorded child(ren) of "
+                f"{self.id} were never asked for)",
+            )
+
+    async def run_child(
+        self, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...], kwargs: dict[str, Any],
+        options: Options,
+    ) -> PromiseRecord:
+        """Local child ``record``, replayed if settled, else run here and settled."""
+        return await self._run_child(self.execution, fn, record, args, kwargs, options)
+
+    def spawn_child(
+        self, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...], kwargs: dict[str, Any],
+        options: Options,
+    ) -> Spawned:
+        """Local child ``record`` on its own trio task in this workflow's nursery (none if it is settled)."""
+        spawned = Spawned()
+        if record.settled:
+            spawned.finish(record)
+        else:
+            self.nursery.start_soon(
+                self._spawned, spawned, fn, record, args, kwargs, options, name=f"durable child {record.id}",
+            )
+        return spawned
+
+    async def _spawned(
+        self, spawned: Spawned, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...],
+        kwargs: dict[str, Any], options: Options,
+    ) -> None:
+        """The body of a spawned child's trio task; a child that ends here unsettled was dropped."""
+        with spawned.scope:
+            try:
+                settled = await self._run_child(self.execution, fn, record, args, kwargs, options)
+            except Suspended:
+                spawned.finish(None, suspended=True)
+            else:
+                spawned.finish(settled)
+            return
+        spawned.finish(None)  # only reached when abort() cancelled this child's own scope
+
+
+def _how(scope: str | None, target: str | None, timer: str | None) -> tuple[str, str]:
+    """How a child was called, from its tags: ("ctx.run" or "ctx.rpc", " on target 'g'" or "")."""
+    if scope == "local":
+        return ("ctx.run", "")
+    if timer == "true":
+        return ("ctx.sleep", "")
+    return ("ctx.rpc", f" on target {target!r}" if target is not None else "")
