@@ -1,6 +1,7 @@
-"""The deterministic simulator (DESIGN §5): durable workflows in one seeded, single-threaded trio
-world with a virtual clock and injected faults — crashes, dropped, duplicated and delayed messages,
-partitions, server restarts, rejected leaves and refused requests — a trace, and checks.
+"""The deterministic simulator (docs/architecture.md, "The simulator"): durable workflows in one
+seeded, single-threaded trio world with a virtual clock and injected faults — crashes, dropped,
+duplicated and delayed messages, partitions, server restarts, rejected leaves and refused requests —
+a trace, and checks.
 
     from sim import Scenario, run_world
     result = run_world(Scenario(fan_out, (items,), functions=(process_item,)), seed=7, faults="crash,drop")

@@ -1,4 +1,4 @@
-"""The error hierarchy of DESIGN §2.
+"""The error hierarchy (docs/architecture.md, "The programming model").
 
 Three families, kept apart on purpose:
 

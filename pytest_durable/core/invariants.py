@@ -1,4 +1,4 @@
-"""The seven task invariants of DESIGN §3, as a pure function over a store's records."""
+"""The seven task invariants of the store contract (docs/architecture.md), as a pure function over a store's records."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ _SETTLE_STATES = (PromiseState.RESOLVED, PromiseState.REJECTED, PromiseState.REJ
 
 
 class MemoryStore:
-    """In-memory promises and tasks implementing ``Store`` exactly (DESIGN §3).
+    """In-memory promises and tasks implementing ``Store`` exactly (docs/architecture.md, "The store contract").
 
     ``redispatch_after`` is how long a dispatched task waits before it is offered again if no
     worker acquired it.

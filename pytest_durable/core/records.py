@@ -1,4 +1,4 @@
-"""Frozen records for promises and tasks: the data the store holds (DESIGN §3)."""
+"""Frozen records for promises and tasks: the data the store holds (docs/architecture.md, "The store contract")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The async store protocol every store implements (DESIGN §3).
+"""The async store protocol every store implements (docs/architecture.md, "The store contract").
 
 The executor talks to a store only through this protocol, so the simulator can put a faulty network
 in between and the live runtime can put SQLite or PostgreSQL behind it.

@@ -1,5 +1,5 @@
-"""The same durable functions, run for real (DESIGN §6): stores in a SQLite file or PostgreSQL, worker
-processes, and the ``python -m pytest_durable`` commands.
+"""The same durable functions, run for real (docs/architecture.md, "Layers"): stores in a SQLite
+file or PostgreSQL, worker processes, and the ``python -m pytest_durable`` commands.
 
 Imports neither pytest, hypothesis nor the simulator: a production worker needs none of them.
 """

@@ -1,4 +1,4 @@
-"""The store contract of DESIGN §3 in SQL, shared by the SQLite and PostgreSQL stores.
+"""The store contract (docs/architecture.md, "The store contract") in SQL, shared by the SQLite and PostgreSQL stores.
 
 ``SqlEngine`` is a line-by-line port of the reference ``MemoryStore`` onto tables, so that it gives
 the same answer and the same error to every sequence of operations (the differential test checks

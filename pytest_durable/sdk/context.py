@@ -1,5 +1,5 @@
-"""``Context``: what a workflow uses to call children; the rules that replay them (DESIGN §4) are its
-``Frame``'s.
+"""``Context``: what a workflow uses to call children; the rules that replay them (docs/architecture.md,
+"Execution and replay") are its ``Frame``'s.
 
 Every ``ctx.run``/``ctx.rpc`` checks the call and returns a builder; ``await`` on it (or ``.spawn()``)
 starts the child. Local children run their body here (again, if they were pending); remote ones are

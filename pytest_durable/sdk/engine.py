@@ -26,7 +26,7 @@ from .retry import DEFAULT_RETRY, RetryPolicy, is_final
 from .running import current_frame, current_promise
 from .settlement import Settlement, Suspended
 
-#: Exceptions that pass every layer of the SDK untouched: interrupts are the user's (DESIGN §5).
+#: Exceptions that pass every layer of the SDK untouched: interrupts are the user's.
 INTERRUPTS = (KeyboardInterrupt, Interrupted)
 
 

@@ -1,4 +1,5 @@
-"""The executor: one attempt at one task, running its function from the top (DESIGN §4)."""
+"""The executor: one attempt at one task, running its function from the top (docs/architecture.md,
+"Execution and replay")."""
 
 from __future__ import annotations
 
