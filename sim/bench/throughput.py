@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from ..scenario.scenario import Scenario
 from ..scenario.target import load_scenario
-from ..search.drawn import World, worlds
+from ..search import DrawnWorld, worlds
 from ..world.world import run_world
 from .crash_search import EXAMPLES, example_bugs
 
@@ -141,7 +141,7 @@ def search_rate(scenario: Scenario, examples: int) -> tuple[float, int]:
     @settings(max_examples=examples, database=None, deadline=None, phases=(Phase.generate,),
               suppress_health_check=list(HealthCheck))
     @given(world=worlds("crash"))
-    def search(world: World) -> None:
+    def search(world: DrawnWorld) -> None:
         ran.append(1)
         world.run(scenario)
 
