@@ -16,7 +16,7 @@ from .sdk.function import DurableFunction
 
 if TYPE_CHECKING:
     from sim import RunResult, Scenario, SimConfig
-    from sim.search.drawn import World
+    from sim.search import World
 
 
 @attrs.define
@@ -98,7 +98,7 @@ def check_run_call(workflow: object, args: tuple[Any, ...], kwargs: dict[str, An
 
 
 def _world_class() -> type:
-    from sim.search.drawn import World
+    from sim.search import World
 
     return World
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import hypothesis
 
-from sim.search.drawn import World, pinned_world
+from sim.search import World, pinned_world
 
 F = TypeVar("F", bound=Callable[..., Any])
 

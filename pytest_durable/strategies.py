@@ -16,7 +16,7 @@ without Hypothesis. The engine is ``sim.search``; this module is its public face
 
 from __future__ import annotations
 
-from sim.search.drawn import HypothesisDecisions, World, fault_plans, pinned_world, worlds
+from sim.search import HypothesisDecisions, World, fault_plans, pinned_world, worlds
 
 from .regression import durable_example
 

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from ..faults import FaultConfig
 from ..runner import run_world
 from ..scenario import Scenario, load_scenario
-from ..search.drawn import World, plan_of, worlds
+from ..search import DrawnWorld, plan_of, worlds
 from ..world import RunResult
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -75,7 +75,7 @@ def sweep(scenario: Scenario, faults: str, start: int, limit: int) -> Found:
 
 
 def hypothesis_search(scenario: Scenario, faults: str, run: int, limit: int) -> Found:
-    ran: list[World] = []
+    ran: list[DrawnWorld] = []
     first: list[int] = []
     first_at: list[float] = []
 
@@ -83,7 +83,7 @@ def hypothesis_search(scenario: Scenario, faults: str, run: int, limit: int) -> 
     @settings(max_examples=limit, database=None, deadline=None, phases=PHASES, report_multiple_bugs=False,
               suppress_health_check=[HealthCheck.too_slow])
     @given(world=worlds(faults))
-    def search(world: World) -> None:
+    def search(world: DrawnWorld) -> None:
         ran.append(world)
         result = world.run(scenario)
         if not result.ok and not first:

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from ..runner import run_world
 from ..scenario import Scenario, load_scenario
-from ..search.drawn import World, worlds
+from ..search import DrawnWorld, worlds
 from .crash_search import EXAMPLES, example_bugs
 
 FAULT_SETS = ("none", "crash,drop,reject", "all")
@@ -140,7 +140,7 @@ def search_rate(scenario: Scenario, examples: int) -> tuple[float, int]:
     @settings(max_examples=examples, database=None, deadline=None, phases=(Phase.generate,),
               suppress_health_check=list(HealthCheck))
     @given(world=worlds("crash"))
-    def search(world: World) -> None:
+    def search(world: DrawnWorld) -> None:
         ran.append(1)
         world.run(scenario)
 

@@ -1,5 +1,5 @@
 """Checks of ``python -m sim``'s arguments, made before any world runs: each bad one is one
-``UsageError`` naming the option and what to give instead (``sim.cli.main`` prints it, exit 2)."""
+``UsageError`` naming the option and what to give instead (``sim.cli.entry`` prints it, exit 2)."""
 
 from __future__ import annotations
 

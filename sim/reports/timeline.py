@@ -6,62 +6,29 @@ ledger effects (on the lane of the incarnation that made them); below, each prom
 time; the violations and their culprit promise highlighted. Hovering shows the event. The page
 needs no network: CSS is inline, positions are computed here, and the script only adds a tooltip.
 Every element a reader (or a test) looks for has a stable class and ``data-`` attributes.
+
+What is drawn where (bars, marks, lanes, rows, the axis) is ``timeline_layout``; this module draws it.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable
 from html import escape
 from pathlib import Path
 
-import attrs
-
 from pytest_durable.core.codec import describe_call
 
 from ..checks import Violation
-from ..trace import Event, decodings, event_text
+from ..trace import decodings, event_text
 from ..world import RunResult
 from . import render
+from .timeline_layout import Axis, Bar, Mark, Span, bar_label, bars, culprits, lanes, marks, rows, said
 
-#: Trace events drawn as marks on the lane of the process that met them.
-MARK_KINDS = ("crash", "start", "drop", "duplicate", "refused", "unavailable", "partition", "reject", "torn")
-#: Requests with which a body hands back its outcome: its bar ends there.
-END_OPS = ("settle", "fulfill", "release", "suspend")
-#: Processes that are not simulated programs: their events go to the checks lane.
-NOT_PROCESSES = ("checks", "world", "director")
-#: A quiet stretch longer than this (virtual seconds) is drawn as a break of fixed width.
-BREAK = 0.5
+__all__ = ["Axis", "Bar", "Mark", "bars", "culprits", "marks", "page", "write"]
+
 LABEL_WIDTH = 170
 ROW = 22
-
-
-@attrs.frozen
-class Bar:
-    """One body run: on which lane, which promise and function, its attempt, from when to when, how it ended."""
-
-    lane: str
-    id: str
-    func: str
-    workflow: bool
-    attempt: int
-    start: float
-    end: float
-    ended: str  # "settled" | "crashed" | "rejected" | "running"
-    event: Event
-
-
-@attrs.frozen
-class Mark:
-    """One moment on a lane: its kind (the class), when, a short label and the tooltip text."""
-
-    lane: str
-    kind: str
-    time: float
-    label: str
-    tip: str
-    data: tuple[tuple[str, str], ...] = ()
 
 
 def write(result: RunResult, path: str | Path, *, failure: str = "") -> Path:
@@ -73,153 +40,9 @@ def write(result: RunResult, path: str | Path, *, failure: str = "") -> Path:
     return out
 
 
-def lane_name(event: Event) -> str:
-    """The lane an event is drawn on: its process incarnation's, or the checks' lane."""
-    return "checks" if event.process in NOT_PROCESSES else event.who
-
-
-def culprits(result: RunResult) -> set[str]:
-    """The promises at fault: those the violations name, and those whose bodies made a ledger effect a
-    violation names (``'charge:order-42' was recorded 2 times`` names the workflow that charged)."""
-    ids = {v.id for v in result.violations if v.id}
-    text = "\n".join(v.message for v in result.violations)
-    for entry in result.ledger.entries:
-        if entry.by and named(entry.key, text):
-            ids.add(entry.by)
-    return ids
-
-
-def named(key: str, text: str) -> bool:
-    """Whether ``text`` names ledger key ``key`` as a whole (``charge:1`` is not named by ``charge:12``)."""
-    return re.search(r"(?<![\w:.-])" + re.escape(key) + r"(?![\w:.-])", text) is not None
-
-
-def said(violation: Violation) -> str:
-    """A violation as the page says it; check ``test`` is the test's own failure."""
-    return f"the test failed: {violation.message}" if violation.check == "test" else str(violation)
-
-
-def bars(result: RunResult) -> list[Bar]:
-    """Every body run, its end found in the events after it on the same lane."""
-    events = result.trace.events
-    attempts: dict[str, int] = {}
-    out: list[Bar] = []
-    for i, event in enumerate(events):
-        if event.kind != "body":
-            continue
-        attempts[event.id] = attempts.get(event.id, 0) + 1
-        lane = lane_name(event)
-        end, ended = result.virtual_time, "running"
-        for later in events[i + 1:]:
-            if lane_name(later) != lane:
-                continue
-            if later.kind == "crash":
-                end, ended = later.time, "crashed"
-                break
-            if later.id != event.id:
-                continue
-            if later.kind == "send" and later.get("op") in END_OPS:
-                end, ended = later.time, "settled"
-                break
-            if later.kind == "reject":
-                end, ended = later.time, "rejected"
-                break
-            if later.kind == "body":
-                end, ended = later.time, "running"
-                break
-        out.append(Bar(lane, event.id, event.get("func", event.detail), event.get("workflow") == "yes",
-                       attempts[event.id], event.time, end, ended, event))
-    return out
-
-
-def marks(result: RunResult, decoded: dict[str, str]) -> list[Mark]:
-    """Crashes, restarts, network faults, errors, server changes, ledger effects and violations."""
-    out: list[Mark] = []
-    errors = {"nondeterminism", "unregistered", "user-base-exception", "stuck-body", "missing-dependency", "error"}
-    for event in result.trace:
-        tip = event_text(event, decoded)
-        lane = lane_name(event)
-        if event.kind == "start":
-            if event.incarnation > 1:
-                out.append(Mark(lane, "restart", event.time, "restart", tip))
-        elif event.kind in MARK_KINDS:
-            label = {"crash": "crash", "drop": "drop", "duplicate": "dup", "refused": "refused",
-                     "unavailable": "unavailable", "partition": "partition", "reject": "reject",
-                     "torn": "torn"}[event.kind]
-            out.append(Mark("server" if event.kind == "torn" else lane, event.kind, event.time, label, tip))
-        elif event.kind in errors:
-            out.append(Mark(lane, "error", event.time, event.kind, tip))
-        elif event.kind == "server_restart":
-            out.append(Mark("server", "server-restart", event.time, "restart", tip))
-        elif event.kind == "apply" and event.detail.startswith("create ->"):
-            out.append(Mark("server", "created", event.time, "", tip, (("promise", event.id),)))
-        elif event.kind == "settled":
-            state = event.get("state")
-            out.append(Mark("server", f"settled {state}", event.time, "", tip,
-                            (("promise", event.id), ("state", state))))
-    text = "\n".join(v.message for v in result.violations)
-    counts = Counter(entry.key for entry in result.ledger.entries)
-    for n, entry in enumerate(result.ledger.entries):
-        again = counts[entry.key] > 1 and named(entry.key, text)
-        tip = f"ledger effect {entry.key} {entry}"
-        out.append(Mark(entry.process or "checks", "effect culprit" if again else "effect", entry.time, entry.key,
-                        tip, (("key", entry.key), ("by", entry.by), ("n", str(n)))))
-    for violation in result.violations:
-        label = "test failed" if violation.check == "test" else f"({violation.number}) {violation.check}"
-        out.append(Mark("checks", "violation", _violation_time(result, violation), label, said(violation),
-                        (("check", violation.check),)))
-    return out
-
-
-def _violation_time(result: RunResult, violation: Violation) -> float:
-    if violation.events and violation.events[-1] < len(result.trace):
-        return result.trace.events[violation.events[-1]].time
-    return result.virtual_time
-
-
-class Axis:
-    """Virtual time to pixels: every moment where something happens gets room, and a quiet stretch
-    longer than ``BREAK`` seconds is drawn as a fixed-width break, so bursts of milliseconds stay readable."""
-
-    def __init__(self, times: Iterable[float], end: float) -> None:
-        self.times = sorted({0.0, end, *times})
-        units = [0.0]
-        self.breaks: list[tuple[float, float]] = []
-        for a, b in zip(self.times, self.times[1:], strict=False):
-            gap = b - a
-            if gap > BREAK:
-                self.breaks.append((a, b))
-                units.append(units[-1] + 4.0)
-            else:
-                units.append(units[-1] + 1.0 + 8.0 * gap)
-        total = units[-1] or 1.0
-        self.width = min(max(1080.0, 16.0 * len(self.times)), 30000.0)
-        self.xs = [self.width * u / total for u in units]
-
-    def x(self, t: float) -> float:
-        """Pixels from the left for time ``t``, linear between the two known moments around it."""
-        times, xs = self.times, self.xs
-        if t <= times[0]:
-            return xs[0]
-        if t >= times[-1]:
-            return xs[-1]
-        lo, hi = 0, len(times) - 1
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if times[mid] <= t:
-                lo = mid
-            else:
-                hi = mid
-        span = times[hi] - times[lo]
-        return xs[lo] + (xs[hi] - xs[lo]) * ((t - times[lo]) / span if span else 0.0)
-
-
 def _attrs(data: Iterable[tuple[str, str]]) -> str:
+    """``data-`` attributes of an element, escaped."""
     return "".join(f' data-{k}="{escape(v)}"' for k, v in data)
-
-
-def _depth(id: str) -> int:
-    return id.count(".")
 
 
 def page(result: RunResult, *, failure: str = "") -> str:
@@ -233,29 +56,13 @@ def page(result: RunResult, *, failure: str = "") -> str:
     events = result.trace.events
     end = max([result.virtual_time, *(e.time for e in events)])
     axis = Axis([*(b.start for b in all_bars), *(b.end for b in all_bars), *(m.time for m in all_marks)], end)
-
-    lanes: dict[str, tuple[float, float]] = {"server": (0.0, end)}
-    for event in events:
-        if event.process in NOT_PROCESSES or event.process == "server":
-            continue
-        lane = lane_name(event)
-        first, last = lanes.get(lane, (event.time, event.time))
-        lanes[lane] = (min(first, event.time), max(last, event.time))
-    crashed = {lane_name(e) for e in events if e.kind == "crash"}
-    for lane, (first, _last) in list(lanes.items()):
-        if lane not in crashed:  # a live incarnation lasts to the end of the world
-            lanes[lane] = (first, end)
-    shown = {b.lane for b in all_bars} | {m.lane for m in all_marks}
-    order = ["server"] + [lane for lane in lanes if lane != "server" and (lane in shown or "#" in lane)]
-    if "checks" in shown:
-        order.append("checks")
-        lanes["checks"] = (0.0, end)
+    spans, order = lanes(result, all_bars, all_marks, end)
 
     parts: list[str] = [_head(result)]
     parts.append(f'<div class="timeline" style="width:{axis.width + LABEL_WIDTH + 140:.0f}px">')
     parts.append(_axis(axis))
     for lane in order:
-        parts.append(_lane(lane, lanes[lane], axis, [b for b in all_bars if b.lane == lane],
+        parts.append(_lane(lane, spans[lane], axis, [b for b in all_bars if b.lane == lane],
                            [m for m in all_marks if m.lane == lane], guilty))
     parts.append('<h2>promises: state over time</h2>')
     parts.append(_promises(result, axis, all_bars, guilty, end))
@@ -267,6 +74,7 @@ def page(result: RunResult, *, failure: str = "") -> str:
 
 
 def _head(result: RunResult) -> str:
+    """The page's start: title, headline, the violations, the legend and how to read the page."""
     title = f"{result.name} · {result.target or 'world'}"
     violations = "".join(
         f'<li class="violation" data-check="{escape(v.check)}"{_attrs([("promise", v.id)] if v.id else [])}>'
@@ -295,6 +103,7 @@ def _head(result: RunResult) -> str:
 
 
 def _axis(axis: Axis) -> str:
+    """The time axis: a tick wherever there is room for its label, and the breaks, labelled."""
     out = [f'<div class="axis" style="margin-left:{LABEL_WIDTH}px">']
     last = -1e9
     for t, x in zip(axis.times, axis.xs, strict=False):
@@ -307,6 +116,7 @@ def _axis(axis: Axis) -> str:
 
 
 def _breaks(axis: Axis, height: float, *, labelled: bool = False) -> str:
+    """The hatched stand-ins for quiet stretches, ``height`` pixels tall."""
     return "".join(
         f'<div class="break" style="left:{axis.x(a):.1f}px;width:{axis.x(b) - axis.x(a):.1f}px;height:{height}px">'
         + (f"<span>{b - a:.1f} s quiet</span>" if labelled else "") + "</div>"
@@ -314,44 +124,11 @@ def _breaks(axis: Axis, height: float, *, labelled: bool = False) -> str:
     )
 
 
-#: Most rows the bars of one depth take in a lane; beyond it bars share the last row (a huge fan-out).
-MAX_ROWS = 6
-
-
-def _label(bar: Bar) -> str:
-    return f"{bar.func} {bar.id} #{bar.attempt}"
-
-
-def _rows(lane_bars: list[Bar], axis: Axis) -> list[int]:
-    """A row for each bar: children below their parents (by depth), and bars of one depth whose bars or
-    labels would overlap on separate rows."""
-    placed: dict[int, list[float]] = {}  # depth -> the right end (px) of each of its rows
-    sub: list[tuple[int, int]] = []
-    for bar in lane_bars:
-        left = axis.x(bar.start)
-        right = max(axis.x(bar.end), left + 10, left + 12 + 6.2 * len(_label(bar)))
-        ends = placed.setdefault(_depth(bar.id), [])
-        row = next((i for i, end in enumerate(ends) if end <= left), None)
-        if row is not None:
-            ends[row] = right
-        elif len(ends) < MAX_ROWS:
-            row = len(ends)
-            ends.append(right)
-        else:  # full: share the last row
-            row = len(ends) - 1
-            ends[row] = max(ends[row], right)
-        sub.append((_depth(bar.id), row))
-    offset, start = 0, {}
-    for depth in sorted(placed):
-        start[depth] = offset
-        offset += len(placed[depth])
-    return [start[depth] + row for depth, row in sub]
-
-
-def _lane(name: str, span: tuple[float, float], axis: Axis, lane_bars: list[Bar], lane_marks: list[Mark],
+def _lane(name: str, span: Span, axis: Axis, lane_bars: list[Bar], lane_marks: list[Mark],
           guilty: set[str]) -> str:
-    rows = _rows(lane_bars, axis)
-    height = 20 + ROW * max(max(rows, default=0) + 1, 1)
+    """One lane: its label, when its incarnation was alive, its bars in their rows and its marks."""
+    placed = rows(lane_bars, axis)
+    height = 20 + ROW * max(max(placed, default=0) + 1, 1)
     kind = "server" if name == "server" else "checks" if name == "checks" else "process"
     out = [f'<div class="lane {kind}" data-lane="{escape(name)}" style="height:{height}px">',
            f'<div class="lane-label">{escape(name)}</div>',
@@ -360,7 +137,7 @@ def _lane(name: str, span: tuple[float, float], axis: Axis, lane_bars: list[Bar]
     x0, x1 = axis.x(span[0]), axis.x(span[1])
     if kind == "process":
         out.append(f'<div class="alive" style="left:{x0:.1f}px;width:{max(x1 - x0, 2):.1f}px"></div>')
-    for bar, row in zip(lane_bars, rows, strict=True):
+    for bar, row in zip(lane_bars, placed, strict=True):
         left, right = axis.x(bar.start), axis.x(bar.end)
         cls = ["bar", "workflow" if bar.workflow else "leaf", bar.ended]
         if bar.id in guilty:
@@ -369,7 +146,7 @@ def _lane(name: str, span: tuple[float, float], axis: Axis, lane_bars: list[Bar]
         out.append(
             f'<div class="{" ".join(cls)}" data-promise="{escape(bar.id)}" data-attempt="{bar.attempt}" '
             f'style="left:{left:.1f}px;width:{max(right - left, 10):.1f}px;top:{20 + ROW * row}px" '
-            f'title="{escape(tip)}"><span>{escape(_label(bar))}</span></div>'
+            f'title="{escape(tip)}"><span>{escape(bar_label(bar))}</span></div>'
         )
     for mark in lane_marks:
         data = _attrs([("time", f"{mark.time:.3f}"), *mark.data])
@@ -381,6 +158,7 @@ def _lane(name: str, span: tuple[float, float], axis: Axis, lane_bars: list[Bar]
 
 
 def _promises(result: RunResult, axis: Axis, all_bars: list[Bar], guilty: set[str], end: float) -> str:
+    """A row per promise, in the order they were created: pending, then settled, and each attempt."""
     created: dict[str, float] = {}
     settled: dict[str, tuple[float, str]] = {}
     for event in result.trace:

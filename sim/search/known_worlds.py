@@ -82,3 +82,7 @@ class KnownWorlds:
                 return None
             node = node.children.get(answer(node.question))
         return None
+
+
+#: Drawn worlds run in this process, to answer a world Hypothesis asks for again (shrinking).
+KNOWN_WORLDS = KnownWorlds()

@@ -23,7 +23,7 @@ from pytest_durable.strategies import World, pinned_world, worlds
 from sim import CrashAt, FaultPlan, RunResult, Scenario, run_world
 from sim.bench.crash_search import EXAMPLES, example_bugs
 from sim.scenario import load_scenario
-from sim.search.drawn import plan_of, same_failure
+from sim.search import plan_of, same_failure
 
 SEARCH = '''
 import sys

@@ -21,7 +21,7 @@ import termios
 import pytest
 
 from pytest_durable.progress import MIN_ROOM, TestProgress
-from sim.cli.main import Progress
+from sim.cli.progress import Progress
 
 pytest_plugins = ["pytester"]
 

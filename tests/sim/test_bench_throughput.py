@@ -11,7 +11,7 @@ from sim.scenario import load_scenario
 
 
 def test_the_throughput_benchmark_prints_each_fault_set_beside_the_floor(capsys: pytest.CaptureFixture[str]) -> None:
-    from sim.cli.main import main
+    from sim.cli import main
 
     assert main(["bench", "throughput", "--seeds", "3", "--repeat", "1", "--examples", "5"]) == 0
     out = capsys.readouterr().out

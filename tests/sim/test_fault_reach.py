@@ -20,7 +20,7 @@ from pytest_durable.core.records import PromiseRecord, PromiseState
 from pytest_durable.strategies import World, worlds
 from sim import RunResult, Scenario, SeededDecisions, run_world
 from sim.scenario import load_scenario
-from sim.search.drawn import HypothesisDecisions, opportunity_keys
+from sim.search import HypothesisDecisions, opportunity_keys
 from sim.trace import Event
 from tests.helpers.sim_scenarios import remote_scenario
 
@@ -289,7 +289,7 @@ def test_the_plan_of_a_world_reads_structured_fields_not_the_wording_of_events()
     """Item 20: rewording every event's text leaves the faults recovered from a trace as they were."""
     import attrs
 
-    from sim.search.drawn import plan_of
+    from sim.search import plan_of
     from sim.trace import Trace
 
     plan = "crash(w1, before_settle, checkout.1); drop(response, create, 2)"

@@ -18,7 +18,7 @@ from pytest_durable import profiles
 from pytest_durable.strategies import World, durable_example, fault_plans, pinned_world, worlds
 from sim import CrashAt, FaultConfig, FaultPlan, PinnedDecisions, Scenario, run_world
 from sim.scenario import load_scenario
-from sim.search.drawn import HypothesisDecisions, opportunity_keys, parse_choices, plan_of
+from sim.search import HypothesisDecisions, opportunity_keys, parse_choices, plan_of
 
 pytest_plugins = ["pytester"]
 
@@ -310,7 +310,7 @@ def test_the_dev_profile_stays_random_where_hypothesis_sees_a_ci_environment() -
 
 
 def test_the_search_benchmark_reports_each_bug_of_the_examples(capsys: pytest.CaptureFixture[str]) -> None:
-    from sim.cli.main import main
+    from sim.cli import main
 
     assert main(["bench", "search", "--runs", "1", "--limit", "300"]) == 0
     out = capsys.readouterr().out
@@ -374,7 +374,7 @@ def test_a_drawn_world_that_runs_differently_each_time_is_explained_in_our_words
     raises "inconsistent data generation", which now carries a note naming the likely cause."""
     import hypothesis.errors
 
-    from sim.search.drawn import FLAKY_NOTE
+    from sim.search import FLAKY_NOTE
     from tests.helpers.sim_scenarios import growing_scenario
 
     scenario = growing_scenario()

@@ -12,7 +12,7 @@ from pytest_durable import profiles
 from pytest_durable.strategies import World, pinned_world, worlds
 from sim import Scenario
 from sim.faults import CrashAt
-from sim.search.drawn import plan_of
+from sim.search import plan_of
 from tests.helpers.reach_workflows import buggy, fixed
 
 SEARCH = settings(max_examples=300, derandomize=True, database=None, deadline=None, phases=profiles.PHASES,

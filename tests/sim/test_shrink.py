@@ -17,7 +17,7 @@ from pytest_durable.strategies import World, pinned_world, worlds
 from sim import RunResult, Scenario, run_world
 from sim.bench.crash_search import bug_scenario
 from sim.faults import UnfiredPlanWarning
-from sim.search.drawn import KNOWN_WORLDS, HypothesisDecisions, choices_text, plan_of, same_failure
+from sim.search import KNOWN_WORLDS, HypothesisDecisions, choices_text, plan_of, same_failure
 from tests.helpers.shrink_workflows import checkout_scenario
 
 pytest_plugins = ["pytester"]
@@ -130,7 +130,7 @@ def test_the_search_benchmark_reports_shrink_time_and_worlds_per_bug(capsys: pyt
 
 
 def test_known_worlds_answer_only_the_same_answers_of_the_same_scenario_and_stay_bounded() -> None:
-    from sim.search.known_worlds import KnownWorlds
+    from sim.search import KnownWorlds
 
     known, scenario = KnownWorlds(worlds=2), object()
     asked = [("choose", "latency", 4), ("flip", "crash", "settle job.1", 0.5)]

@@ -1,0 +1,86 @@
+"""The argument parser of ``python -m sim``: the ``run``, ``replay`` and ``bench`` commands, their
+options and help, each command's function as ``func``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..scenario import SimConfig
+from ..world import STORE_KINDS
+from .bench import cmd_bench
+from .replay import cmd_replay
+from .run import cmd_run
+
+
+def parser() -> argparse.ArgumentParser:
+    """The parser of every command; ``args.func`` runs the one given."""
+    p = argparse.ArgumentParser(prog="python -m sim", description="Run durable workflows in simulated worlds.")
+    sub = p.add_subparsers(dest="command", required=True)
+    _run_options(sub.add_parser("run", help="run a scenario over many seeds, or show one world"))
+    _replay_options(sub.add_parser("replay", help="re-run a world saved as JSON and say whether it matches"))
+    _bench_options(sub.add_parser("bench", help="scale: time fan-outs of growing size; search: crash search vs seed "
+                                  "sweep; live: a crash-recovery scenario in the simulator and with real processes"))
+    return p
+
+
+def _run_options(run: argparse.ArgumentParser) -> None:
+    """``run TARGET``: the sweep, one world, faults, checks and the store."""
+    run.add_argument("target", help="FILE.py:NAME or MODULE:NAME naming a sim.Scenario or a function returning one")
+    run.add_argument("--seeds", type=int, default=100, help="how many seeds to sweep (default 100)")
+    run.add_argument("--first-seed", type=int, default=0, help="the first seed of the sweep (default 0)")
+    run.add_argument("--seed", type=int, help="run this one seed and show the world")
+    run.add_argument(
+        "--faults", default="crash,drop,reject", help="fault kinds, e.g. crash=0.05:2,drop (default crash,drop,reject)"
+    )
+    run.add_argument("--plan", help="explicit fault points, e.g. 'crash(w1, after_create, job.1)', the n-th such "
+                     "request 'crash(w2, before_dispatch, default, 57)', at an await 'crash(w1, await, pay.0)', "
+                     "'drop(response, settle, 2)'")
+    run.add_argument("--quiesce-after", type=float, default=120.0, help="no new faults after this virtual time")
+    run.add_argument("--budget", type=float, default=SimConfig().budget,
+                     help="liveness: seconds the root may take to settle after faults stop, plus "
+                          f"{SimConfig().budget_per_promise:g} s per promise the world makes (default %(default)g)")
+    run.add_argument(
+        "--trace", choices=["text", "tree", "json"], help="with --seed: how to show the world (default tree)"
+    )
+    run.add_argument("--out", help="with --seed: also write the world as JSON here")
+    run.add_argument("--traces-dir", help="write each failing world as JSON into this folder")
+    run.add_argument("--html", help="with --seed: also write the world's timeline as one self-contained HTML page here")
+    run.add_argument("--check-determinism", action="store_true", help="run every world twice and compare traces")
+    run.add_argument("--check-hash-seed", action="store_true",
+                     help="re-run the passing worlds in one subprocess under another PYTHONHASHSEED and fail a "
+                     "world whose trace differs (it depends on the hash order of strings)")
+    run.add_argument("--store", default="memory",
+                     help=f"the store every world runs over: {'|'.join(STORE_KINDS)} (default memory); sqlite gives "
+                     "each world a fresh SQLite file in a temporary folder, removed after it; postgres a fresh "
+                     "schema in the database $DURABLE_PG_DSN names, dropped after it")
+    run.add_argument("--no-isolation", action="store_true",
+                     help="share the user's module state between simulated processes and incarnations "
+                     "(Scenario(isolate=False)) instead of giving each incarnation fresh module copies")
+    run.set_defaults(func=cmd_run)
+
+
+def _replay_options(replay: argparse.ArgumentParser) -> None:
+    """``replay FILE``."""
+    replay.add_argument("trace", help="a JSON file written by --out or --traces-dir")
+    replay.add_argument("--target", help="override the target recorded in the file")
+    replay.add_argument("--html", help="also write the re-run world's timeline as one self-contained HTML page here")
+    replay.set_defaults(func=cmd_replay)
+
+
+def _bench_options(bench: argparse.ArgumentParser) -> None:
+    """``bench [WHAT]``: each option names the benchmarks it is for."""
+    bench.add_argument("what", nargs="?", choices=["scale", "search", "live", "throughput"], default="scale",
+                       help="default scale")
+    bench.add_argument("--seeds", type=int, default=200, help="throughput: worlds per fault set (default 200)")
+    bench.add_argument("--examples", type=int, default=100,
+                       help="throughput: crash-search examples per bug of examples/ (default 100)")
+    bench.add_argument("--sizes", default="100,1000,10000,50000",
+                       help="scale: fan-out sizes (default 100,1000,10000,50000)")
+    bench.add_argument("--repeat", type=int, default=3, help="scale: runs per size; the best is reported")
+    bench.add_argument("--runs", type=int, default=5,
+                       help="search: independent searches per bug; live: real scenarios (default 5)")
+    bench.add_argument("--faults", default="crash", help="search: fault kinds (default crash)")
+    bench.add_argument("--limit", type=int, default=1000, help="search: most worlds per search (default 1000)")
+    bench.add_argument("--held-out", action="store_true",
+                       help="search: also the held-out bugs of sim/bench_heldout.py (other shapes than examples/)")
+    bench.set_defaults(func=cmd_bench)
