@@ -3,7 +3,7 @@ seeds or shows one, ``replay`` re-runs a saved world and says whether it matches
 benchmarks. Every bad argument is one clear line and exit 2, before any world runs.
 
 Modules: ``entry`` (``main()``), ``parser``, ``usage`` (the argument checks), ``run`` (with the sweep),
-``progress`` (the sweep's progress line), ``replay``, ``bench``.
+``sweep_progress`` (the sweep's progress line), ``replay``, ``bench``.
 """
 
 from .entry import main

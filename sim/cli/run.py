@@ -21,7 +21,7 @@ from ..runner import hashseed, run_world
 from ..scenario import Scenario, SimConfig, load_scenario, scenario_spec
 from ..world import RunResult, check_store_kind, world_store
 from . import usage
-from .progress import Progress
+from .sweep_progress import Progress
 
 #: The exit status of a sweep stopped by Ctrl-C: 128 + SIGINT, as a shell reports a process it
 #: interrupted (2 is taken: it means bad usage, as it does for argparse).

@@ -8,21 +8,21 @@ the others in place; the schedule choices follow as the world asks, in the simul
 (0 = first in order / shortest delay). A world that needs more schedule choices than the budget
 takes the rest from a seeded stream (its seed drawn from Hypothesis too) and says so with ``note()``.
 
-Modules: ``strategies`` (``worlds()``, ``fault_plans()``), ``drawn_world`` (``DrawnWorld``,
-``pinned_world()``), ``decisions`` (``HypothesisDecisions``), ``schedules`` and ``details`` (where
-faults fall and what they look like), ``opportunities`` (where a scenario can go wrong),
+Modules: ``world_strategies`` (``worlds()``, ``fault_plans()``), ``drawn_world`` (``DrawnWorld``,
+``pinned_world()``), ``hypothesis_decisions`` (``HypothesisDecisions``), ``schedules`` and ``details``
+(where faults fall and what they look like), ``opportunities`` (where a scenario can go wrong),
 ``failure`` (a world's faults as a plan, its failure as a pin must reproduce it), ``choices`` (the
 choices text of a pin), ``known_worlds`` (worlds not to run again), ``seen_faults``, ``case`` and
 ``draws`` (the search's side of Hypothesis).
 """
 
 from .choices import choices_text, parse_choices
-from .decisions import FLAKY_NOTE, HypothesisDecisions
 from .drawn_world import DrawnWorld, pinned_world
 from .failure import plan_of, same_failure
+from .hypothesis_decisions import FLAKY_NOTE, HypothesisDecisions
 from .known_worlds import KNOWN_WORLDS, KnownWorlds
 from .opportunities import opportunity_keys
-from .strategies import fault_plans, worlds
+from .world_strategies import fault_plans, worlds
 
 #: The old name of ``DrawnWorld`` (exported as ``pytest_durable.strategies.World``), kept for one
 #: release: it collided with ``sim.world.world.World``, the running world.

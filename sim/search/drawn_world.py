@@ -23,8 +23,8 @@ from ..trace import Event
 from ..world import RunResult
 from .case import guide, is_final
 from .choices import choices_text, parse_choices
-from .decisions import HypothesisDecisions
 from .failure import describe_faults, plan_of, same_failure, short_form
+from .hypothesis_decisions import HypothesisDecisions
 from .known_worlds import KNOWN_WORLDS
 from .opportunities import aimed, opportunities
 from .seen_faults import SEEN_FAULTS

@@ -21,7 +21,7 @@ import termios
 import pytest
 
 from pytest_durable.progress import MIN_ROOM, TestProgress
-from sim.cli.progress import Progress
+from sim.cli.sweep_progress import Progress
 
 pytest_plugins = ["pytester"]
 

@@ -15,9 +15,9 @@ from pytest_durable.core.errors import UsageError
 
 from ..faults import CRASH_OPS, CRASH_WHEN, CrashAt, DropAt, FaultConfig, FaultPlan
 from .case import current_case
-from .decisions import DEFAULT_BUDGET, HypothesisDecisions
 from .drawn_world import DrawnWorld
 from .draws import Draw
+from .hypothesis_decisions import DEFAULT_BUDGET, HypothesisDecisions
 
 
 def worlds(faults: str | FaultConfig = "crash", *, plan: str | FaultPlan | st.SearchStrategy[FaultPlan] = "",
