@@ -28,7 +28,8 @@ class Check:
 #: Rank 1, a broken safety rule seen at an event. Rank 2, a workflow that disagrees with its own record.
 #: Rank 3 is a root rejected with an error (its outcome check moves there: the error says why the
 #: workflow ended so). Rank 4, the user's invariants; 5, a root outside the acceptable outcomes, which
-#: what broke earlier brought about; 6, a root that never settled, the symptom of nearly anything.
+#: what broke earlier brought about; 6, a root that never settled, the symptom of nearly anything; 7,
+#: the test's own assertion, which the world's checks explain.
 CATALOG: tuple[Check, ...] = (
     Check("nondeterminism", 9, 0, "a workflow called a recorded child differently on replay"),
     Check("unregistered", 10, 0, "a task named a function its worker does not know"),
@@ -46,6 +47,7 @@ CATALOG: tuple[Check, ...] = (
     Check("expected-value", 4, 5, "the root returned another value than expected="),
     Check("outcome", 4, 5, "the root's outcome is not among outcomes="),
     Check("liveness", 5, 6, "the root did not settle within the budget after faults stopped"),
+    Check("test", 0, 7, "a durable pytest test's own assertion failed (shown with the world on its timeline)"),
 )
 
 #: A violation's number by its check's name (0 for a name the catalog lacks).
