@@ -17,7 +17,7 @@ from pytest_durable import profiles
 from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord, PromiseState
-from pytest_durable.strategies import World, worlds
+from pytest_durable.testing.strategies import World, worlds
 from sim import RunResult, Scenario, SeededDecisions, run_world
 from sim.scenario.target import load_scenario
 from sim.search.drawn import HypothesisDecisions, opportunity_keys

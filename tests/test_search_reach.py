@@ -9,7 +9,7 @@ import re
 from hypothesis import HealthCheck, given, settings
 
 from pytest_durable import profiles
-from pytest_durable.strategies import World, pinned_world, worlds
+from pytest_durable.testing.strategies import World, pinned_world, worlds
 from sim import Scenario
 from sim.faults.spec import CrashAt
 from sim.search.drawn import plan_of

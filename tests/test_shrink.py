@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
 from pytest_durable import profiles
-from pytest_durable.strategies import World, pinned_world, worlds
+from pytest_durable.testing.strategies import World, pinned_world, worlds
 from sim import RunResult, Scenario, run_world
 from sim.bench.crash_search import bug_scenario
 from sim.faults.spec import UnfiredPlanWarning
@@ -53,7 +53,7 @@ def test_hypothesis_prints_the_failing_world_as_its_faults(pytester: pytest.Pyte
     pytester.makepyfile(test_found=f'''
         from hypothesis import given, settings
         from pytest_durable import profiles
-        from pytest_durable.strategies import worlds
+        from pytest_durable.testing.strategies import worlds
         from sim.scenario.target import load_scenario
 
         BUGGY = load_scenario({str(ROOT / "examples" / "retry_bug.py")!r} + ":buggy")

@@ -23,10 +23,10 @@ import pytest
 
 # the package registers this too when pytest was imported first; a script that imported the package
 # before pytest gets it here, still before the assertions module is imported
-pytest.register_assert_rewrite("pytest_durable.assertions")
+pytest.register_assert_rewrite("pytest_durable.testing.assertions")
 
-from .assertions import repr_compare  # noqa: E402
-from .harness import DurableSim, WorldSettings  # noqa: E402
+from ..assertions import repr_compare  # noqa: E402
+from ..harness import DurableSim, WorldSettings  # noqa: E402
 
 TRACE_MODES = ("short", "tree", "full", "none")
 
@@ -125,13 +125,13 @@ def derive(seed: int, *parts: str) -> int:
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from . import hookspecs
+    from .. import hookspecs
 
     pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    from . import profiles
+    from .. import profiles
 
     profiles.register()  # before Hypothesis's plugin loads --hypothesis-profile
     group = parser.getgroup("durable", "durable workflows in simulated worlds (pytest-durable)")
@@ -217,7 +217,7 @@ def _progress_after(config: pytest.Config) -> float | None:
 def _store_kind(config: pytest.Config, marker: pytest.Mark | None = None) -> str:
     from sim.world.stores import STORE_KINDS, check_store_kind
 
-    from .core.errors import UsageError
+    from ...core.errors import UsageError
 
     raw = setting(config, "store", marker)
     where = "@pytest.mark.durable" if marker is not None and "store" in marker.kwargs else OPTIONS["store"].cli
@@ -285,7 +285,7 @@ def _check_start(config: pytest.Config) -> None:
     from sim import FaultConfig
     from sim.cli.usage import check_writable_dir
 
-    from .core.errors import UsageError
+    from ...core.errors import UsageError
 
     try:
         FaultConfig.parse(setting(config, "faults"), where=OPTIONS["faults"].cli)
@@ -345,7 +345,7 @@ def _check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
 def _check_marker_outcomes(value: object, where: str) -> None:
     from sim.scenario.outcomes import checked_outcomes
 
-    from .core.errors import UsageError
+    from ...core.errors import UsageError
 
     try:
         checked_outcomes(value, where)
@@ -356,7 +356,7 @@ def _check_marker_outcomes(value: object, where: str) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``@durable_example`` worlds: a plain test gets each as its ``world`` argument; a ``@given``
     test (decorated below ``@given``) gets each as an explicit Hypothesis example."""
-    from .regression import pinned_examples
+    from ..regression import pinned_examples
 
     examples = pinned_examples(metafunc.function)
     if not examples:
@@ -448,7 +448,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 def _progress_for(item: pytest.Item, seeds: int) -> Any:
-    from .progress import for_item
+    from ..progress import for_item
 
     after = _progress_after(item.config)
     return None if after is None else for_item(item, seeds, after)

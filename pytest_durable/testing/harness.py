@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .core.codec import encode_call
-from .core.errors import UsageError
-from .core.ids import check_root_id
-from .sdk.function import DurableFunction
+from ..core.codec import encode_call
+from ..core.errors import UsageError
+from ..core.ids import check_root_id
+from ..sdk.function import DurableFunction
 
 if TYPE_CHECKING:
     from sim import RunResult, Scenario, SimConfig
@@ -81,7 +81,7 @@ def check_run_call(workflow: object, args: tuple[Any, ...], kwargs: dict[str, An
     if not isinstance(check, bool):
         raise UsageError(f"{where}: check= must be True or False, got {check!r}")
     if world is not None and not isinstance(world, _world_class()):
-        raise UsageError(f"{where}: world= must be a World from pytest_durable.strategies (worlds() or "
+        raise UsageError(f"{where}: world= must be a World from pytest_durable.testing.strategies (worlds() or "
                          f"pinned_world()), got {world!r}")
     if dependencies is not None and not isinstance(dependencies, Mapping):
         raise UsageError(f"{where}: dependencies= must map names to factories, got {dependencies!r}")
@@ -106,7 +106,7 @@ def _world_class() -> type:
 def hide_ours(excinfo: Any) -> bool:
     """For ``__tracebackhide__``: pytest leaves out this frame when the error is the user's to read (a
     failed world, a misuse), so the traceback ends at the test's own line; an error of ours keeps it."""
-    from .core.errors import UsageError
+    from ..core.errors import UsageError
 
     return bool(excinfo.errisinstance((WorldFailed, UsageError)))
 
@@ -182,7 +182,7 @@ class DurableSim:
         Durable functions defined in the workflow's module and the test's module are registered on
         every worker; pass others in ``functions``. With ``check`` (the default) a world that breaks
         a check raises ``WorldFailed``; the test's report then shows the world. ``world`` (from
-        ``pytest_durable.strategies``) runs it in that world: its faults and choices, not the seed's.
+        ``pytest_durable.testing.strategies``) runs it in that world: its faults and choices, not the seed's.
         ``dependencies`` maps a name to a factory of what bodies read as ``pytest_durable.dependency(name)``
         (``Scenario(dependencies=...)``: called once per process incarnation, e.g. a fake client).
         ``outcomes`` names the root's acceptable outcomes (``Scenario(outcomes=...)``: several values or a

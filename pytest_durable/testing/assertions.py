@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .core.codec import decode_call
-from .core.records import PromiseRecord, PromiseState
-from .core.store import TAG_PARENT
-from .sdk.context import ATTEMPT
+from ..core.codec import decode_call
+from ..core.records import PromiseRecord, PromiseState
+from ..core.store import TAG_PARENT
+from ..sdk.context import ATTEMPT
 
 if TYPE_CHECKING:
     from sim import Ledger, RunResult

@@ -29,7 +29,7 @@ from sim.kernel.decisions import Decisions
 from sim.reports import render
 from sim.scenario.script import Action
 
-from .core.codec import decode_call
+from ..core.codec import decode_call
 
 STEPS = (0.01, 0.1, 1.0, 5.0)
 
