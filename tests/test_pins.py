@@ -18,7 +18,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
-from pytest_durable import profiles
+from pytest_durable.testing import profiles
 from pytest_durable.testing.strategies import World, pinned_world, worlds
 from sim import CrashAt, FaultPlan, RunResult, Scenario, run_world
 from sim.bench.crash_search import EXAMPLES, example_bugs
@@ -29,7 +29,7 @@ SEARCH = '''
 import sys
 sys.path.insert(0, {examples!r})
 from hypothesis import HealthCheck, given, seed, settings
-from pytest_durable import profiles
+from pytest_durable.testing import profiles
 from pytest_durable.testing.strategies import worlds
 import {module}
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from pytest_durable import profiles
+from pytest_durable.testing import profiles
 from pytest_durable.testing.strategies import World, durable_example, fault_plans, pinned_world, worlds
 from sim import CrashAt, FaultConfig, FaultPlan, PinnedDecisions, Scenario, run_world
 from sim.scenario.target import load_scenario
@@ -143,7 +143,7 @@ def test_a_long_world_goes_on_from_a_seeded_stream_and_says_so(pytester: pytest.
 def test_a_failure_is_reported_in_our_words_and_its_pinned_line_fails_identically(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_found=f'''
         from hypothesis import given, settings
-        from pytest_durable import profiles
+        from pytest_durable.testing import profiles
         from pytest_durable.testing.strategies import worlds
         from sim.scenario.target import load_scenario
 
@@ -299,7 +299,7 @@ def test_settings_profiles_turn_the_deadline_and_explain_phase_off() -> None:
 def test_the_dev_profile_stays_random_where_hypothesis_sees_a_ci_environment() -> None:
     code = (
         "from hypothesis import settings\n"
-        "from pytest_durable import profiles\n"
+        "from pytest_durable.testing import profiles\n"
         "profiles.register()\n"
         "dev = settings.get_profile(profiles.DEV)\n"
         "print(settings.default.derandomize, dev.derandomize, dev.database is None)\n"

@@ -23,9 +23,8 @@ import hypothesis.strategies as st
 from hypothesis import note
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from sim import PinnedDecisions, RunResult, Scenario, SeededDecisions, run_world
+from sim import Decisions, PinnedDecisions, RunResult, Scenario, SeededDecisions, run_world
 from sim.faults.spec import CRASH_WHEN
-from sim.kernel.decisions import Decisions
 from sim.reports import render
 from sim.scenario.script import Action
 
