@@ -406,7 +406,7 @@ def test_durable_sim_without_the_marker_warns_how_many_worlds_ran_and_why(projec
                                  "it @pytest.mark.durable to run 20 worlds (--durable-seeds), one per seed"])
     # as an error, it fails the test (not the session)
     strict = project.runpytest("-p", "no:cacheprovider", "test_unmarked.py",
-                               "-W", "error::pytest_durable.testing.plugin.UnmarkedDurableSimWarning")
+                               "-W", "error::pytest_durable.testing.UnmarkedDurableSimWarning")
     strict.assert_outcomes(failed=1)
     assert "INTERNALERROR" not in strict.stdout.str()
 
