@@ -1,6 +1,6 @@
 """Assertions for durable workflows in simulated worlds (registered for pytest's assertion rewriting).
 
-    from pytest_durable.assertions import assert_exactly_once, assert_tree
+    from pytest_durable.testing import assert_exactly_once, assert_tree
 """
 
 from __future__ import annotations

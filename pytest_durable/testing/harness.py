@@ -14,7 +14,7 @@ from sim.checks.after_run import determinism
 from sim.scenario.outcomes import checked_outcomes
 from sim.scenario.scenario import NOT_GIVEN
 from sim.search.drawn import World
-from sim.world.stores import world_store
+from sim.world import stores
 
 from ..core.codec import encode_call
 from ..core.errors import UsageError
@@ -249,7 +249,7 @@ class DurableSim:
                 "durable_sim.run(plan=...)" if plan_given else "@pytest.mark.durable(plan=...)"))
 
         def again(in_world: World | None = world) -> RunResult:
-            with world_store(settings.store) as store:
+            with stores.world_store(settings.store) as store:  # looked up per world: a test may replace it
                 if in_world is not None:
                     return in_world.run(scenario, config=config, observers=observers, store=store)
                 return run_world(scenario, seed=settings.seed, faults=fault_config, plan=fault_plan, config=config,

@@ -2,7 +2,7 @@
 failing world shrinks to its fewest, earliest faults and a straight schedule.
 
     from hypothesis import given
-    from pytest_durable.strategies import worlds
+    from pytest_durable.testing import worlds
 
     @given(world=worlds(faults="crash"))
     def test_checkout(world):

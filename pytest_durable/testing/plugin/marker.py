@@ -43,7 +43,7 @@ def check_marker(item: pytest.Item, marker: pytest.Mark) -> None:
         cast = MARKER_ARGS.get(key)
         if cast is None:
             raise pytest.UsageError(f"{where}: unknown argument {key!r}; it takes {', '.join(MARKER_ARGS)}")
-        if cast is object:  # outcomes: several values or a predicate (sim.outcomes)
+        if cast is object:  # outcomes: several values or a predicate (sim.scenario.outcomes)
             _check_outcomes(value, where)
             continue
         ok = isinstance(value, str) if cast is str else (

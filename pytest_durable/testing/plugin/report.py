@@ -88,7 +88,7 @@ def _world_lines(item: pytest.Item, result: Any, error: BaseException) -> list[s
 
 
 def _write_timeline(item: pytest.Item, result: Any, failure: str) -> str:
-    """``--durable-html=DIR``: the failing world's page (sim.timeline), with the test's ``failure`` when no
+    """``--durable-html=DIR``: the failing world's page (sim.reports.timeline), with the test's ``failure`` when no
     check of the world failed, and the report line naming it."""
     path = Path(setting(item.config, "html")) / (re.sub(r"[^\w.-]+", "_", item.nodeid) + f"-seed{result.seed}.html")
     try:
@@ -101,7 +101,7 @@ def _write_timeline(item: pytest.Item, result: Any, failure: str) -> str:
 
 def reproduce_command(item: pytest.Item, seed: int) -> str:
     """``python -m pytest NODEID --durable-seed=N`` for the interpreter that runs this session
-    (``sim.command``), from the folder pytest was started in, with the durable options and ``-p
+    (``sim.reports.command``), from the folder pytest was started in, with the durable options and ``-p
     pytest_durable…`` given on its command line (the environment and ini file apply again by themselves)."""
     config = item.config
     where, sep, rest = item.nodeid.partition("::")
