@@ -1,7 +1,8 @@
 """The pytest face lives in ``pytest_durable.testing`` (0.2): its old module paths still import, for one
-release, as the new module itself with a ``DeprecationWarning`` naming the new path, and the runtime still
-imports no test stack; ``pytest_durable.testing`` names what users write, each imported on first use; the
-plugin package registers every module of it that holds a hook or a fixture."""
+release, as the new module itself (the old plugin path: a stand-in that loads it, for ``-p``) with a
+``DeprecationWarning`` naming the new path, and the runtime still imports no test stack;
+``pytest_durable.testing`` names what users write, each imported on first use; the plugin package
+registers every module of it that holds a hook or a fixture."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 import pytest_durable.testing
 import pytest_durable.testing.plugin
-from pytest_durable._moved import MOVED
+from pytest_durable._moved import MOVED, STAND_INS
 
 pytest_plugins = ["pytester"]
 
@@ -51,8 +52,11 @@ def test_every_old_path_is_its_new_module_and_warns_once_naming_it() -> None:
     seen = json.loads(fresh(PROBE))
     assert set(seen) == set(MOVED)
     for old, new in MOVED.items():
-        assert seen[old]["same"], old
-        assert seen[old]["spec"] == new, old  # the module keeps its own spec: the alias is only another name
+        if old in STAND_INS:
+            assert not seen[old]["same"] and seen[old]["spec"] == old, old
+        else:
+            assert seen[old]["same"], old
+            assert seen[old]["spec"] == new, old  # the module keeps its own spec: the alias is only another name
         deprecations = [w for w in seen[old]["warnings"] if w[0] == "DeprecationWarning" and old in w[1]]
         assert len(deprecations) == 1, (old, seen[old]["warnings"])
         _, message, filename = deprecations[0]
@@ -95,6 +99,43 @@ def test_an_old_path_under_dash_w_still_names_the_warning(pytester: pytest.Pytes
         result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", f"error::{category}")
         result.assert_outcomes(failed=1)
         result.stdout.fnmatch_lines(["*UnmarkedDurableSimWarning: test_unmarked has no @pytest.mark.durable*"])
+
+
+def test_the_old_plugin_path_is_a_stand_in_that_loads_the_plugin() -> None:
+    """One module cannot be a pytest plugin under two names: ``pytest_durable.plugin`` is a stand-in that
+    names the new plugin package in its ``pytest_plugins`` and forwards its public names to it."""
+    code = ("import json, warnings\nwarnings.simplefilter('ignore')\nimport pytest_durable.plugin as old\n"
+            "import pytest_durable.testing.plugin as new\n"
+            "print(json.dumps([old.pytest_plugins, old.UnmarkedDurableSimWarning is new.UnmarkedDurableSimWarning,\n"
+            "                  hasattr(old, '__path__'), hasattr(old, 'pytest_addhooks')]))")
+    assert json.loads(fresh(code)) == [["pytest_durable.testing.plugin"], True, False, True]
+
+
+@pytest.mark.parametrize("autoload", [True, False], ids=["autoload", "no-autoload"])
+def test_dash_p_with_the_old_plugin_path_still_loads_the_plugin_once(pytester: pytest.Pytester,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     autoload: bool) -> None:
+    """``-p pytest_durable.plugin`` (0.1), with the entry point loading the package too or without it."""
+    pytester.makepyfile(test_marked="""
+        import pytest
+        from pytest_durable import function
+
+        @function
+        async def job(x: int) -> int:
+            return x
+
+        @pytest.mark.durable(seeds=3)
+        def test_marked(durable_sim):
+            assert durable_sim.run(job, 1, id="job").value == 1
+    """)
+    if not autoload:
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "pytest_durable.plugin", "--durable-seed=5")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["durable: seed=5", "durable: 3 simulated worlds ran (seed=5)"])
+    out = result.stdout.str()
+    assert "DeprecationWarning: pytest_durable.plugin has moved to pytest_durable.testing.plugin" in out
+    assert "1 warning" in out  # that one: no 'already registered', no 'cannot be rewritten'
 
 
 def test_the_face_names_what_users_write_from_its_modules() -> None:
