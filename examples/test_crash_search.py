@@ -11,8 +11,7 @@ from hypothesis import given, settings
 from retry_bug import checkout_without_key
 from side_effect_bug import ORDER, checkout
 
-from pytest_durable import profiles
-from pytest_durable.strategies import World, durable_example, worlds
+from pytest_durable.testing import World, durable_example, profiles, worlds
 
 SEARCH = settings(max_examples=300, database=None, deadline=None, derandomize=True, phases=profiles.PHASES,
                   report_multiple_bugs=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from fan_out_fan_in import WorkResult, fan_out_fan_in, fan_out_fan_in_n, make_items
 
-from pytest_durable.assertions import assert_settled, assert_tree
+from pytest_durable.testing import assert_settled, assert_tree
 
 
 @pytest.mark.durable(seeds=100, faults="crash,drop,duplicate,reject")

@@ -1,17 +1,22 @@
 """pytest-durable: durable functions for Python, a deterministic simulator that runs them under
 injected faults, and a pytest plugin that makes crash-recovery bugs reproducible from one seed.
 
-Importing it (or ``pytest_durable.core``/``.sdk``) loads only the runtime: never pytest or hypothesis,
-so a production worker needs neither. It is also the pytest plugin (``-p pytest_durable`` and the
-``pytest11`` entry point): it names ``pytest_durable.plugin`` in ``pytest_plugins`` (a string, imported
-only by pytest), so pytest loads the hooks and fixtures from there.
+Importing it (or ``pytest_durable.core``/``.sdk``/``.live``) loads only the runtime: never pytest or
+hypothesis, so a production worker needs neither. It is also the pytest plugin (``-p pytest_durable`` and
+the ``pytest11`` entry point): it names ``pytest_durable.testing.plugin`` in ``pytest_plugins`` (a string,
+imported only by pytest), so pytest loads the hooks and fixtures from the pytest face,
+``pytest_durable.testing``.
 """
 
 import sys as _sys
 
 if "pytest" in _sys.modules:  # under pytest (and only there) the assertion helpers get rewritten asserts;
     # this must happen before anything imports them, and never imports pytest itself
-    _sys.modules["pytest"].register_assert_rewrite("pytest_durable.assertions")
+    _sys.modules["pytest"].register_assert_rewrite("pytest_durable.testing.assertions")
+
+from ._moved import install as _install_moved
+
+_install_moved()  # the pytest face's old module paths (pytest_durable.plugin, .assertions, ...) as aliases
 
 from .core import (
     Canceled,
@@ -56,7 +61,7 @@ from .sdk import (
     function,
 )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Canceled", "Constant", "Context", "DurableError", "DurableFunction", "DurableFuture", "EncodingError",
@@ -68,5 +73,5 @@ __all__ = [
 ]
 
 # ``-p pytest_durable`` and the ``pytest11`` entry point register this package; pytest then loads the
-# plugin module named here (hooks and fixtures live there, so ``-p no:pytest_durable`` leaves none behind).
-pytest_plugins = ["pytest_durable.plugin"]
+# plugin package named here (hooks and fixtures live there, so ``-p no:pytest_durable`` leaves none behind).
+pytest_plugins = ["pytest_durable.testing.plugin"]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pytest_durable.live.pgserver import PgServer, PgServerError, start_server
+from pytest_durable.testing.pgserver import PgServer, PgServerError, start_server
 
 _database_numbers = itertools.count(1)
 

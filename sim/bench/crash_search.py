@@ -6,7 +6,7 @@ of ``runs`` independent searches it reports the worlds run until the first failu
 the world finally reported (the shrunk one for Hypothesis, the first failing one for the sweep) and
 the wall time, and for the search the CPU time it spent shrinking (from the first failure until
 Hypothesis reported, which must stay under ``SHRINK_LIMIT`` seconds) and the worlds that took. ``held_out=True``
-adds the bugs of ``sim.bench_heldout``, of other shapes than the examples'. The sweep's run ``r``
+adds the bugs of ``sim.bench.heldout``, of other shapes than the examples'. The sweep's run ``r``
 starts at seed ``r * 1000``; Hypothesis's run ``r`` uses
 ``@seed(r)``. Medians are printed, and the ratio of Hypothesis's figure to the sweep's.
 
@@ -107,7 +107,7 @@ def _median(values: Sequence[float]) -> str:
 
 
 def held_out_bugs() -> tuple[str, ...]:
-    """``held-out:NAME`` for every bug of ``sim.bench_heldout``."""
+    """``held-out:NAME`` for every bug of ``sim.bench.heldout``."""
     from .heldout import HELD_OUT
 
     return tuple(f"{HELD_OUT_PREFIX}{name}" for name in HELD_OUT)

@@ -188,7 +188,7 @@ def check(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: flo
     none left out (a replay made fewer calls than recorded: orphans). (4) ``replay-value``: it computes the
     value (or error) the store recorded. A recorded child called differently is ``nondeterminism`` for
     every workflow, settled or not. The replays run as a freshly started process would: on fresh copies
-    of the scenario's isolated modules (``sim.isolation``), values decoding to their classes; a body
+    of the scenario's isolated modules (``sim.kernel.isolation``), values decoding to their classes; a body
     that stops yielding for ``step_limit`` wall seconds ends its replay without a verdict.
     """
     records = {p.id: p for p in promises}

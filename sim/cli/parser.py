@@ -82,5 +82,5 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("--faults", default="crash", help="search: fault kinds (default crash)")
     bench.add_argument("--limit", type=int, default=1000, help="search: most worlds per search (default 1000)")
     bench.add_argument("--held-out", action="store_true",
-                       help="search: also the held-out bugs of sim/bench_heldout.py (other shapes than examples/)")
+                       help="search: also the held-out bugs of sim/bench/heldout.py (other shapes than examples/)")
     bench.set_defaults(func=cmd_bench)

@@ -1,6 +1,6 @@
 """Compiled code shared between fresh module copies: attrs' generated methods, compiled once.
 
-Every fresh copy of a user's module (``sim.isolation``) defines its attrs classes anew, and attrs
+Every fresh copy of a user's module (``sim.kernel.isolation``) defines its attrs classes anew, and attrs
 writes and compiles the source of each class's ``__init__``, ``__eq__``, ``__repr__``... every time:
 most of a copy's cost, a large share of a small world's. A code object is immutable and the same
 source gives the same code, so while a copy runs attrs compiles through a cache instead. What the

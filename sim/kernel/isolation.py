@@ -5,7 +5,7 @@ charged" set, a cache, a counter) would survive a simulated crash and be shared 
 A real process starts with none of it: each incarnation therefore runs the scenario's durable
 functions from its own copies of their modules, made by executing each module's code (compiled once)
 into a new module object. Inside those copies ``import time`` and ``import datetime`` give the
-virtual clocks of ``sim.wallclock``.
+virtual clocks of ``sim.kernel.wallclock``.
 
 Which modules a scenario isolates is the scenario's to say (``sim.scenario.isolate``); what counts as
 a user's module (not this project's packages, ``__main__``, the standard library or site-packages) is

@@ -1,6 +1,6 @@
 """Virtual wall clocks for user code in a world: stand-ins for the ``time`` and ``datetime`` modules.
 
-A simulated process's fresh copies of the user's modules (``sim.isolation``) import these instead of
+A simulated process's fresh copies of the user's modules (``sim.kernel.isolation``) import these instead of
 the real modules, so ``time.time()``, ``time.monotonic()``, ``datetime.datetime.now()`` or
 ``datetime.date.today()`` in a workflow body read ``EPOCH`` plus the world's virtual time: a replay
 after a crash and restart sees a later time, as it would in production, and every run of a seed sees

@@ -11,7 +11,7 @@ from ..trace import Trace, decodings
 from ..world import RunResult
 from . import story
 
-#: The version of a saved world's JSON, checked by ``python -m sim replay`` (``sim.saved``). 2: events carry
+#: The version of a saved world's JSON, checked by ``python -m sim replay`` (``sim.reports.saved``). 2: events carry
 #: their structured data (an 8th column); 3: a file target is absolute, and a world without a target (a
 #: pytest test's) records its scenario's spec and the folders its modules came from.
 FORMAT_VERSION = 3

@@ -4,7 +4,7 @@ version it is checked against, and how the re-run's violations compare with the 
 
 A world of the CLI records its target (``FILE.py:NAME`` with an absolute path, or ``MODULE:NAME`` with
 the folder the module was imported from); a world of a pytest test has no target, so it records its
-scenario as a spec (``sim.hashseed.scenario_spec``: the workflow and functions by module and name, the
+scenario as a spec (``sim.scenario.scenario_spec``: the workflow and functions by module and name, the
 root's call, workers) and the folders their modules came from, or why it cannot be rebuilt.
 """
 

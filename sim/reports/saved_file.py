@@ -3,7 +3,7 @@
 ``load`` turns a file into a ``SavedWorld`` or raises one ``UsageError`` naming the file and what is
 wrong with it (missing, not JSON, cut short, another tool's JSON, a format version this release does
 not read, a field removed or edited), so ``python -m sim replay`` never shows a traceback for a bad
-file. What a saved world records, and how replay rebuilds its scenario, is ``sim.saved``.
+file. What a saved world records, and how replay rebuilds its scenario, is ``sim.reports.saved``.
 """
 
 from __future__ import annotations

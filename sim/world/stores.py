@@ -38,7 +38,7 @@ def check_store_kind(kind: str, *, where: str) -> str:
         raise UsageError(f"{where}: the store is one of {'|'.join(STORE_KINDS)}, got {kind!r}")
     if kind == "postgres" and not os.environ.get(PG_DSN_ENV):
         raise UsageError(f"{where}: the postgres store needs {PG_DSN_ENV} set to a PostgreSQL database the worlds "
-                         "may create schemas in (e.g. the DSN python -m pytest_durable.live.pgserver prints)")
+                         "may create schemas in (e.g. the DSN python -m pytest_durable.testing.pgserver prints)")
     return kind
 
 

@@ -49,7 +49,7 @@ from pytest_durable.core import (
     task_invariant_violations,
 )
 from pytest_durable.live import PostgresStore, SqliteStore
-from pytest_durable.live.pgserver import PgServer
+from pytest_durable.testing.pgserver import PgServer
 
 
 def run_now(coro):

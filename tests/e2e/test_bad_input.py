@@ -367,7 +367,8 @@ def test_a_marker_plan_naming_a_process_the_scenario_lacks(project: pytest.Pytes
     ('job, 1, id="job", plan="crash(w1"', "durable_sim.run(plan=...): fault plan: cannot read 'crash(w1'"),
     ('job, 1, id="job", plan="crash(w3, before_create, job.0)"',
      "durable_sim.run(plan=...): crash(w3, before_create, job.0) names process 'w3'"),
-    ('job, 1, id="job", world="crash"', "durable_sim.run: world= must be a World from pytest_durable.strategies"),
+    ('job, 1, id="job", world="crash"',
+     "durable_sim.run: world= must be a World from pytest_durable.testing.strategies"),
 ])
 def test_durable_sim_run_checks_its_call_before_the_world_runs(project: pytest.Pytester, call: str, said: str) -> None:
     project.makepyfile(test_call=f'''
@@ -405,7 +406,7 @@ def test_durable_sim_without_the_marker_warns_how_many_worlds_ran_and_why(projec
                                  "it @pytest.mark.durable to run 20 worlds (--durable-seeds), one per seed"])
     # as an error, it fails the test (not the session)
     strict = project.runpytest("-p", "no:cacheprovider", "test_unmarked.py",
-                               "-W", "error::pytest_durable.plugin.UnmarkedDurableSimWarning")
+                               "-W", "error::pytest_durable.testing.UnmarkedDurableSimWarning")
     strict.assert_outcomes(failed=1)
     assert "INTERNALERROR" not in strict.stdout.str()
 
@@ -413,7 +414,7 @@ def test_durable_sim_without_the_marker_warns_how_many_worlds_ran_and_why(projec
 def test_a_drawn_world_that_never_runs_fails_the_test(project: pytest.Pytester) -> None:
     project.makepyfile(test_drawn='''
         from hypothesis import assume, given, settings
-        from pytest_durable.strategies import worlds
+        from pytest_durable.testing.strategies import worlds
         from wf import job
 
         @settings(max_examples=3, database=None, deadline=None)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_durable._moved import MOVED
+
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "pytest_durable"
 
@@ -21,8 +23,9 @@ FORBIDDEN = ("pytest", "_pytest", "hypothesis", "sim")
 #: The runtime layers (docs/architecture.md) that exist in this checkout.
 RUNTIME = [name for name in ("core", "sdk", "live") if (PACKAGE / name / "__init__.py").exists()]
 
-#: Our own modules that are the pytest face: the runtime never imports them either.
-FACE = tuple(sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"))
+#: The pytest face, and its old module paths (aliases of it, ``pytest_durable._moved``): the runtime never
+#: imports them either.
+FACE = ("pytest_durable.testing", *MOVED)
 
 PROBE = """
 import json, sys
@@ -80,7 +83,7 @@ def test_running_a_workflow_loads_no_test_stack() -> None:
 
 def test_the_probe_sees_a_module_that_is_loaded() -> None:
     """The probe is not blind: a statement that does import pytest is reported."""
-    assert "pytest" in loaded_after("import pytest_durable.plugin")
+    assert "pytest" in loaded_after("import pytest_durable.testing.plugin")
 
 
 def _imports(path: Path, source: str | None = None) -> list[tuple[int, str]]:
@@ -102,15 +105,16 @@ def _imports(path: Path, source: str | None = None) -> list[tuple[int, str]]:
 
 
 def _offending(module: str) -> bool:
-    parts = module.split(".")
-    if parts[0] in FORBIDDEN:
+    if module.split(".")[0] in FORBIDDEN:
         return True
-    return parts[0] == "pytest_durable" and len(parts) > 1 and parts[1] in FACE
+    return any(module == face or module.startswith(face + ".") for face in FACE)
 
 
 def runtime_files() -> list[Path]:
-    """The runtime's source files: its layers and the package ``__init__`` every import of them runs."""
-    return [PACKAGE / "__init__.py", *(f for layer in RUNTIME for f in sorted((PACKAGE / layer).rglob("*.py")))]
+    """The runtime's source files: its layers, and the package ``__init__`` every import of them runs with
+    the alias finder it installs."""
+    return [PACKAGE / "__init__.py", PACKAGE / "_moved.py",
+            *(f for layer in RUNTIME for f in sorted((PACKAGE / layer).rglob("*.py")))]
 
 
 def test_runtime_modules_never_import_the_test_stack_or_the_simulator() -> None:
@@ -121,6 +125,8 @@ def test_runtime_modules_never_import_the_test_stack_or_the_simulator() -> None:
 
 def test_the_static_check_catches_an_import() -> None:
     """The check is not blind: lazy, aliased and relative imports of the test stack are all seen."""
-    source = "def f():\n    import hypothesis.strategies as st\n    from ..plugin import durable_sim\n"
+    source = ("def f():\n    import hypothesis.strategies as st\n    from ..testing.plugin import fixtures\n"
+              "    from .. import assertions\n    from ..live.pgserver import PgServer\n")
     found = [m for _, m in _imports(PACKAGE / "sdk" / "probe.py", source) if _offending(m)]
-    assert found == ["hypothesis.strategies", "pytest_durable.plugin.durable_sim"]
+    assert found == ["hypothesis.strategies", "pytest_durable.testing.plugin.fixtures", "pytest_durable.assertions",
+                     "pytest_durable.live.pgserver.PgServer"]

@@ -24,12 +24,12 @@ async def fan_out(ctx: Context, n: int) -> list[int]:
 CONFTEST = '''
 import pytest
 
-import sim.world
+import sim.world.stores
 
 
 @pytest.fixture(autouse=True)
 def record_stores(monkeypatch):
-    real = sim.world.world_store
+    real = sim.world.stores.world_store
 
     def recording(kind):
         with real(kind) as store:
@@ -38,7 +38,7 @@ def record_stores(monkeypatch):
             yield store
 
     import contextlib
-    monkeypatch.setattr(sim.world, "world_store", contextlib.contextmanager(recording))
+    monkeypatch.setattr(sim.world.stores, "world_store", contextlib.contextmanager(recording))
 '''
 
 PROBE = '''

@@ -28,9 +28,9 @@ from pytest_durable.core import (
     task_invariant_violations,
 )
 from pytest_durable.live import SCHEMA_VERSION, PostgresStore, SchemaError, open_store
-from pytest_durable.live.pgserver import PgServer
 from pytest_durable.live.postgres_store import WRITE_LOCK, escape_text, redact, unescape_text
 from pytest_durable.live.threaded import Threaded
+from pytest_durable.testing.pgserver import PgServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "hunter2-Secret"  # the test server trusts the socket, so any password is accepted and ignored

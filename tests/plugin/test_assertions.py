@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_durable.assertions import TreeShape, assert_at_most_once, assert_exactly_once
+from pytest_durable.testing.assertions import TreeShape, assert_at_most_once, assert_exactly_once
 from sim import Ledger
 
 
@@ -69,7 +69,7 @@ def test_a_repeat_names_who_made_each_entry_when_the_entries_know() -> None:
 def test_inside_a_world_each_effect_knows_its_promise_and_process_incarnation() -> None:
     """The side-effect bug's two charges were both made by the workflow body (``checkout``), on two
     incarnations; the fixed example's one charge by its leaf, ``checkout.1``."""
-    from pytest_durable.strategies import pinned_world
+    from pytest_durable.testing.strategies import pinned_world
     from sim.scenario import load_scenario
 
     examples = Path(__file__).resolve().parents[2] / "examples" / "side_effect_bug.py"

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from pytest_durable.live.pgserver import (
+from pytest_durable.testing.pgserver import (
     BIN_ENV,
     KNOWN_BIN_DIRS,
     SERVER_USER,
@@ -210,7 +210,7 @@ def test_an_interrupt_inside_the_with_block_still_stops_the_server() -> None:
 
 def test_a_server_whose_owner_is_killed_shuts_down() -> None:
     """SIGKILL of the process that started the server (no ``finally`` runs) still ends the server."""
-    script = ("import sys, time\nfrom pytest_durable.live.pgserver import start_server\n"
+    script = ("import sys, time\nfrom pytest_durable.testing.pgserver import start_server\n"
               "s = start_server()\nprint(s.pid, s.base, flush=True)\ntime.sleep(600)\n")
     owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert owner.stdout is not None
@@ -265,7 +265,7 @@ def test_the_fixture_fails_with_one_line_when_postgresql_is_missing(tmp_path: Pa
 
 
 def test_the_module_runs_as_a_command_and_stops_on_interrupt() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "pytest_durable.live.pgserver"], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "pytest_durable.testing.pgserver"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     dsn = proc.stdout.readline().strip()

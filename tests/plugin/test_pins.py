@@ -18,8 +18,8 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
-from pytest_durable import profiles
-from pytest_durable.strategies import World, pinned_world, worlds
+from pytest_durable.testing import profiles
+from pytest_durable.testing.strategies import World, pinned_world, worlds
 from sim import CrashAt, FaultPlan, RunResult, Scenario, run_world
 from sim.bench.crash_search import EXAMPLES, example_bugs
 from sim.scenario import load_scenario
@@ -29,8 +29,8 @@ SEARCH = '''
 import sys
 sys.path.insert(0, {examples!r})
 from hypothesis import HealthCheck, given, seed, settings
-from pytest_durable import profiles
-from pytest_durable.strategies import worlds
+from pytest_durable.testing import profiles
+from pytest_durable.testing.strategies import worlds
 import {module}
 
 SCENARIO = {module}.buggy()
@@ -48,7 +48,7 @@ def test_search(world):
 PINNED = '''
 import sys
 sys.path.insert(0, {examples!r})
-from pytest_durable.strategies import durable_example
+from pytest_durable.testing.strategies import durable_example
 import {module}
 
 SCENARIO = {module}.buggy()

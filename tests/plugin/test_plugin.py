@@ -436,7 +436,7 @@ def test_check_determinism_covers_worlds_drawn_by_hypothesis(project: pytest.Pyt
     choices; a workflow that reads ``random.random()`` then traces differently."""
     project.makepyfile(test_drawn='''
         from hypothesis import given, settings
-        from pytest_durable.strategies import worlds
+        from pytest_durable.testing.strategies import worlds
         from workflows import fan_out, waits_random
 
         @settings(max_examples=5, deadline=None, derandomize=True, database=None)
@@ -682,7 +682,7 @@ def test_durable_sim_is_safe_under_hypothesis_given(project: pytest.Pytester) ->
 def test_assertion_helpers_explain_a_mismatch(project: pytest.Pytester) -> None:
     project.makepyfile(test_asserts='''
         import pytest
-        from pytest_durable.assertions import (
+        from pytest_durable.testing.assertions import (
             assert_at_most_once, assert_replay_deterministic, assert_settled, assert_tree)
         from workflows import charge_in_body, fan_out, waits_random
 

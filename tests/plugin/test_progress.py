@@ -20,7 +20,7 @@ import termios
 
 import pytest
 
-from pytest_durable.progress import MIN_ROOM, TestProgress
+from pytest_durable.testing.progress import MIN_ROOM, TestProgress
 from sim.cli.sweep_progress import Progress
 
 pytest_plugins = ["pytester"]
@@ -47,9 +47,9 @@ async def fan_out(ctx: Context, n: int) -> list[int]:
 
 # Every world is drawn (the interval is 0), so what the line shows does not depend on the machine's speed.
 CONFTEST = '''
-import pytest_durable.progress
+import pytest_durable.testing.progress
 
-pytest_durable.progress.EVERY = 0.0
+pytest_durable.testing.progress.EVERY = 0.0
 '''
 
 # 30 worlds; every third one is told a wrong expected value and checked with check=False: it fails its

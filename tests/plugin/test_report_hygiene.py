@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from pytest_durable.harness import hide_ours
+from pytest_durable.testing.harness import hide_ours
 from sim import run_world
 from sim.reports import render
 from sim.reports.command import interpreter, python_m
@@ -61,7 +61,7 @@ async def charge_in_body(ctx: Context, n: int) -> int:
 FAILING = '''
 import pytest
 
-from pytest_durable.assertions import assert_settled, assert_tree
+from pytest_durable.testing.assertions import assert_settled, assert_tree
 from workflows import charge_in_body, fan_out
 
 
@@ -121,8 +121,9 @@ def test_a_failing_durable_tests_traceback_shows_the_users_frame_and_not_ours(pr
     at = {mark: next(i for i, text in enumerate(source, 1) if mark in text) for mark in "ABC"}
     for mark, line in at.items():
         assert f"test_failing.py:{line}" in out, (mark, out)
-    for ours in ("pytest_durable/harness.py", "pytest_durable/plugin.py", "pytest_durable/assertions.py",
-                 "sim/ledger.py", "def run(self", "def __getattr__", "def assert_tree"):
+    for ours in ("pytest_durable/testing/harness.py", "pytest_durable/testing/plugin/",
+                 "pytest_durable/testing/assertions.py",
+                 "sim/trace/ledger.py", "def run(self", "def __getattr__", "def assert_tree"):
         assert ours not in out, f"{ours} shows in the traceback:\n{out}"
     assert "execution trees differ (- actual, + expected):" in out  # the hidden frame's message stays
 
@@ -138,7 +139,7 @@ def test_an_error_of_ours_keeps_our_frame() -> None:
             return isinstance(self.error, kinds)
 
     from pytest_durable.core.errors import UsageError
-    from pytest_durable.harness import WorldFailed
+    from pytest_durable.testing.harness import WorldFailed
 
     assert hide_ours(Info(UsageError("durable_sim.run: bad id")))
     assert hide_ours(Info(WorldFailed.__new__(WorldFailed)))

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from pytest_durable import Context, function
-from pytest_durable.stateful import DurableMachine, machine_for
+from pytest_durable.testing.stateful import DurableMachine, machine_for
 from sim import PinnedDecisions, Scenario, run_world
 from sim.scenario import Action, load_scenario
 

@@ -26,8 +26,8 @@ from pytest_durable import (
     UsageError,
     function,
 )
-from pytest_durable.assertions import assert_tree
 from pytest_durable.core.codec import decode_call, decode_error
+from pytest_durable.testing.assertions import assert_tree
 from sim import FaultPlan, Scenario, run_world
 from sim.scenario import Action
 from tests.helpers.worlds import new_store, new_worker, recover, run_then_crash, run_to_end

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_durable import profiles
 from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord, PromiseState
-from pytest_durable.strategies import World, worlds
+from pytest_durable.testing import profiles
+from pytest_durable.testing.strategies import World, worlds
 from sim import RunResult, Scenario, SeededDecisions, run_world
 from sim.scenario import load_scenario
 from sim.search import HypothesisDecisions, opportunity_keys

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from pytest_durable import profiles
-from pytest_durable.strategies import World, durable_example, fault_plans, pinned_world, worlds
+from pytest_durable.testing import profiles
+from pytest_durable.testing.strategies import World, durable_example, fault_plans, pinned_world, worlds
 from sim import CrashAt, FaultConfig, FaultPlan, PinnedDecisions, Scenario, run_world
 from sim.scenario import load_scenario
 from sim.search import HypothesisDecisions, opportunity_keys, parse_choices, plan_of
@@ -123,8 +123,8 @@ def test_faults_are_aimed_at_named_opportunities_and_fire_there() -> None:
 def test_a_long_world_goes_on_from_a_seeded_stream_and_says_so(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_long=f'''
         from hypothesis import Phase, given, settings
-        from pytest_durable.strategies import worlds
-        from sim.scenario.target import load_scenario
+        from pytest_durable.testing.strategies import worlds
+        from sim.scenario import load_scenario
 
         FIXED = load_scenario({str(ROOT / "examples" / "side_effect_bug.py")!r} + ":fixed")
 
@@ -143,9 +143,9 @@ def test_a_long_world_goes_on_from_a_seeded_stream_and_says_so(pytester: pytest.
 def test_a_failure_is_reported_in_our_words_and_its_pinned_line_fails_identically(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_found=f'''
         from hypothesis import given, settings
-        from pytest_durable import profiles
-        from pytest_durable.strategies import worlds
-        from sim.scenario.target import load_scenario
+        from pytest_durable.testing import profiles
+        from pytest_durable.testing.strategies import worlds
+        from sim.scenario import load_scenario
 
         BUGGY = load_scenario({str(ROOT / "examples" / "side_effect_bug.py")!r} + ":buggy")
 
@@ -173,8 +173,8 @@ def test_a_failure_is_reported_in_our_words_and_its_pinned_line_fails_identicall
     assert pin is not None
 
     pytester.makepyfile(test_pinned=f'''
-        from pytest_durable.strategies import durable_example
-        from sim.scenario.target import load_scenario
+        from pytest_durable.testing.strategies import durable_example
+        from sim.scenario import load_scenario
 
         BUGGY = load_scenario({str(ROOT / "examples" / "side_effect_bug.py")!r} + ":buggy")
 
@@ -193,8 +193,8 @@ def test_a_failure_is_reported_in_our_words_and_its_pinned_line_fails_identicall
 def test_durable_example_on_a_given_test_runs_first_either_order(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_order=f'''
         from hypothesis import given, settings, Phase
-        from pytest_durable.strategies import durable_example, worlds
-        from sim.scenario.target import load_scenario
+        from pytest_durable.testing.strategies import durable_example, worlds
+        from sim.scenario import load_scenario
 
         BUGGY = load_scenario({str(ROOT / "examples" / "side_effect_bug.py")!r} + ":buggy")
         SEEN = []
@@ -299,7 +299,7 @@ def test_settings_profiles_turn_the_deadline_and_explain_phase_off() -> None:
 def test_the_dev_profile_stays_random_where_hypothesis_sees_a_ci_environment() -> None:
     code = (
         "from hypothesis import settings\n"
-        "from pytest_durable import profiles\n"
+        "from pytest_durable.testing import profiles\n"
         "profiles.register()\n"
         "dev = settings.get_profile(profiles.DEV)\n"
         "print(settings.default.derandomize, dev.derandomize, dev.database is None)\n"

@@ -8,8 +8,8 @@ import re
 
 from hypothesis import HealthCheck, given, settings
 
-from pytest_durable import profiles
-from pytest_durable.strategies import World, pinned_world, worlds
+from pytest_durable.testing import profiles
+from pytest_durable.testing.strategies import World, pinned_world, worlds
 from sim import Scenario
 from sim.faults import CrashAt
 from sim.search import plan_of

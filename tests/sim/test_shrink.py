@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 
-from pytest_durable import profiles
-from pytest_durable.strategies import World, pinned_world, worlds
+from pytest_durable.testing import profiles
+from pytest_durable.testing.strategies import World, pinned_world, worlds
 from sim import RunResult, Scenario, run_world
 from sim.bench.crash_search import bug_scenario
 from sim.faults import UnfiredPlanWarning
@@ -52,9 +52,9 @@ def test_hypothesis_prints_the_failing_world_as_its_faults(pytester: pytest.Pyte
     the faults those choices gave (a plan), not the fault rates it was drawn with."""
     pytester.makepyfile(test_found=f'''
         from hypothesis import given, settings
-        from pytest_durable import profiles
-        from pytest_durable.strategies import worlds
-        from sim.scenario.target import load_scenario
+        from pytest_durable.testing import profiles
+        from pytest_durable.testing.strategies import worlds
+        from sim.scenario import load_scenario
 
         BUGGY = load_scenario({str(ROOT / "examples" / "retry_bug.py")!r} + ":buggy")
 

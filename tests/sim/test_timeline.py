@@ -1,4 +1,4 @@
-"""The timeline page of one world (``sim.timeline``): rendered by real headless Chromium from
+"""The timeline page of one world (``sim.reports.timeline``): rendered by real headless Chromium from
 ``python -m sim run --html``, written by ``sim replay --html`` and the plugin's ``--durable-html``, and
 the renderer itself (lanes, bars, escaping) without a browser."""
 

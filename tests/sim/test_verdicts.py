@@ -1,7 +1,7 @@
 """True verdicts (issue 8, items 1-3, 5 and 7): a correct workflow whose outcome faults may rightly change
 passes every world, and a replay that contradicts the store's record fails one.
 
-Checks (3) and (4) judge a world by its own record (``sim.oracle``): recorded nondeterminism, timeouts
+Checks (3) and (4) judge a world by its own record (``sim.checks.oracle``): recorded nondeterminism, timeouts
 and leaves rejected by their retry policy may change a value between worlds; a replay that asks for
 other children than recorded, or computes another value from them, may not.
 """

@@ -23,13 +23,12 @@ import hypothesis.strategies as st
 from hypothesis import note
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from sim import PinnedDecisions, RunResult, Scenario, SeededDecisions, run_world
+from sim import Decisions, PinnedDecisions, RunResult, Scenario, SeededDecisions, run_world
 from sim.faults import CRASH_WHEN
-from sim.kernel.decisions import Decisions
 from sim.reports import render
 from sim.scenario import Action
 
-from .core.codec import decode_call
+from ..core.codec import decode_call
 
 STEPS = (0.01, 0.1, 1.0, 5.0)
 

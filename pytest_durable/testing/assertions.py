@@ -1,6 +1,6 @@
 """Assertions for durable workflows in simulated worlds (registered for pytest's assertion rewriting).
 
-    from pytest_durable.assertions import assert_exactly_once, assert_tree
+    from pytest_durable.testing import assert_exactly_once, assert_tree
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from .core.codec import decode_call
-from .core.records import PromiseRecord, PromiseState
-from .core.store import TAG_PARENT
-from .sdk import ATTEMPT
+from ..core.codec import decode_call
+from ..core.records import PromiseRecord, PromiseState
+from ..core.store import TAG_PARENT
+from ..sdk import ATTEMPT
 
 if TYPE_CHECKING:
     from sim import Ledger, RunResult

@@ -321,9 +321,9 @@ def _read(path: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pytest_durable.live.pgserver``: start a throwaway server, print its DSN, run until Ctrl-C."""
+    """``python -m pytest_durable.testing.pgserver``: start a throwaway server, print its DSN, run until Ctrl-C."""
     if argv:
-        print("usage: python -m pytest_durable.live.pgserver  (takes no arguments)", file=sys.stderr)
+        print("usage: python -m pytest_durable.testing.pgserver  (takes no arguments)", file=sys.stderr)
         return 2
     try:
         with start_server() as server:

@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from .core.codec import encode_call
-from .core.errors import UsageError
-from .core.ids import check_root_id
-from .sdk.function import DurableFunction
+from sim import FaultConfig, FaultPlan, RunResult, Scenario, SimConfig, run_world
+from sim.checks import determinism
+from sim.scenario import NOT_GIVEN, checked_outcomes
+from sim.search import DrawnWorld
+from sim.world import stores
 
-if TYPE_CHECKING:
-    from sim import RunResult, Scenario, SimConfig
-    from sim.search import World
+from ..core.codec import encode_call
+from ..core.errors import UsageError
+from ..core.ids import check_root_id
+from ..sdk.function import DurableFunction
 
 
 @attrs.define
@@ -41,11 +43,13 @@ class WorldSettings:
 def _outcomes(expected: Any, outcomes: Any, marked: Any) -> Any:
     """The outcomes a scenario of ``durable_sim`` gets: the call's, else the marker's unless the call
     gives ``expected``, else none."""
-    from sim.scenario import NOT_GIVEN
-
     if outcomes is not ...:
         return outcomes
     return marked if marked is not None and expected is ... else NOT_GIVEN
+
+
+class UnmarkedDurableSimWarning(UserWarning):
+    """A test used ``durable_sim`` without ``@pytest.mark.durable``: it ran one seeded world, not one per seed."""
 
 
 class WorldFailed(AssertionError):
@@ -62,8 +66,6 @@ def check_run_call(workflow: object, args: tuple[Any, ...], kwargs: dict[str, An
                    dependencies: object) -> None:
     """``durable_sim.run``'s arguments checked the way ``Worker.run`` checks its own, before a world
     runs: a durable function, a good root id, arguments that fit its parameters and can be stored."""
-    from sim import FaultConfig, FaultPlan
-
     __tracebackhide__ = True
     where = "durable_sim.run"
     if not isinstance(workflow, DurableFunction):
@@ -80,8 +82,8 @@ def check_run_call(workflow: object, args: tuple[Any, ...], kwargs: dict[str, An
         raise UsageError(f"{where}: workers= must be a whole number >= 1, got {workers!r}")
     if not isinstance(check, bool):
         raise UsageError(f"{where}: check= must be True or False, got {check!r}")
-    if world is not None and not isinstance(world, _world_class()):
-        raise UsageError(f"{where}: world= must be a World from pytest_durable.strategies (worlds() or "
+    if world is not None and not isinstance(world, DrawnWorld):
+        raise UsageError(f"{where}: world= must be a World from pytest_durable.testing.strategies (worlds() or "
                          f"pinned_world()), got {world!r}")
     if dependencies is not None and not isinstance(dependencies, Mapping):
         raise UsageError(f"{where}: dependencies= must map names to factories, got {dependencies!r}")
@@ -97,17 +99,20 @@ def check_run_call(workflow: object, args: tuple[Any, ...], kwargs: dict[str, An
             raise UsageError(f"{where}(plan=...): {exc}") from None
 
 
-def _world_class() -> type:
-    from sim.search import World
-
-    return World
+def check_outcomes_call(expected: Any, outcomes: Any) -> None:
+    """``durable_sim.run``'s ``outcomes=``, when given: readable, and not given with ``expected=``."""
+    __tracebackhide__ = True
+    if outcomes is ...:
+        return
+    if expected is not ...:
+        raise UsageError("durable_sim.run: give expected= (the one value the root must return) or outcomes= "
+                         "(the outcomes it may reach), not both")
+    checked_outcomes(outcomes, "durable_sim.run")
 
 
 def hide_ours(excinfo: Any) -> bool:
     """For ``__tracebackhide__``: pytest leaves out this frame when the error is the user's to read (a
     failed world, a misuse), so the traceback ends at the test's own line; an error of ours keeps it."""
-    from .core.errors import UsageError
-
     return bool(excinfo.errisinstance((WorldFailed, UsageError)))
 
 
@@ -137,7 +142,7 @@ class DurableSim:
         self._test_module = test_module
         self.results: list[RunResult] = []
         self._again: list[tuple[RunResult, Callable[[], RunResult]]] = []
-        self._worlds: list[tuple[RunResult, World]] = []
+        self._worlds: list[tuple[RunResult, DrawnWorld]] = []
         self._scenarios: list[tuple[RunResult, Scenario]] = []
 
     @property
@@ -155,9 +160,6 @@ class DurableSim:
                  dependencies: Mapping[str, Callable[[], object]] | None = None, outcomes: Any = ...,
                  **kwargs: Any) -> Scenario:
         """The scenario ``run`` would run, for inspection or for ``sim.run_world``."""
-        from sim import Scenario
-        from sim.scenario import NOT_GIVEN
-
         settings = self._settings()
         known = discover_functions(workflow.__module__, self._test_module)
         all_functions = {fn.name: fn for fn in [*known, *functions]}
@@ -174,7 +176,7 @@ class DurableSim:
 
     def run(self, workflow: DurableFunction[..., Any], /, *args: Any, id: str = "root",
             functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., faults: str | None = None,
-            plan: str | None = None, workers: int | None = None, check: bool = True, world: World | None = None,
+            plan: str | None = None, workers: int | None = None, check: bool = True, world: DrawnWorld | None = None,
             dependencies: Mapping[str, Callable[[], object]] | None = None, outcomes: Any = ...,
             **kwargs: Any) -> RunResult:
         """Run ``workflow(*args, **kwargs)`` as root ``id`` in one world and return its ``RunResult``.
@@ -182,26 +184,38 @@ class DurableSim:
         Durable functions defined in the workflow's module and the test's module are registered on
         every worker; pass others in ``functions``. With ``check`` (the default) a world that breaks
         a check raises ``WorldFailed``; the test's report then shows the world. ``world`` (from
-        ``pytest_durable.strategies``) runs it in that world: its faults and choices, not the seed's.
+        ``pytest_durable.testing.strategies``) runs it in that world: its faults and choices, not the seed's.
         ``dependencies`` maps a name to a factory of what bodies read as ``pytest_durable.dependency(name)``
         (``Scenario(dependencies=...)``: called once per process incarnation, e.g. a fake client).
         ``outcomes`` names the root's acceptable outcomes (``Scenario(outcomes=...)``: several values or a
         predicate), where ``expected`` demands one value; the marker's ``outcomes=`` applies otherwise.
         """
         __tracebackhide__ = hide_ours
-        from sim import FaultConfig, FaultPlan, SimConfig, run_world
-        from sim.checks import determinism
-        from sim.world import world_store
-
         check_run_call(workflow, args, kwargs, id=id, functions=functions, faults=faults, plan=plan, workers=workers,
                        check=check, world=world, dependencies=dependencies)
-        if outcomes is not ...:
-            from sim.scenario import checked_outcomes
+        check_outcomes_call(expected, outcomes)
+        settings = self._settings_for_call(faults=faults, plan=plan, workers=workers)
+        scenario = self.scenario(workflow, *args, id=id, functions=functions, expected=expected,
+                                 workers=settings.workers, dependencies=dependencies, outcomes=outcomes, **kwargs)
+        again = self._runner(scenario, settings, world, plan_given=plan is not None)
+        result = again()
+        if settings.check_determinism:
+            # a world Hypothesis drew has used up its choices: replay them pinned
+            result = determinism(result, again(world.replica() if world is not None and world.drawn is not None
+                                               else world))
+        self._again.append((result, again))
+        self.results.append(result)
+        self._scenarios.append((result, scenario))
+        if world is not None:
+            self._worlds.append((result, world))
+        if check and not result.ok:
+            raise WorldFailed(result)
+        return result
 
-            if expected is not ...:
-                raise UsageError("durable_sim.run: give expected= (the one value the root must return) or outcomes= "
-                                 "(the outcomes it may reach), not both")
-            checked_outcomes(outcomes, "durable_sim.run")
+    def _settings_for_call(self, *, faults: str | None, plan: str | None, workers: int | None) -> WorldSettings:
+        """The test's world settings with what the call overrides, then as ``pytest_durable_configure_world``
+        leaves them."""
+        __tracebackhide__ = hide_ours
         settings = self._settings()
         if faults is not None:
             settings = attrs.evolve(settings, faults=faults)
@@ -211,8 +225,14 @@ class DurableSim:
             settings = attrs.evolve(settings, workers=workers)
         if self._hooks is not None:
             self._hooks.pytest_durable_configure_world(item=self._item, world=settings)
-        scenario = self.scenario(workflow, *args, id=id, functions=functions, expected=expected,
-                                 workers=settings.workers, dependencies=dependencies, outcomes=outcomes, **kwargs)
+        return settings
+
+    def _runner(self, scenario: Scenario, settings: WorldSettings, world: DrawnWorld | None, *,
+                plan_given: bool) -> Callable[..., RunResult]:
+        """A function that runs the world: in ``world`` if given one (a world brings its own plan and
+        choices), else with the seed, faults and plan of ``settings`` (the hooks' fault points added);
+        each time over a fresh store of its kind, with the hooks seeing every event."""
+        __tracebackhide__ = hide_ours
         observers: list[Any] = []
         if self._hooks is not None:
             extra = self._hooks.pytest_durable_fault_points(item=self._item, scenario=scenario)
@@ -225,39 +245,24 @@ class DurableSim:
         fault_plan = FaultPlan.parse(settings.plan)
         if world is None:  # a world brings its own plan
             fault_plan.check_processes([name for name, _ in scenario.process_names()], where=(
-                "durable_sim.run(plan=...)" if plan is not None else "@pytest.mark.durable(plan=...)"))
+                "durable_sim.run(plan=...)" if plan_given else "@pytest.mark.durable(plan=...)"))
 
-        def again() -> RunResult:
-            with world_store(settings.store) as store:
-                if world is not None:
-                    return world.run(scenario, config=config, observers=observers, store=store)
+        def again(in_world: DrawnWorld | None = world) -> RunResult:
+            with stores.world_store(settings.store) as store:  # looked up per world: a test may replace it
+                if in_world is not None:
+                    return in_world.run(scenario, config=config, observers=observers, store=store)
                 return run_world(scenario, seed=settings.seed, faults=fault_config, plan=fault_plan, config=config,
                                  observers=observers, store=store)
 
-        result = again()
-        if settings.check_determinism:
-            if world is not None and world.drawn is not None:  # its choices are used up: replay them pinned
-                replica = world.replica()
-                with world_store(settings.store) as store:
-                    result = determinism(result, replica.run(scenario, config=config, observers=observers, store=store))
-            else:
-                result = determinism(result, again())
-        self._again.append((result, again))
-        self.results.append(result)
-        self._scenarios.append((result, scenario))
-        if world is not None:
-            self._worlds.append((result, world))
-        if check and not result.ok:
-            raise WorldFailed(result)
-        return result
+        return again
 
     @property
     def seeded_runs(self) -> int:
         """How many ``run`` calls ran in the test's seeded world (no ``world=`` given)."""
         return len(self.results) - len(self._worlds)
 
-    def world_of(self, result: RunResult) -> World | None:
-        """The ``World`` ``result`` ran in, if ``run`` was given one."""
+    def world_of(self, result: RunResult) -> DrawnWorld | None:
+        """The ``DrawnWorld`` ``result`` ran in, if ``run`` was given one."""
         return next((w for produced, w in self._worlds if produced is result), None)
 
     def scenario_of(self, result: RunResult) -> Scenario | None:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import hypothesis
 
-from sim.search import World, pinned_world
+from sim.search import DrawnWorld, pinned_world
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -23,21 +23,21 @@ EXAMPLES_ATTR = "_durable_examples"
 
 def durable_example(*, plan: str = "", faults: str = "none", choices: str = "", quiesce_after: float = 120.0,
                     argname: str = "world") -> Callable[[F], F]:
-    """Run the test with the pinned world ``plan``/``faults``/``choices`` (as ``World.pinned()``
+    """Run the test with the pinned world ``plan``/``faults``/``choices`` (as ``DrawnWorld.pinned()``
     prints it) passed as ``argname``. Text that cannot be read fails here, at import, naming the part."""
     world = pinned_world(plan=plan, faults=faults, choices=choices, quiesce_after=quiesce_after)
 
     def decorate(test: F) -> F:
         if hasattr(test, "hypothesis"):  # @given is already applied: an explicit example
             return hypothesis.example(**{argname: world})(test)
-        examples: list[tuple[str, World]] = [*getattr(test, EXAMPLES_ATTR, []), (argname, world)]
+        examples: list[tuple[str, DrawnWorld]] = [*getattr(test, EXAMPLES_ATTR, []), (argname, world)]
         setattr(test, EXAMPLES_ATTR, examples)
         return test
 
     return decorate
 
 
-def pinned_examples(test: Any) -> list[tuple[str, World]]:
+def pinned_examples(test: Any) -> list[tuple[str, DrawnWorld]]:
     """The pinned worlds of ``test`` (a plain function, or the function under ``@given``)."""
     inner = getattr(getattr(test, "hypothesis", None), "inner_test", test)
     return list(getattr(inner, EXAMPLES_ATTR, []))

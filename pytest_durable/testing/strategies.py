@@ -2,7 +2,7 @@
 failing world shrinks to its fewest, earliest faults and a straight schedule.
 
     from hypothesis import given
-    from pytest_durable.strategies import worlds
+    from pytest_durable.testing import worlds
 
     @given(world=worlds(faults="crash"))
     def test_checkout(world):
@@ -16,8 +16,11 @@ without Hypothesis. The engine is ``sim.search``; this module is its public face
 
 from __future__ import annotations
 
-from sim.search import HypothesisDecisions, World, fault_plans, pinned_world, worlds
+from sim.search import DrawnWorld, HypothesisDecisions, fault_plans, pinned_world, worlds
 
 from .regression import durable_example
 
-__all__ = ["HypothesisDecisions", "World", "durable_example", "fault_plans", "pinned_world", "worlds"]
+#: The old name of ``DrawnWorld``, kept for one release (it collided with the simulator's running world).
+World = DrawnWorld
+
+__all__ = ["DrawnWorld", "HypothesisDecisions", "World", "durable_example", "fault_plans", "pinned_world", "worlds"]
