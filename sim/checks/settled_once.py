@@ -44,8 +44,8 @@ class SettledOnce:
                     record.id,
                 )
 
-    def stepped(self) -> None:
-        """Nothing to do between steps: every settlement passes through an answer."""
+    #: Nothing to do between steps: every settlement passes through an answer.
+    stepped = None
 
     def final_scan(self, store: InspectableStore, time: float) -> None:
         """Check (1) once more over every record, for changes no answer showed (outside the run)."""

@@ -16,7 +16,7 @@ import trio
 
 from pytest_durable.sdk import current_promise
 
-from ..trace import current_process
+from ..trace import PROCESS
 from .injector import Injector
 
 #: Set in a task while it waits on a request (or carries a duplicate): its awaits there are the
@@ -58,7 +58,7 @@ class AwaitCrashes(trio.abc.Instrument):
         promise = context.get(current_promise, None)
         if promise is None or context.get(in_request, False):
             return
-        name, _, incarnation = current_process(context).rpartition("#")
+        name, _, incarnation = context.get(PROCESS, "").rpartition("#")
         process = self.processes.get(name)
         if process is None or not process.alive or str(process.incarnation) != incarnation:
             return

@@ -4,6 +4,7 @@ bodies made on the outside world, and how two traces differ."""
 from .diff import decodings, digest, event_text, first_difference
 from .events import Event, Trace
 from .ledger import (
+    PROCESS,
     Entry,
     Ledger,
     at_most_once,
@@ -16,6 +17,6 @@ from .ledger import (
 )
 
 __all__ = [
-    "Entry", "Event", "Ledger", "Trace", "at_most_once", "current_process", "decodings", "digest", "event_text",
-    "exactly_once", "first_difference", "ledger", "recording_into", "set_current", "set_process",
+    "PROCESS", "Entry", "Event", "Ledger", "Trace", "at_most_once", "current_process", "decodings", "digest",
+    "event_text", "exactly_once", "first_difference", "ledger", "recording_into", "set_current", "set_process",
 ]

@@ -8,7 +8,7 @@ exactly once however often the leaf was retried or re-run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -55,7 +55,7 @@ class Ledger:
         if by is None:
             by = current_promise_id() or ""
         time = self._now() if self._now is not None else 0.0
-        self.entries.append(Entry(key, by, time, _process.get()))
+        self.entries.append(Entry(key, by, time, PROCESS.get()))
         return True
 
     def made(self, key: str) -> list[Entry]:
@@ -107,7 +107,8 @@ class Ledger:
 
 
 _current: ContextVar[Ledger | None] = ContextVar("sim_ledger", default=None)
-_process: ContextVar[str] = ContextVar("sim_ledger_process", default="")
+#: The process incarnation (``w1#2``) a trio task runs as; the tasks a worker spawns inherit it.
+PROCESS: ContextVar[str] = ContextVar("sim_ledger_process", default="")
 
 
 def ledger() -> Ledger:
@@ -134,13 +135,12 @@ def recording_into(value: Ledger) -> Iterator[None]:
 
 def set_process(name: str) -> None:
     """Name the process incarnation (``w1#2``) that the current trio task and its children run as."""
-    _process.set(name)
+    PROCESS.set(name)
 
 
-def current_process(context: Mapping[ContextVar[Any], Any] | None = None) -> str:
-    """The process incarnation (``w1#2``) the current trio task runs as, or that of the task whose
-    ``context`` is given; ``""`` outside a process."""
-    return _process.get() if context is None else context.get(_process, "")
+def current_process() -> str:
+    """The process incarnation (``w1#2``) the current trio task runs as; ``""`` outside a process."""
+    return PROCESS.get()
 
 
 def exactly_once(prefix: str, *, keys: Iterable[str] | None = None,

@@ -8,7 +8,7 @@ watch a world step by step: settled-once and the task invariants).
 from __future__ import annotations
 
 import math
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 import trio
@@ -23,11 +23,14 @@ from ..trace import Trace, digest
 
 
 class Observer(Protocol):
-    """What watches the server: each answer it gives (with who asked), and each step after it is applied."""
+    """What watches the server: each answer it gives (with who asked), and each step after it is applied.
+    A watcher that needs only one of the two leaves the other ``None``."""
 
-    def answered(self, result: object, process: str, incarnation: int) -> None: ...
+    @property
+    def answered(self) -> Callable[[object, str, int], None] | None: ...
 
-    def stepped(self) -> None: ...
+    @property
+    def stepped(self) -> Callable[[], None] | None: ...
 
 
 def run_now(coro: Coroutine[Any, Any, Any]) -> Any:
@@ -49,7 +52,9 @@ class SimServer:
     def __init__(self, store: InspectableStore, trace: Trace, observers: Sequence[Observer] = ()) -> None:
         self.store = store
         self.trace = trace
-        self.observers = tuple(observers)
+        #: The observers' callbacks, gathered once: a request calls only those that want it.
+        self._on_answer = tuple(o.answered for o in observers if o.answered is not None)
+        self._on_step = tuple(o.stepped for o in observers if o.stepped is not None)
         self.down_until = -math.inf
         #: Set by a server restart: the server dies during its next request, then is down this long.
         self.dying: float | None = None
@@ -82,14 +87,14 @@ class SimServer:
         if method == "create_promise":
             detail += f" param {digest(args[1])}"
         self.trace.add(trio.current_time(), process, incarnation, "apply", id, detail)
-        for observer in self.observers:
-            observer.answered(result, process, incarnation)
+        for answered in self._on_answer:
+            answered(result, process, incarnation)
         self._stepped()
         return True, result
 
     def _stepped(self) -> None:
-        for observer in self.observers:
-            observer.stepped()
+        for stepped in self._on_step:
+            stepped()
 
     def _die(self, process: str, incarnation: int, op: str, id: str, method: str, args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> None:
