@@ -4,8 +4,9 @@ module itself, so both names are one module object.
 
 A finder on ``sys.meta_path`` rather than a shim file per old path: the top of the package keeps only
 the runtime, and the table below is the whole list. Importing this module imports no pytest or
-hypothesis; an old path imports its new module only when it is imported. ``python -m`` runs a file,
-which an alias has not got: ``python -m pytest_durable.testing.pgserver`` replaces the old command.
+hypothesis; an old path imports its new module only when it is imported. ``python -m`` of an old path
+runs the new module's code as ``__main__``, after one line on stderr naming the new path
+(``python -m pytest_durable.live.pgserver`` still starts a server).
 
 One old path is a stand-in instead: ``pytest_durable.plugin``. pytest registers a plugin module under
 the name it loaded it by, and refuses one module under two names, so ``-p pytest_durable.plugin`` (a
@@ -19,6 +20,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 import types
 import warnings
@@ -63,6 +65,17 @@ class MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module = importlib.import_module(new)
         spec.loader_state = module.__spec__  # the import system sets ``module.__spec__ = spec`` next
         return module
+
+    def get_code(self, fullname: str) -> types.CodeType | None:
+        """``python -m`` of an old path (``runpy`` asks for code, not a module): the new module's code,
+        which runs as ``__main__``; the notice goes to stderr, where a command-line user sees it."""
+        new = MOVED[fullname]
+        print(f"python -m {fullname}: moved to {new}; running that (the old path is an alias, kept for one "
+              "release)", file=sys.stderr)
+        spec = importlib.util.find_spec(new)
+        get_code = getattr(spec.loader, "get_code", None) if spec is not None else None
+        code: types.CodeType | None = get_code(new) if get_code is not None else None
+        return code
 
     def exec_module(self, module: types.ModuleType) -> None:
         """Nothing to run (the new module ran when imported); give it back its own spec, which names it."""

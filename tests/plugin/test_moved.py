@@ -64,6 +64,19 @@ def test_every_old_path_is_its_new_module_and_warns_once_naming_it() -> None:
         assert filename == "<string>", f"{old}: the warning names {filename}, not the line that imported it"
 
 
+def test_python_dash_m_with_an_old_path_runs_the_new_module_and_says_so() -> None:
+    """``python -m pytest_durable.live.pgserver`` (the 0.1 by-hand command) runs the new module as
+    ``__main__``: given an argument, its own usage line and exit 2, after one line naming the new path."""
+    done = subprocess.run([sys.executable, "-m", "pytest_durable.live.pgserver", "extra"], capture_output=True,
+                          text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "python -m pytest_durable.live.pgserver: moved to pytest_durable.testing.pgserver; running that (the old "
+        "path is an alias, kept for one release)",
+        "usage: python -m pytest_durable.testing.pgserver  (takes no arguments)",
+    ]
+
+
 def test_the_old_paths_are_the_modules_that_moved() -> None:
     """Each old path names a module that exists at its new path and no longer at its old one."""
     for old, new in MOVED.items():
