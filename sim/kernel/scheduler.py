@@ -4,7 +4,7 @@ trio shuffles each batch of runnable tasks with a module-level ``random.Random``
 ``_ALLOW_DETERMINISTIC_SCHEDULING`` flag is set (trio's own Hypothesis hook) it first sorts the batch
 by task creation order, then calls ``_r.shuffle``. We set the flag and put in an ``_r`` whose shuffle
 draws from ``Decisions``, for the length of one world, and restore both afterwards, even on error.
-``tests/test_scheduler_hook.py`` pins this against the installed trio so an upgrade that moves the
+``tests/sim/test_scheduler_hook.py`` pins this against the installed trio so an upgrade that moves the
 hook fails loudly.
 """
 
@@ -52,7 +52,7 @@ def deterministic_scheduling(decisions: Decisions) -> Iterator[None]:
     """Within the block, every trio run schedules each batch in the order ``decisions`` picks."""
     if not hook_is_present():
         raise RuntimeError(
-            "the installed trio no longer exposes the scheduling hook sim/scheduler.py relies on "
+            "the installed trio no longer exposes the scheduling hook sim/kernel/scheduler.py relies on "
             f"(trio {trio_version()}); pin trio to a version the simulator supports"
         )
     saved_flag = _trio_run._ALLOW_DETERMINISTIC_SCHEDULING

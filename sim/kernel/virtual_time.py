@@ -19,8 +19,8 @@ A world has about a hundred distinct instants, and a pass costs a poll of the OS
 
 Both use trio internals (``GLOBAL_RUN_CONTEXT.runner.deadlines``, a task's ``_cancel_status``,
 ``MockClock._virtual_base``, ``Runner.waiting_for_idle``),
-as ``sim.scheduler`` does; ``internals_present`` says whether the installed trio has them (else the
-public forms are used) and ``tests/test_world_throughput.py`` pins them.
+as ``sim.kernel.scheduler`` does; ``internals_present`` says whether the installed trio has them (else the
+public forms are used) and ``tests/sim/test_world_throughput.py`` pins them.
 """
 
 from __future__ import annotations

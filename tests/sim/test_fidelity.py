@@ -151,7 +151,7 @@ def test_check_hash_seed_catches_a_set_of_strings_iterated_to_decide_children() 
     assert checked.returncode == 1, checked.stdout + checked.stderr
     assert "seed 0: FAILED hash-seed: seed 0 traced" in checked.stdout
     assert "under PYTHONHASHSEED=1: it depends on the hash order of strings" in checked.stdout
-    python = interpreter(cwd=str(ROOT))  # the interpreter that ran the sweep (sim.command)
+    python = interpreter(cwd=str(ROOT))  # the interpreter that ran the sweep (sim.reports.command)
     assert f"reproduce: PYTHONHASHSEED=1 {python} -m sim run tests.helpers.fidelity_scenarios:set_order --seed 0" in (
         checked.stdout)
 

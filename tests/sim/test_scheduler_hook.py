@@ -1,4 +1,4 @@
-"""sim/scheduler.py swaps trio's batch shuffler for one that draws from Decisions. These tests pin the
+"""sim/kernel/scheduler.py swaps trio's batch shuffler for one that draws from Decisions. These tests pin the
 hook against the installed trio, so an upgrade that moves it fails here, loudly."""
 
 from __future__ import annotations

@@ -385,7 +385,7 @@ def test_the_printed_reproduce_line_reproduces_the_failure() -> None:
     line = next((x for x in sweep.stdout.splitlines() if x.strip().startswith("reproduce: ")), None)
     assert line is not None, sweep.stdout
     command = line.strip().removeprefix("reproduce: ")
-    python = re.escape(interpreter(cwd=str(ROOT)))  # the interpreter that ran the sweep (sim.command)
+    python = re.escape(interpreter(cwd=str(ROOT)))  # the interpreter that ran the sweep (sim.reports.command)
     match = re.fullmatch(python + r" -m sim run examples/side_effect_bug\.py:buggy --seed (\d+) --faults \S+", command)
     assert match is not None, command
     seed = match.group(1)
