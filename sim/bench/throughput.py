@@ -7,7 +7,10 @@ trio's own MockClock whose tasks do nothing but sleep, with as many tasks and ta
 had, timed in the same run. In the first (the issue's yardstick) the sleepers wake together, a dozen
 instants in all; in the second they wake at as many distinct instants as the world's tasks ran at, and
 trio pays for each instant (a jump of the clock, a pass of its run loop). The ratio world/floor says
-how much a world costs beyond trio's own scheduling of its steps. Then Hypothesis crash search:
+how much a world costs beyond trio's own scheduling of its steps. Then the cost of each promise in
+shapes teams run (``shapes``: the fan-out, a batch of 304 promises, a saga with retries): worlds per
+second, task steps per promise, requests per world and how many of them were idle polls (a worker's
+dispatch that found nothing, the client's poll of a root still pending). Then Hypothesis crash search:
 examples per second on each bug of ``examples/``.
 """
 
@@ -26,7 +29,9 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from ..runner import run_world
 from ..scenario import Scenario, load_scenario
 from ..search import DrawnWorld, worlds
+from ..world import RunResult
 from .crash_search import EXAMPLES, example_bugs
+from .shapes import batch_scenario, saga_scenario
 
 FAULT_SETS = ("none", "crash,drop,reject", "all")
 
@@ -131,6 +136,61 @@ def floor_seconds(shape: Shape, worlds: int, *, same_instants: bool = False) -> 
     return time.perf_counter() - start
 
 
+@attrs.frozen
+class Cost:
+    """What a world of one shape cost, on average over a sweep: worlds per second, promises, task
+    steps, requests sent (every attempt) and the idle ones among them."""
+
+    worlds_per_second: float
+    promises: float
+    steps: float
+    requests: float
+    idle: float
+
+    @property
+    def steps_per_promise(self) -> float:
+        return self.steps / self.promises
+
+
+def idle_polls(result: RunResult) -> tuple[int, int]:
+    """Requests a world sent, and how many of them were idle polls: a dispatch that found no task, or
+    the client's read of a root still pending."""
+    requests = sum(1 for event in result.trace if event.kind == "send")
+    idle = sum(1 for event in result.trace if event.kind == "apply" and (
+        event.detail == "dispatch -> 0 records" or (event.process == "client" and event.detail == "get -> pending")))
+    return requests, idle
+
+
+def cost(scenario: Scenario, faults: str, seeds: range) -> Cost:
+    """Time a sweep of ``scenario`` (failing worlds stop the benchmark), then count each world's work."""
+    seconds = sweep_seconds(scenario, faults, seeds)
+    promises = steps = requests = idle = 0
+    for s in seeds:
+        counter = StepCounter()
+        result = run_world(scenario, seed=s, faults=faults, instruments=[counter])
+        sent, polls = idle_polls(result)
+        promises, steps, requests, idle = promises + len(result.promises), steps + counter.steps, \
+            requests + sent, idle + polls
+    n = len(seeds)
+    return Cost(n / seconds, promises / n, steps / n, requests / n, idle / n)
+
+
+def print_costs(seeds: int) -> None:
+    """The shapes table: per shape and fault set, what a world and each of its promises cost."""
+    shapes = (("fan-out of 3", load_scenario(f"{EXAMPLES / 'fan_out_fan_in.py'}:scenario")),
+              ("batch", batch_scenario()), ("saga", saga_scenario()))
+    print(f"shapes ({seeds} seeds each): what a world and each of its promises cost")
+    print(f"{'shape':<13} {'faults':<18} {'worlds/s':>9} {'promises':>8} {'steps':>8} {'steps/promise':>13} "
+          f"{'requests':>8} {'idle polls':>10}")
+    for name, scenario in shapes:
+        for faults in FAULT_SETS:
+            c = cost(scenario, faults, range(seeds))
+            print(f"{name:<13} {faults:<18} {c.worlds_per_second:>9.1f} {c.promises:>8.1f} {c.steps:>8.1f} "
+                  f"{c.steps_per_promise:>13.2f} {c.requests:>8.1f} {c.idle:>10.1f}")
+    print("batch: 3 partitions, each 20 record workflows 4 at a time (fetch, a drawn sleep, store), every workflow "
+          "a task of its own; saga: flight, hotel, charge with retries, compensated when a step's retries run out")
+
+
 def search_rate(scenario: Scenario, examples: int) -> tuple[float, int]:
     """Examples per second of Hypothesis's crash search (generation only, failures included), and
     how many examples ran."""
@@ -149,7 +209,8 @@ def search_rate(scenario: Scenario, examples: int) -> tuple[float, int]:
     return len(ran) / (time.perf_counter() - start), len(ran)
 
 
-def main(*, seeds: int = 200, repeat: int = 3, examples: int = 100, bugs: Sequence[str] | None = None) -> int:
+def main(*, seeds: int = 200, repeat: int = 3, examples: int = 100, bugs: Sequence[str] | None = None,
+         shape_seeds: int = 20) -> int:
     scenario = load_scenario(f"{EXAMPLES / 'fan_out_fan_in.py'}:scenario")
     window = range(seeds)
     print(f"throughput: the fan-out of 3 (examples/fan_out_fan_in.py:scenario), {seeds} seeds, best of {repeat}")
@@ -167,6 +228,7 @@ def main(*, seeds: int = 200, repeat: int = 3, examples: int = 100, bugs: Sequen
     print("floor: an empty trio run (trio's MockClock) with the world's tasks and task steps, each step a sleep; "
           "together: the sleepers wake at the same instants; instants: at as many distinct instants as the "
           "world's tasks ran at. ratio: a world's wall time over the floor's (1.0 = only trio's own cost)")
+    print_costs(shape_seeds)
     print(f"crash search (Hypothesis, faults 'crash', {examples} examples, generation only):")
     rates = []
     for bug in example_bugs() if bugs is None else bugs:

@@ -15,7 +15,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "throughput":
         from ..bench.throughput import main as throughput_main
 
-        return throughput_main(seeds=args.seeds, repeat=args.repeat, examples=args.examples)
+        return throughput_main(seeds=args.seeds, repeat=args.repeat, examples=args.examples,
+                               shape_seeds=args.shape_seeds)
     if args.what == "live":
         from ..bench.live_workers import main as live_main
 

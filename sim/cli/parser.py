@@ -72,6 +72,8 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
     bench.add_argument("what", nargs="?", choices=["scale", "search", "live", "throughput"], default="scale",
                        help="default scale")
     bench.add_argument("--seeds", type=int, default=200, help="throughput: worlds per fault set (default 200)")
+    bench.add_argument("--shape-seeds", type=int, default=20,
+                       help="throughput: worlds per fault set of each shape (fan-out, batch, saga; default 20)")
     bench.add_argument("--examples", type=int, default=100,
                        help="throughput: crash-search examples per bug of examples/ (default 100)")
     bench.add_argument("--sizes", default="100,1000,10000,50000",

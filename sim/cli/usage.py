@@ -54,7 +54,8 @@ def _check_bench(args: argparse.Namespace) -> None:
         if args.repeat < 1:
             raise UsageError(f"--repeat must be >= 1 (runs per size; the best is reported), got {args.repeat}")
     if args.what == "throughput":
-        for flag, value in (("--seeds", args.seeds), ("--repeat", args.repeat), ("--examples", args.examples)):
+        for flag, value in (("--seeds", args.seeds), ("--repeat", args.repeat), ("--examples", args.examples),
+                            ("--shape-seeds", args.shape_seeds)):
             if value < 1:
                 raise UsageError(f"{flag} must be >= 1, got {value}")
     if args.what in ("search", "live") and args.runs < 1:

@@ -217,6 +217,8 @@ def test_out_makes_its_folder(tmp_path: Path) -> None:
     (["search", "--limit", "0"], "--limit must be >= 1"),
     (["search", "--runs", "0"], "--runs must be >= 1"),
     (["live", "--runs", "0"], "--runs must be >= 1"),
+    (["throughput", "--shape-seeds", "0"], "--shape-seeds must be >= 1, got 0"),
+    (["throughput", "--seeds", "0"], "--seeds must be >= 1, got 0"),
 ])
 def test_a_bad_bench_option(args: list[str], said: str) -> None:
     one_clear_line(sim("bench", *args), "bench", said)

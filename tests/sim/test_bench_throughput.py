@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.bench.throughput import FAULT_SETS, Shape, StepCounter, floor_world, shape
+from sim.bench.throughput import FAULT_SETS, Shape, StepCounter, floor_world, idle_polls, shape
 from sim.runner import run_world
 from sim.scenario import load_scenario
 
@@ -13,7 +13,7 @@ from sim.scenario import load_scenario
 def test_the_throughput_benchmark_prints_each_fault_set_beside_the_floor(capsys: pytest.CaptureFixture[str]) -> None:
     from sim.cli import main
 
-    assert main(["bench", "throughput", "--seeds", "3", "--repeat", "1", "--examples", "5"]) == 0
+    assert main(["bench", "throughput", "--seeds", "3", "--repeat", "1", "--examples", "5", "--shape-seeds", "2"]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split()[:1] and
             line.split()[0] in FAULT_SETS}
@@ -24,6 +24,26 @@ def test_the_throughput_benchmark_prints_each_fault_set_beside_the_floor(capsys:
         assert apart > 0 and apart_ratio == pytest.approx(apart / worlds, rel=0.02)
         assert tasks >= 3 and steps > tasks and 1 <= instants <= steps and events > 0
     assert "examples/s" in out and "side_effect_bug.py:buggy" in out
+    names = ("fan-out of 3 ", "batch ", "saga ")
+    shapes = [line.rsplit(None, 7) for line in out.splitlines() if line.startswith(names)]
+    assert [(row[0].strip(), row[1]) for row in shapes] == [
+        (name, faults) for name in ("fan-out of 3", "batch", "saga") for faults in FAULT_SETS], out
+    for _, _, worlds, promises, steps, per_promise, requests, idle in shapes:
+        assert float(worlds) > 0 and float(promises) >= 4 and float(steps) > float(promises)
+        assert float(per_promise) == pytest.approx(float(steps) / float(promises), abs=0.01)
+        assert 0 <= float(idle) < float(requests)
+    batch = {row[1]: float(row[3]) for row in shapes if row[0].strip() == "batch"}
+    assert batch["none"] == 304  # 3 partitions of 20 records, each record 5 promises, and the root
+
+
+def test_idle_polls_are_the_dispatches_that_found_nothing_and_the_reads_of_a_pending_root() -> None:
+    result = run_world(load_scenario("examples/fan_out_fan_in.py:scenario"), seed=0)
+    requests, idle = idle_polls(result)
+    applied = [e.detail for e in result.trace if e.kind == "apply"]
+    assert requests == sum(1 for e in result.trace if e.kind == "send") and 0 < idle < requests
+    assert idle == applied.count("dispatch -> 0 records") + sum(
+        1 for e in result.trace if e.kind == "apply" and e.process == "client" and e.detail == "get -> pending")
+    assert "dispatch -> 0 records" in applied
 
 
 def test_the_floor_takes_as_many_task_steps_as_the_world_it_stands_for() -> None:
