@@ -1,23 +1,27 @@
 """``MemoryStore``: the reference implementation of the store contract, and the oracle for others.
 
-Everything happens in memory and nothing awaits, so one call is one atomic step. Time comes from an
-injected clock; due timeouts and lease expiries are applied lazily on every access to the record
-and for all records by ``sweep()``.
+Everything happens in memory, so one call is one atomic step; only a long poll (``dispatch`` or
+``await_settled`` with a ``wait``) awaits, between such steps, on trio. Time comes from an injected
+clock; due timeouts and lease expiries are applied lazily on every access to the record and for all
+records by ``sweep()``.
 """
 
 from __future__ import annotations
 
 import copy
 import heapq
+import math
 from collections.abc import Mapping, Sequence
 
 import attrs
+import trio
 
 from .clock import Clock, ManualClock
 from .errors import Fenced, NotFound, TaskStateError, UsageError
 from .inspection import StoreSnapshot
 from .records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
 from .store import TAG_PARENT, TAG_TARGET, TAG_TIMER, failure_delay
+from .wakeups import SCHEDULE, Wakeups, due_key, settled_key
 
 _SETTLE_STATES = (PromiseState.RESOLVED, PromiseState.REJECTED, PromiseState.REJECTED_CANCELED)
 
@@ -26,7 +30,9 @@ class MemoryStore:
     """In-memory promises and tasks implementing ``Store`` exactly (docs/architecture.md, "The store contract").
 
     ``redispatch_after`` is how long a dispatched task waits before it is offered again if no
-    worker acquired it.
+    worker acquired it. A long poll waits on ``wakeups``, which every write that may answer one
+    notifies; it also wakes when the next timeout, lease expiry or retry time is due, so a store nobody
+    sweeps still resumes a sleeping workflow on time.
     """
 
     def __init__(self, clock: Clock | None = None, *, redispatch_after: float = 5.0) -> None:
@@ -44,6 +50,8 @@ class MemoryStore:
         self._seq = 0
         #: Ids written since ``take_changes`` was last called (tasks, promises); None until it is first called.
         self._changes: tuple[dict[str, None], dict[str, None]] | None = None
+        #: Where long polls wait; notified by the writes that may answer them.
+        self.wakeups = Wakeups()
 
     # -- inspection (``core.inspection.Inspect``: synchronous; for tests, checks and renderers) -----
 
@@ -84,7 +92,11 @@ class MemoryStore:
         """Every record now; with ``apply_due``, as a sweep would leave them (computed on a copy)."""
         store = self
         if apply_due:
-            store = copy.deepcopy(self)
+            wakeups, self.wakeups = self.wakeups, Wakeups()  # its waiters are trio tasks: never copied
+            try:
+                store = copy.deepcopy(self)
+            finally:
+                self.wakeups = wakeups
             store._apply_due()
         return StoreSnapshot(tuple(store._promises.values()), tuple(store._tasks.values()))
 
@@ -129,6 +141,7 @@ class MemoryStore:
             if self._changes is not None:
                 self._changes[0][id] = None
             self._pending.setdefault(target, {})[id] = None
+            self.wakeups.notify(due_key(target))
         return record
 
     async def settle_promise(
@@ -147,6 +160,20 @@ class MemoryStore:
 
     async def get_promise(self, id: str) -> PromiseRecord:
         return self._promise(id)
+
+    async def await_settled(self, id: str, *, wait: float) -> PromiseRecord:
+        record = self._promise(id)
+        if record.settled or not wait > 0:
+            return record
+        deadline = trio.current_time() + wait
+        while True:
+            record = self._promise(id)
+            now = trio.current_time()
+            if record.settled or now >= deadline:
+                return record
+            # its own timeout settles it too, whether or not anybody sweeps
+            wake = min(deadline, now + max(record.timeout_at - self.clock.now(), 0.0))
+            await self.wakeups.wait(settled_key(id), wake)
 
     async def get_branch(self, id: str) -> list[PromiseRecord]:
         root = self._promise(id)
@@ -167,19 +194,53 @@ class MemoryStore:
     async def get_task(self, id: str) -> TaskRecord:
         return self._task(id)
 
-    async def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
+    async def dispatch(self, target: str, limit: int, *, wait: float = 0.0) -> list[TaskRecord]:
+        out, retry = self._dispatch_now(target, limit)
+        if out or not wait > 0:
+            return out
+        deadline = trio.current_time() + wait
+        while True:
+            now = trio.current_time()
+            if now >= deadline:
+                return out
+            next_due = min(retry, self.next_due())
+            wake = min(deadline, now + max(next_due - self.clock.now(), 0.0))
+            await self.wakeups.wait(due_key(target), wake)
+            out, retry = self._dispatch_now(target, limit)
+            if out:
+                return out
+
+    def _dispatch_now(self, target: str, limit: int) -> tuple[list[TaskRecord], float]:
+        """Up to ``limit`` due tasks of ``target``, each made not due again for a while; and the earliest
+        retry time of its pending tasks not yet due (``inf`` if none)."""
         self._apply_due()  # a due timeout may resume a task, and an expired lease frees one
         now = self.clock.now()
         out: list[TaskRecord] = []
+        retry = math.inf
         for task_id in list(self._pending.get(target, {})):
-            if len(out) >= limit:
-                break
             task = self._task(task_id)
-            if task.state is not TaskState.PENDING or task.retry_at is None or task.retry_at > now:
+            if task.state is not TaskState.PENDING or task.retry_at is None:
+                continue
+            if task.retry_at > now or len(out) >= limit:
+                retry = min(retry, task.retry_at)
                 continue
             task = self._put_task(attrs.evolve(task, retry_at=now + self.redispatch_after))
             out.append(task)
-        return out
+        return out, retry
+
+    def next_due(self) -> float:
+        """The clock time of the next timeout or lease expiry that a sweep would apply (``inf`` if none):
+        a sweeper sleeps until then. Entries made stale by a settle or a heartbeat are dropped here."""
+        timeouts, leases = self._timeouts, self._leases
+        while timeouts and self._promises[timeouts[0][2]].settled:
+            heapq.heappop(timeouts)
+        while leases:
+            expires_at, _, task_id, version = leases[0]
+            task = self._tasks[task_id]
+            if task.state is TaskState.ACQUIRED and task.version == version and task.lease_expires_at == expires_at:
+                break
+            heapq.heappop(leases)
+        return min(timeouts[0][0] if timeouts else math.inf, leases[0][0] if leases else math.inf)
 
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         if ttl <= 0:
@@ -269,11 +330,17 @@ class MemoryStore:
         return self._seq
 
     def _push_timeout(self, record: PromiseRecord) -> None:
-        heapq.heappush(self._timeouts, (record.timeout_at, self._next_seq(), record.id))
+        entry = (record.timeout_at, self._next_seq(), record.id)
+        heapq.heappush(self._timeouts, entry)
+        if self._timeouts[0] is entry:
+            self.wakeups.notify(SCHEDULE)
 
     def _push_lease(self, task: TaskRecord) -> None:
         assert task.lease_expires_at is not None
-        heapq.heappush(self._leases, (task.lease_expires_at, self._next_seq(), task.id, task.version))
+        entry = (task.lease_expires_at, self._next_seq(), task.id, task.version)
+        heapq.heappush(self._leases, entry)
+        if self._leases[0] is entry:
+            self.wakeups.notify(SCHEDULE)
 
     def _expire_leases(self) -> None:
         now = self.clock.now()
@@ -340,6 +407,7 @@ class MemoryStore:
             )
         )
         self._pending.setdefault(task.target, {})[task.id] = None
+        self.wakeups.notify(due_key(task.target))
         return task
 
     def _drop_waiters(self, task: TaskRecord) -> None:
@@ -376,6 +444,7 @@ class MemoryStore:
         self._promises[record.id] = settled
         if self._changes is not None:
             self._changes[1][record.id] = None
+        self.wakeups.notify(settled_key(record.id))
         if record.id in self._tasks:
             self._complete(record.id)
         for task_id in list(self._waiters.pop(record.id, {})):

@@ -52,6 +52,11 @@ class Store(Protocol):
         """The record of ``id``, or ``NotFound``."""
         ...
 
+    async def await_settled(self, id: str, *, wait: float) -> PromiseRecord:
+        """The record of ``id`` as soon as it is settled (a timeout included), or as it stands after
+        ``wait`` seconds; ``NotFound`` if there is no such promise. A client waits for a root with it."""
+        ...
+
     async def get_branch(self, id: str) -> list[PromiseRecord]:
         """``id`` and all its descendants (by the ``durable:parent`` tag), in creation order."""
         ...
@@ -60,8 +65,12 @@ class Store(Protocol):
         """The task record, or ``NotFound``."""
         ...
 
-    async def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
-        """Pending tasks of ``target`` that are due, oldest first; each is not due again for a while."""
+    async def dispatch(self, target: str, limit: int, *, wait: float = 0.0) -> list[TaskRecord]:
+        """Pending tasks of ``target`` that are due, oldest first; each is not due again for a while.
+
+        With none due and ``wait`` > 0 it is a long poll: it returns as soon as a task of ``target`` is
+        due (created, released, resumed by a settle or a timeout, its lease or retry time run out), or
+        empty after ``wait`` seconds. One request either way: waiting is the store's, not a loop of polls."""
         ...
 
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:

@@ -84,8 +84,11 @@ class SqlStore:
     async def get_task(self, id: str) -> TaskRecord:
         return self.engine.get_task(id)
 
-    async def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
+    async def dispatch(self, target: str, limit: int, *, wait: float = 0.0) -> list[TaskRecord]:
         return self.engine.dispatch(target, limit)
+
+    async def await_settled(self, id: str, *, wait: float) -> PromiseRecord:
+        return self.engine.get_promise(id)
 
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         return self.engine.acquire_task(id, owner, ttl)

@@ -86,8 +86,11 @@ class Threaded:
     async def get_task(self, id: str) -> TaskRecord:
         return await self._run(self.engine.get_task, id)
 
-    async def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
+    async def dispatch(self, target: str, limit: int, *, wait: float = 0.0) -> list[TaskRecord]:
         return await self._run(self.engine.dispatch, target, limit)
+
+    async def await_settled(self, id: str, *, wait: float) -> PromiseRecord:
+        return await self._run(self.engine.get_promise, id)
 
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         return await self._run(self.engine.acquire_task, id, owner, ttl)

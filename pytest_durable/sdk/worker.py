@@ -44,6 +44,9 @@ T = TypeVar("T")
 #: Errors that no retry can fix: the task is left pending in the store and the error is reported.
 FATAL = (NondeterminismError, RegistrationError, UserBaseException, MissingDependency)
 
+#: Seconds a worker waits before it asks a store again that could not be reached.
+RETRY_UNREACHABLE = 0.5
+
 #: Called with (task id, promise id at fault, error) when a task fails with a ``FATAL`` error.
 ErrorHook = Callable[[str, str, BaseException], None]
 
@@ -71,28 +74,32 @@ class Handle(Generic[T]):
 
     async def result(self) -> T:
         """The root's value, or its error raised; a fatal worker error in its tree is raised too (met
-        by this worker, or recorded on the root's task by a worker in another process: ``TaskFailed``)."""
+        by this worker, or recorded on the root's task by a worker in another process: ``TaskFailed``).
+        Waiting is the store's long poll (``await_settled``), woken early by this worker's own news."""
         while True:
-            fatal = self.worker.fatal_error(self.id)
+            record = await self.worker._await_settled(self.id)
+            fatal = self.worker.fatal_error(self.id)  # this worker's own news first, as it came first
             if fatal is not None:
                 raise fatal
-            record = await self.worker.store.get_promise(self.id)
+            if record is None:
+                continue
             if record.settled:
                 return result_of(record)  # type: ignore[return-value]
             with contextlib.suppress(NotFound):  # a promise without a task (settled from outside)
                 task = await self.worker.store.get_task(self.id)
                 if task.error is not None:  # recorded by whichever worker met it, in any process
                     raise TaskFailed(self.id, task.error, task.failures)
-            await self.worker._wait_for_change()
 
 
 class Worker:
     """Runs the durable functions registered on it, for tasks of its ``group``.
 
     ``ttl`` is the lease a task is held with (heartbeats every ``ttl/3``, so a refused heartbeat gets
-    a second try before the lease ends); ``poll_interval`` how often the store is asked for due
-    tasks; with ``sweeps`` the worker also asks the store to apply
-    due timeouts each poll (a store with its own sweeper, like the simulator's server, needs not).
+    a second try before the lease ends); ``poll_interval`` the longest one long poll for due tasks
+    (``Store.dispatch(..., wait=)``) waits before it asks again: the store answers as soon as a task is
+    due, so it bounds only how long a store that missed a change keeps a worker waiting. With
+    ``sweeps`` the worker also asks the store to apply due timeouts before each poll (a store with its
+    own sweeper, like the simulator's server or a live fleet's, needs not).
     ``on_error`` is called with (task id, promise id, error) whenever a task fails with an error no
     retry can fix (nondeterminism, an unknown function, a missing dependency, a ``BaseException`` from a
     body); the error is also kept in ``errors`` and raised by ``Handle.result()``. Objects the bodies
@@ -108,7 +115,7 @@ class Worker:
         group: str = "default",
         id: str = "worker",
         ttl: float = 30.0,
-        poll_interval: float = 0.1,
+        poll_interval: float = 5.0,
         root_timeout: float = 86_400.0,
         clock: Clock | None = None,
         rng: Callable[[], float] | None = None,
@@ -225,17 +232,19 @@ class Worker:
             raise raised
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Poll for due tasks and run them until cancelled."""
+        """Take due tasks and run them until cancelled: one long poll at a time, so an idle worker
+        costs its store one request per ``poll_interval`` and a due task starts at once."""
         async with trio.open_nursery() as nursery:
             task_status.started()
             while True:
+                asked = trio.current_time()
                 try:
                     if self.sweeps:
                         await self.store.sweep()
-                    due = await self.store.dispatch(self.group, limit=64)
-                except PlatformError:  # the store is unreachable: a worker outlives it, and polls again
-                    due = []
-                for task in due:
+                    due = await self.store.dispatch(self.group, limit=64, wait=self.poll_interval)
+                except PlatformError:  # the store is unreachable: a worker outlives it, and asks again
+                    due = None
+                for task in due or ():
                     if task.id in self._fatal or task.id in self._running:
                         continue
                     sent = trio.current_time()
@@ -247,7 +256,9 @@ class Worker:
                         break
                     self._running.add(acquired.id)
                     nursery.start_soon(self._run_task, acquired, sent + self.ttl, name=f"durable task {acquired.id}")
-                await self._wait_for_change(self.poll_interval)
+                if due is None or (not due and trio.current_time() < asked + self.poll_interval):
+                    # unreachable, or a store that answered "nothing" before its wait was up: never spin
+                    await self._wait_for_change(min(self.poll_interval, RETRY_UNREACHABLE))
 
     async def _run_task(self, task: TaskRecord, lease_until: float) -> None:
         fence = Fence(task.id, task.version)
@@ -331,9 +342,25 @@ class Worker:
         self._changed.set()
         self._changed = trio.Event()
 
-    async def _wait_for_change(self, timeout: float | None = None) -> None:
-        with trio.move_on_after(self.poll_interval if timeout is None else timeout):
+    async def _wait_for_change(self, timeout: float) -> None:
+        with trio.move_on_after(timeout):
             await self._changed.wait()
+
+    async def _await_settled(self, id: str) -> PromiseRecord | None:
+        """``id``'s record once settled or after a long poll's wait, or ``None`` when this worker's own
+        news (a task of it failed for good) came first."""
+        if self.fatal_error(id) is not None:
+            return None
+        changed = self._changed
+        found: list[PromiseRecord] = []
+        async with trio.open_nursery() as nursery:
+            async def settled() -> None:
+                found.append(await self.store.await_settled(id, wait=self.poll_interval))
+                nursery.cancel_scope.cancel()
+            nursery.start_soon(settled)
+            await changed.wait()
+            nursery.cancel_scope.cancel()
+        return found[0] if found else None
 
 
 __all__ = ["Handle", "Worker"]

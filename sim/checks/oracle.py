@@ -81,6 +81,9 @@ class _RecordStore:
             raise NotFound("promise", id)
         return record
 
+    async def await_settled(self, id: str, *, wait: float) -> PromiseRecord:
+        return await self.get_promise(id)
+
     async def get_branch(self, id: str) -> list[PromiseRecord]:
         raise _Stop("a replay reads its children one by one")
 
@@ -89,7 +92,7 @@ class _RecordStore:
     async def get_task(self, id: str) -> TaskRecord:
         raise _Stop(f"would read task {id}")
 
-    async def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
+    async def dispatch(self, target: str, limit: int, *, wait: float = 0.0) -> list[TaskRecord]:
         raise _Stop("would dispatch tasks")
 
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:

@@ -125,8 +125,12 @@ class SimStore:
         result: TaskRecord = await self._call("get", id, "get_task", (id,), {})
         return result
 
-    async def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
+    async def dispatch(self, target: str, limit: int, *, wait: float = 0.0) -> list[TaskRecord]:
         result: list[TaskRecord] = await self._call("dispatch", target, "dispatch", (target, limit), {})
+        return result
+
+    async def await_settled(self, id: str, *, wait: float) -> PromiseRecord:
+        result: PromiseRecord = await self._call("get", id, "get_promise", (id,), {})
         return result
 
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
