@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import types
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -104,10 +105,26 @@ class _Wake:
         self._registered_deadline = math.inf
         return True
 
+    def _forget(self) -> None:
+        self._unregister()
+
     def _cancel(self, reason: object = None) -> None:
         """Called by trio's run loop when the clock reaches the deadline."""
         if self._unregister():
             trio.lowlevel.reschedule(self.task)
+
+
+def wake_at(deadline: float, task: trio.lowlevel.Task) -> Callable[[], None]:
+    """Reschedule ``task`` (parked in ``wait_task_rescheduled``) when virtual time reaches ``deadline``, or
+    now if it has; returns what forgets the wake (for the task's abort, if it is cancelled first). It needs
+    trio's deadline heap whatever ``_PRESENT`` says (``sim.kernel.alarms`` requires it)."""
+    if not deadline > trio.current_time():
+        trio.lowlevel.reschedule(task)
+        return lambda: None
+    deadlines = _trio_run.GLOBAL_RUN_CONTEXT.runner.deadlines
+    wake = _Wake(deadline, task, deadlines)
+    deadlines.add(deadline, wake)  # type: ignore[arg-type]
+    return wake._forget
 
 
 async def sleep_until(deadline: float) -> None:
