@@ -32,7 +32,9 @@ class MemoryStore:
     ``redispatch_after`` is how long a dispatched task waits before it is offered again if no
     worker acquired it. A long poll waits on ``wakeups``, which every write that may answer one
     notifies; it also wakes when the next timeout, lease expiry or retry time is due, so a store nobody
-    sweeps still resumes a sleeping workflow on time.
+    sweeps still resumes a sleeping workflow on time. Whoever sweeps the store at each due instant (the
+    simulator's server) sets ``swept``: then a long poll wakes only for its own retry times, and the
+    sweep's writes wake it.
     """
 
     def __init__(self, clock: Clock | None = None, *, redispatch_after: float = 5.0) -> None:
@@ -52,6 +54,8 @@ class MemoryStore:
         self._changes: tuple[dict[str, None], dict[str, None]] | None = None
         #: Where long polls wait; notified by the writes that may answer them.
         self.wakeups = Wakeups()
+        #: Someone applies every due timeout and lease expiry at its instant (see the class docstring).
+        self.swept = False
 
     # -- inspection (``core.inspection.Inspect``: synchronous; for tests, checks and renderers) -----
 
@@ -141,7 +145,7 @@ class MemoryStore:
             if self._changes is not None:
                 self._changes[0][id] = None
             self._pending.setdefault(target, {})[id] = None
-            self.wakeups.notify(due_key(target))
+            self.wakeups.notify(due_key(target), one=True)
         return record
 
     async def settle_promise(
@@ -172,7 +176,8 @@ class MemoryStore:
             if record.settled or now >= deadline:
                 return record
             # its own timeout settles it too, whether or not anybody sweeps
-            wake = min(deadline, now + max(record.timeout_at - self.clock.now(), 0.0))
+            timeout_at = math.inf if self.swept else record.timeout_at
+            wake = min(deadline, now + max(timeout_at - self.clock.now(), 0.0))
             await self.wakeups.wait(settled_key(id), wake)
 
     async def get_branch(self, id: str) -> list[PromiseRecord]:
@@ -203,7 +208,7 @@ class MemoryStore:
             now = trio.current_time()
             if now >= deadline:
                 return out
-            next_due = min(retry, self.next_due())
+            next_due = retry if self.swept else min(retry, self.next_due())
             wake = min(deadline, now + max(next_due - self.clock.now(), 0.0))
             await self.wakeups.wait(due_key(target), wake)
             out, retry = self._dispatch_now(target, limit)
@@ -407,7 +412,7 @@ class MemoryStore:
             )
         )
         self._pending.setdefault(task.target, {})[task.id] = None
-        self.wakeups.notify(due_key(task.target))
+        self.wakeups.notify(due_key(task.target), one=True)
         return task
 
     def _drop_waiters(self, task: TaskRecord) -> None:

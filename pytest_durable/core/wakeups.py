@@ -10,7 +10,7 @@ shared by processes add their engine's own signal on top (PostgreSQL ``LISTEN``,
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 import trio
 
@@ -30,37 +30,52 @@ def settled_key(id: str) -> tuple[str, str]:
 
 
 class Wakeups:
-    """One ``trio.Event`` per key somebody waits on; set (and forgotten) by ``notify``.
+    """One ``trio.lowlevel.ParkingLot`` per key somebody waits on, unparked by ``notify``.
 
-    Only keys with a waiter hold an event, so a store notifying on every write pays one dictionary
-    look-up when nobody waits. Call it from the trio thread (a ``trio.Event`` is not thread-safe)."""
+    A store notifies on every write that may answer a waiter, so a key nobody waits on costs one
+    dictionary look-up. Call it from the trio thread (trio's parking lots are not thread-safe)."""
 
     def __init__(self) -> None:
-        self._events: dict[Hashable, trio.Event] = {}
+        self._lots: dict[Hashable, trio.lowlevel.ParkingLot] = {}
+        self._watchers: dict[Hashable, Callable[[], None]] = {}
 
-    def notify(self, key: Hashable) -> None:
-        """Wake every waiter on ``key``."""
-        event = self._events.pop(key, None)
-        if event is not None:
-            event.set()
+    def notify(self, key: Hashable, *, one: bool = False) -> None:
+        """Wake every waiter on ``key`` (the first only, with ``one``: a task that became due needs one
+        worker, not a herd), and call its watcher."""
+        lot = self._lots.get(key)
+        if lot:
+            if one:
+                lot.unpark()
+            else:
+                lot.unpark_all()
+        watcher = self._watchers.get(key)
+        if watcher is not None:
+            watcher()
 
     def notify_all(self) -> None:
         """Wake every waiter (another process changed the store, and it is not known how)."""
-        events, self._events = self._events, {}
-        for event in events.values():
-            event.set()
+        for lot in self._lots.values():
+            lot.unpark_all()
+
+    def watch(self, key: Hashable, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` on every notify of ``key`` (``None`` stops): for a waiter that is not a task,
+        such as the simulator's sweeper, which trio's run loop runs at the next due instant."""
+        if callback is None:
+            self._watchers.pop(key, None)
+        else:
+            self._watchers[key] = callback
 
     def waiting(self) -> bool:
         """Whether anybody waits on any key."""
-        return bool(self._events)
+        return any(self._lots.values())
 
     async def wait(self, key: Hashable, deadline: float) -> bool:
         """Sleep until ``key`` is notified (True) or until trio time ``deadline`` (False)."""
-        event = self._events.get(key)
-        if event is None:
-            event = self._events[key] = trio.Event()
+        lot = self._lots.get(key)
+        if lot is None:
+            lot = self._lots[key] = trio.lowlevel.ParkingLot()
         with trio.move_on_at(deadline):
-            await event.wait()
+            await lot.park()
             return True
         return False
 
