@@ -37,6 +37,7 @@ from .dependencies import check_name
 from .execution import BodyHook
 from .executor import Executor, first_platform_error
 from .function import DurableFunction, Registry
+from .leases import LeaseKeeper
 from .settlement import result_of
 
 T = TypeVar("T")
@@ -146,6 +147,7 @@ class Worker:
         self.on_error = on_error
         self._fatal: dict[str, BaseException] = {}
         self._running: set[str] = set()
+        self.leases = LeaseKeeper(self.store, self.ttl, self.id)
         self._changed = trio.Event()
 
     # -- set-up --------------------------------------------------------------------------------------
@@ -235,6 +237,7 @@ class Worker:
         """Take due tasks and run them until cancelled: one long poll at a time, so an idle worker
         costs its store one request per ``poll_interval`` and a due task starts at once."""
         async with trio.open_nursery() as nursery:
+            self.leases.serve_in(nursery)
             task_status.started()
             while True:
                 asked = trio.current_time()
@@ -265,14 +268,14 @@ class Worker:
         error: BaseException | None = None
         try:
             try:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(self._heartbeat, fence, lease_until, nursery.cancel_scope)
+                with trio.CancelScope() as execution:  # cancelled by the lease keeper if the lease may be lost
+                    lease = self.leases.hold(fence, lease_until, execution)
                     try:
                         await self.executor.execute(task)
                     except (*FATAL, PlatformError) as exc:
-                        error = exc  # caught inside the nursery, so it is not wrapped in a group
+                        error = exc
                     finally:
-                        nursery.cancel_scope.cancel()
+                        self.leases.drop(lease)
             except BaseExceptionGroup as group:
                 # Cancellation (self-fencing, or the worker stopping) met a child's store call that was
                 # already being refused (a store call that does not suspend cannot be cancelled). The
@@ -305,29 +308,6 @@ class Worker:
     async def _release(self, fence: Fence, *, error: str | None = None) -> None:
         with contextlib.suppress(PlatformError):  # if it fails, the lease expires instead
             await self.store.release_task(fence, error=error)
-
-    async def _heartbeat(self, fence: Fence, lease_until: float, execution: trio.CancelScope) -> None:
-        """Keep the lease and stop the execution the moment it may be lost (self-fencing).
-
-        The lease is counted from when the acquire or heartbeat was *sent*, which is never later than
-        the store counts it, so a worker that cannot renew stops before anyone else can take the
-        task: fencing refuses a zombie's writes, but only this keeps it from running bodies.
-        """
-        while True:
-            await trio.sleep_until(min(trio.current_time() + self.ttl / 3, lease_until))
-            if trio.current_time() >= lease_until:
-                execution.cancel()
-                return
-            sent = trio.current_time()
-            with trio.move_on_at(lease_until):
-                try:
-                    await self.store.heartbeat_task(fence)
-                except (Fenced, NotFound):
-                    execution.cancel()  # the lease is gone: a zombie must stop writing
-                    return
-                except PlatformError:
-                    continue
-                lease_until = sent + self.ttl
 
     # -- waiting -------------------------------------------------------------------------------------
 
