@@ -18,7 +18,7 @@ class SimConfig:
     backoff: float = 0.05  # doubled per retry, capped at backoff_cap
     backoff_cap: float = 2.0
     ttl: float = 10.0  # task lease
-    poll_interval: float = 1.0  # workers ask for due tasks this often
+    poll_interval: float = 30.0  # the longest a long poll (a worker's dispatch, the client's wait) waits
     sweep_interval: float = 1.0  # the server applies due timeouts and lease expiries this often
     restart_delay: float = 2.0  # a crashed process is down for restart_delay * [1, 4]
     partition_length: float = 3.0  # a partition lasts partition_length * [1, 4]

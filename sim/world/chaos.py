@@ -17,6 +17,9 @@ from .network import Network
 from .server import SimServer
 from .sim_process import SimProcess
 
+#: The fault kinds the tick serves: a world with neither on runs no tick at all.
+CHAOS_KINDS = ("partition", "server_restart")
+
 
 async def chaos(config: SimConfig, injector: Injector, decisions: Decisions, trace: Trace, network: Network,
                 server: SimServer, processes: Sequence[SimProcess]) -> None:

@@ -10,8 +10,9 @@ the state changed, and even after its sender crashed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 import trio
@@ -21,6 +22,7 @@ from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, Susp
 
 from ..faults import Injector, in_request
 from ..kernel import virtual_time
+from ..kernel.alarms import Alarm
 from ..kernel.decisions import Decisions
 from ..scenario import SimConfig
 from ..trace import Trace
@@ -33,6 +35,56 @@ DUPLICATE_DELAYS = 5
 
 class _Lost(Exception):
     """One attempt got no usable answer (dropped, partitioned, server down, refused)."""
+
+
+#: What a sender learns instead of an answer: nothing (it gives up at its deadline), or that its process
+#: crashed while the server applied its request.
+_LOST = object()
+_CRASH = object()
+
+
+class _Exchange:
+    """One request on the wire: the server applies it by an alarm at its arrival instant, and its sender
+    sleeps (one task step in all) until the answer, or the lack of one, reaches it. A sender that
+    crashes first cancels it: nothing a dead incarnation sent after its crash is applied."""
+
+    __slots__ = ("alarm", "args", "crash", "deadline", "drop", "id", "kwargs", "method", "op", "outcome",
+                 "store", "task", "wake")
+
+    def __init__(self, store: SimStore, op: str, id: str, method: str, args: tuple[Any, ...],
+                 kwargs: dict[str, Any], crash: str | None, drop: str | None, deadline: float) -> None:
+        self.store = store
+        self.op, self.id, self.method, self.args, self.kwargs = op, id, method, args, kwargs
+        self.crash, self.drop, self.deadline = crash, drop, deadline
+        self.outcome: object = _LOST
+        self.task: trio.lowlevel.Task | None = None
+        self.alarm: Alarm | None = None
+        self.wake: Callable[[], None] | None = None
+
+    async def run(self, arrival: float) -> object:
+        self.task = trio.lowlevel.current_task()
+        self.alarm = self.store.network.alarms.at(arrival, self._arrived)
+
+        def abort(_: object) -> trio.lowlevel.Abort:  # the sender crashed: the message never lands
+            if self.alarm is not None:
+                self.alarm.cancel()
+            if self.wake is not None:
+                self.wake()
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        await trio.lowlevel.wait_task_rescheduled(abort)
+        if self.task._cancel_status.effectively_cancelled:  # crashed in the instant the answer came
+            raise trio.Cancelled._create(source="deadline")
+        return self.outcome
+
+    def _arrived(self) -> None:
+        self.alarm = None
+        try:
+            at, self.outcome = self.store._arrive(self)
+        except BaseException as exc:  # never into trio's run loop: the sender raises it
+            at, self.outcome = trio.current_time(), (False, exc)
+        assert self.task is not None
+        self.wake = virtual_time.wake_at(at, self.task)
 
 
 class Crash(Protocol):
@@ -53,8 +105,10 @@ class Network:
         self.trace = trace
         self.server = server
         self._partitions: dict[str, float] = {}
-        #: The world's own nursery, for what outlives the task that starts it (a late duplicate).
+        #: The world's own nursery, for what outlives the task that starts it.
         self.nursery: trio.Nursery | None = None
+        #: Work the run loop does at an instant with no task of its own: arrivals, late duplicates.
+        self.alarms = server.alarms
 
     def latency(self, where: str = "") -> float:
         """How long one message takes: a drawn step of the configured range, plus an injected delay."""
@@ -126,10 +180,17 @@ class SimStore:
         return result
 
     async def dispatch(self, target: str, limit: int, *, wait: float = 0.0) -> list[TaskRecord]:
+        if wait > 0:
+            polled: list[TaskRecord] = await self._poll("dispatch", target, "dispatch", (target, limit),
+                                                        {"wait": wait}, wait)
+            return polled
         result: list[TaskRecord] = await self._call("dispatch", target, "dispatch", (target, limit), {})
         return result
 
     async def await_settled(self, id: str, *, wait: float) -> PromiseRecord:
+        if wait > 0:
+            polled: PromiseRecord = await self._poll("get", id, "await_settled", (id,), {"wait": wait}, wait)
+            return polled
         result: PromiseRecord = await self._call("get", id, "get_promise", (id,), {})
         return result
 
@@ -174,6 +235,77 @@ class SimStore:
         self._trace("unavailable", id, f"{op}: no answer after {config.max_attempts} attempts")
         raise StoreUnavailable(f"{op} {id}: no answer from the server after {config.max_attempts} attempts")
 
+    async def _poll(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                    wait: float) -> Any:
+        """A long poll: parked at the server until it has news (due tasks, a settled promise) or ``wait``
+        runs out. Waiting is not a fault point and leaves no trace: only an answer with news is a
+        message like any other (traced, its response may be dropped, its receiver may crash)."""
+        config = self.network.config
+        token = in_request.set(True)
+        try:
+            for attempt in range(config.max_attempts):
+                if attempt:
+                    await virtual_time.sleep(min(config.backoff * 2 ** (attempt - 1), config.backoff_cap))
+                try:
+                    return await self._poll_attempt(op, id, method, args, kwargs, wait)
+                except _Lost:
+                    continue
+        finally:
+            in_request.reset(token)
+        self._trace("unavailable", id, f"{op}: no answer after {config.max_attempts} attempts")
+        raise StoreUnavailable(f"{op} {id}: no answer from the server after {config.max_attempts} attempts")
+
+    async def _poll_attempt(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                            wait: float) -> Any:
+        network = self.network
+        server = network.server
+        config = network.config
+        deadline = trio.current_time() + wait + config.request_timeout
+        if network.partitioned(self.name):
+            await virtual_time.sleep_until(deadline)
+            raise _Lost
+        if not server.up:
+            await virtual_time.sleep_until(max(deadline, trio.current_time()))
+            raise _Lost
+        try:
+            ok, result, news = await server.long_poll(self.name, self.incarnation, op, id, method, args, kwargs)
+        except ServerDied:
+            await virtual_time.sleep_until(max(deadline, trio.current_time()))
+            raise _Lost from None
+        if not news:  # nothing new: the answer is as idle as the wait, and takes no time of its own
+            if network.partitioned(self.name):
+                await virtual_time.sleep_until(max(deadline, trio.current_time()))
+                raise _Lost
+            if ok:
+                return result
+            raise result
+        return await self._respond(op, id, ok, result, deadline)
+
+    async def _respond(self, op: str, id: str, ok: bool, result: Any, deadline: float) -> Any:
+        """The way back of a long poll's answer with news: the fault points of a response."""
+        network = self.network
+        injector = network.injector
+        where = f"{op} {id}"
+        nth = injector.request_number(op)
+        crash = None
+        if self.crash is not None:
+            crash = injector.planned_crash(self.name, op, id) or injector.random_crash(where)
+        drop = injector.planned_drop(op, nth) or injector.random_drop(where)
+        if crash in ("before", "during"):  # the request was applied while it waited: both mean "before the answer"
+            await self._crash("during", op, id)
+        if drop is not None or network.partitioned(self.name):
+            self._trace("drop", id, f"{op} response" + (" (partition)" if drop is None else ""), op=op,
+                        side="response", cause="fault" if drop is not None else "partition")
+            await virtual_time.sleep_until(max(deadline, trio.current_time()))
+            raise _Lost
+        await virtual_time.sleep(network.latency(where))
+        if crash == "after":
+            await self._crash("after", op, id)
+        self._trace("receive", id, op)
+        if ok:
+            return result
+        raise result
+
     def _trace(self, kind: str, id: str = "", detail: str = "", **data: str) -> None:
         self.network.trace.add(trio.current_time(), self.name, self.incarnation, kind, id, detail, **data)
 
@@ -184,8 +316,8 @@ class SimStore:
     async def _attempt(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         network = self.network
         injector = network.injector
-        server = network.server
-        deadline = trio.current_time() + network.config.request_timeout
+        sent = trio.current_time()
+        deadline = sent + network.config.request_timeout
         nth = injector.request_number(op)
         where = f"{op} {id}"
         crash = None
@@ -201,35 +333,52 @@ class SimStore:
                         side="request", cause="fault" if drop == "request" else "partition")
             await virtual_time.sleep_until(deadline)
             raise _Lost
-        await virtual_time.sleep(network.latency(where))
-        if not server.up:
-            self._trace("drop", id, f"{op} request (server down)", op=op, side="request", cause="server down")
-            await virtual_time.sleep_until(max(deadline, trio.current_time()))
-            raise _Lost
-        if injector.fire("store_error", where):
-            self._trace("refused", id, f"{op} (injected store error)")
-            raise _Lost
-        try:
-            ok, result = server.apply(self.name, self.incarnation, op, id, method, args, kwargs)
-        except ServerDied:
-            await virtual_time.sleep_until(max(deadline, trio.current_time()))
-            raise _Lost from None
-        if injector.fire("duplicate", where):
-            self._duplicate(op, id, method, args, kwargs)
-        if crash == "during":
+        exchange = _Exchange(self, op, id, method, args, kwargs, crash, drop, deadline)
+        outcome = await exchange.run(sent + network.latency(where))
+        if outcome is _CRASH:
             await self._crash("during", op, id)
-        if drop == "response" or network.partitioned(self.name):
-            self._trace("drop", id, f"{op} response" + (" (partition)" if drop != "response" else ""), op=op,
-                        side="response", cause="fault" if drop == "response" else "partition")
-            await virtual_time.sleep_until(max(deadline, trio.current_time()))
+        if outcome is _LOST:
             raise _Lost
-        await virtual_time.sleep(network.latency(where))
         if crash == "after":
             await self._crash("after", op, id)
         self._trace("receive", id, op)
+        assert isinstance(outcome, tuple)
+        ok: bool = outcome[0]
+        answer: Any = outcome[1]
         if ok:
-            return result
-        raise result
+            return answer
+        raise answer
+
+    def _arrive(self, exchange: _Exchange) -> tuple[float, object]:
+        """What happens to a request when it reaches the server (run by an alarm at that instant, not by
+        the sender): (when the sender learns it, what it learns)."""
+        network = self.network
+        injector = network.injector
+        server = network.server
+        op, id = exchange.op, exchange.id
+        where = f"{op} {id}"
+        now = trio.current_time()
+        if not server.up:
+            self._trace("drop", id, f"{op} request (server down)", op=op, side="request", cause="server down")
+            return max(exchange.deadline, now), _LOST
+        if injector.fire("store_error", where):
+            self._trace("refused", id, f"{op} (injected store error)")
+            return now, _LOST
+        try:
+            ok, result = server.apply(self.name, self.incarnation, op, id, exchange.method, exchange.args,
+                                      exchange.kwargs)
+        except ServerDied:
+            return max(exchange.deadline, now), _LOST
+        if injector.fire("duplicate", where):
+            self._duplicate(op, id, exchange.method, exchange.args, exchange.kwargs)
+        if exchange.crash == "during":
+            return now, _CRASH
+        drop = exchange.drop
+        if drop == "response" or network.partitioned(self.name):
+            self._trace("drop", id, f"{op} response" + (" (partition)" if drop != "response" else ""), op=op,
+                        side="response", cause="fault" if drop == "response" else "partition")
+            return max(exchange.deadline, now), _LOST
+        return now + network.latency(where), (ok, result)
 
     def _duplicate(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """The network delivers this request twice: the copy is applied now (drawn delay 0) or lands
@@ -244,16 +393,14 @@ class SimStore:
             return
         after = network.config.delay * 2 ** (k - 1)
         self._trace("duplicate", id, f"{op}, lands in {after:g} s")
-        assert network.nursery is not None
-        network.nursery.start_soon(self._land, after, op, id, method, args, kwargs, name=f"duplicate {op} {id}")
+        network.alarms.at(trio.current_time() + after,
+                          functools.partial(self._land, after, op, id, method, args, kwargs))
 
-    async def _land(self, after: float, op: str, id: str, method: str, args: tuple[Any, ...],
-                    kwargs: dict[str, Any]) -> None:
-        """Apply a late duplicate ``after`` seconds on. The copy is already on the wire, so it lands even
-        when its sender crashed meanwhile (a dead incarnation's message, as in production); only a
-        server that is down then loses it."""
-        in_request.set(True)  # a carrier of a message, not a body (no await crash here)
-        await virtual_time.sleep(after)
+    def _land(self, after: float, op: str, id: str, method: str, args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> None:
+        """Apply a late duplicate, ``after`` seconds after it was sent (by an alarm: no task waits for it).
+        The copy is already on the wire, so it lands even when its sender crashed meanwhile (a dead
+        incarnation's message, as in production); only a server that is down then loses it."""
         if not self.network.server.up:
             self._trace("lost", id, f"{op} duplicate (server down)")
             return

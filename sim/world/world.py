@@ -20,7 +20,7 @@ from ..kernel.decisions import Decisions
 from ..scenario import Action, Scenario, SimConfig
 from ..trace import Event, Ledger, Trace, set_current
 from .bodies import body_hook
-from .chaos import chaos
+from .chaos import CHAOS_KINDS, chaos
 from .client import start_and_await_root
 from .director import Director
 from .network import Network
@@ -81,24 +81,35 @@ class World:
         end = self.faults.quiesce_after + self.budget()
         return end if self.stop_at is None else min(end, self.stop_at)
 
-    def _extend(self) -> None:
-        self._within_budget.deadline = self._end()  # only ever later: the world has made more promises
+    def _budget_check(self) -> None:
+        """An alarm at the end of the liveness budget: the world made more promises meanwhile, so its end
+        is later (look again then), or the budget is spent and the client stops waiting."""
+        end = self._end()
+        if end > trio.current_time():
+            self.server.alarms.at(end, self._budget_check)
+        else:
+            self._within_budget.cancel()
 
     async def main(self) -> None:
         set_current(self.ledger)
         if self.faults.rate("crash") > 0 or self.injector.awaits_planned:
             trio.lowlevel.add_instrument(AwaitCrashes(self.injector, self.processes))
-        async with trio.open_nursery() as nursery:
-            self.network.nursery = nursery
-            nursery.start_soon(self.server.sweeper, self.config.sweep_interval)
-            for process in self.processes:
-                nursery.start_soon(process.run, name=f"process {process.name}")
-            nursery.start_soon(chaos, self.config, self.injector, self.decisions, self.trace, self.network,
-                               self.server, self.processes)
-            if self.director is not None:
-                nursery.start_soon(self.director.run)
-            with trio.CancelScope(deadline=self._end()) as self._within_budget:
-                client = self.network.store_for("client", 0)
-                self.root = await start_and_await_root(client, self.scenario, self.config, self.root_param,
-                                                       self._extend)
-            nursery.cancel_scope.cancel()
+        try:
+            async with trio.open_nursery() as nursery:
+                self.network.nursery = nursery
+                nursery.start_soon(self.server.sweeper, self.config.sweep_interval)
+                for process in self.processes:
+                    nursery.start_soon(process.run, name=f"process {process.name}")
+                if any(self.faults.rate(kind) > 0 for kind in CHAOS_KINDS):  # no tick for kinds that are off
+                    nursery.start_soon(chaos, self.config, self.injector, self.decisions, self.trace, self.network,
+                                       self.server, self.processes)
+                if self.director is not None:
+                    nursery.start_soon(self.director.run)
+                with trio.CancelScope() as self._within_budget:
+                    self.server.alarms.at(self._end(), self._budget_check)
+                    client = self.network.store_for("client", 0)
+                    self.root = await start_and_await_root(client, self.scenario, self.config, self.root_param)
+                self.server.alarms.close()
+                nursery.cancel_scope.cancel()
+        finally:
+            self.server.alarms.close()  # nothing rings while the run winds down
