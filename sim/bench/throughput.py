@@ -9,8 +9,9 @@ instants in all; in the second they wake at as many distinct instants as the wor
 trio pays for each instant (a jump of the clock, a pass of its run loop). The ratio world/floor says
 how much a world costs beyond trio's own scheduling of its steps. Then the cost of each promise in
 shapes teams run (``shapes``: the fan-out, a batch of 304 promises, a saga with retries): worlds per
-second, task steps per promise, requests per world and how many of them were idle polls (a worker's
-dispatch that found nothing, the client's poll of a root still pending). Then Hypothesis crash search:
+second, task steps per promise, requests per world and how many of them were idle polls in the trace (a
+worker's dispatch that found nothing, the client's read of a root still pending: none since waiting is a
+long poll, and the column shows it stays so). Then Hypothesis crash search:
 examples per second on each bug of ``examples/``.
 """
 
@@ -153,8 +154,8 @@ class Cost:
 
 
 def idle_polls(result: RunResult) -> tuple[int, int]:
-    """Requests a world sent, and how many of them were idle polls: a dispatch that found no task, or
-    the client's read of a root still pending."""
+    """Requests a world sent, and how many of them were idle polls in its trace: a dispatch that found no
+    task, or the client's read of a root still pending (long polls leave none: they answer with news)."""
     requests = sum(1 for event in result.trace if event.kind == "send")
     idle = sum(1 for event in result.trace if event.kind == "apply" and (
         event.detail == "dispatch -> 0 records" or (event.process == "client" and event.detail == "get -> pending")))
