@@ -48,6 +48,11 @@ class Inspect(Protocol):
         """A snapshot of every promise by id (a copy: later operations do not change it)."""
         ...
 
+    def next_due(self) -> float:
+        """The earliest instant later than now at which time alone changes what the store answers (a
+        pending timeout, a lease expiry, a pending task's retry time), in its clock; ``inf`` if none."""
+        ...
+
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
         """Every record at one moment. With ``apply_due``, the records as a ``sweep()`` now would leave
         them (every due timeout and lease expiry applied), computed without changing the store: what

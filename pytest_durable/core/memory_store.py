@@ -21,7 +21,7 @@ from .errors import Fenced, NotFound, TaskStateError, UsageError
 from .inspection import StoreSnapshot
 from .records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
 from .store import TAG_PARENT, TAG_TARGET, TAG_TIMER, failure_delay
-from .wakeups import SCHEDULE, Wakeups, due_key, settled_key
+from .wakeups import Wakeups, due_key, settled_key
 
 _SETTLE_STATES = (PromiseState.RESOLVED, PromiseState.REJECTED, PromiseState.REJECTED_CANCELED)
 
@@ -32,9 +32,7 @@ class MemoryStore:
     ``redispatch_after`` is how long a dispatched task waits before it is offered again if no
     worker acquired it. A long poll waits on ``wakeups``, which every write that may answer one
     notifies; it also wakes when the next timeout, lease expiry or retry time is due, so a store nobody
-    sweeps still resumes a sleeping workflow on time. Whoever sweeps the store at each due instant (the
-    simulator's server) sets ``swept``: then a long poll wakes only for its own retry times, and the
-    sweep's writes wake it.
+    sweeps still resumes a sleeping workflow on time.
     """
 
     def __init__(self, clock: Clock | None = None, *, redispatch_after: float = 5.0) -> None:
@@ -49,13 +47,12 @@ class MemoryStore:
         self._waiters: dict[str, dict[str, None]] = {}  # promise id -> suspended task ids
         self._timeouts: list[tuple[float, int, str]] = []  # (timeout_at, seq, promise id)
         self._leases: list[tuple[float, int, str, int]] = []  # (expires_at, seq, task id, version)
+        self._retries: list[tuple[float, int, str]] = []  # (retry_at, seq, task id) of pending tasks
         self._seq = 0
         #: Ids written since ``take_changes`` was last called (tasks, promises); None until it is first called.
         self._changes: tuple[dict[str, None], dict[str, None]] | None = None
         #: Where long polls wait; notified by the writes that may answer them.
         self.wakeups = Wakeups()
-        #: Someone applies every due timeout and lease expiry at its instant (see the class docstring).
-        self.swept = False
 
     # -- inspection (``core.inspection.Inspect``: synchronous; for tests, checks and renderers) -----
 
@@ -176,8 +173,7 @@ class MemoryStore:
             if record.settled or now >= deadline:
                 return record
             # its own timeout settles it too, whether or not anybody sweeps
-            timeout_at = math.inf if self.swept else record.timeout_at
-            wake = min(deadline, now + max(timeout_at - self.clock.now(), 0.0))
+            wake = min(deadline, now + max(record.timeout_at - self.clock.now(), 0.0))
             await self.wakeups.wait(settled_key(id), wake)
 
     async def get_branch(self, id: str) -> list[PromiseRecord]:
@@ -200,7 +196,7 @@ class MemoryStore:
         return self._task(id)
 
     async def dispatch(self, target: str, limit: int, *, wait: float = 0.0) -> list[TaskRecord]:
-        out, retry = self._dispatch_now(target, limit)
+        out = self._dispatch_now(target, limit)
         if out or not wait > 0:
             return out
         deadline = trio.current_time() + wait
@@ -208,35 +204,33 @@ class MemoryStore:
             now = trio.current_time()
             if now >= deadline:
                 return out
-            next_due = retry if self.swept else min(retry, self.next_due())
-            wake = min(deadline, now + max(next_due - self.clock.now(), 0.0))
+            wake = min(deadline, now + max(self.next_due() - self.clock.now(), 0.0))
             await self.wakeups.wait(due_key(target), wake)
-            out, retry = self._dispatch_now(target, limit)
+            out = self._dispatch_now(target, limit)
             if out:
                 return out
 
-    def _dispatch_now(self, target: str, limit: int) -> tuple[list[TaskRecord], float]:
-        """Up to ``limit`` due tasks of ``target``, each made not due again for a while; and the earliest
-        retry time of its pending tasks not yet due (``inf`` if none)."""
+    def _dispatch_now(self, target: str, limit: int) -> list[TaskRecord]:
+        """Up to ``limit`` due tasks of ``target``, each made not due again for a while."""
         self._apply_due()  # a due timeout may resume a task, and an expired lease frees one
         now = self.clock.now()
         out: list[TaskRecord] = []
-        retry = math.inf
         for task_id in list(self._pending.get(target, {})):
+            if len(out) >= limit:
+                break
             task = self._task(task_id)
-            if task.state is not TaskState.PENDING or task.retry_at is None:
-                continue
-            if task.retry_at > now or len(out) >= limit:
-                retry = min(retry, task.retry_at)
+            if task.state is not TaskState.PENDING or task.retry_at is None or task.retry_at > now:
                 continue
             task = self._put_task(attrs.evolve(task, retry_at=now + self.redispatch_after))
+            self._push_retry(task)
             out.append(task)
-        return out, retry
+        return out
 
     def next_due(self) -> float:
-        """The clock time of the next timeout or lease expiry that a sweep would apply (``inf`` if none):
-        a sweeper sleeps until then. Entries made stale by a settle or a heartbeat are dropped here."""
-        timeouts, leases = self._timeouts, self._leases
+        """The clock time, later than now, at which time alone next changes what the store answers: a
+        pending promise's timeout, an acquired task's lease expiry, a pending task's retry time (``inf``
+        if none). A long poll, or a sweeper, sleeps until then. Stale entries are dropped here."""
+        timeouts, leases, retries = self._timeouts, self._leases, self._retries
         while timeouts and self._promises[timeouts[0][2]].settled:
             heapq.heappop(timeouts)
         while leases:
@@ -245,7 +239,15 @@ class MemoryStore:
             if task.state is TaskState.ACQUIRED and task.version == version and task.lease_expires_at == expires_at:
                 break
             heapq.heappop(leases)
-        return min(timeouts[0][0] if timeouts else math.inf, leases[0][0] if leases else math.inf)
+        now = self.clock.now()
+        while retries:
+            retry_at, _, task_id = retries[0]
+            task = self._tasks[task_id]
+            if retry_at > now and task.state is TaskState.PENDING and task.retry_at == retry_at:
+                break
+            heapq.heappop(retries)  # due already (a poll takes it, no alarm needed) or no longer pending
+        return min(timeouts[0][0] if timeouts else math.inf, leases[0][0] if leases else math.inf,
+                   retries[0][0] if retries else math.inf)
 
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         if ttl <= 0:
@@ -335,17 +337,15 @@ class MemoryStore:
         return self._seq
 
     def _push_timeout(self, record: PromiseRecord) -> None:
-        entry = (record.timeout_at, self._next_seq(), record.id)
-        heapq.heappush(self._timeouts, entry)
-        if self._timeouts[0] is entry:
-            self.wakeups.notify(SCHEDULE)
+        heapq.heappush(self._timeouts, (record.timeout_at, self._next_seq(), record.id))
 
     def _push_lease(self, task: TaskRecord) -> None:
         assert task.lease_expires_at is not None
-        entry = (task.lease_expires_at, self._next_seq(), task.id, task.version)
-        heapq.heappush(self._leases, entry)
-        if self._leases[0] is entry:
-            self.wakeups.notify(SCHEDULE)
+        heapq.heappush(self._leases, (task.lease_expires_at, self._next_seq(), task.id, task.version))
+
+    def _push_retry(self, task: TaskRecord) -> None:
+        assert task.retry_at is not None
+        heapq.heappush(self._retries, (task.retry_at, self._next_seq(), task.id))
 
     def _expire_leases(self) -> None:
         now = self.clock.now()
@@ -412,6 +412,8 @@ class MemoryStore:
             )
         )
         self._pending.setdefault(task.target, {})[task.id] = None
+        if due is not None:
+            self._push_retry(task)
         self.wakeups.notify(due_key(task.target), one=True)
         return task
 

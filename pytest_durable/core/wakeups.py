@@ -10,13 +10,9 @@ shared by processes add their engine's own signal on top (PostgreSQL ``LISTEN``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 
 import trio
-
-#: The key a store notifies when what is due next in time may have moved earlier (a new timeout, a lease
-#: or a retry time): a sweeper sleeping until the next due instant looks again.
-SCHEDULE = ("schedule",)
 
 
 def due_key(target: str) -> tuple[str, str]:
@@ -37,33 +33,21 @@ class Wakeups:
 
     def __init__(self) -> None:
         self._lots: dict[Hashable, trio.lowlevel.ParkingLot] = {}
-        self._watchers: dict[Hashable, Callable[[], None]] = {}
 
     def notify(self, key: Hashable, *, one: bool = False) -> None:
         """Wake every waiter on ``key`` (the first only, with ``one``: a task that became due needs one
-        worker, not a herd), and call its watcher."""
+        worker, not a herd)."""
         lot = self._lots.get(key)
         if lot:
             if one:
                 lot.unpark()
             else:
                 lot.unpark_all()
-        watcher = self._watchers.get(key)
-        if watcher is not None:
-            watcher()
 
     def notify_all(self) -> None:
         """Wake every waiter (another process changed the store, and it is not known how)."""
         for lot in self._lots.values():
             lot.unpark_all()
-
-    def watch(self, key: Hashable, callback: Callable[[], None] | None) -> None:
-        """Call ``callback`` on every notify of ``key`` (``None`` stops): for a waiter that is not a task,
-        such as the simulator's sweeper, which trio's run loop runs at the next due instant."""
-        if callback is None:
-            self._watchers.pop(key, None)
-        else:
-            self._watchers[key] = callback
 
     def waiting(self) -> bool:
         """Whether anybody waits on any key."""
@@ -80,4 +64,4 @@ class Wakeups:
         return False
 
 
-__all__ = ["SCHEDULE", "Wakeups", "due_key", "settled_key"]
+__all__ = ["Wakeups", "due_key", "settled_key"]

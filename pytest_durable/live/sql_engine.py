@@ -35,6 +35,7 @@ Upserts use ``INSERT ... ON CONFLICT DO NOTHING``, which both SQLite and Postgre
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 
@@ -109,6 +110,18 @@ class SqlEngine:
     def promise_count(self) -> int:
         with self._tx.read():
             return int(self._x("SELECT COUNT(*) FROM promises").fetchone()[0])
+
+    def next_due(self) -> float:
+        """As ``MemoryStore.next_due``: the earliest pending timeout, acquired lease expiry, or retry time
+        of a pending task later than now (``inf`` if none)."""
+        with self._tx.read():
+            row = self._x(
+                "SELECT MIN(t) FROM (SELECT MIN(timeout_at) AS t FROM promises WHERE state = ? "
+                "UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE state = ? "
+                "UNION ALL SELECT MIN(retry_at) FROM tasks WHERE state = ? AND retry_at > ?) AS due",
+                (PromiseState.PENDING.value, TaskState.ACQUIRED.value, TaskState.PENDING.value, self.clock.now()),
+            ).fetchone()
+        return math.inf if row is None or row[0] is None else float(row[0])
 
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
         if not apply_due:

@@ -52,6 +52,10 @@ class SqlStore:
         """A snapshot of promises by id."""
         return {r.id: r for r in self.engine.promises()}
 
+    def next_due(self) -> float:
+        """The earliest instant, later than now, at which time alone changes an answer (``MemoryStore.next_due``)."""
+        return self.engine.next_due()
+
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
         """Every record now; with ``apply_due``, as a sweep would leave them (rolled back, not applied)."""
         return self.engine.snapshot(apply_due=apply_due)

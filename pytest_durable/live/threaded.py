@@ -64,6 +64,9 @@ class Threaded:
     def promise_map(self) -> Mapping[str, PromiseRecord]:
         return self.store.promise_map()
 
+    def next_due(self) -> float:
+        return self.store.next_due()
+
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
         return self.store.snapshot(apply_due=apply_due)
 

@@ -87,6 +87,62 @@ class _Exchange:
         self.wake = virtual_time.wake_at(at, self.task)
 
 
+class _Poll:
+    """A long poll (``Parked`` for the server): parked there until it has news or ``expires``; its sender
+    sleeps (no task step) until the answer reaches it. A sender that crashes first takes it back."""
+
+    __slots__ = ("args", "at", "crash", "deadline", "expires", "expiry", "id", "incarnation", "method", "op",
+                 "outcome", "parked", "process", "store", "task", "wake")
+
+    def __init__(self, store: SimStore, op: str, id: str, method: str, args: tuple[Any, ...], expires: float,
+                 deadline: float) -> None:
+        self.store = store
+        self.process, self.incarnation = store.name, store.incarnation
+        self.op, self.id, self.method, self.args = op, id, method, args
+        self.expires, self.deadline = expires, deadline
+        self.expiry: Alarm | None = None
+        self.crash: str | None = None
+        self.outcome: object = _LOST
+        self.task: trio.lowlevel.Task | None = None
+        self.wake: Callable[[], None] | None = None
+        self.at: float | None = None  # when the sender learns its answer, once the server gave one
+        self.parked = False
+
+    async def run(self) -> object:
+        self.task = trio.lowlevel.current_task()
+        self.store.network.server.park(self)
+        if self.at is None:  # parked: it sleeps until the server answers (or dies)
+
+            def abort(_: object) -> trio.lowlevel.Abort:  # the sender crashed: the poll goes with it
+                self.store.network.server.unpark(self)
+                if self.wake is not None:
+                    self.wake()
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            self.parked = True
+            await trio.lowlevel.wait_task_rescheduled(abort)
+            if self.task._cancel_status.effectively_cancelled:  # crashed in the instant the answer came
+                raise trio.Cancelled._create(source="deadline")
+        elif self.at > trio.current_time():  # answered on arrival: the answer still takes its way back
+            await virtual_time.sleep_until(self.at)
+        return self.outcome
+
+    def answer(self, ok: bool, result: Any, news: bool) -> None:
+        try:
+            self.at, self.outcome = self.store._answered(self, ok, result, news)
+        except BaseException as exc:  # never into trio's run loop: the sender raises it
+            self.at, self.outcome = trio.current_time(), (False, exc, True)
+        if self.parked:
+            assert self.task is not None
+            self.wake = virtual_time.wake_at(self.at, self.task)
+
+    def lost(self) -> None:
+        assert self.task is not None
+        self.outcome = _LOST
+        self.at = max(self.deadline, trio.current_time())
+        self.wake = virtual_time.wake_at(self.at, self.task)
+
+
 class Crash(Protocol):
     """Crash the calling process here (``where``, and structured fields for the trace)."""
 
@@ -181,15 +237,14 @@ class SimStore:
 
     async def dispatch(self, target: str, limit: int, *, wait: float = 0.0) -> list[TaskRecord]:
         if wait > 0:
-            polled: list[TaskRecord] = await self._poll("dispatch", target, "dispatch", (target, limit),
-                                                        {"wait": wait}, wait)
+            polled: list[TaskRecord] = await self._poll("dispatch", target, "dispatch", (target, limit), wait)
             return polled
         result: list[TaskRecord] = await self._call("dispatch", target, "dispatch", (target, limit), {})
         return result
 
     async def await_settled(self, id: str, *, wait: float) -> PromiseRecord:
         if wait > 0:
-            polled: PromiseRecord = await self._poll("get", id, "await_settled", (id,), {"wait": wait}, wait)
+            polled: PromiseRecord = await self._poll("get", id, "get_promise", (id,), wait)
             return polled
         result: PromiseRecord = await self._call("get", id, "get_promise", (id,), {})
         return result
@@ -235,8 +290,7 @@ class SimStore:
         self._trace("unavailable", id, f"{op}: no answer after {config.max_attempts} attempts")
         raise StoreUnavailable(f"{op} {id}: no answer from the server after {config.max_attempts} attempts")
 
-    async def _poll(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
-                    wait: float) -> Any:
+    async def _poll(self, op: str, id: str, method: str, args: tuple[Any, ...], wait: float) -> Any:
         """A long poll: parked at the server until it has news (due tasks, a settled promise) or ``wait``
         runs out. Waiting is not a fault point and leaves no trace: only an answer with news is a
         message like any other (traced, its response may be dropped, its receiver may crash)."""
@@ -247,7 +301,7 @@ class SimStore:
                 if attempt:
                     await virtual_time.sleep(min(config.backoff * 2 ** (attempt - 1), config.backoff_cap))
                 try:
-                    return await self._poll_attempt(op, id, method, args, kwargs, wait)
+                    return await self._poll_attempt(op, id, method, args, wait)
                 except _Lost:
                     continue
         finally:
@@ -255,56 +309,56 @@ class SimStore:
         self._trace("unavailable", id, f"{op}: no answer after {config.max_attempts} attempts")
         raise StoreUnavailable(f"{op} {id}: no answer from the server after {config.max_attempts} attempts")
 
-    async def _poll_attempt(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
-                            wait: float) -> Any:
+    async def _poll_attempt(self, op: str, id: str, method: str, args: tuple[Any, ...], wait: float) -> Any:
         network = self.network
-        server = network.server
-        config = network.config
-        deadline = trio.current_time() + wait + config.request_timeout
-        if network.partitioned(self.name):
+        now = trio.current_time()
+        deadline = now + wait + network.config.request_timeout
+        if network.partitioned(self.name) or not network.server.up:
             await virtual_time.sleep_until(deadline)
             raise _Lost
-        if not server.up:
-            await virtual_time.sleep_until(max(deadline, trio.current_time()))
+        poll = _Poll(self, op, id, method, args, now + wait, deadline)
+        outcome = await poll.run()
+        if outcome is _CRASH:
+            await self._crash("during", op, id)
+        if outcome is _LOST:
             raise _Lost
-        try:
-            ok, result, news = await server.long_poll(self.name, self.incarnation, op, id, method, args, kwargs)
-        except ServerDied:
-            await virtual_time.sleep_until(max(deadline, trio.current_time()))
-            raise _Lost from None
-        if not news:  # nothing new: the answer is as idle as the wait, and takes no time of its own
-            if network.partitioned(self.name):
-                await virtual_time.sleep_until(max(deadline, trio.current_time()))
-                raise _Lost
-            if ok:
-                return result
-            raise result
-        return await self._respond(op, id, ok, result, deadline)
+        assert isinstance(outcome, tuple)
+        ok: bool = outcome[0]
+        answer: Any = outcome[1]
+        if outcome[2]:  # news: received like any answer
+            if poll.crash == "after":
+                await self._crash("after", op, id)
+            self._trace("receive", id, op)
+        if ok:
+            return answer
+        raise answer
 
-    async def _respond(self, op: str, id: str, ok: bool, result: Any, deadline: float) -> Any:
-        """The way back of a long poll's answer with news: the fault points of a response."""
+    def _answered(self, poll: _Poll, ok: bool, result: Any, news: bool) -> tuple[float, object]:
+        """A long poll's answer leaves the server (run where the server answers it, not by the sender): an
+        answer with news has the fault points of a response; an empty one is as idle as the wait, takes no
+        time of its own and draws nothing. (When the sender learns it, what it learns.)"""
         network = self.network
+        now = trio.current_time()
+        if not news:
+            if network.partitioned(self.name):
+                return max(poll.deadline, now), _LOST
+            return now, (ok, result, False)
         injector = network.injector
+        op, id = poll.op, poll.id
         where = f"{op} {id}"
         nth = injector.request_number(op)
         crash = None
         if self.crash is not None:
             crash = injector.planned_crash(self.name, op, id) or injector.random_crash(where)
         drop = injector.planned_drop(op, nth) or injector.random_drop(where)
-        if crash in ("before", "during"):  # the request was applied while it waited: both mean "before the answer"
-            await self._crash("during", op, id)
+        if crash in ("before", "during"):  # the read was applied while it waited: both mean "before the answer"
+            return now, _CRASH
         if drop is not None or network.partitioned(self.name):
             self._trace("drop", id, f"{op} response" + (" (partition)" if drop is None else ""), op=op,
                         side="response", cause="fault" if drop is not None else "partition")
-            await virtual_time.sleep_until(max(deadline, trio.current_time()))
-            raise _Lost
-        await virtual_time.sleep(network.latency(where))
-        if crash == "after":
-            await self._crash("after", op, id)
-        self._trace("receive", id, op)
-        if ok:
-            return result
-        raise result
+            return max(poll.deadline, now), _LOST
+        poll.crash = crash
+        return now + network.latency(where), (ok, result, True)
 
     def _trace(self, kind: str, id: str = "", detail: str = "", **data: str) -> None:
         self.network.trace.add(trio.current_time(), self.name, self.incarnation, kind, id, detail, **data)

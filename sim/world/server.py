@@ -7,6 +7,7 @@ watch a world step by step: settled-once and the task invariants).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol
@@ -16,10 +17,8 @@ import trio
 from pytest_durable.core.errors import StoreError, UsageError
 from pytest_durable.core.inspection import InspectableStore
 from pytest_durable.core.records import PromiseRecord
-from pytest_durable.core.wakeups import SCHEDULE
 from pytest_durable.live import Torn
 
-from ..kernel import virtual_time
 from ..kernel.alarms import Alarm, Alarms
 from ..trace import Trace, digest
 
@@ -60,8 +59,8 @@ class SimServer:
         self.down_until = -math.inf
         #: Set by a server restart: the server dies during its next request, then is down this long.
         self.dying: float | None = None
-        #: The cancel scopes of long polls parked in the store, dropped if the server dies.
-        self._parked: set[trio.CancelScope] = set()
+        #: Long polls waiting for news, in the order they arrived (a dict as an ordered set).
+        self._parked: dict[Parked, None] = {}
         #: Work the run loop does at an instant with no task of its own (arrivals, sweeps).
         self.alarms = Alarms()
         self._sweep_alarm: Alarm | None = None
@@ -89,6 +88,7 @@ class SimServer:
         except (StoreError, UsageError) as exc:
             self.trace.add(trio.current_time(), process, incarnation, "apply", id, f"{op} -> {type(exc).__name__}")
             self._stepped()
+            self._changed()
             return False, exc
         detail = f"{op} -> {_summary(result)}"
         if method == "create_promise":
@@ -97,33 +97,75 @@ class SimServer:
         for answered in self._on_answer:
             answered(result, process, incarnation)
         self._stepped()
+        self._changed()
         return True, result
 
-    async def long_poll(self, process: str, incarnation: int, op: str, id: str, method: str,
-                        args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bool, Any, bool]:
-        """Park a long poll in the store until it answers: (ok, result, news). Only an answer with news
-        (due tasks, a settled promise, an error) is traced and shown to observers; the server dying
-        meanwhile drops every parked poll (``ServerDied``)."""
-        with trio.CancelScope() as scope:
-            self._parked.add(scope)
-            try:
-                result = await getattr(self.store, method)(*args, **kwargs)
-            except (StoreError, UsageError) as exc:
-                self.trace.add(trio.current_time(), process, incarnation, "apply", id, f"{op} -> {type(exc).__name__}")
-                self._stepped()
-                return False, exc, True
-            finally:
-                self._parked.discard(scope)
-        if scope.cancelled_caught:
-            raise ServerDied(op, id)
-        if not _news(result):
-            self._stepped()  # a re-check may have applied a due timeout or lease expiry
-            return True, result, False
-        self.trace.add(trio.current_time(), process, incarnation, "apply", id, f"{op} -> {_summary(result)}")
-        for answered in self._on_answer:
-            answered(result, process, incarnation)
-        self._stepped()
-        return True, result, True
+    def _changed(self) -> None:
+        """After a request or a sweep: parked polls may have news, and something may be due sooner."""
+        if self._parked:
+            self._recheck()
+        self._arm()
+
+    # -- long polls ------------------------------------------------------------------------------------
+
+    def park(self, poll: Parked) -> None:
+        """A long poll arrives: answered at once if the store has news for it, else parked until an applied
+        request, a sweep or the passing of time gives it some, or its wait runs out. A parked poll costs
+        no task step: the server looks again after each change, in the order the polls arrived."""
+        if self._answer_if_news(poll):
+            return
+        self._parked[poll] = None
+        poll.expiry = self.alarms.at(poll.expires, functools.partial(self._expire, poll))
+
+    def unpark(self, poll: Parked) -> None:
+        """Its sender crashed: forget it."""
+        if self._parked.pop(poll, False) is None and poll.expiry is not None:
+            poll.expiry.cancel()
+
+    def _recheck(self) -> None:
+        for poll in list(self._parked):
+            if self._answer_if_news(poll):
+                del self._parked[poll]
+                if poll.expiry is not None:
+                    poll.expiry.cancel()
+
+    def _expire(self, poll: Parked) -> None:
+        if self._parked.pop(poll, False) is None:
+            ok, result = self._look(poll)
+            poll.answer(ok, result, not ok or _news(result))
+
+    def _answer_if_news(self, poll: Parked) -> bool:
+        ok, result = self._look(poll)
+        if ok and not _news(result):
+            return False
+        poll.answer(ok, result, True)
+        return True
+
+    def _look(self, poll: Parked) -> tuple[bool, Any]:
+        """Apply a poll's read (without its wait); traced and shown to the observers only when it has news
+        (due tasks, a settled promise, an error)."""
+        try:
+            result = run_now(getattr(self.store, poll.method)(*poll.args))
+        except (StoreError, UsageError) as exc:
+            self.trace.add(trio.current_time(), poll.process, poll.incarnation, "apply", poll.id,
+                           f"{poll.op} -> {type(exc).__name__}")
+            self._stepped()
+            return False, exc
+        if _news(result):
+            self.trace.add(trio.current_time(), poll.process, poll.incarnation, "apply", poll.id,
+                           f"{poll.op} -> {_summary(result)}")
+            for answered in self._on_answer:
+                answered(result, poll.process, poll.incarnation)
+            self._stepped()
+        return True, result
+
+    def _drop_parked(self) -> None:
+        """The server died: the connections of parked polls die with it."""
+        parked, self._parked = self._parked, {}
+        for poll in parked:
+            if poll.expiry is not None:
+                poll.expiry.cancel()
+            poll.lost()
 
     def _stepped(self) -> None:
         for stepped in self._on_step:
@@ -150,31 +192,19 @@ class SimServer:
                 reopen()
         self.trace.add(trio.current_time(), process, incarnation, "torn", id,
                        f"{op}: the server died before it committed", op=op)
-        for parked in self._parked:  # the connections of parked long polls die with it
-            parked.cancel()
+        self._drop_parked()
         self.down_until = trio.current_time() + down
         self._stepped()
         raise ServerDied(op, id)
 
-    async def sweeper(self, interval: float) -> None:
-        """Apply due timeouts and lease expiries on virtual time, while up. Over a store that can tell its
-        next due instant (``next_due``, and a ``SCHEDULE`` notice when an earlier one is made) this is an
-        alarm at that instant, no task at all; over another store, a task that sweeps every ``interval``."""
-        wakeups = getattr(self.store, "wakeups", None)
-        if getattr(self.store, "next_due", None) is not None and wakeups is not None:
-            self.store.swept = True  # type: ignore[attr-defined]
-            wakeups.watch(SCHEDULE, self._arm)
-            self._arm()
-            return
-        while True:
-            await virtual_time.sleep(interval)
-            if self.up:
-                run_now(self.store.sweep())
-                self._stepped()
+    def start_sweeping(self) -> None:
+        """Apply due timeouts, lease expiries and retry times at the store's next due instant, by an alarm
+        (no task): after each sweep and each request the server looks at ``next_due`` again."""
+        self._arm()
 
     def _arm(self) -> None:
         """Set the sweep alarm to the store's next due instant, if that is earlier than the one set."""
-        due: float = self.store.next_due()  # type: ignore[attr-defined]
+        due = self.store.next_due()
         alarm = self._sweep_alarm
         if due == math.inf or (alarm is not None and alarm.callback is not None and alarm.deadline <= due):
             return
@@ -189,7 +219,25 @@ class SimServer:
             return
         run_now(self.store.sweep())
         self._stepped()
-        self._arm()
+        self._changed()
+
+
+class Parked(Protocol):
+    """A long poll as the server holds it: who sent it, the read it repeats, until when it waits, and how
+    to give its sender the answer (``answer``) or nothing (``lost``, the server died)."""
+
+    process: str
+    incarnation: int
+    op: str
+    id: str
+    method: str
+    args: tuple[Any, ...]
+    expires: float
+    expiry: Alarm | None
+
+    def answer(self, ok: bool, result: Any, news: bool) -> None: ...
+
+    def lost(self) -> None: ...
 
 
 class ServerDied(Exception):

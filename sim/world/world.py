@@ -97,7 +97,7 @@ class World:
         try:
             async with trio.open_nursery() as nursery:
                 self.network.nursery = nursery
-                nursery.start_soon(self.server.sweeper, self.config.sweep_interval)
+                self.server.start_sweeping()
                 for process in self.processes:
                     nursery.start_soon(process.run, name=f"process {process.name}")
                 if any(self.faults.rate(kind) > 0 for kind in CHAOS_KINDS):  # no tick for kinds that are off
