@@ -10,7 +10,8 @@ shared by processes add their engine's own signal on top (PostgreSQL ``LISTEN``,
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 
 import trio
 
@@ -37,22 +38,47 @@ class Wakeups:
 
     def __init__(self) -> None:
         self._events: dict[Hashable, trio.Event] = {}
+        self._armed: dict[Hashable, list[trio.Event]] = {}  # events of ``armed`` blocks, by key
 
     def notify(self, key: Hashable) -> None:
         """Wake every waiter on ``key``."""
         event = self._events.pop(key, None)
         if event is not None:
             event.set()
+        for armed in self._armed.get(key, ()):
+            armed.set()
 
     def notify_all(self) -> None:
         """Wake every waiter (another process changed the store, and it is not known how)."""
         events, self._events = self._events, {}
         for event in events.values():
             event.set()
+        for armed in self._armed.values():
+            for event in armed:
+                event.set()
+
+    @contextmanager
+    def armed(self, keys: tuple[Hashable, ...]) -> Iterator[trio.Event]:
+        """An event set by the first notify of any of ``keys`` from now until the block ends.
+
+        Armed *before* a read that runs off the trio thread, it keeps a notify that comes while the read
+        runs (which a ``wait`` begun after the read would miss); the block removes it, so a waiter that
+        returns early leaves nothing behind."""
+        event = trio.Event()
+        for key in keys:
+            self._armed.setdefault(key, []).append(event)
+        try:
+            yield event
+        finally:
+            for key in keys:
+                events = self._armed[key]
+                events.remove(event)
+                if not events:
+                    del self._armed[key]
 
     def waiting(self) -> bool:
         """Whether anybody waits on any key."""
-        return bool(self._events)
+        return bool(self._events) or bool(self._armed)
 
     async def wait(self, key: Hashable, deadline: float) -> bool:
         """Sleep until ``key`` is notified (True) or until trio time ``deadline`` (False)."""

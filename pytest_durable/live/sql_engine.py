@@ -35,6 +35,7 @@ Upserts use ``INSERT ... ON CONFLICT DO NOTHING``, which both SQLite and Postgre
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 
@@ -91,6 +92,11 @@ class SqlEngine:
 
     def close(self) -> None:
         self._tx.close()
+
+    @property
+    def transactions(self) -> Transactions:
+        """The connection's transactions: what they noted for waiters (``take_changes``), its lock."""
+        return self._tx
 
     # -- inspection ------------------------------------------------------------------------------------
 
@@ -151,6 +157,7 @@ class SqlEngine:
             )
             if timeout_at <= now:
                 return self.tables.time_out(record, now)
+            self._tx.note_time(timeout_at)
             if target is not None:
                 self._x(
                     f"INSERT INTO tasks (seq, {T_COLS}, ttl) "
@@ -197,6 +204,20 @@ class SqlEngine:
             return self.tables.task(id)
 
     def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
+        return self.dispatch_or_next(target, limit, next_due=False)[0]
+
+    def dispatch_or_next(self, target: str, limit: int, *, next_due: bool = True) -> tuple[list[TaskRecord], float]:
+        """``dispatch``, and when it found nothing (and ``next_due``), in the same transaction, the clock
+        time a long poll must look again by even if nobody writes: the next retry time of a task of
+        ``target``, timeout or lease expiry (``Tables.next_due``; ``inf`` when tasks were found)."""
+        return self._dispatch(target, limit, next_due)
+
+    def next_due(self) -> float:
+        """The clock time of the next timeout or lease expiry a sweep would apply (``inf`` if none)."""
+        with self._tx.read():
+            return self.tables.next_due()
+
+    def _dispatch(self, target: str, limit: int, next_due: bool) -> tuple[list[TaskRecord], float]:
         with self.transaction():
             self.tables.apply_due()
             now = self.clock.now()
@@ -211,7 +232,7 @@ class SqlEngine:
                     continue
                 task = self.tables.put_task(attrs.evolve(task, retry_at=now + self.redispatch_after))
                 out.append(task)
-            return out
+            return out, (self.tables.next_due(target) if next_due and not out else math.inf)
 
     def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         if ttl <= 0:
