@@ -61,12 +61,14 @@ class LongPoll:
             return (await run(lambda: self._engine().dispatch_or_next(target, limit, next_due=False)))[0]
         if self.watch is not None:
             await self.watch.arm()
-        deadline = trio.current_time() + wait
         keys = (due_key(target), SCHEDULE)
+        deadline: float | None = None  # counted from the end of the first read, as the reference store does
         while True:
             with self.wakeups.armed(keys) as changed:
                 out, next_due = await run(lambda: self._engine().dispatch_or_next(target, limit))
                 now = trio.current_time()
+                if deadline is None:
+                    deadline = now + wait
                 if out or now >= deadline:
                     return out
                 self.known_next = next_due
@@ -77,11 +79,13 @@ class LongPoll:
             return await run(lambda: self._engine().get_promise(id))
         if self.watch is not None:
             await self.watch.arm()
-        deadline = trio.current_time() + wait
+        deadline: float | None = None
         while True:
             with self.wakeups.armed((settled_key(id),)) as changed:
-                record = await run(lambda: self._engine().get_promise(id))
+                record = await run(lambda: self._engine().get_promise(id))  # NotFound before any wait
                 now = trio.current_time()
+                if deadline is None:
+                    deadline = now + wait
                 if record.settled or now >= deadline:
                     return record
                 # its own timeout settles it too, whether or not anybody sweeps
