@@ -106,9 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.add_argument("modules", nargs="+", metavar="MODULE")
     w.add_argument("--group", default="default")
     w.add_argument("--ttl", type=float, default=30.0, help="lease in seconds (default 30)")
-    w.add_argument("--poll", type=float, default=10.0,
+    w.add_argument("--poll", type=float, default=30.0,
                    help="the longest one long poll for due tasks waits, in seconds; a task that falls due "
-                        "is taken at once, so this bounds only how long a missed change waits (default 10)")
+                        "is taken at once, so this bounds only how long a missed change waits (default 30)")
     w.add_argument("--setup", metavar="MODULE:FUNCTION", default=None,
                    help="called with the Worker before it serves, e.g. to set_dependency(...) clients")
     r = sub.add_parser("run", help="start workflow ID as MODULE:FUNCTION(ARGS)")

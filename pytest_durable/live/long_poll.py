@@ -91,16 +91,19 @@ class LongPoll:
                 # its own timeout settles it too, whether or not anybody sweeps
                 await self._sleep(changed, min(deadline, now + max(record.timeout_at - self.clock.now(), 0.0)))
 
-    async def sleep_until_due(self, run: Runner[float], at_most: float) -> None:
+    async def sleep_until_due(self, run: Runner[float], at_most: float) -> float:
         """Sleep until the next timeout or lease expiry falls due, an earlier one is added by this process,
         or ``at_most`` seconds pass, whichever is first: a sweeper's sleep (another process's new timeout
-        is seen at the next of these)."""
+        is seen at the next of these). Returns the clock time of the next due instant as it then stands
+        (``-inf``: an earlier one was added, look again)."""
         deadline = trio.current_time() + at_most
         with self.wakeups.armed((SCHEDULE,)) as changed:
             found = await run(lambda: self._engine().next_due())
             self.known_next = found
             with trio.move_on_at(min(deadline, trio.current_time() + max(found - self.clock.now(), 0.0))):
                 await changed.wait()
+                return -math.inf
+            return found
 
     async def _sleep(self, changed: trio.Event, until: float) -> None:
         """Until trio time ``until``, or until ``changed`` is set (by this process or, through the watch,

@@ -36,7 +36,7 @@ def describe_error(task: str, promise: str, error: BaseException) -> str:
 
 
 async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *, clock: Clock, group: str = "default",
-                ttl: float = 30.0, poll_interval: float = 10.0, id: str | None = None,
+                ttl: float = 30.0, poll_interval: float = 30.0, id: str | None = None,
                 say: Callable[[str], None] = print, setup: Callable[[Worker], object] | None = None,
                 task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve ``functions`` for tasks of ``group`` from ``store`` until SIGTERM/SIGINT or cancellation;

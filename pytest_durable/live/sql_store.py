@@ -134,6 +134,7 @@ class SqlStore:
     async def sweep(self) -> None:
         await self._now(self.engine.sweep)
 
-    async def sleep_until_due(self, at_most: float) -> None:
-        """Sleep until the next timeout or lease expiry, an earlier one added here, or ``at_most`` seconds."""
-        await self.long_poll.sleep_until_due(self._now, at_most)
+    async def sleep_until_due(self, at_most: float) -> float:
+        """Sleep until the next timeout or lease expiry, an earlier one added here, or ``at_most`` seconds;
+        the clock time of the next due instant (``-inf``: look again)."""
+        return await self.long_poll.sleep_until_due(self._now, at_most)

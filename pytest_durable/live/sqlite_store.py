@@ -61,7 +61,7 @@ class SqliteStore(SqlStore):
         super().__init__(self._open(), watch=self._watch if cross_process else None)
 
     def _watch(self, wakeups: Wakeups) -> SqliteWatch:
-        return SqliteWatch(wakeups, lambda: (self.engine.connection, self.engine.transactions.lock))
+        return SqliteWatch(wakeups, lambda: (self.engine.connection, self.engine.transactions.lock), self.path)
 
     def _open(self) -> SqlEngine:
         clock, redispatch_after, busy_timeout, synchronous, where = self._options

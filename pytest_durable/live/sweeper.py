@@ -16,6 +16,7 @@ So an idle fleet costs its store a few requests per ttl, not one per second.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Awaitable, Callable
 
 import trio
@@ -41,7 +42,7 @@ async def sweep_when_holding(store: Store, clock: Clock, owner: str, *, interval
     two workers never both believe they hold it; the store fences a late heartbeat anyway."""
     with contextlib.suppress(PlatformError):
         await store.create_promise(SWEEPER, "{}", clock.now() + FOREVER, {TAG_ORIGIN: SWEEPER}, target=GROUP)
-    sleep_until_due: Callable[[float], Awaitable[None]] | None = getattr(store, "sleep_until_due", None)
+    sleep_until_due: Callable[[float], Awaitable[float]] | None = getattr(store, "sleep_until_due", None)
     while True:
         asked = trio.current_time()
         fence = await _acquire(store, owner, ttl)
@@ -50,10 +51,12 @@ async def sweep_when_holding(store: Store, clock: Clock, owner: str, *, interval
             continue
         held_until = asked + ttl
         next_beat = asked + ttl / 3
+        due_at = -math.inf  # when something falls due next, as far as this sweeper knows: sweep at once
         while trio.current_time() < held_until - interval:
             asked = trio.current_time()
             try:
-                await store.sweep()
+                if due_at <= clock.now():  # else it woke for a heartbeat alone: nothing to sweep
+                    await store.sweep()
                 if asked >= next_beat:
                     await store.heartbeat_task(fence)
                     held_until, next_beat = asked + ttl, asked + ttl / 3
@@ -66,7 +69,7 @@ async def sweep_when_holding(store: Store, clock: Clock, owner: str, *, interval
             if sleep_until_due is None:
                 await trio.sleep(min(interval, left))
             else:
-                await sleep_until_due(left)
+                due_at = await sleep_until_due(left)
 
 
 async def _acquire(store: Store, owner: str, ttl: float) -> Fence | None:

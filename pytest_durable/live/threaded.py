@@ -65,9 +65,10 @@ class Threaded:
     def next_due(self) -> float:
         return self.store.next_due()
 
-    async def sleep_until_due(self, at_most: float) -> None:
-        """Sleep until the next timeout or lease expiry, an earlier one added here, or ``at_most`` seconds."""
-        await self.store.long_poll.sleep_until_due(self._call, at_most)
+    async def sleep_until_due(self, at_most: float) -> float:
+        """Sleep until the next timeout or lease expiry, an earlier one added here, or ``at_most`` seconds;
+        the clock time of the next due instant (``-inf``: look again)."""
+        return await self.store.long_poll.sleep_until_due(self._call, at_most)
 
     # -- Inspect: quick reads, done in place -----------------------------------------------------------
 

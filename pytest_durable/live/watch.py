@@ -4,10 +4,12 @@ A store's own writes wake its waiters through ``core.wakeups``; a watch turns ot
 into the same notifies, while somebody waits. One task of the process at a time pumps a store's watch
 (``Watch.pump``, run beside a long poll's wait and cancelled when it ends; another waiter takes over):
 
-* ``SqliteWatch`` asks ``PRAGMA data_version`` on the store's own connection, with a backoff from 1 ms
-  to ``SQLITE_MAX_INTERVAL``. On that connection the number changes only when *another* connection
-  committed, so the store's own commits (already notified in-process) never look like news; when it
-  changes, every waiter reads again (SQLite cannot tell what changed).
+* ``SqliteWatch`` checks, with a backoff from 1 ms to ``SQLITE_MAX_INTERVAL``, whether the WAL file
+  changed (a ``stat``: its size and modification time), and only then (or once a second, in case a
+  change hid in one tick of the file system's clock) asks ``PRAGMA data_version`` on the store's own
+  connection. On that connection the number changes only when *another* connection committed, so the
+  store's own commits (already notified in-process) never look like news; when it changes, every
+  waiter reads again (SQLite cannot tell what changed).
 * ``PostgresWatch`` ``LISTEN``\\ s on a connection of its own and waits for its socket to become readable,
   issuing no query; each notification names a wakeup key (``announce_keys``), so only the waiters it
   may answer read again. Notifications sent by this store's own connection are skipped for the same
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sqlite3
 from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -31,9 +34,11 @@ if TYPE_CHECKING:
 
 #: The longest pause between two change checks of a SQLite file (the price of a change that another
 #: process made: at most this much latency, and this many cheap checks per second while someone waits).
-SQLITE_MAX_INTERVAL = 0.025
+SQLITE_MAX_INTERVAL = 0.04
 #: The first pause after a pump starts; it doubles up to ``SQLITE_MAX_INTERVAL``.
 SQLITE_FIRST_INTERVAL = 0.001
+#: Asks ``PRAGMA data_version`` at least this often even when the WAL file looks unchanged.
+SQLITE_VERSION_EVERY = 1.0
 #: How long a PostgreSQL watch waits before it connects again after losing its connection.
 RECONNECT_DELAY = 1.0
 #: A notification payload longer than this is sent as ``*`` (wake everybody): PostgreSQL caps payloads.
@@ -80,17 +85,32 @@ class SqliteWatch(Watch):
     """Change checks of a SQLite store: ``PRAGMA data_version`` on the store's own connection, taken only
     when no operation holds it (``lock``; a busy connection is the process's own work, checked next time)."""
 
-    def __init__(self, wakeups: Wakeups, connection: Callable[[], tuple[Any, Any]]) -> None:
+    def __init__(self, wakeups: Wakeups, connection: Callable[[], tuple[Any, Any]], path: str) -> None:
         super().__init__(wakeups)
         self._connection = connection  # () -> (sqlite3 connection, its lock): the store may reopen it
+        self._wal = path + "-wal"
         self._seen: int | None = None
+        self._file: tuple[int, int] | None = None  # the WAL file's (size, mtime) when last looked at
+        self._asked = -math.inf  # trio time of the last data_version
+        #: ``PRAGMA data_version`` asked so far (``checks`` counts the ``stat``\ s too).
+        self.versions = 0
+
+    def _file_changed(self) -> bool:
+        self.checks += 1
+        try:
+            stat = os.stat(self._wal)
+        except OSError:
+            return True
+        seen, self._file = self._file, (stat.st_size, stat.st_mtime_ns)
+        return seen != self._file
 
     def _version(self) -> int | None:
         conn, lock = self._connection()
         if not lock.acquire(blocking=False):
             return None
         try:
-            self.checks += 1
+            self.versions += 1
+            self._asked = trio.current_time()
             return int(conn.execute("PRAGMA data_version").fetchone()[0])
         except sqlite3.Error:
             return None  # e.g. busy for a moment: looked at again at the next check
@@ -99,6 +119,7 @@ class SqliteWatch(Watch):
 
     async def arm(self) -> None:
         if self._seen is None:
+            self._file_changed()
             self._seen = self._version()
 
     async def _pump(self) -> None:
@@ -106,6 +127,8 @@ class SqliteWatch(Watch):
         while True:
             await trio.sleep(delay)
             delay = min(2 * delay, SQLITE_MAX_INTERVAL)
+            if not self._file_changed() and trio.current_time() < self._asked + SQLITE_VERSION_EVERY:
+                continue
             version = self._version()
             if version is None or version == self._seen:
                 continue

@@ -154,7 +154,7 @@ def test_sigkill_mid_run_then_a_new_worker_resumes_without_rerunning_finished_ch
 def test_the_live_benchmark_prints_the_simulator_beside_real_processes(capsys: pytest.CaptureFixture[str]) -> None:
     from sim.bench.live_workers import main
 
-    assert main(n=10, runs=1, sim_runs=3) == 0
+    assert main(n=10, runs=1, sim_runs=3, runtime=False) == 0
     out = capsys.readouterr().out
     rows = {line[:34].strip(): line[34:].split() for line in out.splitlines()
             if line.startswith(("simulator", "real processes"))}
