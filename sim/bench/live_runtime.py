@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -193,8 +194,11 @@ def measure(kind: str, runs: int, root: Path) -> dict[str, float]:
         with _worker(url, root) as proc:
             time.sleep(1.0)
             latencies = []
+            gaps = random.Random(21)
             for i in range(runs):
-                time.sleep(1.0)  # the worker is idle again: its poll has backed off as far as it goes
+                # Idle again (a poll has backed off as far as it goes), for a drawn while, so that runs do not
+                # lock onto the phase of a worker that polls on a clock.
+                time.sleep(1.0 + gaps.random())
                 latencies.append(trio.run(_run_and_wait, store, f"seed-{i}", None))
             out["latency_ms"] = 1000 * statistics.median(latencies)
             out["children_per_s"] = 1000 / trio.run(_run_and_wait, store, "thousand", 1000)
