@@ -10,9 +10,14 @@ shared by processes add their engine's own signal on top (PostgreSQL ``LISTEN``,
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 
 import trio
+
+#: The key a store notifies when it made an earlier due instant (a new timeout, lease or retry time): a
+#: waiter sleeping until the next due instant looks again.
+SCHEDULE = ("schedule",)
 
 
 def due_key(target: str) -> tuple[str, str]:
@@ -33,25 +38,50 @@ class Wakeups:
 
     def __init__(self) -> None:
         self._lots: dict[Hashable, trio.lowlevel.ParkingLot] = {}
+        self._armed: dict[Hashable, list[trio.Event]] = {}  # events of ``armed`` blocks, by key
 
     def notify(self, key: Hashable, *, one: bool = False) -> None:
         """Wake every waiter on ``key`` (the first only, with ``one``: a task that became due needs one
-        worker, not a herd)."""
+        worker, not a herd), and every ``armed`` block of it (a read in flight looks again)."""
         lot = self._lots.get(key)
         if lot:
             if one:
                 lot.unpark()
             else:
                 lot.unpark_all()
+        for armed in self._armed.get(key, ()):
+            armed.set()
 
     def notify_all(self) -> None:
         """Wake every waiter (another process changed the store, and it is not known how)."""
         for lot in self._lots.values():
             lot.unpark_all()
+        for armed in self._armed.values():
+            for event in armed:
+                event.set()
+
+    @contextmanager
+    def armed(self, keys: tuple[Hashable, ...]) -> Iterator[trio.Event]:
+        """An event set by the first notify of any of ``keys`` from now until the block ends.
+
+        Armed *before* a read that runs off the trio thread, it keeps a notify that comes while the read
+        runs (which a ``wait`` begun after the read would miss); the block removes it, so a waiter that
+        returns early leaves nothing behind."""
+        event = trio.Event()
+        for key in keys:
+            self._armed.setdefault(key, []).append(event)
+        try:
+            yield event
+        finally:
+            for key in keys:
+                events = self._armed[key]
+                events.remove(event)
+                if not events:
+                    del self._armed[key]
 
     def waiting(self) -> bool:
         """Whether anybody waits on any key."""
-        return any(self._lots.values())
+        return any(self._lots.values()) or bool(self._armed)
 
     async def wait(self, key: Hashable, deadline: float) -> bool:
         """Sleep until ``key`` is notified (True) or until trio time ``deadline`` (False)."""
@@ -64,4 +94,4 @@ class Wakeups:
         return False
 
 
-__all__ = ["Wakeups", "due_key", "settled_key"]
+__all__ = ["SCHEDULE", "Wakeups", "due_key", "settled_key"]

@@ -89,12 +89,13 @@ class Client:
         self.store = store
         self.clock = clock
 
-    async def wait(self, id: str, poll: float = 0.2) -> PromiseRecord:
+    async def wait(self, id: str, poll: float = 30.0) -> PromiseRecord:
+        """``id``'s record once it settles: one long poll of the store (``await_settled``) after another,
+        each at most ``poll`` seconds; the store answers as soon as the promise settles."""
         while True:
-            record = await self.store.get_promise(id)
+            record = await self.store.await_settled(id, wait=poll)
             if record.settled:
                 return record
-            await trio.sleep(poll)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.add_argument("modules", nargs="+", metavar="MODULE")
     w.add_argument("--group", default="default")
     w.add_argument("--ttl", type=float, default=30.0, help="lease in seconds (default 30)")
-    w.add_argument("--poll", type=float, default=0.5, help="seconds between polls (default 0.5)")
+    w.add_argument("--poll", type=float, default=30.0,
+                   help="the longest one long poll for due tasks waits, in seconds; a task that falls due "
+                        "is taken at once, so this bounds only how long a missed change waits (default 30)")
     w.add_argument("--setup", metavar="MODULE:FUNCTION", default=None,
                    help="called with the Worker before it serves, e.g. to set_dependency(...) clients")
     r = sub.add_parser("run", help="start workflow ID as MODULE:FUNCTION(ARGS)")

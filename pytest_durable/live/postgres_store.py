@@ -29,6 +29,10 @@ a thread, ``Threaded``; psycopg has no trio support). Decisions, each for a reas
   messages are scrubbed of it.
 * **A lost connection is reopened** at the start of the next operation (never inside one), so a
   restarted server costs the operations in flight (``StoreUnavailable``), not the worker.
+* **Long polls wait on ``LISTEN``.** A write transaction that makes a task due or settles a promise
+  sends ``pg_notify`` on the store's channel (``durable:`` and the schema), one notification per target
+  or promise id it touched (``live.watch.announce_keys``), delivered only if it commits; a long poll of
+  another process wakes from it (``live.watch.PostgresWatch``) without asking the database anything.
 
 psycopg is imported when a store is made, so ``import pytest_durable.live`` does not need it.
 """
@@ -36,14 +40,16 @@ psycopg is imported when a store is made, so ``import pytest_durable.live`` does
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.clock import Clock, WallClock
 from ..core.errors import StoreUnavailable
+from ..core.wakeups import Wakeups
 from .sql_engine import SqlEngine
 from .sql_schema import Cursor, Dialect, SchemaError
 from .sql_store import SqlStore
+from .watch import PostgresWatch, announce_keys
 
 if TYPE_CHECKING:
     import psycopg
@@ -119,6 +125,11 @@ class _Connection:
             message = message.replace(self.secret, "***")
         return message.replace(self.dsn, self.where)
 
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of this connection (``None`` while it is lost)."""
+        return None if self.conn.closed or self.conn.broken else int(self.conn.info.backend_pid)
+
     def _connect(self) -> psycopg.Connection[Any]:
         import psycopg
 
@@ -174,7 +185,9 @@ class PostgresStore(SqlStore):
     time the store writes; the default ``WallClock`` means the same on every machine whose clock is in
     sync (NTP). The simulator passes its virtual clock. ``redispatch_after`` is as for ``MemoryStore``;
     ``lock_timeout`` is how many seconds an operation waits for another's transaction before failing.
-    The tables live in the connection's current schema, created on first open and versioned.
+    The tables live in the connection's current schema, created on first open and versioned. With
+    ``cross_process`` (the default) writes are announced to other processes and long polls listen for
+    theirs (``LISTEN/NOTIFY``, see above); the simulator, whose worlds no other process shares, turns it off.
     """
 
     def __init__(
@@ -184,6 +197,7 @@ class PostgresStore(SqlStore):
         *,
         redispatch_after: float = 5.0,
         lock_timeout: float = 30.0,
+        cross_process: bool = True,
     ) -> None:
         where = f"PostgresStore({redact(dsn)!r})"
         if not lock_timeout > 0:
@@ -195,6 +209,7 @@ class PostgresStore(SqlStore):
             engine = SqlEngine(connection, POSTGRES, clock if clock is not None else WallClock(),
                                redispatch_after=redispatch_after, where=where)
             engine.ensure_schema()
+            schema = engine.connection.execute("SELECT current_schema()", ()).fetchone()[0]
         except psycopg.OperationalError as exc:
             connection.close()
             raise StoreUnavailable(f"{where}: {connection.scrub(str(exc).strip())}") from None
@@ -206,7 +221,26 @@ class PostgresStore(SqlStore):
             connection.close()
             raise
         self.dsn = dsn
-        super().__init__(engine)
+        #: The ``LISTEN/NOTIFY`` channel of this store: one per schema, as the tables are.
+        self.channel = f"durable:{schema}"
+        self._lock_timeout = lock_timeout
+        if cross_process:
+            engine.transactions.announce = self._announce
+        super().__init__(engine, watch=self._watch if cross_process else None)
+
+    def _announce(self, keys: set[Hashable]) -> None:
+        """Inside a write transaction: tell other processes' long polls what it may answer."""
+        self.engine.transactions.execute(
+            "SELECT pg_notify(?, x) FROM unnest(CAST(? AS text[])) AS x", self.channel, announce_keys(keys)
+        )
+
+    def _watch(self, wakeups: Wakeups) -> PostgresWatch:
+        def connect() -> psycopg.Connection[Any]:
+            return _Connection(self.dsn, lock_timeout=self._lock_timeout, where=self.engine.where).conn
+
+        own = self.engine.connection
+        assert isinstance(own, _Connection)
+        return PostgresWatch(wakeups, connect, self.channel, lambda: own.backend_pid, unescape_text)
 
     def __repr__(self) -> str:
         return self.engine.where

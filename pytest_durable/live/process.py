@@ -36,11 +36,13 @@ def describe_error(task: str, promise: str, error: BaseException) -> str:
 
 
 async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *, clock: Clock, group: str = "default",
-                ttl: float = 30.0, poll_interval: float = 0.5, id: str | None = None,
+                ttl: float = 30.0, poll_interval: float = 30.0, id: str | None = None,
                 say: Callable[[str], None] = print, setup: Callable[[Worker], object] | None = None,
                 task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve ``functions`` for tasks of ``group`` from ``store`` until SIGTERM/SIGINT or cancellation;
-    sweep due timeouts while this process holds the sweeper lease (``live.sweeper``). ``setup`` is
+    sweep due timeouts while this process holds the sweeper lease (``live.sweeper``). ``poll_interval``
+    is the longest one long poll for due tasks waits (the store answers as soon as one is due, so it
+    bounds only how long a change the store could not see keeps the worker waiting). ``setup`` is
     called with the worker first (set its dependencies there)."""
     worker = Worker(store, group=group, id=id or worker_id(), ttl=ttl, poll_interval=poll_interval, clock=clock,
                     on_error=lambda task, promise, error: say(describe_error(task, promise, error)), sweeps=False)

@@ -93,6 +93,11 @@ class SqlEngine:
     def close(self) -> None:
         self._tx.close()
 
+    @property
+    def transactions(self) -> Transactions:
+        """The connection's transactions: what they noted for waiters (``take_changes``), its lock."""
+        return self._tx
+
     # -- inspection ------------------------------------------------------------------------------------
 
     def promises(self) -> list[PromiseRecord]:
@@ -110,18 +115,6 @@ class SqlEngine:
     def promise_count(self) -> int:
         with self._tx.read():
             return int(self._x("SELECT COUNT(*) FROM promises").fetchone()[0])
-
-    def next_due(self) -> float:
-        """As ``MemoryStore.next_due``: the earliest pending timeout, acquired lease expiry, or retry time
-        of a pending task later than now (``inf`` if none)."""
-        with self._tx.read():
-            row = self._x(
-                "SELECT MIN(t) FROM (SELECT MIN(timeout_at) AS t FROM promises WHERE state = ? "
-                "UNION ALL SELECT MIN(lease_expires_at) FROM tasks WHERE state = ? "
-                "UNION ALL SELECT MIN(retry_at) FROM tasks WHERE state = ? AND retry_at > ?) AS due",
-                (PromiseState.PENDING.value, TaskState.ACQUIRED.value, TaskState.PENDING.value, self.clock.now()),
-            ).fetchone()
-        return math.inf if row is None or row[0] is None else float(row[0])
 
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
         if not apply_due:
@@ -164,6 +157,7 @@ class SqlEngine:
             )
             if timeout_at <= now:
                 return self.tables.time_out(record, now)
+            self._tx.note_time(timeout_at)
             if target is not None:
                 self._x(
                     f"INSERT INTO tasks (seq, {T_COLS}, ttl) "
@@ -210,6 +204,21 @@ class SqlEngine:
             return self.tables.task(id)
 
     def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
+        return self.dispatch_or_next(target, limit, next_due=False)[0]
+
+    def dispatch_or_next(self, target: str, limit: int, *, next_due: bool = True) -> tuple[list[TaskRecord], float]:
+        """``dispatch``, and when it found nothing (and ``next_due``), in the same transaction, the clock
+        time a long poll must look again by even if nobody writes: the next retry time of a task of
+        ``target``, timeout or lease expiry (``Tables.next_due``; ``inf`` when tasks were found)."""
+        return self._dispatch(target, limit, next_due)
+
+    def next_due(self) -> float:
+        """As ``MemoryStore.next_due``: the next timeout of a pending promise, live lease expiry, or retry
+        time of any pending task later than now (``inf`` if none): when a sweep, or a poll, may find more."""
+        with self._tx.read():
+            return self.tables.next_due(retries_after=self.clock.now())
+
+    def _dispatch(self, target: str, limit: int, next_due: bool) -> tuple[list[TaskRecord], float]:
         with self.transaction():
             self.tables.apply_due()
             now = self.clock.now()
@@ -224,7 +233,7 @@ class SqlEngine:
                     continue
                 task = self.tables.put_task(attrs.evolve(task, retry_at=now + self.redispatch_after))
                 out.append(task)
-            return out
+            return out, (self.tables.next_due(target) if next_due and not out else math.inf)
 
     def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         if ttl <= 0:

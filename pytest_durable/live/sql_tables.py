@@ -9,6 +9,7 @@ Order is explicit: every ordered structure of the reference store has a ``seq`` 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import attrs
@@ -17,6 +18,7 @@ from ..core.clock import Clock
 from ..core.errors import Fenced, NotFound
 from ..core.records import Fence, PromiseRecord, PromiseState, TaskRecord, TaskState
 from ..core.store import TAG_TIMER
+from ..core.wakeups import due_key, settled_key
 from .sql_schema import P_COLS, T_COLS, Cursor, promise_from, task_from
 from .sql_transactions import Transactions
 
@@ -31,6 +33,24 @@ class Tables:
 
     def _x(self, sql: str, *params: Any) -> Cursor:
         return self._tx.execute(sql, *params)
+
+    def next_due(self, target: str | None = None, *, retries_after: float | None = None) -> float:
+        """The clock time of the next timeout of a pending promise, the next live lease expiry and (given
+        ``target``) the next retry time of a pending task of ``target`` (given ``retries_after``, of any
+        pending task, later than that), whichever is first (``inf`` if none): one query, over the
+        indexes. Stale lease entries (left by heartbeats) are skipped."""
+        parts = ["(SELECT MIN(timeout_at) FROM promises WHERE state = ?)",
+                 "(SELECT l.expires_at FROM leases l JOIN tasks t ON t.id = l.task_id "
+                 "WHERE t.state = ? AND t.lease_expires_at = l.expires_at ORDER BY l.expires_at, l.seq LIMIT 1)"]
+        params: list[object] = [PromiseState.PENDING.value, TaskState.ACQUIRED.value]
+        if target is not None:
+            parts.append("(SELECT MIN(t.retry_at) FROM pending p JOIN tasks t ON t.id = p.task_id WHERE p.target = ?)")
+            params.append(target)
+        if retries_after is not None:
+            parts.append("(SELECT MIN(retry_at) FROM tasks WHERE state = ? AND retry_at > ?)")
+            params += [TaskState.PENDING.value, retries_after]
+        row = self._x(f"SELECT {', '.join(parts)}", *params).fetchone()
+        return min((float(x) for x in row if x is not None), default=math.inf)
 
     def next_seq(self, table: str) -> int:
         row = self._x(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}").fetchone()
@@ -70,6 +90,7 @@ class Tables:
             "INSERT INTO leases (seq, expires_at, task_id) VALUES (?, ?, ?)",
             self.next_seq("leases"), task.lease_expires_at, task.id,
         )
+        self._tx.note_time(task.lease_expires_at)
 
     def expire_leases(self) -> None:
         now = self.clock.now()
@@ -132,6 +153,7 @@ class Tables:
             "INSERT INTO pending (seq, task_id, target) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             self.next_seq("pending"), task_id, target,
         )
+        self._tx.note(due_key(target))
 
     def check_fence(self, fence: Fence | None) -> TaskRecord | None:
         if fence is None:
@@ -186,6 +208,7 @@ class Tables:
         self._x(
             "UPDATE promises SET state = ?, value = ?, settled_on = ? WHERE id = ?", state.value, value, now, record.id
         )
+        self._tx.note(settled_key(record.id))
         if self.load_task(record.id) is not None:
             self.complete(record.id)
         waiting = [r[0] for r in self._x(

@@ -1,11 +1,16 @@
 """``Transactions``: the SQL engine's operations on one connection, each one write transaction, one at a
 time. A refused operation still commits what it applied on the way, as the reference store keeps it (see
-``sql_engine``); the simulator's server crash can make one die before it commits (``Torn``)."""
+``sql_engine``); the simulator's server crash can make one die before it commits (``Torn``).
+
+A transaction also collects what its writes may answer (``note``: the wakeup keys of ``core.wakeups``;
+``note_time``: a new timeout or lease expiry): announced to other processes inside the transaction (so
+only a commit sends it), and handed to the store's own waiters after the commit (``take_changes``)."""
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -29,6 +34,54 @@ class Transactions:
         self._lock = threading.Lock()  # one operation at a time on this connection (threads)
         #: Set by the simulator to make the next write transaction die before it commits.
         self.die_before_commit = False
+        #: Called inside a write transaction, just before it commits, with the keys it noted (and never
+        #: with none): how a store tells other processes (PostgreSQL's ``pg_notify``).
+        self.announce: Callable[[set[Hashable]], None] | None = None
+        self._keys: set[Hashable] = set()  # noted by the transaction under way
+        self._earliest = math.inf
+        self._outbox_lock = threading.Lock()
+        self._outbox: tuple[set[Hashable], float] = (set(), math.inf)  # committed, not yet taken
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while an operation runs on the connection (a quick check may skip when it is busy)."""
+        return self._lock
+
+    def note(self, key: Hashable) -> None:
+        """The transaction under way may answer waiters on ``key`` (``core.wakeups``)."""
+        self._keys.add(key)
+
+    def note_time(self, at: float) -> None:
+        """The transaction under way adds a timeout or a lease expiry at clock time ``at``."""
+        if at < self._earliest:
+            self._earliest = at
+
+    def take_changes(self) -> tuple[set[Hashable], float]:
+        """The keys noted by the transactions committed since the last call, and the earliest time they
+        added (``inf`` if none)."""
+        with self._outbox_lock:
+            taken, self._outbox = self._outbox, (set(), math.inf)
+        return taken
+
+    def _forget_notes(self) -> None:
+        self._keys = set()
+        self._earliest = math.inf
+
+    def _commit(self) -> None:
+        keys, earliest = self._keys, self._earliest
+        self._forget_notes()
+        if keys and self.announce is not None:
+            try:
+                self.announce(keys)
+            except BaseException:
+                self.execute("ROLLBACK")
+                raise
+        self.execute("COMMIT")
+        if keys or earliest < math.inf:
+            with self._outbox_lock:
+                outbox, outbox_earliest = self._outbox
+                outbox |= keys
+                self._outbox = (outbox, min(outbox_earliest, earliest))
 
     def execute(self, sql: str, *params: Any) -> Cursor:
         """Run one statement, written with ``?`` placeholders, in the current transaction."""
@@ -37,6 +90,7 @@ class Transactions:
     def _begin_write(self) -> None:
         """Start a write transaction; if a later statement of it fails (e.g. PostgreSQL's lock times out),
         end the half-begun transaction, so the connection is clean for the next operation."""
+        self._forget_notes()
         first, *rest = self.dialect.begin_write
         self.execute(first)
         try:
@@ -67,9 +121,10 @@ class Transactions:
     def _end_or_die(self) -> None:
         if self.die_before_commit:
             self.die_before_commit = False
+            self._forget_notes()
             self.execute("ROLLBACK")
             raise Torn(f"{self.where}: the server died before the transaction committed")
-        self.execute("COMMIT")
+        self._commit()
 
     @contextmanager
     def read(self) -> Iterator[None]:

@@ -14,9 +14,11 @@ import os
 import sqlite3
 
 from ..core.clock import Clock, WallClock
+from ..core.wakeups import Wakeups
 from .sql_engine import SqlEngine
 from .sql_schema import Dialect, SchemaError
 from .sql_store import SqlStore
+from .watch import SqliteWatch
 
 SQLITE = Dialect(
     name="sqlite",
@@ -35,7 +37,9 @@ class SqliteStore(SqlStore):
     ``clock`` stamps every time the store writes (created, settled, retry, lease expiry); the default
     ``WallClock`` means the same in every process and after a restart. The simulator passes its virtual
     ``TrioClock``. ``redispatch_after`` is as for ``MemoryStore``; ``busy_timeout`` is how many seconds an
-    operation waits for another process's transaction before failing.
+    operation waits for another process's transaction before failing. With ``cross_process`` (the
+    default) a long poll also sees other processes' commits (``live.watch.SqliteWatch``: a change check
+    between reads); the simulator, whose worlds share nothing with another process, turns it off.
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class SqliteStore(SqlStore):
         redispatch_after: float = 5.0,
         busy_timeout: float = 30.0,
         synchronous: str = "NORMAL",
+        cross_process: bool = True,
     ) -> None:
         where = f"SqliteStore({os.fspath(path)!r})"
         if synchronous.upper() not in _SYNCHRONOUS:
@@ -53,7 +58,10 @@ class SqliteStore(SqlStore):
         self.path = os.fspath(path)
         self._options = (clock if clock is not None else WallClock(), redispatch_after, busy_timeout,
                          synchronous.upper(), where)
-        super().__init__(self._open())
+        super().__init__(self._open(), watch=self._watch if cross_process else None)
+
+    def _watch(self, wakeups: Wakeups) -> SqliteWatch:
+        return SqliteWatch(wakeups, lambda: (self.engine.connection, self.engine.transactions.lock), self.path)
 
     def _open(self) -> SqlEngine:
         clock, redispatch_after, busy_timeout, synchronous, where = self._options

@@ -6,6 +6,10 @@ process's write lock (up to the busy timeout) or PostgreSQL answers: heartbeats 
 worker would lose leases it holds. ``Threaded`` runs the same synchronous engine in a thread (the
 engine serialises its connection with a lock) and turns the database driver's operational errors
 (locked, disconnected) into ``StoreUnavailable``, which the worker retries like a lost request.
+
+Long polls wait as ``SqlStore``'s do, on the same ``wakeups`` and watch (``live.long_poll``): each
+operation's thread returns before its commit wakes anybody, because a ``trio.Event`` is set on the
+trio thread only.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from ..core.clock import Clock
 from ..core.errors import StoreUnavailable
 from ..core.inspection import StoreSnapshot
 from ..core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
+from ..core.wakeups import Wakeups
 from .sql_store import SqlStore
 
 T = TypeVar("T")
@@ -41,11 +46,29 @@ class Threaded:
     def close(self) -> None:
         self.store.close()
 
+    @property
+    def wakeups(self) -> Wakeups:
+        """Where this process's long polls wait (the wrapped store's)."""
+        return self.store.wakeups
+
     async def _run(self, op: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return await trio.to_thread.run_sync(functools.partial(op, *args, **kwargs))
         except self.transient as exc:
             raise StoreUnavailable(f"{self.engine.where}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            self.store.long_poll.publish()
+
+    async def _call(self, op: Callable[[], T]) -> T:
+        return await self._run(op)
+
+    def next_due(self) -> float:
+        return self.store.next_due()
+
+    async def sleep_until_due(self, at_most: float) -> float:
+        """Sleep until the next timeout or lease expiry, an earlier one added here, or ``at_most`` seconds;
+        the clock time of the next due instant (``-inf``: look again)."""
+        return await self.store.long_poll.sleep_until_due(self._call, at_most)
 
     # -- Inspect: quick reads, done in place -----------------------------------------------------------
 
@@ -63,9 +86,6 @@ class Threaded:
 
     def promise_map(self) -> Mapping[str, PromiseRecord]:
         return self.store.promise_map()
-
-    def next_due(self) -> float:
-        return self.store.next_due()
 
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
         return self.store.snapshot(apply_due=apply_due)
@@ -90,10 +110,10 @@ class Threaded:
         return await self._run(self.engine.get_task, id)
 
     async def dispatch(self, target: str, limit: int, *, wait: float = 0.0) -> list[TaskRecord]:
-        return await self._run(self.engine.dispatch, target, limit)
+        return await self.store.long_poll.dispatch(self._call, target, limit, wait)
 
     async def await_settled(self, id: str, *, wait: float) -> PromiseRecord:
-        return await self._run(self.engine.get_promise, id)
+        return await self.store.long_poll.await_settled(self._call, id, wait)
 
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         return await self._run(self.engine.acquire_task, id, owner, ttl)

@@ -1,4 +1,6 @@
-"""``python -m sim bench live``: the same crash-recovery scenario in the simulator and for real, side by side.
+"""``python -m sim bench live``: the live runtime's own figures (``live_runtime``: latency, children per
+second, an idle worker's CPU and store queries, over SQLite and PostgreSQL), then the same crash-recovery
+scenario in the simulator and for real, side by side.
 
 The scenario: a workflow fans out ``n`` leaves; its worker dies half-way (the simulator's planned crash
 before a middle child settles; for real, ``kill -9`` of a worker process once half the children have
@@ -108,7 +110,13 @@ def real(n: int, runs: int) -> tuple[float, float]:
     return runs / (time.perf_counter() - began), sum(recoveries) / len(recoveries)
 
 
-def main(*, n: int = 20, runs: int = 5, sim_runs: int = 200) -> int:
+def main(*, n: int = 20, runs: int = 5, sim_runs: int = 200, runtime: bool = True) -> int:
+    """Both benchmarks (``runtime=False``: the crash-recovery scenario alone); ``runs`` is the number of
+    seed workflows timed and of real crash-recovery scenarios."""
+    if runtime:
+        from .live_runtime import main as runtime_main
+
+        runtime_main(runs=runs)
     print(f"crash-recovery scenario: a fan-out of {n}, its worker killed half-way, another completes it")
     memory = simulated(n, sim_runs, "memory")
     sqlite = simulated(n, sim_runs, "sqlite")

@@ -4,7 +4,9 @@ A world over SQLite gets a fresh database file in a temporary folder of its own,
 world's virtual ``TrioClock``, and the folder is removed when the world is done; so checks (1) and (6)
 judge the real SQL code, and a world's trace does not depend on which store it ran over. A world over
 PostgreSQL gets a fresh schema of its own in the database ``$DURABLE_PG_DSN`` names (the store's tables
-are created there), dropped when the world is done.
+are created there), dropped when the world is done. No other process shares a world's store, so its
+cross-process watch is off: a long poll waits on the world's own writes and virtual time alone, and
+every other request is applied in one step.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def world_store(kind: str) -> Iterator[InspectableStore]:
         return
     folder = tempfile.mkdtemp(prefix="durable-world-")
     try:
-        store = SqliteStore(Path(folder) / "world.db", TrioClock())
+        store = SqliteStore(Path(folder) / "world.db", TrioClock(), cross_process=False)
         try:
             yield store
         finally:
@@ -75,7 +77,7 @@ def _postgres_world_store(dsn: str) -> Iterator[PostgresStore]:
     with psycopg.connect(dsn, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
         try:
-            store = PostgresStore(make_conninfo(dsn, options=options), TrioClock())
+            store = PostgresStore(make_conninfo(dsn, options=options), TrioClock(), cross_process=False)
             try:
                 yield store
             finally:

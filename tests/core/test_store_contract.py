@@ -6,11 +6,14 @@ A Hypothesis state machine drives random sequences of store operations over a sm
 (so creates collide, children form branches and tasks are fought over), and after every operation
 checks the contract against a small model; named example scenarios follow it.
 
-The store's methods are ``async def`` but never suspend, so ``run_now`` drives one call to its end.
+The store's methods are ``async def`` but never suspend, so ``run_now`` drives one call to its end; a
+long poll (``dispatch(..., wait=)``, ``await_settled``) is run in a trio run of its own on a ``MockClock``
+(virtual time), which the store's clock follows for the length of the rule (``FollowingClock``).
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -18,7 +21,8 @@ from pathlib import Path
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, settings
+import trio
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -50,6 +54,7 @@ from pytest_durable.core import (
 )
 from pytest_durable.live import PostgresStore, SqliteStore
 from pytest_durable.testing.pgserver import PgServer
+from tests.helpers.virtual_time import FollowingClock, close
 
 
 def run_now(coro):
@@ -118,7 +123,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.clock = ManualClock()
+        self.clock = FollowingClock()
         self.store: InspectableStore = self.new_store(self.clock)
         self.first_settled: dict[str, tuple[PromiseState, str | None, float | None]] = {}
         self.params: dict[str, str] = {}  # the param each id was created with
@@ -482,6 +487,125 @@ class StoreMachine(RuleBasedStateMachine):
             else:
                 assert after == before, f"sweep changed task {tid}, which was not due"
 
+    # -- long polls, in virtual time ---------------------------------------------------------
+
+    def soonest_due(self, target: str) -> tuple[float, set[float]]:
+        """When a task of ``target`` falls due by time alone at the latest (``inf``: none does), and every
+        instant at which something falls due (a dispatch can only find work at one of those)."""
+        promises = self.eff_promises()
+        soonest = math.inf
+        instants = {p.timeout_at for p in promises.values() if p.state is PENDING}
+        for t in self.eff_tasks().values():
+            own = promises[t.promise_id].timeout_at
+            at = math.inf
+            if t.state is TaskState.PENDING:
+                at = t.retry_at
+            elif t.state is TaskState.ACQUIRED:
+                at = t.lease_expires_at
+            elif t.state is TaskState.SUSPENDED:
+                at = min(promises[c].timeout_at for c in t.callbacks)
+            instants.add(at)
+            if t.target == target and at < own:
+                soonest = min(soonest, at)
+        return soonest, instants
+
+    @rule(group=st.sampled_from(TARGETS), limit=st.integers(1, 3), wait=st.sampled_from([0.5, 3.0, 30.0]),
+          arrival=st.none() | st.tuples(st.sampled_from(["create", "settle_awaited"]),
+                                        st.sampled_from([0.0, 0.25, 1.0, 2.0, 10.0])), pick=picks)
+    def dispatch_waits(self, group, limit, wait, arrival, pick):
+        """A long poll returns as soon as a task of its target is due (one created or resumed by a write
+        meanwhile, or one whose retry time, lease or awaited timeout runs out) and at no other instant,
+        or empty at its deadline, when nothing of its target is due."""
+        start = self.now
+        soonest, instants = self.soonest_due(group)
+        write = None
+        if arrival is not None and arrival[1] < wait:
+            kind, after = arrival
+            free = [i for i in IDS if i not in self.store.promise_map()]
+            awaited = sorted({c for t in self.store.tasks() if t.state is TaskState.SUSPENDED and t.target == group
+                              for c in t.callbacks})
+            if kind == "create" and free:
+                id = free[pick % len(free)]
+                write = (after, lambda: self.store.create_promise(id, "late", start + after + 50.0, target=group))
+            elif kind == "settle_awaited" and awaited:
+                id = awaited[pick % len(awaited)]
+                write = (after, lambda: self.store.settle_promise(id, RESOLVED, '"late"'))
+        wrote: list[float] = []
+
+        async def main() -> tuple[list[TaskRecord], float]:
+            began = trio.current_time()
+            async with trio.open_nursery() as nursery:
+                if write is not None:
+                    async def writer() -> None:
+                        await trio.sleep(write[0])
+                        await write[1]()
+                        wrote.append(trio.current_time() - began)
+                    nursery.start_soon(writer)
+                out = await self.store.dispatch(group, limit, wait=wait)
+                nursery.cancel_scope.cancel()
+            return out, trio.current_time() - began
+
+        out, took = self.clock.in_virtual_time(main)
+        if wrote and kind == "create":
+            self.params[id], self.versions[id] = "late", 0
+        assert took <= wait + 1e-6, (took, wait)
+        tasks = by_id(self.store.tasks())
+        event("dispatch_waits: " + ("empty at the deadline" if not out else "woken by a write" if wrote
+                                     else "due at once" if took == 0 else "woken when a time ran out"))
+        if not out:
+            assert close(took, wait), f"an empty long poll returned after {took} s of {wait}"
+            assert soonest >= start + wait - 1e-6, f"{group} had a task due at {soonest}, the poll ended empty"
+            assert not [t for t in self.eff_tasks().values()
+                        if t.target == group and t.state is TaskState.PENDING and t.retry_at <= self.now]
+            return
+        assert len(out) <= limit and len({t.id for t in out}) == len(out)
+        for t in out:
+            assert t == tasks[t.id] and t.target == group and t.state is TaskState.PENDING
+            assert close(t.retry_at, self.now + REDISPATCH)
+        if wrote:
+            assert close(took, wrote[0]), f"returned {took} s in, though work arrived at {wrote[0]} s"
+        else:
+            assert any(close(start + took, at) for at in instants | {start}), f"returned at {start + took}: why then?"
+        if soonest - start < wait:
+            assert start + took <= max(soonest, start) + 1e-6, f"{group}: due at {soonest}, returned at {start + took}"
+
+    @rule(id=ids_or_unknown, pick=picks, wait=st.sampled_from([0.5, 3.0, 30.0]),
+          settle_after=st.none() | st.sampled_from([0.0, 0.25, 2.0, 10.0]))
+    def await_settled_waits(self, id, pick, wait, settle_after):
+        """``await_settled`` answers as soon as the promise settles (by a write meanwhile or its own
+        timeout), or as it stands at the deadline; an unknown id is ``NotFound`` at once."""
+        id = self.pick_id(id, pick)
+        if id not in self.store.promise_map():
+            self.refused(NotFound, lambda: self.store.await_settled(id, wait=wait))
+            return
+        start = self.now
+        before = self.eff_promises()[id]
+
+        async def main() -> tuple[PromiseRecord, float]:
+            began = trio.current_time()
+            async with trio.open_nursery() as nursery:
+                if settle_after is not None:
+                    async def settler() -> None:
+                        await trio.sleep(settle_after)
+                        await self.store.settle_promise(id, RESOLVED, '"late"')
+                    nursery.start_soon(settler)
+                record = await self.store.await_settled(id, wait=wait)
+                nursery.cancel_scope.cancel()
+            return record, trio.current_time() - began
+
+        record, took = self.clock.in_virtual_time(main)
+        event("await_settled_waits: " + ("settled before" if before.settled else "settled meanwhile" if record.settled
+                                         else "pending at the deadline"))
+        assert record == self.store.promise_map()[id]
+        if before.settled:
+            assert record == before and close(took, 0.0)
+            return
+        ends = [wait, before.timeout_at - start]
+        if settle_after is not None and settle_after < wait:
+            ends.append(settle_after)
+        assert close(took, max(min(ends), 0.0)), (took, ends)
+        assert record.settled == (took < wait - 1e-6 or before.timeout_at <= self.now), record
+
     # -- tasks -------------------------------------------------------------------------------
 
     @rule(group=st.sampled_from(TARGETS), limit=st.integers(0, 3))
@@ -757,7 +881,7 @@ class SqliteStoreMachine(StoreMachine):
 
     def new_store(self, clock: ManualClock) -> InspectableStore:
         self.dir = tempfile.mkdtemp(prefix="durable-contract-")
-        return SqliteStore(Path(self.dir) / "store.db", clock, redispatch_after=REDISPATCH)
+        return SqliteStore(Path(self.dir) / "store.db", clock, redispatch_after=REDISPATCH, cross_process=False)
 
     def teardown(self) -> None:
         assert isinstance(self.store, SqliteStore)
@@ -778,7 +902,7 @@ class PostgresStoreMachine(StoreMachine):
     dsn = ""  # set by the test below, which gets a fresh database from the ``postgres_dsn`` fixture
 
     def new_store(self, clock: ManualClock) -> InspectableStore:
-        store = PostgresStore(self.dsn, clock, redispatch_after=REDISPATCH)
+        store = PostgresStore(self.dsn, clock, redispatch_after=REDISPATCH, cross_process=False)
         store.engine.connection.execute(f"TRUNCATE {PG_TABLES}")
         return store
 
@@ -813,10 +937,11 @@ def store_kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         store: SqliteStore | PostgresStore
         if request.param == "memory":
             return MemoryStore(clock)
-        if server is not None:
-            store = PostgresStore(server.create_database(f"{request.node.name}_{len(opened)}"[-60:]), clock)
+        if server is not None:  # one process: long polls wait in virtual time, with no watch on other processes
+            store = PostgresStore(server.create_database(f"{request.node.name}_{len(opened)}"[-60:]), clock,
+                                  cross_process=False)
         else:
-            store = SqliteStore(tmp_path / f"store{len(opened)}.db", clock)
+            store = SqliteStore(tmp_path / f"store{len(opened)}.db", clock, cross_process=False)
         opened.append(store)
         return store
 
@@ -827,8 +952,8 @@ def store_kind(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         store.close()
 
 
-def make_store() -> tuple[InspectableStore, ManualClock]:
-    clock = ManualClock()
+def make_store() -> tuple[InspectableStore, FollowingClock]:
+    clock = FollowingClock()
     return CURRENT_KIND[-1](clock), clock
 
 
@@ -1042,3 +1167,60 @@ def test_a_version_1_sqlite_store_is_upgraded_in_place(tmp_path: Path) -> None:
     acquired = run_now(reopened.acquire_task("r", "w", 5.0))
     assert run_now(reopened.release_task(Fence("r", acquired.version), error="e")).failures == 1
     reopened.close()
+
+
+def test_a_long_poll_that_races_a_lease_expiry_hands_the_task_out_when_the_lease_ends(store_kind):
+    """A waiter computed its wake from a lease that a heartbeat then moved: it must not hand the task out
+    at the old expiry, and must at the new one, however a late heartbeat at that same instant is ordered
+    with it (that heartbeat is refused either way)."""
+    store, clock = make_store()
+    run_now(store.create_promise("r", "p", 100.0, target="g1"))
+    held = run_now(store.acquire_task("r", "w1", 2.0))
+    fence = Fence("r", held.version)
+    refused: list[str] = []
+
+    async def main() -> tuple[list[TaskRecord], float]:
+        async with trio.open_nursery() as nursery:
+            async def holder() -> None:
+                await trio.sleep(1.5)
+                await store.heartbeat_task(fence)  # the lease now ends at 3.5
+                await trio.sleep(2.0)
+                try:
+                    await store.heartbeat_task(fence)  # at 3.5: too late
+                except Fenced as exc:
+                    refused.append(str(exc))
+            nursery.start_soon(holder)
+            out = await store.dispatch("g1", 10, wait=30.0)
+            return out, trio.current_time()
+
+    out, took = clock.in_virtual_time(main)
+    assert [(t.id, t.state, t.version) for t in out] == [("r", TaskState.PENDING, held.version)]
+    assert close(took, 3.5), took
+    assert refused, "a heartbeat at the instant its lease ended was accepted"
+    again = run_now(store.acquire_task("r", "w2", 2.0))
+    assert again.version == held.version + 1
+
+
+def test_await_settled_answers_on_a_settle_on_a_timeout_and_at_its_deadline(store_kind):
+    store, clock = make_store()
+    run_now(store.create_promise("s", "p", 100.0))
+    run_now(store.create_promise("t", "p", 4.0))
+    run_now(store.create_promise("u", "p", 100.0))
+
+    async def main() -> list[tuple[str, float]]:
+        got: list[tuple[str, float]] = []
+
+        async def waiter(id: str) -> None:
+            record = await store.await_settled(id, wait=10.0)
+            got.append((f"{id} {record.state.value}", trio.current_time()))
+
+        async with trio.open_nursery() as nursery:
+            for id in ("s", "t", "u"):
+                nursery.start_soon(waiter, id)
+            await trio.sleep(1.0)
+            await store.settle_promise("s", RESOLVED, "1")
+        return got
+
+    got = clock.in_virtual_time(main)
+    assert [g[0] for g in got] == ["s resolved", "t rejected_timedout", "u pending"]
+    assert [round(g[1], 6) for g in got] == [1.0, 4.0, 10.0]

@@ -32,7 +32,7 @@ def deployment(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], subprocess
     store = f"sqlite:///{tmp_path / 'app.db'}"
     env = {**os.environ, "DURABLE_EFFECTS": str(tmp_path / "effects.db"), "PYTHONPATH": str(ROOT)}
     worker = subprocess.Popen([sys.executable, "-m", "pytest_durable", "--store", store, "worker",
-                               "tests.helpers.live_app", "--poll", "0.05", "--ttl", "3"], cwd=ROOT, env=env,
+                               "tests.helpers.live_app", "--ttl", "3"], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert worker.stdout is not None
     first = worker.stdout.readline()
@@ -124,8 +124,7 @@ def test_sigkill_mid_run_then_a_new_worker_resumes_without_rerunning_finished_ch
     store = f"sqlite:///{tmp_path / 'app.db'}"
     effects = tmp_path / "effects.db"
     env = {**os.environ, "DURABLE_EFFECTS": str(effects), "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "tests.helpers.live_app", "--ttl", "2",
-            "--poll", "0.05"]
+    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "tests.helpers.live_app", "--ttl", "2"]
     assert cli("run", "big", "tests.helpers.live_app:fan_out", '["big", 300]', store=store, env=env).returncode == 0
     first = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     watch = open_store(store)
@@ -155,7 +154,7 @@ def test_sigkill_mid_run_then_a_new_worker_resumes_without_rerunning_finished_ch
 def test_the_live_benchmark_prints_the_simulator_beside_real_processes(capsys: pytest.CaptureFixture[str]) -> None:
     from sim.bench.live_workers import main
 
-    assert main(n=10, runs=1, sim_runs=3) == 0
+    assert main(n=10, runs=1, sim_runs=3, runtime=False) == 0
     out = capsys.readouterr().out
     rows = {line[:34].strip(): line[34:].split() for line in out.splitlines()
             if line.startswith(("simulator", "real processes"))}
@@ -179,8 +178,7 @@ def test_one_worker_at_a_time_holds_the_sweeper_lease_and_another_takes_over_whe
 
     store = f"sqlite:///{tmp_path / 'app.db'}"
     env = {**os.environ, "DURABLE_EFFECTS": str(tmp_path / "effects.db"), "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "tests.helpers.live_app", "--ttl", "2",
-            "--poll", "0.05"]
+    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "tests.helpers.live_app", "--ttl", "2"]
     workers = dict(_started(argv, env)[::-1] for _ in range(3))  # id -> process
     s = open_store(store)
 
@@ -217,7 +215,7 @@ def test_a_worker_gets_its_clients_from_setup_and_typed_arguments_come_in_the_co
     "bank" client, which ``--setup`` gives the worker; its argument is an attrs class."""
     store = f"sqlite:///{tmp_path / 'app.db'}"
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'examples'}{os.pathsep}{ROOT}"}
-    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "payments_client", "--poll", "0.05"]
+    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "payments_client"]
     served, _ = _started([*argv, "--setup", "payments_client:production"], env)
     try:
         done = cli("run", "o-1", "payments_client:checkout", ORDER_ARGS, "--wait", store=store, env=env)
@@ -230,7 +228,7 @@ def test_a_worker_gets_its_clients_from_setup_and_typed_arguments_come_in_the_co
 def test_without_the_client_the_worker_says_what_is_missing_and_every_process_sees_it(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'app.db'}"
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'examples'}{os.pathsep}{ROOT}"}
-    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "payments_client", "--poll", "0.05"]
+    argv = [sys.executable, "-m", "pytest_durable", "--store", store, "worker", "payments_client"]
     served, _ = _started(argv, env)
     try:
         assert cli("run", "o-2", "payments_client:checkout", ORDER_ARGS, store=store, env=env).returncode == 0

@@ -4,7 +4,9 @@ store, ``SqliteStore`` and ``PostgresStore`` (on the real server of ``tests/conf
 Hypothesis draws a sequence of store operations over small pools of ids, owners and targets (so creates
 collide, timeouts tie, tasks are fought over, fences go stale), applies each to both stores under one
 shared manual clock, and compares every answer and every error (type and message), and after each step
-every record both as stored and as a sweep would leave it. Anything the reference store does, including
+every record both as stored and as a sweep would leave it. A long poll (``dispatch(..., wait=)``,
+``await_settled``) runs in virtual time, perhaps with one write made meanwhile, on each store in turn from
+the same instant: both must answer the same thing at the same virtual time. Anything the reference store does, including
 the order in which tied timeouts resume tasks and expired leases are re-dispatched, SQLite and
 PostgreSQL must do too.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,6 +38,7 @@ from pytest_durable.core import (
     UsageError,
 )
 from pytest_durable.live import PostgresStore, SqliteStore
+from tests.helpers.virtual_time import FollowingClock
 
 IDS = ("a", "a.0", "a.1", "a.0.0", "b", "b.0")
 TARGETS = ("g1", "g2")
@@ -92,6 +96,15 @@ operations = st.one_of(
     *[st.tuples(st.just("acquire_all"), st.sampled_from(TARGETS), st.sampled_from([2.0, 5.0]))] * 2,
     *[st.tuples(st.just("suspend_all"), st.lists(promise_refs, min_size=1, max_size=2))] * 2,
     *[st.tuples(st.just("suspend_each"), st.sampled_from([1.0, 5.0]), st.booleans())] * 2,
+)
+#: A long poll, perhaps with one operation made ``after`` seconds into it: ("long_poll", what, wait, write, after).
+_writes = st.one_of(_create_task, st.tuples(st.just("settle"), promise_refs, settle_states, values, st.none()),
+                    st.tuples(st.just("release"), fences))
+long_polls = st.tuples(
+    st.just("long_poll"),
+    st.tuples(st.just("dispatch"), st.sampled_from(TARGETS), st.sampled_from([1, 10]))
+    | st.tuples(st.just("await"), promise_refs),
+    st.sampled_from([0.5, 3.0, 30.0]), st.none() | _writes, st.sampled_from([0.0, 0.25, 1.0, 2.0, 10.0]),
 )
 
 
@@ -170,6 +183,13 @@ def outcome(make: Callable[[InspectableStore], Any], store: InspectableStore) ->
         return "error", (type(exc).__name__, str(exc))
 
 
+async def outcome_async(make: Callable[[InspectableStore], Any], store: InspectableStore) -> tuple[str, Any]:
+    try:
+        return "ok", await make(store)
+    except (StoreError, UsageError) as exc:
+        return "error", (type(exc).__name__, str(exc))
+
+
 #: Every sequence starts with two root tasks and children, so leases and callbacks have work at once.
 PRELUDE: list[tuple[Any, ...]] = [
     ("create", "a", "root", 50.0, None, False, "g1", None),
@@ -188,14 +208,14 @@ class Pair:
     ``self.sqlite`` whichever it is, to keep the steps below short.)"""
 
     def __init__(self, dsn: str | None = None) -> None:
-        self.clock = ManualClock()
+        self.clock = FollowingClock()
         self.memory = MemoryStore(self.clock)
         self.dir = tempfile.mkdtemp(prefix="durable-diff-")
         self.sqlite: SqliteStore | PostgresStore
         if dsn is None:
-            self.sqlite = SqliteStore(Path(self.dir) / "store.db", self.clock)
+            self.sqlite = SqliteStore(Path(self.dir) / "store.db", self.clock, cross_process=False)
         else:
-            self.sqlite = PostgresStore(dsn, self.clock)
+            self.sqlite = PostgresStore(dsn, self.clock, cross_process=False)
             self.sqlite.engine.connection.execute(f"TRUNCATE {PG_TABLES}")
         self.name = type(self.sqlite).__name__
 
@@ -219,6 +239,8 @@ class Pair:
                 self.step(("create", f"{id}.7", "c", op[1], "lineage", op[2], None, (id, 0)))
                 out.append(self.step(("suspend", (id, 0), [f"{id}.7"])))
             return "ok", out
+        if op[0] == "long_poll":
+            return self.long_poll(op)
         make = call_for(op, self.memory, self.clock)  # resolved once, before either store changes
         expected = outcome(make, self.memory)
         got = outcome(make, self.sqlite)
@@ -226,6 +248,42 @@ class Pair:
         assert repr(got) == repr(expected), op  # the same floats and tag order, not only equal ones
         self.same_records(op)
         return expected
+
+    def long_poll(self, op: tuple[Any, ...]) -> tuple[str, Any]:
+        """Each store in turn, from the same instant: the long poll's answer and when it came, and the answer
+        to the write made meanwhile (if it came before the poll returned)."""
+        _, what, wait, write, after = op
+        if what[0] == "dispatch":
+            def poll(store: InspectableStore) -> Any:
+                return store.dispatch(what[1], what[2], wait=wait)
+        else:
+            id = resolve(what[1], self.memory, task=False)
+
+            def poll(store: InspectableStore) -> Any:
+                return store.await_settled(id, wait=wait)
+        made = call_for(write, self.memory, self.clock) if write is not None else None  # resolved once
+        start = self.clock.time
+        answers = []
+        for store in (self.memory, self.sqlite):
+            self.clock.time = start
+
+            async def main(store: InspectableStore = store) -> tuple[Any, ...]:
+                wrote: list[tuple[str, Any]] = []
+                async with trio.open_nursery() as nursery:
+                    if made is not None:
+                        async def writer() -> None:
+                            await trio.sleep(after)
+                            wrote.append(await outcome_async(made, store))
+                        nursery.start_soon(writer)
+                    answer = await outcome_async(poll, store)
+                    nursery.cancel_scope.cancel()
+                return answer, round(trio.current_time(), 9), wrote
+
+            answers.append(self.clock.in_virtual_time(main))
+        assert answers[1] == answers[0], f"{op}: {self.name} answered {answers[1]}, MemoryStore {answers[0]}"
+        assert repr(answers[1]) == repr(answers[0]), op
+        self.same_records(op)
+        return answers[0][0]  # type: ignore[no-any-return]
 
     def same_records(self, op: tuple[Any, ...]) -> None:
         assert self.sqlite.snapshot() == self.memory.snapshot(), f"after {op} the stored records differ"
@@ -238,7 +296,7 @@ class Pair:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(operations, min_size=10, max_size=80))
+@given(st.lists(operations | long_polls, min_size=10, max_size=80))
 def test_sqlite_store_answers_every_operation_as_the_memory_store_does(ops: list[tuple[Any, ...]]) -> None:
     pair = Pair()
     try:
@@ -253,7 +311,7 @@ def test_postgres_store_answers_every_operation_as_the_memory_store_does(postgre
     (each step is some dozens of round trips to the server)."""
 
     @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.lists(operations, min_size=10, max_size=80))
+    @given(st.lists(operations | long_polls, min_size=10, max_size=80))
     def run(ops: list[tuple[Any, ...]]) -> None:
         pair = Pair(postgres_dsn)
         try:
@@ -364,3 +422,27 @@ def test_extreme_times_round_trip(when: float, real: str | None) -> None:
         assert kind == "ok" and pair.sqlite.promise("a") == record
     finally:
         pair.close()
+
+
+def test_long_polls_woken_by_writes_and_by_time_agree(real: str | None) -> None:
+    """Long polls the generated sequences rarely reach: an idle target woken by a release, by a new task,
+    by a settle that resumes a suspended task, and by a lease that runs out; and one left empty."""
+    answers = run_pair([
+        ("acquire", "a", "w1", 10.0), ("acquire", "b", "w2", 4.0), ("acquire", "a.0", "w1", 50.0),
+        ("long_poll", ("dispatch", "g1", 10), 30.0, ("release", (("acquired", 0), 0)), 1.0),
+        ("acquire", "a", "w1", 10.0),
+        ("long_poll", ("dispatch", "g1", 10), 30.0, None, 0.0),  # b's lease ends at 4.0
+        ("acquire", "b", "w2", 20.0),
+        ("suspend", ("b", 0), ["a.0"]),
+        ("long_poll", ("dispatch", "g1", 10), 30.0, ("settle", "a.0", PromiseState.RESOLVED, "1", None), 2.0),
+        ("long_poll", ("dispatch", "g2", 10), 30.0, ("create", "b.0", "t", 20.0, "lineage", False, "g2", None), 0.25),
+        ("acquire", "b.0", "w1", 20.0),
+        ("long_poll", ("dispatch", "g2", 10), 0.5, None, 0.0),
+        ("long_poll", ("await", "a"), 3.0, None, 0.0),
+    ], real)
+    assert dispatched(answers[3]) == ["a"]
+    assert dispatched(answers[5]) == ["b"]
+    assert dispatched(answers[8]) == ["b"]
+    assert dispatched(answers[9]) == ["b.0"]
+    assert dispatched(answers[11]) == []
+    assert answers[12][1].state is PromiseState.PENDING
