@@ -23,7 +23,7 @@ from ..core.clock import Clock
 from ..core.store import Store
 from ..sdk.function import DurableFunction
 from ..sdk.worker import Worker
-from .sweeper import sweep_when_holding
+from .sweeper import SWEEPER_TTL_FACTOR, sweep_when_holding
 
 
 def worker_id() -> str:
@@ -52,7 +52,8 @@ async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *,
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(worker.serve)
-            nursery.start_soon(functools.partial(sweep_when_holding, store, clock, worker.id, ttl=ttl))
+            nursery.start_soon(functools.partial(sweep_when_holding, store, clock, worker.id,
+                                                     ttl=ttl * SWEEPER_TTL_FACTOR))
             say(f"durable worker {worker.id} serving group {group!r}: {', '.join(f.name for f in functions)}")
             task_status.started(worker)
             async for signum in signals:

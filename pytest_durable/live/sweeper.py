@@ -32,6 +32,10 @@ SWEEPER = "durable:sweeper"
 GROUP = "durable:sweeper"
 #: How far away its deadline is: it never times out in practice.
 FOREVER = 100 * 365 * 86_400.0
+#: The sweeper's lease is this many times a task's: a due timeout is applied anyway by whoever reads it,
+#: and every long poll wakes for it, so only a timeout nobody waits for waits longer for a new holder,
+#: while an idle fleet's store pays a third as many heartbeats (with the default 30 s ttl: one per 30 s).
+SWEEPER_TTL_FACTOR = 3.0
 
 
 async def sweep_when_holding(store: Store, clock: Clock, owner: str, *, interval: float = 1.0,
@@ -83,4 +87,4 @@ async def _acquire(store: Store, owner: str, ttl: float) -> Fence | None:
     return Fence(task.id, task.version)
 
 
-__all__ = ["GROUP", "SWEEPER", "sweep_when_holding"]
+__all__ = ["GROUP", "SWEEPER", "SWEEPER_TTL_FACTOR", "sweep_when_holding"]
