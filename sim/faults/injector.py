@@ -119,6 +119,21 @@ class Injector:
         op or id changes nothing, and a test pinned on it would pass without its fault."""
         return tuple(str(p) for p in (*self._crash_points, *self._await_points, *self._drop_points))
 
+    def answer_dropped(self, op: str, nth: int, where: str = "") -> bool:
+        """Whether the answer of a long poll with news is lost: a planned or scripted drop of a response
+        (a request-side one waits for a request: a long poll's was applied while it waited), or a drawn
+        drop (no side to draw: only the answer can be lost)."""
+        for point in self._drop_points:
+            if point.op == op and point.nth == nth and point.side == "response":
+                self._drop_points.remove(point)
+                self.count("drop")
+                return True
+        if self.forced_drops and self.forced_drops[0] == "response":
+            self.forced_drops.pop(0)
+            self.count("drop")
+            return True
+        return self.fire("drop", where)
+
     def random_drop(self, where: str = "") -> str | None:
         if self.forced_drops:
             self.count("drop")

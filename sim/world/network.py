@@ -165,6 +165,10 @@ class Network:
         self.nursery: trio.Nursery | None = None
         #: Work the run loop does at an instant with no task of its own: arrivals, late duplicates.
         self.alarms = server.alarms
+        #: Late duplicates still on the wire, and when the last of them lands: a world does not end
+        #: before they land (what a stale copy does after the root settled is a bug production can show).
+        self.in_flight = 0
+        self.last_landing = -math.inf
 
     def latency(self, where: str = "") -> float:
         """How long one message takes: a drawn step of the configured range, plus an injected delay."""
@@ -173,6 +177,11 @@ class Network:
         if self.injector.fire("delay", where):
             latency += config.delay * self.injector.amount("delay")
         return latency
+
+    async def landed(self) -> None:
+        """Return once no late duplicate is on the wire (each lands by an alarm; more may be sent meanwhile)."""
+        while self.in_flight:
+            await virtual_time.sleep_until(max(self.last_landing, trio.current_time()))
 
     def partition(self, name: str, until: float) -> None:
         """Cut process ``name`` off the server until virtual time ``until``."""
@@ -350,12 +359,12 @@ class SimStore:
         crash = None
         if self.crash is not None:
             crash = injector.planned_crash(self.name, op, id) or injector.random_crash(where)
-        drop = injector.planned_drop(op, nth) or injector.random_drop(where)
+        drop = injector.answer_dropped(op, nth, where)
         if crash in ("before", "during"):  # the read was applied while it waited: both mean "before the answer"
             return now, _CRASH
-        if drop is not None or network.partitioned(self.name):
-            self._trace("drop", id, f"{op} response" + (" (partition)" if drop is None else ""), op=op,
-                        side="response", cause="fault" if drop is not None else "partition")
+        if drop or network.partitioned(self.name):
+            self._trace("drop", id, f"{op} response" + ("" if drop else " (partition)"), op=op,
+                        side="response", cause="fault" if drop else "partition")
             return max(poll.deadline, now), _LOST
         poll.crash = crash
         return now + network.latency(where), (ok, result, True)
@@ -447,14 +456,17 @@ class SimStore:
             return
         after = network.config.delay * 2 ** (k - 1)
         self._trace("duplicate", id, f"{op}, lands in {after:g} s")
-        network.alarms.at(trio.current_time() + after,
-                          functools.partial(self._land, after, op, id, method, args, kwargs))
+        lands = trio.current_time() + after
+        network.in_flight += 1
+        network.last_landing = max(network.last_landing, lands)
+        network.alarms.at(lands, functools.partial(self._land, after, op, id, method, args, kwargs))
 
     def _land(self, after: float, op: str, id: str, method: str, args: tuple[Any, ...],
               kwargs: dict[str, Any]) -> None:
         """Apply a late duplicate, ``after`` seconds after it was sent (by an alarm: no task waits for it).
         The copy is already on the wire, so it lands even when its sender crashed meanwhile (a dead
         incarnation's message, as in production); only a server that is down then loses it."""
+        self.network.in_flight -= 1
         if not self.network.server.up:
             self._trace("lost", id, f"{op} duplicate (server down)")
             return

@@ -20,6 +20,7 @@ from pytest_durable.core.records import PromiseRecord
 from pytest_durable.live import Torn
 
 from ..kernel.alarms import Alarm, Alarms
+from ..kernel.decisions import Decisions
 from ..trace import Trace, digest
 
 
@@ -50,7 +51,8 @@ class SimServer:
     Any store implementing ``Store`` and ``Inspect`` will do (``MemoryStore``, ``SqliteStore``), as long as
     its async methods never suspend: a request is applied in one step of the world."""
 
-    def __init__(self, store: InspectableStore, trace: Trace, observers: Sequence[Observer] = ()) -> None:
+    def __init__(self, store: InspectableStore, trace: Trace, observers: Sequence[Observer] = (),
+                 decisions: Decisions | None = None) -> None:
         self.store = store
         self.trace = trace
         #: The observers' callbacks, gathered once: a request calls only those that want it.
@@ -59,8 +61,10 @@ class SimServer:
         self.down_until = -math.inf
         #: Set by a server restart: the server dies during its next request, then is down this long.
         self.dying: float | None = None
-        #: Long polls waiting for news, in the order they arrived (a dict as an ordered set).
+        #: Long polls waiting for news, in the order they are answered (a dict as an ordered set).
         self._parked: dict[Parked, None] = {}
+        #: Draws where a poll queues among others waiting for the same read (which worker gets a task).
+        self.decisions = decisions
         #: Work the run loop does at an instant with no task of its own (arrivals, sweeps).
         self.alarms = Alarms()
         self._sweep_alarm: Alarm | None = None
@@ -114,8 +118,24 @@ class SimServer:
         no task step: the server looks again after each change, in the order the polls arrived."""
         if self._answer_if_news(poll):
             return
-        self._parked[poll] = None
+        self._queue(poll)
         poll.expiry = self.alarms.at(poll.expires, functools.partial(self._expire, poll))
+
+    def _queue(self, poll: Parked) -> None:
+        """Park ``poll`` behind the others, or (drawn, when others wait for the same read) ahead of some of
+        them: which of several idle workers gets the next task is the network's choice, not seniority.
+        The draw is 0 for "last", so shrinking leans to arrival order."""
+        same = [p for p in self._parked if p.method == poll.method and p.args == poll.args]
+        ahead = 0 if not same or self.decisions is None else self.decisions.choose("poll_order", len(same) + 1)
+        if not ahead:
+            self._parked[poll] = None
+            return
+        before = same[len(same) - ahead]
+        parked, self._parked = self._parked, {}
+        for p in parked:
+            if p is before:
+                self._parked[poll] = None
+            self._parked[p] = None
 
     def unpark(self, poll: Parked) -> None:
         """Its sender crashed: forget it."""

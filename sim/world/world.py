@@ -55,7 +55,8 @@ class World:
         self.injector = Injector(faults, plan, decisions, trio.current_time)
         self.store: InspectableStore = store if store is not None else MemoryStore(TrioClock())
         self.settled_once = SettledOnce(self.trace, self.findings, trio.current_time)
-        self.server = SimServer(self.store, self.trace, (self.settled_once, TaskInvariants(self.store, self.findings)))
+        self.server = SimServer(self.store, self.trace, (self.settled_once, TaskInvariants(self.store, self.findings)),
+                                decisions)
         self.ledger = Ledger(now=trio.current_time)
         self.network = Network(config, decisions, self.injector, self.trace, self.server)
         errors = PlatformErrors(self.store, self.trace, self.findings, trio.current_time)
@@ -109,6 +110,7 @@ class World:
                     self.server.alarms.at(self._end(), self._budget_check)
                     client = self.network.store_for("client", 0)
                     self.root = await start_and_await_root(client, self.scenario, self.config, self.root_param)
+                    await self.network.landed()  # the world goes on while stale copies are on the wire
                 self.server.alarms.close()
                 nursery.cancel_scope.cancel()
         finally:
