@@ -17,8 +17,10 @@ from sim.scenario import Action, load_scenario
 ROOT = Path(__file__).resolve().parents[2]
 BUGGY = load_scenario(str(ROOT / "examples" / "side_effect_bug.py") + ":buggy")
 FIXED = load_scenario(str(ROOT / "examples" / "side_effect_bug.py") + ":fixed")
+# One failure reported: a double charge seen part-way and again at teardown is one bug, not two.
 MACHINE = settings(max_examples=200, stateful_step_count=10, derandomize=True, database=None, deadline=None,
-                   phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
+                   phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck),
+                   report_multiple_bugs=False)
 
 
 @function
@@ -93,7 +95,7 @@ def test_the_machine_finds_the_checkout_bug() -> None:
 def test_the_machine_finds_a_leaf_charging_without_an_idempotency_key() -> None:
     retry_bug = load_scenario(str(ROOT / "examples" / "retry_bug.py") + ":buggy")
     with pytest.raises(AssertionError, match="charge:order-42' was recorded 2 times"):
-        run_state_machine_as_test(machine_for(retry_bug), settings=settings(MACHINE, stateful_step_count=8))
+        run_state_machine_as_test(machine_for(retry_bug), settings=MACHINE)
 
 
 def test_the_machine_passes_the_fixed_checkout() -> None:

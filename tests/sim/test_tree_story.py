@@ -65,8 +65,8 @@ def test_the_tree_names_each_run_its_incarnation_and_where_a_crash_cut_it() -> N
     lines = render.world_tree(result).splitlines()
     assert block(lines, "job") == [
         "job  job(3)  resolved → [3,\"charged\"]",
-        "│   run 1 on w2#1 at 1.078 s: ✗ cut: w2#1 crashed (before settle job.1)",
-        "│   run 2 on w1#1 at 11.224 s: settled resolved",
+        "│   run 1 on w2#1 at 0.068 s: ✗ cut: w2#1 crashed (before settle job.1)",
+        "│   run 2 on w1#1 at 10.096 s: settled resolved",
     ]
 
 
@@ -74,8 +74,8 @@ def test_the_tree_shows_a_retried_leaf_attempt_by_attempt() -> None:
     lines = render.world_tree(crashed_world()).splitlines()
     flaky_block = block(lines, "job.0")
     assert flaky_block[1:] == [
-        "│   │   attempt 1 on w2#1 at 1.108 s: ledger try:3; ✗ failed, retried",
-        "│   │   attempt 2 on w2#1 at 2.117 s: ledger try:3; settled resolved",
+        "│   │   attempt 1 on w2#1 at 0.082 s: ledger try:3; ✗ failed, retried",
+        "│   │   attempt 2 on w2#1 at 1.087 s: ledger try:3; settled resolved",
     ]
     attempt = block(lines, "job.0.0")[0]
     assert "durable.attempt(1)  rejected" in attempt and "the first attempt fails" in attempt
@@ -85,8 +85,8 @@ def test_each_ledger_effect_sits_under_the_promise_and_incarnation_that_made_it(
     result = crashed_world()
     lines = render.world_tree(result).splitlines()
     assert block(lines, "job.1")[1:] == [
-        "        attempt 1 on w2#1 at 2.143 s: ledger charge:3; ✗ cut: w2#1 crashed (before settle job.1)",
-        "        attempt 2 on w1#1 at 11.224 s: ledger charge:3; settled resolved",
+        "        attempt 1 on w2#1 at 1.113 s: ledger charge:3; ✗ cut: w2#1 crashed (before settle job.1)",
+        "        attempt 2 on w1#1 at 10.096 s: ledger charge:3; settled resolved",
     ]
     # The tree agrees with the ledger: two charges, made by job.1, one on each incarnation.
     assert [(e.by, e.process) for e in result.ledger.made("charge:3")] == [("job.1", "w2#1"), ("job.1", "w1#1")]
@@ -112,27 +112,27 @@ def test_sim_run_shows_the_story_of_the_retry_bug() -> None:
     """``python -m sim run … --seed N`` prints the tree with the story: both charges, each under the
     attempt of ``checkout.1`` that made it, the first cut by the crash."""
     shown = subprocess.run(
-        [sys.executable, "-m", "sim", "run", "examples/retry_bug.py:buggy", "--seed", "0",
+        [sys.executable, "-m", "sim", "run", "examples/retry_bug.py:buggy", "--seed", "3",
          "--plan", "crash(w1, before_settle, checkout.1)"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert shown.returncode == 1, shown.stderr
     lines = block(shown.stdout.splitlines(), "checkout.1")
     assert len(lines) == 3, shown.stdout
-    assert lines[1].endswith("attempt 1 on w1#1 at 1.100 s: ledger charge:order-42; "
+    assert lines[1].endswith("attempt 1 on w1#1 at 0.102 s: ledger charge:order-42; "
                              "✗ cut: w1#1 crashed (before settle checkout.1)")
-    assert "attempt 2 on w1#2" in lines[2] and "ledger charge:order-42; settled resolved" in lines[2]
+    assert "attempt 2 on w2#1" in lines[2] and "ledger charge:order-42; settled resolved" in lines[2]
 
 
 def test_a_rejected_attempt_is_told_apart_from_a_failed_body() -> None:
     """An injected rejection strikes before the body runs; the tree says so, and the retry after it."""
-    result = run_world(load_scenario(f"{ROOT}/examples/fan_out_fan_in.py:scenario"), seed=4,
+    result = run_world(load_scenario(f"{ROOT}/examples/fan_out_fan_in.py:scenario"), seed=34,
                        faults="crash=0.2,drop,reject=0.3")
     lines = render.world_tree(result).splitlines()
     assert block(lines, "fan-out-fan-in.0")[1:] == [
-        "│   │   attempt 1 on w1#3 at 22.276 s: ✗ injected failure (the body did not run), retried",
-        "│   │   attempt 2 on w1#3 at 23.279 s: ✗ injected failure (the body did not run), retried",
-        "│   │   attempt 3 on w1#3 at 25.290 s: settled resolved",
+        "│   │   attempt 1 on w2#1 at 0.046 s: ✗ injected failure (the body did not run), retried",
+        "│   │   attempt 2 on w1#2 at 30.098 s: ✗ injected failure (the body did not run), retried",
+        "│   │   attempt 3 on w1#2 at 32.103 s: settled resolved",
     ]
 
 
