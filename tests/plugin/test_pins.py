@@ -137,19 +137,20 @@ def test_a_crash_point_at_an_await_cuts_a_body_between_its_effects() -> None:
 
 
 def test_the_same_failure_is_the_same_broken_checks_not_the_same_trace() -> None:
-    plan = "crash(w1, before_settle, checkout.1)"  # w1 runs checkout in the worlds of seeds 1 and 3
-    first = run_world(example("retry_bug.py:buggy"), seed=1, plan=plan)
-    other = run_world(example("retry_bug.py:buggy"), seed=3, plan=plan)
+    plan = "crash(w1, before_settle, checkout.1)"  # w1 runs checkout in the worlds of seeds 3 and 13
+    seed_a, seed_b = 3, 13
+    first = run_world(example("retry_bug.py:buggy"), seed=seed_a, plan=plan)
+    other = run_world(example("retry_bug.py:buggy"), seed=seed_b, plan=plan)
     assert first.unfired == other.unfired == ()
     assert first.trace_hash != other.trace_hash and first.violations and other.violations
     assert same_failure(first, other)
-    fixed = run_world(example("side_effect_bug.py:fixed"), seed=1, plan=plan)
+    fixed = run_world(example("side_effect_bug.py:fixed"), seed=seed_a, plan=plan)
     assert fixed.unfired == () and not fixed.violations
     assert not same_failure(first, fixed)
     # A world that broke no check failed (if at all) in the test's own assertions: only its trace will do.
-    fixed_elsewhere = run_world(example("side_effect_bug.py:fixed"), seed=3, plan=plan)
+    fixed_elsewhere = run_world(example("side_effect_bug.py:fixed"), seed=seed_b, plan=plan)
     assert fixed.trace_hash != fixed_elsewhere.trace_hash and not same_failure(fixed, fixed_elsewhere)
-    assert same_failure(fixed, run_world(example("side_effect_bug.py:fixed"), seed=1, plan=plan))
+    assert same_failure(fixed, run_world(example("side_effect_bug.py:fixed"), seed=seed_a, plan=plan))
 
 
 def crash_and_reject(result: RunResult) -> list[str]:
