@@ -27,7 +27,7 @@ from pytest_durable.sdk import DurableFunction, Execution, Registry, Suspended, 
 
 from ..kernel import virtual_time
 from ..kernel.decisions import SeededDecisions
-from ..kernel.interrupts import interrupt_in
+from ..kernel.interrupts import afresh, interrupt_in
 from ..kernel.isolation import FreshModules
 from ..kernel.scheduler import deterministic_scheduling
 from ..kernel.watchdog import Watchdog
@@ -144,7 +144,7 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
     except BaseException as exc:
         interrupt = interrupt_in(exc)
         if interrupt is not None:  # the user's Ctrl-C, as itself (trio may hand it over inside a group)
-            raise interrupt from None
+            raise afresh(interrupt) from None
         asked = tuple(store.asked)
         mismatch = _find(exc, NondeterminismError)
         if mismatch is not None:

@@ -43,6 +43,16 @@ def interrupt_in(exc: BaseException) -> BaseException | None:
     return None
 
 
+def afresh(interrupt: BaseException) -> BaseException:
+    """The same interrupt as a new exception, to raise without the frames it crossed inside trio's run
+    loop: some of those have no line number, and pytest's report of an interrupt fails on them
+    (``tb_lineno`` is None) instead of saying "interrupted"."""
+    try:
+        return type(interrupt)(*interrupt.args)
+    except Exception:  # an interrupt class that takes other arguments: keep it as it is
+        return interrupt
+
+
 @contextmanager
 def keep_interrupts() -> Iterator[None]:
     """Within the block (on the main thread), a Ctrl-C dropped by a finalizer is delivered again."""

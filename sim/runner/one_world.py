@@ -15,7 +15,7 @@ from ..faults import FaultConfig, FaultPlan
 from ..kernel import virtual_time
 from ..kernel.collector import fewer_collections
 from ..kernel.decisions import Decisions, SeededDecisions
-from ..kernel.interrupts import interrupt_in
+from ..kernel.interrupts import afresh, interrupt_in
 from ..kernel.scheduler import deterministic_scheduling
 from ..kernel.watchdog import Watchdog, stuck_in
 from ..scenario import Action, Scenario, SimConfig
@@ -87,7 +87,7 @@ def _run(world: World, config: SimConfig, decisions: Decisions, instruments: Seq
     except BaseException as exc:
         interrupt = interrupt_in(exc)
         if interrupt is not None:  # the user's: it stops the run, it is not a failing world
-            raise interrupt from None
+            raise afresh(interrupt) from None
         stuck = stuck_in(exc)
         if stuck is not None:  # the world stopped there: only the checks that hold part-way apply
             world.findings.add(stuck_body(stuck, world.store, world.trace, clock.current_time()))
