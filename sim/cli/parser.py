@@ -19,7 +19,9 @@ def parser() -> argparse.ArgumentParser:
     _run_options(sub.add_parser("run", help="run a scenario over many seeds, or show one world"))
     _replay_options(sub.add_parser("replay", help="re-run a world saved as JSON and say whether it matches"))
     _bench_options(sub.add_parser("bench", help="scale: time fan-outs of growing size; search: crash search vs seed "
-                                  "sweep; live: a crash-recovery scenario in the simulator and with real processes"))
+                                  "sweep; live: the live runtime's latency, fan-out rate and idle cost over SQLite and "
+                                  "PostgreSQL, then a crash-recovery scenario in the simulator and with real processes;"
+                                  " throughput: worlds per second and task steps per promise"))
     return p
 
 
@@ -80,7 +82,8 @@ def _bench_options(bench: argparse.ArgumentParser) -> None:
                        help="scale: fan-out sizes (default 100,1000,10000,50000)")
     bench.add_argument("--repeat", type=int, default=3, help="scale: runs per size; the best is reported")
     bench.add_argument("--runs", type=int, default=5,
-                       help="search: independent searches per bug; live: real scenarios (default 5)")
+                       help="search: independent searches per bug; live: runs of each live measure and real scenarios "
+                       "(default 5)")
     bench.add_argument("--faults", default="crash", help="search: fault kinds (default crash)")
     bench.add_argument("--limit", type=int, default=1000, help="search: most worlds per search (default 1000)")
     bench.add_argument("--held-out", action="store_true",
