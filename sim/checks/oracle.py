@@ -183,8 +183,25 @@ def _find(exc: BaseException, kind: type[BaseException]) -> Any:
     return None
 
 
+@attrs.frozen
+class OracleRun:
+    """What the oracle did over one world: its violations, the workflow promises it replayed, and
+    those it left out because their function reads nothing outside ``ctx`` (``ctx_only``)."""
+
+    violations: list[Violation]
+    replayed: int
+    skipped: int
+
+
 def check(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: float = 0.0) -> list[Violation]:
-    """Checks (3) and (4) over a finished world's promises: replay every workflow promise and compare.
+    """Checks (3) and (4) over every workflow promise of a finished world (``run``, nothing left out)."""
+    return run(promises, scenario, step_limit).violations
+
+
+def run(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: float = 0.0,
+        skip: frozenset[str] = frozenset()) -> OracleRun:
+    """Checks (3) and (4) over a finished world's promises: replay every workflow promise and compare;
+    a promise of a workflow named in ``skip`` is not replayed (``replay_scope`` says which may be).
 
     (3) ``replay-children``: a workflow whose body settled it asks, replayed, for exactly the children the
     store recorded under it — no child it never recorded (its calls depend on something outside ``ctx``),
@@ -195,6 +212,11 @@ def check(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: flo
     that stops yielding for ``step_limit`` wall seconds ends its replay without a verdict.
     """
     records = {p.id: p for p in promises}
+    workflows = {fn.name for fn in scenario.all_functions() if fn.is_workflow}
+    calls = {id: call for id, p in records.items() if (call := _call_of(p)) in workflows}
+    due = {id for id, call in calls.items() if call not in skip}
+    if not due:  # nothing to replay: no module copies, no registry
+        return OracleRun([], 0, len(calls))
     fresh = FreshModules(isolated_modules(scenario))
     registry = Registry()
     for fn in fresh.functions(scenario.all_functions()):
@@ -209,16 +231,19 @@ def check(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: flo
     try:
         with recording_into(Ledger()):  # effects a replayed body makes are not the world's
             dependencies = make_dependencies(scenario, fresh)
-            out += _replay_all(records, registry, children, step_limit, dependencies)
+            out += _replay_all(records, due, registry, children, step_limit, dependencies)
     finally:
         class_modules.reset(token)
-    return out
+    return OracleRun(out, len(due), len(calls) - len(due))
 
 
-def _replay_all(records: Mapping[str, PromiseRecord], registry: Registry, children: Mapping[str, list[str]],
-                step_limit: float, dependencies: Mapping[str, object]) -> list[Violation]:
+def _replay_all(records: Mapping[str, PromiseRecord], due: set[str], registry: Registry,
+                children: Mapping[str, list[str]], step_limit: float,
+                dependencies: Mapping[str, object]) -> list[Violation]:
     out: list[Violation] = []
     for record in records.values():
+        if record.id not in due:
+            continue
         call = _call_of(record)
         if call is None or call not in registry or not registry.get(call).is_workflow or not _decodes(record):
             continue
@@ -290,4 +315,4 @@ def _short(text: str | None, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-__all__ = ["Replay", "check", "replay"]
+__all__ = ["OracleRun", "Replay", "check", "replay", "run"]

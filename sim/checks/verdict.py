@@ -3,8 +3,9 @@
 During the run the server's observers watch (1) settled-once and (6) the task invariants at every step,
 and the world's workers report platform errors as they happen (``platform``); a stopped body, an error
 escaping the world and replayed choices that diverged are added as the run ends. ``judge`` then adds
-(2) no rerun after resolve, (3)/(4) the replay oracle, and, for a world that ran to its end, (4) the
-root against ``expected=``/``outcomes=`` and (5) liveness. The user's invariants (8) come last, given
+(2) no rerun after resolve, (3)/(4) the replay oracle (over the workflows where it could disagree,
+``replay_scope``), and, for a world that ran to its end, (4) the root against ``expected=``/``outcomes=``
+and (5) liveness. The user's invariants (8) come last, given
 the finished world; ``cause_first`` orders the lot for the report.
 """
 
@@ -13,32 +14,49 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import attrs
+
 from pytest_durable.core.records import PromiseRecord
 
 from ..scenario import NOT_GIVEN, Invariant, Scenario
 from ..trace import Trace
 from . import oracle
 from .liveness import liveness
+from .replay_scope import unreplayed
 from .rerun import no_rerun_after_resolve
 from .root_value import acceptable_outcome, expected_value
 from .violations import Violation
 
 
+@attrs.frozen
+class Verdict:
+    """The violations of a finished world, and how many workflow promises the oracle replayed and left
+    out (``sim.checks.replay_scope``)."""
+
+    violations: list[Violation]
+    replayed: int
+    unreplayed: int
+
+
 def judge(found: Iterable[Violation], trace: Trace, promises: Sequence[PromiseRecord], scenario: Scenario,
           root: PromiseRecord | None, *, finished: bool, step_limit: float, quiesce_after: float, budget: float,
-          root_param: str) -> list[Violation]:
+          root_param: str, faulted: bool = True, replay_all: bool = False) -> Verdict:
     """``found`` (what the run itself found) and the checks of the finished world after it. A world
-    stopped part-way (``finished`` false) has no outcome yet: only the checks that hold part-way apply."""
+    stopped part-way (``finished`` false) has no outcome yet: only the checks that hold part-way apply.
+    ``faulted`` says a fault fired in the world; without one, or with ``replay_all``, the oracle replays
+    every workflow."""
     out = list(found)
     out += no_rerun_after_resolve(trace)
-    out += oracle.check(promises, scenario, step_limit)
+    skip = unreplayed(promises, scenario, faulted=faulted, failed=bool(out), replay_all=replay_all)
+    replays = oracle.run(promises, scenario, step_limit, skip)
+    out += replays.violations
     if finished:
         if scenario.expected is not NOT_GIVEN:
             out += expected_value(root, scenario.expected)
         if scenario.outcomes is not NOT_GIVEN:
             out += acceptable_outcome(root, scenario.outcomes)
         out += liveness(root, scenario.root_id, quiesce_after, budget, root_param)
-    return out
+    return Verdict(out, replays.replayed, replays.skipped)
 
 
 def user_invariants(result: Any, invariants: Iterable[Invariant]) -> list[Violation]:

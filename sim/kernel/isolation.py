@@ -59,9 +59,12 @@ def is_user_module(name: str) -> bool:
     return file is not None and not os.path.realpath(file).startswith(_ROOTS)
 
 
-def _code(name: str) -> types.CodeType:
+def module_code(name: str) -> types.CodeType:
+    """The compiled top-level code of imported module ``name`` (from its source; compiled once): what
+    every fresh copy of it runs, and what ``sim.checks.ctx_only`` reads."""
     file = source_file(name)
-    assert file is not None
+    if file is None:
+        raise UsageError(f"module {name!r} is not an imported module with Python source")
     cached = _CODE.get(name)
     if cached is not None and cached[0] == file:
         return cached[1]
@@ -101,7 +104,7 @@ class FreshModules:
         self.modules[name] = fresh  # before running it: an import cycle sees the partial module, as in Python
         try:
             with shared_code():  # attrs' generated methods: compiled once, made anew in each copy
-                exec(_code(name), fresh.__dict__)
+                exec(module_code(name), fresh.__dict__)
         except Exception as exc:
             del self.modules[name]
             raise UsageError(f"a fresh copy of module {name!r} for a simulated process failed to import: "
