@@ -25,7 +25,7 @@ from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, Susp
 from pytest_durable.core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET
 from pytest_durable.sdk import DurableFunction, Execution, Registry, Suspended, run_workflow
 
-from ..kernel import virtual_time
+from ..kernel import copy_pool, virtual_time
 from ..kernel.decisions import SeededDecisions
 from ..kernel.interrupts import interrupt_in
 from ..kernel.isolation import FreshModules
@@ -217,7 +217,15 @@ def run(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: float
     due = {id for id, call in calls.items() if call not in skip}
     if not due:  # nothing to replay: no module copies, no registry
         return OracleRun([], 0, len(calls))
-    fresh = FreshModules(isolated_modules(scenario))
+    fresh = copy_pool.take(isolated_modules(scenario))
+    try:
+        return _run(records, calls, due, fresh, scenario, step_limit)
+    finally:
+        copy_pool.give_back(fresh)
+
+
+def _run(records: Mapping[str, PromiseRecord], calls: Mapping[str, str], due: set[str], fresh: FreshModules,
+         scenario: Scenario, step_limit: float) -> OracleRun:
     registry = Registry()
     for fn in fresh.functions(scenario.all_functions()):
         registry.register(fn)

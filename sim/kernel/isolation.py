@@ -27,6 +27,7 @@ from pytest_durable.core.errors import UsageError
 from pytest_durable.sdk import DurableFunction, Registry
 
 from .codecache import shared_code
+from .unchanged import NotComparable, Walk, same
 from .wallclock import STAND_INS
 
 _PROJECT = ("pytest_durable", "sim")
@@ -86,6 +87,11 @@ class FreshModules:
         self.modules: dict[str, types.ModuleType] = {}
         self._builtins = dict(vars(builtins))
         self._builtins["__import__"] = self._import
+        #: Whether every copy's state could be walked (``sim.kernel.unchanged``): else never reused.
+        self.comparable = True
+        #: Per copy: its walk when fresh, the original module and the code it was made from.
+        self._fresh: dict[str, tuple[list[object], types.ModuleType, types.CodeType]] = {}
+        self._fresh_builtins = self._walk(self._builtins)
 
     def get(self, name: str) -> types.ModuleType | None:
         """This incarnation's copy of module ``name`` if it is isolated (the codec's class lookup)."""
@@ -102,15 +108,55 @@ class FreshModules:
                 setattr(fresh, attr, getattr(original, attr))
         fresh.__builtins__ = self._builtins  # type: ignore[attr-defined]
         self.modules[name] = fresh  # before running it: an import cycle sees the partial module, as in Python
+        code = module_code(name)
         try:
             with shared_code():  # attrs' generated methods: compiled once, made anew in each copy
-                exec(module_code(name), fresh.__dict__)
+                exec(code, fresh.__dict__)
         except Exception as exc:
             del self.modules[name]
             raise UsageError(f"a fresh copy of module {name!r} for a simulated process failed to import: "
                              f"{type(exc).__name__}: {exc}; pass Scenario(isolate=('-{name}',)) to share it "
                              "between processes instead") from exc
+        self._fresh[name] = (self._walk(fresh), original, code)
         return fresh
+
+    # -- reuse: a copy unchanged since it was fresh may serve another incarnation (``copy_pool``) --------
+
+    def unchanged(self) -> bool:
+        """Whether every copy made so far holds exactly the state it held when fresh (and would be made
+        from the same module and code today): then these copies may serve another incarnation."""
+        if not self.comparable or not same(self._fresh_builtins, self._walk(self._builtins)):
+            return False
+        for name, (walked, original, code) in self._fresh.items():
+            if sys.modules.get(name) is not original or module_code(name) is not code:
+                return False
+            if not same(walked, self._walk(self.modules[name])):
+                return False
+        return True
+
+    def _walk(self, root: object) -> list[object]:
+        """What ``root`` (a copy, or the copies' builtins) holds, for ``unchanged``; the other copies
+        are walked on their own."""
+        if not self.comparable:
+            return []
+        mine = {id(m) for m in self.modules.values()}
+        scopes = {id(vars(m)) for m in self.modules.values()}
+
+        def inside(obj: object) -> bool:
+            if isinstance(obj, types.ModuleType):
+                return id(obj) in mine
+            if isinstance(obj, types.FunctionType):
+                return id(obj.__globals__) in scopes
+            return getattr(obj, "__module__", None) in self.names
+
+        others: list[object] = [m for m in self.modules.values() if m is not root]
+        if root is not self._builtins:
+            others.append(self._builtins)
+        try:
+            return Walk(inside, stop=[self, *others]).walk(root)
+        except NotComparable:
+            self.comparable = False
+            return []
 
     def functions(self, fns: Iterable[DurableFunction[..., Any]]) -> list[DurableFunction[..., Any]]:
         """Each of ``fns`` as this incarnation's copy defines it (found by qualified name); a function
