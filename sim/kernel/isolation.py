@@ -27,7 +27,7 @@ from pytest_durable.core.errors import UsageError
 from pytest_durable.sdk import DurableFunction, Registry
 
 from .codecache import shared_code
-from .unchanged import NotComparable, Walk, same
+from .unchanged import NotComparable, Snapshot
 from .wallclock import STAND_INS
 
 _PROJECT = ("pytest_durable", "sim")
@@ -87,11 +87,11 @@ class FreshModules:
         self.modules: dict[str, types.ModuleType] = {}
         self._builtins = dict(vars(builtins))
         self._builtins["__import__"] = self._import
-        #: Whether every copy's state could be walked (``sim.kernel.unchanged``): else never reused.
+        #: Whether every copy's state could be read (``sim.kernel.unchanged``): else never reused.
         self.comparable = True
-        #: Per copy: its walk when fresh, the original module and the code it was made from.
-        self._fresh: dict[str, tuple[list[object], types.ModuleType, types.CodeType]] = {}
-        self._fresh_builtins = self._walk(self._builtins)
+        #: Per copy: its snapshot when fresh, the original module and the code it was made from.
+        self._fresh: dict[str, tuple[Snapshot | None, types.ModuleType, types.CodeType]] = {}
+        self._fresh_builtins = dict(self._builtins)
 
     def get(self, name: str) -> types.ModuleType | None:
         """This incarnation's copy of module ``name`` if it is isolated (the codec's class lookup)."""
@@ -117,7 +117,7 @@ class FreshModules:
             raise UsageError(f"a fresh copy of module {name!r} for a simulated process failed to import: "
                              f"{type(exc).__name__}: {exc}; pass Scenario(isolate=('-{name}',)) to share it "
                              "between processes instead") from exc
-        self._fresh[name] = (self._walk(fresh), original, code)
+        self._fresh[name] = (self._snapshot(fresh), original, code)
         return fresh
 
     # -- reuse: a copy unchanged since it was fresh may serve another incarnation (``copy_pool``) --------
@@ -125,20 +125,22 @@ class FreshModules:
     def unchanged(self) -> bool:
         """Whether every copy made so far holds exactly the state it held when fresh (and would be made
         from the same module and code today): then these copies may serve another incarnation."""
-        if not self.comparable or not same(self._fresh_builtins, self._walk(self._builtins)):
+        builtins_now, then = self._builtins, self._fresh_builtins
+        if not self.comparable or len(builtins_now) != len(then):
             return False
-        for name, (walked, original, code) in self._fresh.items():
+        if any(builtins_now.get(k, then) is not v for k, v in then.items()):  # its values are the real builtins
+            return False
+        for name, (snapshot, original, code) in self._fresh.items():
             if sys.modules.get(name) is not original or module_code(name) is not code:
                 return False
-            if not same(walked, self._walk(self.modules[name])):
+            if snapshot is None or not snapshot.unchanged():
                 return False
         return True
 
-    def _walk(self, root: object) -> list[object]:
-        """What ``root`` (a copy, or the copies' builtins) holds, for ``unchanged``; the other copies
-        are walked on their own."""
+    def _snapshot(self, copy: types.ModuleType) -> Snapshot | None:
+        """What ``copy`` holds now, for ``unchanged``; the other copies and the builtins have their own."""
         if not self.comparable:
-            return []
+            return None
         mine = {id(m) for m in self.modules.values()}
         scopes = {id(vars(m)) for m in self.modules.values()}
 
@@ -149,14 +151,12 @@ class FreshModules:
                 return id(obj.__globals__) in scopes
             return getattr(obj, "__module__", None) in self.names
 
-        others: list[object] = [m for m in self.modules.values() if m is not root]
-        if root is not self._builtins:
-            others.append(self._builtins)
+        others = [m for m in self.modules.values() if m is not copy]
         try:
-            return Walk(inside, stop=[self, *others]).walk(root)
+            return Snapshot(copy, inside, stop=[self, self._builtins, *others])
         except NotComparable:
             self.comparable = False
-            return []
+            return None
 
     def functions(self, fns: Iterable[DurableFunction[..., Any]]) -> list[DurableFunction[..., Any]]:
         """Each of ``fns`` as this incarnation's copy defines it (found by qualified name); a function
