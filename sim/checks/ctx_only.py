@@ -16,7 +16,8 @@ The test is conservative: whatever it does not recognise counts as a read outsid
 locals, operators, comprehensions, attributes and methods of what it holds (not ``_private`` ones, nor
 a future's ``done``/``abort``, which see timing, nor ``get_dependency``), and globals that are: durable
 functions it hands to ``ctx`` (not called directly: that runs a leaf's body), pure builtins (not ``id``,
-``hash``, ``set``, ``open``...), exception classes of Python or ``pytest_durable`` and the SDK's types,
+``hash``, ``set``, ``open``, nor ``str`` and ``repr``, nor f-strings or ``%``: an object's default text
+holds its address), exception classes of Python or ``pytest_durable`` and the SDK's types,
 constants its module binds once to a literal and nothing rebinds, and functions and classes of the
 scenario's isolated modules that pass the same test (a class must be attrs or an exception, hold no
 state of its own and have certified methods). No imports, no stores to globals, no sets (their order
@@ -42,22 +43,25 @@ from pytest_durable.sdk import DurableFunction
 from ..kernel.isolation import module_code
 
 #: Builtins a certified body may call: each computes from its arguments alone (no ids, no hash order,
-#: no I/O, no reflection that could reach module state).
+#: no I/O, no reflection that could reach module state). Not ``str``, ``repr``, ``format``: an object's
+#: default text holds its address, and a local child's future's its progress.
 PURE_BUILTINS = frozenset({
-    "abs", "all", "any", "ascii", "bin", "bool", "bytes", "callable", "chr", "complex", "dict", "divmod",
-    "enumerate", "filter", "float", "format", "hex", "int", "isinstance", "issubclass", "iter", "len", "list",
-    "map", "max", "min", "next", "oct", "ord", "pow", "print", "range", "repr", "reversed", "round", "slice",
-    "sorted", "str", "sum", "tuple", "zip",
+    "abs", "all", "any", "bin", "bool", "bytes", "callable", "chr", "complex", "dict", "divmod", "enumerate",
+    "filter", "float", "hex", "int", "isinstance", "issubclass", "iter", "len", "list", "map", "max", "min",
+    "next", "oct", "ord", "pow", "print", "range", "reversed", "round", "slice", "sorted", "sum", "tuple", "zip",
 })
 #: Types of ``pytest_durable`` a body may name (for ``isinstance``, annotations); its exceptions also.
 SDK_TYPES = frozenset({"Context", "DurableFuture", "RemoteFuture"})
-#: Attributes that see something outside ``ctx``: a local child's progress, a dependency.
-OUTSIDE_ATTRIBUTES = frozenset({"done", "abort", "get_dependency"})
+#: Attributes that see something outside ``ctx``: a local child's progress, a dependency, an object's text.
+OUTSIDE_ATTRIBUTES = frozenset({"done", "abort", "get_dependency", "format", "format_map"})
 #: Opcodes that read or write outside the body's own frame, or whose effect follows object ids.
 OUTSIDE_OPS = frozenset({
     "IMPORT_NAME", "IMPORT_FROM", "IMPORT_STAR", "STORE_GLOBAL", "DELETE_GLOBAL", "LOAD_NAME", "STORE_NAME",
     "DELETE_NAME", "LOAD_CLASSDEREF", "BUILD_SET", "SET_ADD", "SET_UPDATE", "LOAD_BUILD_CLASS", "PUSH_NULL",
+    "FORMAT_VALUE",
 })
+#: Binary operators that may turn an object into text (``"%s" % obj``).
+_TEXT_OPS = frozenset({"%", "%="})
 _ATTRIBUTE_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_ATTR"})
 _REBINDERS = frozenset({"setattr", "delattr", "globals", "vars", "exec", "eval", "__import__"})
 _IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
@@ -182,7 +186,7 @@ class Certifier:
 
     def _instruction(self, ins: dis.Instruction, scope: Mapping[str, Any], module: str) -> str:
         op = ins.opname
-        if op in OUTSIDE_OPS:
+        if op in OUTSIDE_OPS or (op == "BINARY_OP" and ins.argrepr in _TEXT_OPS):
             return f"{op} {ins.argrepr}".rstrip()
         if op in _ATTRIBUTE_OPS and (str(ins.argval).startswith("_") or ins.argval in OUTSIDE_ATTRIBUTES):
             return f"uses attribute {ins.argval}"

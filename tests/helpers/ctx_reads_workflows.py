@@ -130,3 +130,14 @@ async def calls_a_local(ctx: Context) -> int:
 @function
 async def reads_id(ctx: Context) -> int:
     return id(ctx) % 2
+
+
+@function
+async def formats_a_future(ctx: Context) -> str:
+    future = await ctx.run(step, 1).spawn()
+    return f"{future}"  # "<DurableFuture ... running>" in the run, "... resolved" in a replay
+
+
+@function
+async def formats_with_percent(ctx: Context) -> str:
+    return "%s" % ctx  # noqa: UP031 (an address, whichever way it is formatted)

@@ -30,6 +30,8 @@ def test_a_workflow_of_locals_ctx_pure_helpers_literals_and_stateless_classes_is
     (w.counts_on_a_class, "holds hits (list), state of its own"),
     (w.calls_a_local, "PUSH_NULL"),
     (w.reads_id, "reads builtin id"),
+    (w.formats_a_future, "FORMAT_VALUE"),
+    (w.formats_with_percent, "BINARY_OP %"),
 ])
 def test_each_read_outside_ctx_is_refused_and_named(workflow: object, why: str) -> None:
     reason = Certifier([MODULE]).workflow(workflow)  # type: ignore[arg-type]
