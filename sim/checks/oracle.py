@@ -201,7 +201,7 @@ def check(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: flo
 def run(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: float = 0.0,
         skip: frozenset[str] = frozenset()) -> OracleRun:
     """Checks (3) and (4) over a finished world's promises: replay every workflow promise and compare;
-    a promise of a workflow named in ``skip`` is not replayed (``replay_scope`` says which may be).
+    a promise whose id is in ``skip`` is not replayed (``replay_scope`` says which may be).
 
     (3) ``replay-children``: a workflow whose body settled it asks, replayed, for exactly the children the
     store recorded under it — no child it never recorded (its calls depend on something outside ``ctx``),
@@ -213,8 +213,8 @@ def run(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: float
     """
     records = {p.id: p for p in promises}
     workflows = {fn.name for fn in scenario.all_functions() if fn.is_workflow}
-    calls = {id: call for id, p in records.items() if (call := _call_of(p)) in workflows}
-    due = {id for id, call in calls.items() if call not in skip}
+    calls = {id: call for id, p in records.items() if (call := call_of(p)) in workflows}
+    due = {id for id in calls if id not in skip}
     if not due:  # nothing to replay: no module copies, no registry
         return OracleRun([], 0, len(calls))
     fresh = copy_pool.take(isolated_modules(scenario))
@@ -252,7 +252,7 @@ def _replay_all(records: Mapping[str, PromiseRecord], due: set[str], registry: R
     for record in records.values():
         if record.id not in due:
             continue
-        call = _call_of(record)
+        call = call_of(record)
         if call is None or call not in registry or not registry.get(call).is_workflow or not _decodes(record):
             continue
         result = replay(record, records, registry.get(call), registry, step_limit, dependencies)
@@ -260,7 +260,7 @@ def _replay_all(records: Mapping[str, PromiseRecord], due: set[str], registry: R
     return out
 
 
-def _call_of(record: PromiseRecord) -> str | None:
+def call_of(record: PromiseRecord) -> str | None:
     """The function a promise's param calls, read without decoding its arguments (most promises of a
     big world are leaves, which are never replayed), or ``None`` for a param that is not a call."""
     try:
@@ -323,4 +323,4 @@ def _short(text: str | None, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-__all__ = ["OracleRun", "Replay", "check", "replay", "run"]
+__all__ = ["OracleRun", "Replay", "call_of", "check", "replay", "run"]

@@ -11,7 +11,7 @@ the finished world; ``cause_first`` orders the lot for the report.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -40,14 +40,14 @@ class Verdict:
 
 def judge(found: Iterable[Violation], trace: Trace, promises: Sequence[PromiseRecord], scenario: Scenario,
           root: PromiseRecord | None, *, finished: bool, step_limit: float, quiesce_after: float, budget: float,
-          root_param: str, faulted: bool = True, replay_all: bool = False) -> Verdict:
+          root_param: str, faults: Mapping[str, int] | None = None, replay_all: bool = False) -> Verdict:
     """``found`` (what the run itself found) and the checks of the finished world after it. A world
     stopped part-way (``finished`` false) has no outcome yet: only the checks that hold part-way apply.
-    ``faulted`` says a fault fired in the world; without one, or with ``replay_all``, the oracle replays
-    every workflow."""
+    ``faults`` counts the faults that fired, by kind; without it, or with ``replay_all``, the oracle
+    replays every workflow."""
     out = list(found)
     out += no_rerun_after_resolve(trace)
-    skip = unreplayed(promises, scenario, faulted=faulted, failed=bool(out), replay_all=replay_all)
+    skip = unreplayed(promises, scenario, trace, faults or {}, failed=bool(out), replay_all=replay_all)
     replays = oracle.run(promises, scenario, step_limit, skip)
     out += replays.violations
     if finished:

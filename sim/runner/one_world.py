@@ -111,7 +111,7 @@ def _judge(world: World, ran: _Ran, *, seed: int | None, target: str) -> RunResu
     finished = ran.stopped_at is None or world.root is not None  # else part-way: no outcome yet
     verdict = judge(world.findings.found, world.trace, promises, scenario, world.root, finished=finished,
                     step_limit=config.step_limit, quiesce_after=faults.quiesce_after, budget=world.budget(),
-                    root_param=world.root_param, faulted=any(world.injector.counts.values()),
+                    root_param=world.root_param, faults=world.injector.counts,
                     replay_all=config.replay_all)
     found = list(verdict.violations)
     result = RunResult(
