@@ -25,7 +25,7 @@ from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, Susp
 from pytest_durable.core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET
 from pytest_durable.sdk import DurableFunction, Execution, Registry, Suspended, run_workflow
 
-from ..kernel import virtual_time
+from ..kernel import copy_pool, virtual_time
 from ..kernel.decisions import SeededDecisions
 from ..kernel.interrupts import afresh, interrupt_in
 from ..kernel.isolation import FreshModules
@@ -183,8 +183,25 @@ def _find(exc: BaseException, kind: type[BaseException]) -> Any:
     return None
 
 
+@attrs.frozen
+class OracleRun:
+    """What the oracle did over one world: its violations, the workflow promises it replayed, and
+    those it left out because their function reads nothing outside ``ctx`` (``ctx_only``)."""
+
+    violations: list[Violation]
+    replayed: int
+    skipped: int
+
+
 def check(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: float = 0.0) -> list[Violation]:
-    """Checks (3) and (4) over a finished world's promises: replay every workflow promise and compare.
+    """Checks (3) and (4) over every workflow promise of a finished world (``run``, nothing left out)."""
+    return run(promises, scenario, step_limit).violations
+
+
+def run(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: float = 0.0,
+        skip: frozenset[str] = frozenset()) -> OracleRun:
+    """Checks (3) and (4) over a finished world's promises: replay every workflow promise and compare;
+    a promise whose id is in ``skip`` is not replayed (``replay_scope`` says which may be).
 
     (3) ``replay-children``: a workflow whose body settled it asks, replayed, for exactly the children the
     store recorded under it — no child it never recorded (its calls depend on something outside ``ctx``),
@@ -195,7 +212,20 @@ def check(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: flo
     that stops yielding for ``step_limit`` wall seconds ends its replay without a verdict.
     """
     records = {p.id: p for p in promises}
-    fresh = FreshModules(isolated_modules(scenario))
+    workflows = {fn.name for fn in scenario.all_functions() if fn.is_workflow}
+    calls = {id: call for id, p in records.items() if (call := call_of(p)) in workflows}
+    due = {id for id in calls if id not in skip}
+    if not due:  # nothing to replay: no module copies, no registry
+        return OracleRun([], 0, len(calls))
+    fresh = copy_pool.take(isolated_modules(scenario))
+    try:
+        return _run(records, calls, due, fresh, scenario, step_limit)
+    finally:
+        copy_pool.give_back(fresh)
+
+
+def _run(records: Mapping[str, PromiseRecord], calls: Mapping[str, str], due: set[str], fresh: FreshModules,
+         scenario: Scenario, step_limit: float) -> OracleRun:
     registry = Registry()
     for fn in fresh.functions(scenario.all_functions()):
         registry.register(fn)
@@ -209,17 +239,20 @@ def check(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: flo
     try:
         with recording_into(Ledger()):  # effects a replayed body makes are not the world's
             dependencies = make_dependencies(scenario, fresh)
-            out += _replay_all(records, registry, children, step_limit, dependencies)
+            out += _replay_all(records, due, registry, children, step_limit, dependencies)
     finally:
         class_modules.reset(token)
-    return out
+    return OracleRun(out, len(due), len(calls) - len(due))
 
 
-def _replay_all(records: Mapping[str, PromiseRecord], registry: Registry, children: Mapping[str, list[str]],
-                step_limit: float, dependencies: Mapping[str, object]) -> list[Violation]:
+def _replay_all(records: Mapping[str, PromiseRecord], due: set[str], registry: Registry,
+                children: Mapping[str, list[str]], step_limit: float,
+                dependencies: Mapping[str, object]) -> list[Violation]:
     out: list[Violation] = []
     for record in records.values():
-        call = _call_of(record)
+        if record.id not in due:
+            continue
+        call = call_of(record)
         if call is None or call not in registry or not registry.get(call).is_workflow or not _decodes(record):
             continue
         result = replay(record, records, registry.get(call), registry, step_limit, dependencies)
@@ -227,7 +260,7 @@ def _replay_all(records: Mapping[str, PromiseRecord], registry: Registry, childr
     return out
 
 
-def _call_of(record: PromiseRecord) -> str | None:
+def call_of(record: PromiseRecord) -> str | None:
     """The function a promise's param calls, read without decoding its arguments (most promises of a
     big world are leaves, which are never replayed), or ``None`` for a param that is not a call."""
     try:
@@ -290,4 +323,4 @@ def _short(text: str | None, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-__all__ = ["Replay", "check", "replay"]
+__all__ = ["OracleRun", "Replay", "call_of", "check", "replay", "run"]

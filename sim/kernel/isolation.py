@@ -27,6 +27,7 @@ from pytest_durable.core.errors import UsageError
 from pytest_durable.sdk import DurableFunction, Registry
 
 from .codecache import shared_code
+from .unchanged import NotComparable, Snapshot
 from .wallclock import STAND_INS
 
 _PROJECT = ("pytest_durable", "sim")
@@ -59,9 +60,12 @@ def is_user_module(name: str) -> bool:
     return file is not None and not os.path.realpath(file).startswith(_ROOTS)
 
 
-def _code(name: str) -> types.CodeType:
+def module_code(name: str) -> types.CodeType:
+    """The compiled top-level code of imported module ``name`` (from its source; compiled once): what
+    every fresh copy of it runs, and what ``sim.checks.ctx_only`` reads."""
     file = source_file(name)
-    assert file is not None
+    if file is None:
+        raise UsageError(f"module {name!r} is not an imported module with Python source")
     cached = _CODE.get(name)
     if cached is not None and cached[0] == file:
         return cached[1]
@@ -83,6 +87,11 @@ class FreshModules:
         self.modules: dict[str, types.ModuleType] = {}
         self._builtins = dict(vars(builtins))
         self._builtins["__import__"] = self._import
+        #: Whether every copy's state could be read (``sim.kernel.unchanged``): else never reused.
+        self.comparable = True
+        #: Per copy: its snapshot when fresh, the original module and the code it was made from.
+        self._fresh: dict[str, tuple[Snapshot | None, types.ModuleType, types.CodeType]] = {}
+        self._fresh_builtins = dict(self._builtins)
 
     def get(self, name: str) -> types.ModuleType | None:
         """This incarnation's copy of module ``name`` if it is isolated (the codec's class lookup)."""
@@ -99,15 +108,55 @@ class FreshModules:
                 setattr(fresh, attr, getattr(original, attr))
         fresh.__builtins__ = self._builtins  # type: ignore[attr-defined]
         self.modules[name] = fresh  # before running it: an import cycle sees the partial module, as in Python
+        code = module_code(name)
         try:
             with shared_code():  # attrs' generated methods: compiled once, made anew in each copy
-                exec(_code(name), fresh.__dict__)
+                exec(code, fresh.__dict__)
         except Exception as exc:
             del self.modules[name]
             raise UsageError(f"a fresh copy of module {name!r} for a simulated process failed to import: "
                              f"{type(exc).__name__}: {exc}; pass Scenario(isolate=('-{name}',)) to share it "
                              "between processes instead") from exc
+        self._fresh[name] = (self._snapshot(fresh), original, code)
         return fresh
+
+    # -- reuse: a copy unchanged since it was fresh may serve another incarnation (``copy_pool``) --------
+
+    def unchanged(self) -> bool:
+        """Whether every copy made so far holds exactly the state it held when fresh (and would be made
+        from the same module and code today): then these copies may serve another incarnation."""
+        builtins_now, then = self._builtins, self._fresh_builtins
+        if not self.comparable or len(builtins_now) != len(then):
+            return False
+        if any(builtins_now.get(k, then) is not v for k, v in then.items()):  # its values are the real builtins
+            return False
+        for name, (snapshot, original, code) in self._fresh.items():
+            if sys.modules.get(name) is not original or module_code(name) is not code:
+                return False
+            if snapshot is None or not snapshot.unchanged():
+                return False
+        return True
+
+    def _snapshot(self, copy: types.ModuleType) -> Snapshot | None:
+        """What ``copy`` holds now, for ``unchanged``; the other copies and the builtins have their own."""
+        if not self.comparable:
+            return None
+        mine = {id(m) for m in self.modules.values()}
+        scopes = {id(vars(m)) for m in self.modules.values()}
+
+        def inside(obj: object) -> bool:
+            if isinstance(obj, types.ModuleType):
+                return id(obj) in mine
+            if isinstance(obj, types.FunctionType):
+                return id(obj.__globals__) in scopes
+            return getattr(obj, "__module__", None) in self.names
+
+        others = [m for m in self.modules.values() if m is not copy]
+        try:
+            return Snapshot(copy, inside, stop=[self, self._builtins, *others])
+        except NotComparable:
+            self.comparable = False
+            return None
 
     def functions(self, fns: Iterable[DurableFunction[..., Any]]) -> list[DurableFunction[..., Any]]:
         """Each of ``fns`` as this incarnation's copy defines it (found by qualified name); a function

@@ -49,7 +49,8 @@ def run_world(
     """Run ``scenario`` in one world and check it.
 
     ``seed`` seeds every choice (or pass ``decisions``); ``faults`` and ``plan`` say what goes wrong.
-    Checks (3) and (4) replay each workflow over the world's own record (``sim.checks.oracle``), so no
+    Checks (3) and (4) replay each workflow over the world's own record where that could disagree with the run
+    (``sim.checks.oracle``, ``sim.checks.replay_scope``), so no
     other world is needed to judge this one. ``store`` lets a test plant its own store;
     ``observers`` are called with every trace event as it happens. ``script`` holds actions taken
     from outside at given times; ``stop_at`` ends the world early, at that virtual time, and then
@@ -108,9 +109,11 @@ def _judge(world: World, ran: _Ran, *, seed: int | None, target: str) -> RunResu
     scenario, config, faults = world.scenario, world.config, world.faults
     promises = tuple(world.store.promises())
     finished = ran.stopped_at is None or world.root is not None  # else part-way: no outcome yet
-    found = judge(world.findings.found, world.trace, promises, scenario, world.root, finished=finished,
-                  step_limit=config.step_limit, quiesce_after=faults.quiesce_after, budget=world.budget(),
-                  root_param=world.root_param)
+    verdict = judge(world.findings.found, world.trace, promises, scenario, world.root, finished=finished,
+                    step_limit=config.step_limit, quiesce_after=faults.quiesce_after, budget=world.budget(),
+                    root_param=world.root_param, faults=world.injector.counts,
+                    replay_all=config.replay_all)
+    found = list(verdict.violations)
     result = RunResult(
         seed=seed,
         faults=str(faults),
@@ -128,6 +131,8 @@ def _judge(world: World, ran: _Ran, *, seed: int | None, target: str) -> RunResu
         unfired=world.injector.unfired(),
         quiesce_after=faults.quiesce_after,
         budget=config.budget,
+        replayed=verdict.replayed,
+        unreplayed=verdict.unreplayed,
     )
     found += user_invariants(result, scenario.invariants)
     ordered = cause_first(found, world.root)  # the cause first, then its symptoms

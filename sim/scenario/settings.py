@@ -30,3 +30,6 @@ class SimConfig:
     #: Wall-clock seconds one step of a trio task may run without yielding before the watchdog stops
     #: the world (a body that never awaits); 0 turns the watchdog off. Not virtual time: it is outside the world.
     step_limit: float = 10.0
+    #: The replay oracle replays every workflow of every world, also those where it provably cannot
+    #: disagree (``sim.checks.replay_scope``): slower, for checking that claim.
+    replay_all: bool = False

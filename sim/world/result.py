@@ -37,6 +37,10 @@ class RunResult:
     #: saved world needs both to run again the same way.
     quiesce_after: float = 120.0
     budget: float = 600.0
+    #: Workflow promises the replay oracle replayed, and those it left out because it provably could
+    #: not disagree there (``sim.checks.replay_scope``).
+    replayed: int = 0
+    unreplayed: int = 0
 
     @property
     def name(self) -> str:

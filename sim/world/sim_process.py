@@ -14,6 +14,7 @@ from pytest_durable.core.codec import class_modules
 from pytest_durable.sdk import BodyHook, ErrorHook, Worker
 
 from ..faults import Injector
+from ..kernel import copy_pool
 from ..kernel.isolation import FreshModules, FreshRegistry
 from ..scenario import Scenario, SimConfig, isolated_modules, make_dependencies
 from ..trace import Trace, set_process
@@ -55,19 +56,24 @@ class SimProcess:
             self.incarnation += 1
             self.alive = True
             around.trace.add(trio.current_time(), self.name, self.incarnation, "start", "", self.group)
-            with trio.CancelScope() as scope:
-                self._scope = scope
-                await self._worker().serve()
+            worker, fresh = self._worker()
+            try:
+                with trio.CancelScope() as scope:
+                    self._scope = scope
+                    await worker.serve()
+            finally:  # the incarnation has ended: nothing runs in its module copies any more
+                copy_pool.give_back(fresh)
             self.alive = False
             self._wake = trio.Event()
             with trio.move_on_after(config.restart_delay * around.injector.amount("restart")):
                 await self._wake.wait()
 
-    def _worker(self) -> Worker:
+    def _worker(self) -> tuple[Worker, FreshModules]:
         """This incarnation's worker: a fresh process, with its own copies of the user's modules (made when
-        first needed), values decoding to their classes, and its own dependencies."""
+        first needed, or ones an ended incarnation left unchanged since fresh: ``copy_pool``), values
+        decoding to their classes, and its own dependencies."""
         around, config, name, incarnation = self.around, self.around.config, self.name, self.incarnation
-        fresh = FreshModules(isolated_modules(around.scenario))
+        fresh = copy_pool.take(isolated_modules(around.scenario))
         worker = Worker(
             around.network.store_for(name, incarnation, self.crash_now),
             group=self.group,
@@ -86,7 +92,7 @@ class SimProcess:
         class_modules.set(fresh.get)
         for dep_name, obj in make_dependencies(around.scenario, fresh).items():
             worker.set_dependency(dep_name, obj)
-        return worker
+        return worker, fresh
 
     def kill(self, why: str, **data: str) -> None:
         """Crash this incarnation from outside (a scripted crash): cancel everything it runs.
