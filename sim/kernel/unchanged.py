@@ -33,7 +33,7 @@ _ATOMS = frozenset({
 #: Built-in types whose whole state the walk reads through iteration (or which have none).
 _READABLE_BASES = (object, dict, list, tuple, set, frozenset, int, float, str, bytes)
 _HEAP = 1 << 9  # Py_TPFLAGS_HEAPTYPE: a class made by a class statement
-_LIMIT = 20_000  # objects a snapshot may keep before it gives up (a copy that large is made fresh)
+_LIMIT = 500  # objects a snapshot may keep before it gives up: past that, walking costs more than a fresh copy
 _EMPTY_CELL = object()
 
 Reader = Callable[[Any], list[object]]

@@ -18,7 +18,7 @@ from ..kernel.decisions import Decisions, SeededDecisions
 from ..kernel.interrupts import afresh, interrupt_in
 from ..kernel.scheduler import deterministic_scheduling
 from ..kernel.watchdog import Watchdog, stuck_in
-from ..scenario import Action, Scenario, SimConfig
+from ..scenario import Action, FactoryError, Scenario, SimConfig
 from ..trace import Event
 from ..world import RunResult, World
 
@@ -89,6 +89,9 @@ def _run(world: World, config: SimConfig, decisions: Decisions, instruments: Seq
         interrupt = interrupt_in(exc)
         if interrupt is not None:  # the user's: it stops the run, it is not a failing world
             raise afresh(interrupt) from None
+        setup = _factory_error(exc)
+        if setup is not None:  # the scenario cannot run at all: the user's error, said once
+            raise setup from None
         stuck = stuck_in(exc)
         if stuck is not None:  # the world stopped there: only the checks that hold part-way apply
             world.findings.add(stuck_body(stuck, world.store, world.trace, clock.current_time()))
@@ -137,3 +140,15 @@ def _judge(world: World, ran: _Ran, *, seed: int | None, target: str) -> RunResu
     found += user_invariants(result, scenario.invariants)
     ordered = cause_first(found, world.root)  # the cause first, then its symptoms
     return result if ordered == result.violations else result.with_violations(ordered)
+
+
+def _factory_error(exc: BaseException) -> FactoryError | None:
+    """A dependency factory that raised, wherever trio put it (several processes may have met it)."""
+    if isinstance(exc, FactoryError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _factory_error(inner)
+            if found is not None:
+                return found
+    return None

@@ -3,7 +3,7 @@ processes, the outcomes it may reach, the user's invariants, which modules each 
 the dependencies its bodies get), the simulator's settings (``SimConfig``), a script of actions from
 outside, and the ways to load a scenario from a target (``file.py:NAME``) or rebuild it from data."""
 
-from .factories import make_dependencies
+from .factories import FactoryError, make_dependencies
 from .isolate import isolated_modules
 from .outcomes import Outcomes, checked_outcomes, describe_outcomes, predicate_name
 from .scenario import NOT_GIVEN, Invariant, Scenario
@@ -14,6 +14,6 @@ from .target import load_scenario
 
 __all__ = [
     "NOT_GIVEN", "Action", "Invariant", "Outcomes", "Scenario", "SimConfig", "build", "checked_outcomes",
-    "describe_outcomes", "isolated_modules", "load_scenario", "make_dependencies", "predicate_name",
+    "FactoryError", "describe_outcomes", "isolated_modules", "load_scenario", "make_dependencies", "predicate_name",
     "scenario_spec",
 ]

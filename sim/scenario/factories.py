@@ -13,6 +13,11 @@ from ..kernel.isolation import FreshModules
 from .scenario import Scenario
 
 
+class FactoryError(UsageError):
+    """A dependency factory of the scenario raised: the world cannot start, whichever process made it
+    first; ``run_world`` raises it as itself, never as a failing world."""
+
+
 def make_dependencies(scenario: Scenario, fresh: FreshModules) -> dict[str, object]:
     """The dependencies of one process incarnation: each factory of ``scenario`` called once, taken
     from the incarnation's fresh module copies (so a fake's module state does not survive a crash)."""
@@ -21,7 +26,7 @@ def make_dependencies(scenario: Scenario, fresh: FreshModules) -> dict[str, obje
         try:
             made[name] = fresh.same(factory)()
         except Exception as exc:
-            raise UsageError(f"Scenario(dependencies=...): the factory for {name!r} raised "
+            raise FactoryError(f"Scenario(dependencies=...): the factory for {name!r} raised "
                              f"{type(exc).__name__}: {exc}; it is called with no arguments once per process "
                              "incarnation") from exc
     return made
