@@ -19,7 +19,7 @@ class SimConfig:
     backoff_cap: float = 2.0
     ttl: float = 10.0  # task lease
     poll_interval: float = 30.0  # the longest a long poll (a worker's dispatch, the client's wait) waits
-    sweep_interval: float = 1.0  # the server applies due timeouts and lease expiries this often
+    sweep_interval: float = 1.0  # unused since 0.3 (sweeps follow the store's next due instant); for 0.2 configs
     restart_delay: float = 2.0  # a crashed process is down for restart_delay * [1, 4]
     partition_length: float = 3.0  # a partition lasts partition_length * [1, 4]
     server_down: float = 2.0  # a server restart takes server_down * [1, 4]

@@ -284,33 +284,25 @@ class SimStore:
     # -- messages ----------------------------------------------------------------------------------------
 
     async def _call(self, op: str, id: str, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        config = self.network.config
-        token = in_request.set(True)
-        try:
-            for attempt in range(config.max_attempts):
-                if attempt:
-                    await virtual_time.sleep(min(config.backoff * 2 ** (attempt - 1), config.backoff_cap))
-                try:
-                    return await self._attempt(op, id, method, args, kwargs)
-                except _Lost:
-                    continue
-        finally:
-            in_request.reset(token)
-        self._trace("unavailable", id, f"{op}: no answer after {config.max_attempts} attempts")
-        raise StoreUnavailable(f"{op} {id}: no answer from the server after {config.max_attempts} attempts")
+        return await self._retried(op, id, functools.partial(self._attempt, op, id, method, args, kwargs))
 
     async def _poll(self, op: str, id: str, method: str, args: tuple[Any, ...], wait: float) -> Any:
         """A long poll: parked at the server until it has news (due tasks, a settled promise) or ``wait``
         runs out. Waiting is not a fault point and leaves no trace: only an answer with news is a
         message like any other (traced, its response may be dropped, its receiver may crash)."""
+        return await self._retried(op, id, functools.partial(self._poll_attempt, op, id, method, args, wait))
+
+    async def _retried(self, op: str, id: str, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        """``attempt`` again, with backoff, until one gets an answer; ``StoreUnavailable`` after
+        ``max_attempts``, as a real client gives up."""
         config = self.network.config
         token = in_request.set(True)
         try:
-            for attempt in range(config.max_attempts):
-                if attempt:
-                    await virtual_time.sleep(min(config.backoff * 2 ** (attempt - 1), config.backoff_cap))
+            for n in range(config.max_attempts):
+                if n:
+                    await virtual_time.sleep(min(config.backoff * 2 ** (n - 1), config.backoff_cap))
                 try:
-                    return await self._poll_attempt(op, id, method, args, wait)
+                    return await attempt()
                 except _Lost:
                     continue
         finally:
