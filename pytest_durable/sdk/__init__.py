@@ -9,7 +9,7 @@ from .builders import RpcBuilder, RunBuilder
 from .context import Context
 from .dependencies import dependency
 from .engine import run_workflow
-from .execution import BodyHook, Execution
+from .execution import BodyHook, EndHook, Execution, WorkflowEnd
 from .executor import Executor, Outcome
 from .function import DurableFunction, Registry, function
 from .futures import DurableFuture, RemoteFuture
@@ -24,5 +24,6 @@ __all__ = [
     "Handle", "Linear", "Never", "Options", "Outcome", "Registry", "RemoteFuture", "RetryPolicy",
     "RpcBuilder", "RunBuilder", "Worker", "current_promise_id", "dependency", "function",
     # the engine's seams, for the simulator and the pytest face
-    "ATTEMPT", "BodyHook", "ErrorHook", "Suspended", "current_promise", "result_of", "run_workflow",
+    "ATTEMPT", "BodyHook", "EndHook", "ErrorHook", "Suspended", "WorkflowEnd", "current_promise", "result_of",
+    "run_workflow",
 ]

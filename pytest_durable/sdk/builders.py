@@ -17,7 +17,6 @@ from .futures import DurableFuture, RemoteFuture
 from .options import Options, check_options
 from .retry import RetryPolicy
 from .running import check_here
-from .settlement import result_of
 
 T = TypeVar("T")
 
@@ -70,7 +69,7 @@ class RunBuilder(Generic[T]):
     async def _run(self) -> T:
         record = await self._start()
         record = await self._frame.run_child(self._fn, record, self._args, self._kwargs, self._options)
-        return result_of(record)  # type: ignore[return-value]
+        return self._frame.outcome(record)  # type: ignore[return-value]
 
     async def spawn(self) -> DurableFuture[T]:
         """Create the child's promise (before returning), start its body on its own trio task."""

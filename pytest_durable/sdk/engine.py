@@ -71,6 +71,8 @@ async def run_workflow(
     if suspended:
         raise Suspended()
     frame.check_all_asked()
+    if ex.on_end is not None:
+        ex.on_end(frame.end(settlement))
     return settlement
 
 

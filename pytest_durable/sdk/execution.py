@@ -13,9 +13,27 @@ from ..core.clock import Clock
 from ..core.records import Fence, PromiseRecord
 from ..core.store import Store
 from .function import DurableFunction, Registry
+from .settlement import Settlement
 
 #: Called with (promise id, function) whenever a body starts; see ``Executor``.
 BodyHook = Callable[[str, DurableFunction[..., Any]], None]
+
+
+@attrs.frozen
+class WorkflowEnd:
+    """How one run of a workflow body ended with a settlement: the children it asked for, the settled
+    records it read (as they were handed to it) and what it settles its promise with. The simulator
+    compares them with the world's final record: where they agree, a fresh replay over that record could
+    only repeat this run (``sim.checks.replay_scope``)."""
+
+    id: str
+    asked: frozenset[str]
+    read: Mapping[str, PromiseRecord]
+    settlement: Settlement
+
+
+#: Called with each ``WorkflowEnd`` of an execution; see ``Executor``.
+EndHook = Callable[[WorkflowEnd], None]
 
 
 @attrs.define(eq=False)
@@ -33,6 +51,7 @@ class Execution:
     branch: dict[str, PromiseRecord]
     awaiting: dict[str, None] = attrs.field(factory=dict)
     on_body: BodyHook | None = None
+    on_end: EndHook | None = None
     dependencies: Mapping[str, object] = attrs.field(factory=dict)
 
     async def refresh(self, id: str) -> PromiseRecord:

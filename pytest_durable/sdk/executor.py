@@ -16,7 +16,7 @@ from ..core.errors import PlatformError
 from ..core.records import Fence, PromiseRecord, SuspendResult, TaskRecord
 from ..core.store import Store
 from .engine import INTERRUPTS, run_leaf, run_workflow, user_base_exception
-from .execution import BodyHook, Execution
+from .execution import BodyHook, EndHook, Execution
 from .function import DurableFunction, Registry
 from .settlement import Settlement, Suspended
 
@@ -47,6 +47,8 @@ class Executor:
     ``on_body`` is called with a promise id and the function each time a function body starts; the simulator and
     the tests use it to check that no settled child's body runs again. For a leaf it is called
     inside the attempt, so an ``Exception`` it raises counts as a failed attempt (fault injection).
+    ``on_end`` is called with a ``WorkflowEnd`` each time a workflow body ends with a settlement (what it
+    asked for and read); the simulator compares it with the final record.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class Executor:
         *,
         rng: Callable[[], float] | None = None,
         on_body: BodyHook | None = None,
+        on_end: EndHook | None = None,
         dependencies: Mapping[str, object] | None = None,
     ) -> None:
         self.store = store
@@ -64,6 +67,7 @@ class Executor:
         self.clock = clock
         self.rng: Callable[[], float] = rng if rng is not None else random.Random().random
         self.on_body = on_body
+        self.on_end = on_end
         #: What bodies read with ``pytest_durable.dependency``; the worker's own dict, so later
         #: ``set_dependency`` calls are seen.
         self.dependencies: Mapping[str, object] = dependencies if dependencies is not None else {}
@@ -96,7 +100,7 @@ class Executor:
             ex = Execution(
                 store=self.store, fence=fence, registry=self.registry, clock=self.clock, rng=self.rng,
                 target=task.target, origin=root.tags.get("durable:origin", root.id),
-                branch={r.id: r for r in records}, on_body=self.on_body,
+                branch={r.id: r for r in records}, on_body=self.on_body, on_end=self.on_end,
                 dependencies=self.dependencies,
             )
             args, kwargs = tuple(call.args), dict(call.kwargs)

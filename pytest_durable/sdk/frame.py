@@ -19,10 +19,10 @@ from ..core.errors import NondeterminismError
 from ..core.ids import child_id
 from ..core.records import PromiseRecord, PromiseState
 from ..core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIMER
-from .execution import Execution
+from .execution import Execution, WorkflowEnd
 from .function import DurableFunction
 from .options import Options
-from .settlement import Suspended, result_of
+from .settlement import Settlement, Suspended, result_of
 
 #: Runs a local child in an execution: replays it if settled, else runs its body and settles it
 #: (``engine.run_child``, handed to each frame by the engine).
@@ -64,6 +64,17 @@ class Frame:
         self._run_child = run_child
         self._next = 0
         self._asked: set[str] = set()
+        self._read: dict[str, PromiseRecord] = {}
+
+    def outcome(self, record: PromiseRecord) -> object:
+        """The value of settled child ``record`` as this body reads it (or its error, raised); what a body
+        read is part of its ``end``."""
+        self._read[record.id] = record
+        return result_of(record)
+
+    def end(self, settlement: Settlement) -> WorkflowEnd:
+        """This run of the body, ended with ``settlement``."""
+        return WorkflowEnd(self.id, frozenset(self._asked), self._read, settlement)
 
     def take_id(self, explicit: str | None) -> str:
         """The id of the next child: ``explicit`` if given, else derived from this workflow's id."""
@@ -113,7 +124,7 @@ class Frame:
                 record.id, PromiseState.RESOLVED, encode(draw(), what=func), fence=ex.fence
             )
             ex.branch[record.id] = record
-        return result_of(record)
+        return self.outcome(record)
 
     def check_all_asked(self) -> None:
         """A workflow that ends must have asked for every child an earlier execution recorded: one that

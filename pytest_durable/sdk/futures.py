@@ -9,7 +9,7 @@ from ..core.errors import JoinError, UsageError
 from ..core.records import PromiseRecord
 from .frame import Frame, Spawned
 from .running import current_frame
-from .settlement import Suspended, result_of
+from .settlement import Suspended
 
 T = TypeVar("T")
 
@@ -51,7 +51,7 @@ class DurableFuture(Generic[T]):
             raise Suspended()
         if self._spawned.record is None:
             raise JoinError(self.id)
-        return result_of(self._spawned.record)  # type: ignore[return-value]
+        return self._owner.outcome(self._spawned.record)  # type: ignore[return-value]
 
     def __repr__(self) -> str:
         record = self._spawned.record
@@ -79,7 +79,7 @@ class RemoteFuture(Generic[T]):
         if not self._record.settled:
             self._record = await self._owner.execution.refresh(self.id)
         if self._record.settled:
-            return result_of(self._record)  # type: ignore[return-value]
+            return self._owner.outcome(self._record)  # type: ignore[return-value]
         self._owner.execution.awaiting[self.id] = None
         raise Suspended()
 

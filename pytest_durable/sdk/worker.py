@@ -34,7 +34,7 @@ from ..core.memory_store import MemoryStore
 from ..core.records import Fence, PromiseRecord, PromiseState, TaskRecord
 from ..core.store import TAG_ORIGIN, TAG_SCOPE, Store
 from .dependencies import check_name
-from .execution import BodyHook
+from .execution import BodyHook, EndHook
 from .executor import Executor, first_platform_error
 from .function import DurableFunction, Registry
 from .leases import LeaseKeeper
@@ -105,7 +105,8 @@ class Worker:
     retry can fix (nondeterminism, an unknown function, a missing dependency, a ``BaseException`` from a
     body); the error is also kept in ``errors`` and raised by ``Handle.result()``. Objects the bodies
     need (clients) are given with ``set_dependency``. ``registry`` is where it looks functions up (a
-    simulated process passes one that loads its functions when first asked). Start it with
+    simulated process passes one that loads its functions when first asked). ``on_body`` and ``on_end``
+    are the executor's hooks (``Executor``). Start it with
     ``async with worker.running():``.
     """
 
@@ -121,6 +122,7 @@ class Worker:
         clock: Clock | None = None,
         rng: Callable[[], float] | None = None,
         on_body: BodyHook | None = None,
+        on_end: EndHook | None = None,
         sweeps: bool = True,
         on_error: ErrorHook | None = None,
         registry: Registry | None = None,
@@ -141,7 +143,7 @@ class Worker:
         self.executor = Executor(
             self.store, self.registry, self.clock,
             rng=rng if rng is not None else random.Random().random, on_body=on_body,
-            dependencies=self.dependencies,
+            on_end=on_end, dependencies=self.dependencies,
         )
         self.errors: list[tuple[str, BaseException]] = []
         self.on_error = on_error

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from pytest_durable.core.records import PromiseRecord
+from pytest_durable.sdk import WorkflowEnd
 
 from ..scenario import NOT_GIVEN, Invariant, Scenario
 from ..trace import Trace
@@ -40,14 +41,15 @@ class Verdict:
 
 def judge(found: Iterable[Violation], trace: Trace, promises: Sequence[PromiseRecord], scenario: Scenario,
           root: PromiseRecord | None, *, finished: bool, step_limit: float, quiesce_after: float, budget: float,
-          root_param: str, faults: Mapping[str, int] | None = None, replay_all: bool = False) -> Verdict:
+          root_param: str, faults: Mapping[str, int] | None = None, replay_all: bool = False,
+          ends: Mapping[str, Sequence[WorkflowEnd]] | None = None) -> Verdict:
     """``found`` (what the run itself found) and the checks of the finished world after it. A world
     stopped part-way (``finished`` false) has no outcome yet: only the checks that hold part-way apply.
     ``faults`` counts the faults that fired, by kind; without it, or with ``replay_all``, the oracle
-    replays every workflow."""
+    replays every workflow; ``ends`` are the runs of workflow bodies that ended, by promise (``replay_scope``)."""
     out = list(found)
     out += no_rerun_after_resolve(trace)
-    skip = unreplayed(promises, scenario, trace, faults or {}, failed=bool(out), replay_all=replay_all)
+    skip = unreplayed(promises, scenario, trace, faults or {}, failed=bool(out), replay_all=replay_all, ends=ends)
     replays = oracle.run(promises, scenario, step_limit, skip)
     out += replays.violations
     if finished:

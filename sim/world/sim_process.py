@@ -11,7 +11,7 @@ import trio
 
 from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.codec import class_modules
-from pytest_durable.sdk import BodyHook, ErrorHook, Worker
+from pytest_durable.sdk import BodyHook, EndHook, ErrorHook, Worker
 
 from ..faults import Injector
 from ..kernel import copy_pool
@@ -25,7 +25,8 @@ from .network import Network
 class Surroundings:
     """What a process gets from its world: the scenario it serves, the settings, the trace, the network
     to the server, the injector (for its downtime), randomness for ``ctx.random()``, and the hooks its
-    worker calls when a body starts or a task fails for good (each made for one incarnation)."""
+    worker calls when a body starts or a task fails for good (each made for one incarnation), and when a
+    workflow body ends with a settlement (one for the world)."""
 
     scenario: Scenario
     config: SimConfig
@@ -35,6 +36,7 @@ class Surroundings:
     rng: Callable[[], float]
     body_hook: Callable[[str, int], BodyHook]
     error_hook: Callable[[str, int], ErrorHook]
+    end_hook: EndHook
 
 
 class SimProcess:
@@ -84,6 +86,7 @@ class SimProcess:
             clock=TrioClock(),
             rng=around.rng,
             on_body=around.body_hook(name, incarnation),
+            on_end=around.end_hook,
             sweeps=False,
             on_error=around.error_hook(name, incarnation),
             registry=FreshRegistry(fresh, around.scenario.all_functions()),

@@ -13,6 +13,7 @@ from pytest_durable.core.codec import encode_call
 from pytest_durable.core.inspection import InspectableStore
 from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord
+from pytest_durable.sdk import WorkflowEnd
 
 from ..checks import Findings, PlatformErrors, SettledOnce, TaskInvariants
 from ..faults import AwaitCrashes, FaultConfig, FaultPlan, Injector
@@ -60,14 +61,20 @@ class World:
         self.ledger = Ledger(now=trio.current_time)
         self.network = Network(config, decisions, self.injector, self.trace, self.server)
         errors = PlatformErrors(self.store, self.trace, self.findings, trio.current_time)
+        #: How each workflow body that ended with a settlement ended, by promise (the oracle's shortcut)
+        self.ends: dict[str, list[WorkflowEnd]] = {}
         around = Surroundings(scenario, config, self.trace, self.network, self.injector, self.random,
-                              partial(body_hook, self.trace, self.injector, trio.current_time), errors.hook)
+                              partial(body_hook, self.trace, self.injector, trio.current_time), errors.hook,
+                              self._ended)
         self.processes = [SimProcess(name, group, around) for name, group in scenario.process_names()]
         self.director = Director(script, self.processes, self.injector, self.server, self.trace) if script else None
         self.root: PromiseRecord | None = None
         self._within_budget = trio.CancelScope()
         fn = scenario.workflow
         self.root_param = encode_call(fn.name, scenario.args, scenario.kwargs, names=fn.param_names)
+
+    def _ended(self, end: WorkflowEnd) -> None:
+        self.ends.setdefault(end.id, []).append(end)
 
     def random(self) -> float:
         """Randomness for ``ctx.random()`` inside the world."""

@@ -199,3 +199,42 @@ def test_workflows_that_read_outside_ctx_are_never_left_out() -> None:
 def test_the_fault_free_world_is_always_replayed() -> None:
     result = run_world(load_scenario(f"{EXAMPLES / 'fan_out_fan_in.py'}:scenario"), seed=0, faults="none")
     assert (result.replayed, result.unreplayed) == (1, 0)
+
+
+def test_a_crash_world_is_left_out_when_a_run_of_the_workflow_read_the_record_as_it_is() -> None:
+    """A crash makes the next run replay what the first recorded; when that run read every child as the
+    final record has it and settled as recorded, the oracle's replay could only repeat it (the workflow
+    is certified), so it is left out: every crash world of the seed's fan-out is."""
+    scenario = load_scenario(f"{EXAMPLES / 'fan_out_fan_in.py'}:scenario")
+    crashed = 0
+    for seed in range(40):
+        result = run_world(scenario, seed=seed, faults="crash")
+        if result.fault_counts.get("crash", 0) and result.ok:
+            crashed += 1
+            assert (result.replayed, result.unreplayed) == (0, 1), seed
+    assert crashed >= 5
+
+
+def test_a_run_that_read_a_child_otherwise_than_the_record_has_it_is_replayed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """BUG planted in the SDK: each body run a world's worker makes reads its first child's value as -1
+    (the record keeps the real one). No run agrees with the record, so every world replays the workflow,
+    and the oracle's replay (over the real record) gives another value than the runs settled with."""
+    import pytest_durable.sdk.frame as frame_module
+
+    real = frame_module.Frame.outcome
+
+    def misread(self: Any, record: Any) -> object:
+        live = self.execution.on_end is not None  # a world's worker, not the oracle's replay
+        if live and record.id.endswith(".0") and record.state is PromiseState.RESOLVED:
+            record = attrs.evolve(record, value=encode(-1, what="a misread value"))
+        return real(self, record)
+
+    monkeypatch.setattr(frame_module.Frame, "outcome", misread)
+    scenario = attrs.evolve(ss.fan_out_scenario(3), expected=NOT_GIVEN)
+    found = 0
+    for seed in range(30):
+        result = run_world(scenario, seed=seed, faults="crash")
+        assert result.unreplayed == 0, seed
+        found += any(v.check == "replay-value" for v in result.violations)
+    assert found == 30
