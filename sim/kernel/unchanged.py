@@ -93,20 +93,25 @@ def _enum(obj: Any) -> list[object]:
     return [type(obj), getattr(obj, "__dict__", None)]
 
 
-def _instance(obj: Any) -> list[object]:
-    """An instance of a Python class: its class, ``__dict__``, slots, and the items of a built-in base."""
-    kind = type(obj)
-    out: list[object] = [kind, getattr(obj, "__dict__", None)]
+def _instance_reader(kind: type) -> Reader:
+    """How to read an instance of Python class ``kind``: its class, ``__dict__``, slots, and the items
+    of a built-in base (the slots are looked up once per class, not once per read)."""
+    slots: list[str] = []
     for klass in kind.__mro__:
-        slots = vars(klass).get("__slots__", ())
-        for slot in (slots,) if isinstance(slots, str) else slots:
-            if slot not in ("__dict__", "__weakref__"):
-                out.append(getattr(obj, slot, _EMPTY_CELL))
-    if isinstance(obj, dict):
-        out += _mapping(obj)
-    elif isinstance(obj, (list, tuple, set, frozenset)):
-        out += obj
-    return out
+        declared = vars(klass).get("__slots__", ())
+        slots += [s for s in ((declared,) if isinstance(declared, str) else declared)
+                  if s not in ("__dict__", "__weakref__")]
+    names = tuple(slots)
+    items = _mapping if issubclass(kind, dict) else _items if issubclass(kind, (list, tuple, set, frozenset)) else None
+
+    def read(obj: Any) -> list[object]:
+        out: list[object] = [type(obj), getattr(obj, "__dict__", None)]
+        out += [getattr(obj, name, _EMPTY_CELL) for name in names]
+        if items is not None:
+            out += items(obj)
+        return out
+
+    return read
 
 
 _READERS: dict[type, Reader] = {
@@ -126,6 +131,7 @@ class Snapshot:
         self._inside = inside
         self._stop = {id(o) for o in stop}
         self._seen: set[int] = set()
+        self._instances: dict[type, Reader] = {}
         self._nodes: list[tuple[object, Reader, list[object]]] = []
         self._enter(root)
 
@@ -172,7 +178,10 @@ class Snapshot:
             return _enum if self._inside(kind) else None
         if any(not c.__flags__ & _HEAP and c not in _READABLE_BASES for c in kind.__mro__):
             raise NotComparable(f"a {kind.__module__}.{kind.__qualname__} keeps state the walk cannot read")
-        return _instance
+        read = self._instances.get(kind)
+        if read is None:
+            read = self._instances[kind] = _instance_reader(kind)
+        return read
 
 
 __all__ = ["NotComparable", "Snapshot"]
