@@ -11,7 +11,7 @@ from collections.abc import Callable
 from ..kernel.decisions import Decisions
 from .config import FaultConfig
 from .kinds import AT_AWAIT
-from .plan import CrashAt, DropAt, FaultPlan
+from .plan import AimAt, CrashAt, DropAt, FaultPlan
 
 
 class InjectedFault(Exception):
@@ -37,6 +37,12 @@ class Injector:
         self.forced_drops: list[str] = []
         #: (when, op) crashes queued by a script for the next worker request of that op.
         self.forced_crashes: list[tuple[str, str]] = []
+        #: ``at(...)`` points not yet met, the kinds they name, how often each (kind, where) came up,
+        #: and how the one that just fired strikes (read by the kind's own draw of its details).
+        self._aims: list[AimAt] = [p for p in plan.points if isinstance(p, AimAt)]
+        self._aim_kinds = frozenset(p.kind for p in self._aims)
+        self._aim_seen: dict[tuple[str, str], int] = {}
+        self._aimed_how = ""
 
     @property
     def quiet(self) -> bool:
@@ -47,6 +53,8 @@ class Injector:
         """One opportunity for ``kind`` at ``where`` (e.g. ``"settle job.1"``); True (and counted)
         when the fault happens. A kind with no rate costs one dictionary look-up (the common case: a
         world has a few hundred opportunities, most of kinds it does not inject)."""
+        if kind in self._aim_kinds and self._aimed(kind, where):
+            return True
         rate = self._rates.get(kind, 0.0)
         if not rate > 0 or self.counts.get(kind, 0) >= self.config.bound(kind) or self.quiet:
             return False
@@ -54,6 +62,32 @@ class Injector:
             self.count(kind)
             return True
         return False
+
+    def _aimed(self, kind: str, where: str) -> bool:
+        """Whether an ``at(...)`` point names this opportunity (its ``nth`` time, counted as a quiet
+        world's ``Decisions`` count it: until faults stop); it fires, and is spent, if so."""
+        if self.quiet:
+            return False
+        key = (kind, where)
+        nth = self._aim_seen[key] = self._aim_seen.get(key, 0) + 1
+        for point in self._aims:
+            if point.kind == kind and point.where == where and point.nth == nth:
+                self._aims.remove(point)
+                self.count(kind)
+                self._aimed_how = point.how
+                return True
+        return False
+
+    def _how(self, ways: tuple[str, ...], question: str) -> str:
+        """How the fault that just fired strikes: as its ``at(...)`` point says, else drawn."""
+        how, self._aimed_how = self._aimed_how, ""
+        return how if how in ways else ways[self.decisions.choose(question, len(ways))]
+
+    def duplicate_delay(self, delays: int) -> int:
+        """Which of ``delays`` a duplicate that just fired lands after (0: at once): an ``at(duplicate,
+        late ...)`` point's copy lands last, else it is drawn."""
+        how, self._aimed_how = self._aimed_how, ""
+        return delays - 1 if how == "late" else self.decisions.choose("duplicate_delay", delays)
 
     def count(self, kind: str) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
@@ -90,7 +124,7 @@ class Injector:
     @property
     def awaits_planned(self) -> bool:
         """The plan names crashes at awaits in bodies: ``AwaitCrashes`` must watch for them."""
-        return bool(self._await_points)
+        return bool(self._await_points) or any(p.kind == "crash" and p.op == AT_AWAIT for p in self._aims)
 
     def planned_await_crash(self, process: str, promise: str) -> bool:
         """An explicit ``crash(process, await, promise)`` point for this await, consumed on use."""
@@ -103,7 +137,7 @@ class Injector:
 
     def random_crash(self, where: str = "") -> str | None:
         if self.fire("crash", where):
-            return ("before", "during", "after")[self.decisions.choose("crash_when", 3)]
+            return self._how(("before", "during", "after"), "crash_when")
         return None
 
     def planned_drop(self, op: str, nth: int) -> str | None:
@@ -117,7 +151,7 @@ class Injector:
     def unfired(self) -> tuple[str, ...]:
         """The explicit plan points no request matched (so far): a plan aimed at the wrong process,
         op or id changes nothing, and a test pinned on it would pass without its fault."""
-        return tuple(str(p) for p in (*self._crash_points, *self._await_points, *self._drop_points))
+        return tuple(str(p) for p in (*self._crash_points, *self._await_points, *self._drop_points, *self._aims))
 
     def answer_dropped(self, op: str, nth: int, where: str = "") -> bool:
         """Whether the answer of a long poll with news is lost: a planned or scripted drop of a response
@@ -132,12 +166,15 @@ class Injector:
             self.forced_drops.pop(0)
             self.count("drop")
             return True
-        return self.fire("drop", where)
+        if self.fire("drop", where):
+            self._aimed_how = ""  # only the answer can be lost: the poll's request was applied as it waited
+            return True
+        return False
 
     def random_drop(self, where: str = "") -> str | None:
         if self.forced_drops:
             self.count("drop")
             return self.forced_drops.pop(0)
         if self.fire("drop", where):
-            return ("request", "response")[self.decisions.choose("drop_side", 2)]
+            return self._how(("request", "response"), "drop_side")
         return None

@@ -1,5 +1,6 @@
 """``FaultPlan``: explicit fault points instead of rates ("crash w1 after child job.1 is created",
-"drop the response to the 3rd settle"), each firing at most once; what crash search pins a world with."""
+"drop the response to the 3rd settle", "a crash after the first settle of job.1, wherever it is"),
+each firing at most once; what crash search pins a world with, and what the aimed sweep runs."""
 
 from __future__ import annotations
 
@@ -45,7 +46,51 @@ class DropAt:
         return f"drop({self.side}, {self.op}, {self.nth})"
 
 
-FaultPoint = CrashAt | DropAt
+@attrs.frozen
+class AimAt:
+    """One fault at one opportunity of a world, named as the injector meets it: fault ``kind`` at the
+    ``nth`` time (from 1) the world offers it at ``op about`` (``settle job.1``, ``await job``, ``body
+    job.0``), with ``how`` the fault strikes where a kind has several ways (a crash ``before``, ``during``
+    or ``after`` the request; a drop of the ``request`` or the ``response``; a duplicate that lands
+    ``late``). What the aimed sweep runs (``sim.aim``): ``at(crash, after settle job.1)``."""
+
+    kind: str
+    how: str
+    op: str
+    about: str
+    nth: int = 1
+
+    @property
+    def where(self) -> str:
+        """The opportunity's name, as ``Decisions.flip`` is given it."""
+        return f"{self.op} {self.about}"
+
+    def __str__(self) -> str:
+        how = f"{self.how} " if self.how else ""
+        nth = f", {self.nth}" if self.nth != 1 else ""
+        return f"at({self.kind}, {how}{self.where}{nth})"
+
+
+#: The ways each kind may strike at an ``at(...)`` point (the first is the default when none is named).
+AIM_HOWS: dict[str, tuple[str, ...]] = {
+    "crash": ("", *CRASH_WHEN), "drop": ("request", "response"), "duplicate": ("", "late"),
+    "delay": ("",), "reject": ("",), "store_error": ("",),
+}
+
+
+def _aim(kind: str, middle: str, nth: str | None) -> AimAt | None:
+    """``at(KIND, [HOW] OP ABOUT[, N])`` read, or ``None`` when it does not name a point."""
+    words = middle.split()
+    hows = AIM_HOWS.get(kind)
+    if hows is None or len(words) not in (2, 3) or (nth is not None and int(nth) < 1):
+        return None
+    how, op, about = ("", *words) if len(words) == 2 else words
+    if how not in hows or (kind == "crash" and (how == "") != (op == AT_AWAIT)):
+        return None
+    return AimAt(kind, how, op, about, int(nth or 1))
+
+
+FaultPoint = CrashAt | DropAt | AimAt
 
 
 class UnfiredPlanWarning(UserWarning):
@@ -83,11 +128,19 @@ class FaultPlan:
             if m is not None and m.group(2) in CRASH_OPS and int(m.group(3)) >= 1:
                 points.append(DropAt(m.group(1), m.group(2), int(m.group(3))))
                 continue
+            m = re.fullmatch(r"at\(\s*([a-z_]+)\s*,\s*([^,]+?)\s*(?:,\s*([0-9]+)\s*)?\)", item)
+            aim = _aim(m.group(1), m.group(2), m.group(3)) if m is not None else None
+            if aim is not None:
+                points.append(aim)
+                continue
             raise UsageError(
                 f"fault plan: cannot read {item!r}; write crash(PROCESS, WHEN_OP, ID) or crash(PROCESS, WHEN_OP, "
                 f"ID, N) (its Nth such request) with WHEN one of {'/'.join(CRASH_WHEN)} and OP one of "
                 f"{', '.join(CRASH_OPS)}, crash(PROCESS, await, ID) (at the first await in the body of ID), "
-                "or drop(request|response, OP, N)"
+                "drop(request|response, OP, N), or one fault at one opportunity as the aimed sweep names it: "
+                "at(crash, before|during|after OP ID), at(crash, await ID), at(drop, request|response OP ID), "
+                "at(reject, body ID), at(duplicate, [late] OP ID), at(delay, OP ID), at(store_error, OP ID), "
+                "each with an optional N (its Nth time)"
             )
         return cls(tuple(points))
 

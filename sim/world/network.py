@@ -440,7 +440,7 @@ class SimStore:
         later, after whatever happens meanwhile (a stale acquire after a release, a stale settle
         after a re-run)."""
         network = self.network
-        k = network.decisions.choose("duplicate_delay", DUPLICATE_DELAYS)
+        k = network.injector.duplicate_delay(DUPLICATE_DELAYS)
         if k == 0:
             self._trace("duplicate", id, op)
             with contextlib.suppress(ServerDied):  # the copy died with the server: nothing of it is left

@@ -77,3 +77,14 @@ def growing_scenario() -> Scenario:
     # isolate=False: the counter is meant to be state outside the world that leaks from run to run
     # (with isolation each process incarnation would start from a fresh counter)
     return Scenario(grows_each_run, (), functions=(leaf,), root_id="grow", isolate=False)
+
+
+@function
+async def nap(ctx: Context, seconds: float) -> int:
+    """A durable timer, then one leaf: the world is idle for ``seconds`` in between."""
+    await ctx.sleep(seconds)
+    return await ctx.run(leaf, Item(1))
+
+
+def sleeping_scenario(seconds: float) -> Scenario:
+    return Scenario(nap, (seconds,), functions=(leaf,), root_id="nap", expected=2)
