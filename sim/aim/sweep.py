@@ -18,14 +18,15 @@ from .swarm import swarm_faults
 #: How many single-fault worlds a sweep runs at most, unless told otherwise.
 AIM_CAP = 2000
 
-FAULT_FREE, SINGLE, SWARM = "fault-free", "single", "swarm"
+FAULT_FREE, SINGLE, SWARM, SEEDED = "fault-free", "single", "swarm", "seeded"
 
 
 @attrs.frozen
 class Planned:
     """One world of a sweep: the fault-free world and the single-fault ones run the quiet schedule (every
     choice the first, the shortest) with the sweep's fault kinds drawing no fault of their own, plus, for
-    a single-fault world, its ``point``; a swarm world runs its ``seed`` with the mix it drew."""
+    a single-fault world, its ``point``; a swarm world runs its ``seed`` with the mix it drew, a seeded
+    world (a sweep that does not aim) its ``seed`` with the sweep's own mix."""
 
     phase: str
     faults: FaultConfig
@@ -117,7 +118,11 @@ class AimedSweep:
                                                      for point in self.points.singles[:self.cap])]
 
     def swarmed(self) -> list[Planned]:
+        """The sampled worlds after the aimed ones: swarm worlds, or (a sweep that does not aim) seeds of
+        the sweep's own fault mix."""
         seeds = range(self.first_seed, self.first_seed + self.swarm)
+        if not self.aim:
+            return [Planned(SEEDED, self.faults, seed=seed) for seed in seeds]
         return [Planned(SWARM, swarm_faults(seed, self.faults), seed=seed) for seed in seeds]
 
     def worlds(self) -> Iterator[Planned]:
@@ -157,4 +162,4 @@ class AimedSweep:
         return out
 
 
-__all__ = ["AIM_CAP", "FAULT_FREE", "SINGLE", "SWARM", "AimedSweep", "Coverage", "Planned"]
+__all__ = ["AIM_CAP", "FAULT_FREE", "SEEDED", "SINGLE", "SWARM", "AimedSweep", "Coverage", "Planned"]
