@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..aim.sweep import AIM_CAP
+from ..aim.sweep import AIM_CAP, PAIR_CAP
 from ..scenario import SimConfig
 from ..world import STORE_KINDS
 from .bench import cmd_bench
@@ -41,6 +41,10 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                      "'at(crash, after settle job.1)' (python -m sim points TARGET lists them)")
     run.add_argument("--aim-cap", type=int, default=AIM_CAP,
                      help=f"most single-fault worlds a sweep runs before its swarm worlds (default {AIM_CAP})")
+    run.add_argument("--depth", type=int, choices=[1, 2], default=1,
+                     help="2: after the single faults, one world per pair of faults, the second at each point the "
+                     "first one's world met after it (default 1)")
+    run.add_argument("--pair-cap", type=int, default=PAIR_CAP, help=f"with --depth 2: most pairs (default {PAIR_CAP})")
     run.add_argument("--no-aim", action="store_true",
                      help="sample only: --seeds worlds of the --faults mix, no fault-free or single-fault worlds")
     run.add_argument("--show-uncovered", action="store_true",

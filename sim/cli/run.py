@@ -11,13 +11,14 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from pytest_durable.core.errors import UsageError
 
 from ..aim import AimedSweep, Planned
-from ..aim.sweep import SWARM
+from ..aim.sweep import PAIR, SWARM
 from ..checks import determinism
 from ..faults import FaultConfig, FaultPlan
 from ..reports import RootTally, python_m, render, saved, timeline
@@ -51,7 +52,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.seed is not None:
         return _show_one(args, scenario, faults, plan, config)
     aimed = AimedSweep(scenario, faults, config, swarm=args.seeds, first_seed=args.first_seed, cap=args.aim_cap,
-                       aim=not (args.no_aim or plan.points or not faults.kinds))
+                       aim=not (args.no_aim or plan.points or not faults.kinds), depth=args.depth,
+                       pair_cap=args.pair_cap)
     return Sweep(args, scenario, faults, plan, config, aimed).run()
 
 
@@ -111,12 +113,13 @@ class Sweep:
         """Run every world (then the hash-seed check, if asked) and print the summary: 0 if no world
         failed, 1 if one did, ``INTERRUPTED`` (saying how far it got) on Ctrl-C."""
         args = self.args
-        planned = list(self.aimed.worlds())  # finds the points first: the quiet world runs once
-        progress = Progress(len(planned))
+        progress = Progress(self.aimed.size())  # finds the points first: the quiet world runs once
         ran = 0
         start = time.perf_counter()
         try:
-            for done, world in enumerate(planned, 1):
+            for done, world in enumerate(self.aimed.worlds(), 1):
+                if world.phase == PAIR and self.aimed.coverage.pairs is not None:
+                    progress.total = self.aimed.size() + min(self.aimed.coverage.pairs, self.aimed.pair_cap)
                 self._one(world, progress)
                 ran = done
                 progress.update(done, self.failing)
@@ -125,26 +128,28 @@ class Sweep:
         except KeyboardInterrupt:  # the user's: stop at once, say how far the sweep got
             if progress.tty:
                 sys.stderr.write("\n")
-            print(f"interrupted: {ran} of {len(planned)} worlds ran, {self.failing} failing; "
+            print(f"interrupted: {ran} of {progress.total} worlds ran, {self.failing} failing; "
                   f"{self.aimed.coverage.line()}")
             return INTERRUPTED
-        self._summary(len(planned), time.perf_counter() - start)
+        self._summary(ran, time.perf_counter() - start)
         return 1 if self.failing else 0
 
-    def _world(self, planned: Planned) -> RunResult:
-        """``planned`` over a fresh store of ``--store``'s kind, with the sweep's own ``--plan``."""
-        plan = FaultPlan((*self.plan.points, *planned.plan.points))
+    def _world(self, scenario: Scenario, *, plan: FaultPlan, **kwargs: Any) -> RunResult:
+        """A world as ``AimedSweep.run`` asks for it, over a fresh store of ``--store``'s kind, with the
+        sweep's own ``--plan``."""
         with world_store(self.args.store) as store:
-            return run_world(self.scenario, seed=planned.seed, faults=planned.faults, plan=plan,
-                             decisions=planned.decisions(), config=self.config, target=self.args.target, store=store)
+            return run_world(scenario, plan=FaultPlan((*self.plan.points, *plan.points)), target=self.args.target,
+                             store=store, **kwargs)
 
     def _one(self, planned: Planned, progress: Progress) -> None:
         """Run ``planned`` (twice with ``--check-determinism``) and count what it did."""
         args = self.args
-        result = self._world(planned)
+        result = self.aimed.run(planned, self._world)
         if args.check_determinism:
-            result = determinism(result, self._world(planned))
-        self.aimed.record(planned, result)
+            again = self._world(self.scenario, seed=planned.seed, faults=planned.faults, plan=planned.plan,
+                                decisions=None if planned.seed is not None else planned.decisions(),
+                                config=self.config)
+            result = determinism(result, again)
         self.counts.update(result.fault_counts)
         self.roots.add(_name(planned), result)
         self.steps += result.steps
@@ -209,7 +214,7 @@ def _name(planned: Planned) -> str:
     if planned.seed is not None:
         return f"swarm seed {planned.seed} (faults {planned.faults})" if planned.phase == SWARM else \
             f"seed {planned.seed}"
-    return "the fault-free world" if planned.point is None else str(planned.point)
+    return "the fault-free world" if planned.point is None else str(planned.plan)
 
 
 def _file_name(planned: Planned) -> str:
@@ -218,8 +223,7 @@ def _file_name(planned: Planned) -> str:
         return f"seed-{planned.seed}"
     if planned.point is None:
         return "fault-free"
-    return "at-" + re.sub(r"[^\w.-]+", "-", f"{planned.point.kind} {planned.point.how} {planned.point.where}"
-                           f" {planned.point.nth}").strip("-")
+    return re.sub(r"[^\w.-]+", "-", str(planned.plan)).strip("-")
 
 
 def _check_hash_seed(args: argparse.Namespace, scenario: Scenario, jobs: list[hashseed.Rerun]) -> int:

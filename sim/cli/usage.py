@@ -25,6 +25,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 def _check_run(args: argparse.Namespace) -> None:
     if args.seeds < 0:
         raise UsageError("--seeds must be >= 0 (swarm worlds after the aimed ones)")
+    if args.pair_cap < 0:
+        raise UsageError(f"--pair-cap must be >= 0 (most pairs of faults), got {args.pair_cap}")
     if args.aim_cap < 0:
         raise UsageError(f"--aim-cap must be >= 0 (most single-fault worlds), got {args.aim_cap}")
     if args.aim is not None and args.seed is not None:

@@ -129,3 +129,33 @@ def test_a_swarm_world_draws_its_own_mix_from_its_seed_alone() -> None:
         mix = swarm_faults(seed, CDR)
         assert mix.kinds and set(mix.kinds) <= {"crash", "drop", "reject"}
     assert swarm_faults(3, FaultConfig()).kinds == ()
+
+
+def test_a_bug_two_faults_show_is_missed_by_single_faults_and_found_by_pairs() -> None:
+    """The refund runs only when the charge was rejected, and double-refunds only when a crash lands in
+    it: the single-fault phase passes; depth 2 finds the pair and names both points."""
+    from tests.helpers.sim_scenarios import compensation_scenario
+
+    singles = AimedSweep(compensation_scenario(keyed=False), CDR)
+    assert all(singles.run(p, run_world).ok for p in singles.worlds())
+    pairs = AimedSweep(compensation_scenario(keyed=False), CDR, depth=2)
+    failing = [str(p.plan) for p in pairs.worlds() if not pairs.run(p, run_world).ok]
+    assert "at(reject, body saga.0); at(crash, await saga.1)" in failing
+    assert pairs.coverage.pairs is not None and pairs.coverage.pairs_run == pairs.coverage.pairs > 0
+    assert pairs.coverage.line() == (f"points: {pairs.coverage.singles} of {pairs.coverage.singles} single faults, "
+                                     f"{pairs.coverage.pairs:,} of {pairs.coverage.pairs:,} pairs")
+    # the fixed twin passes every pair, and the examples' correct workflows too: no false alarm
+    for scenario in (compensation_scenario(keyed=True), _example("transfer_bug.py:fixed")):
+        clean = AimedSweep(scenario, CDR, depth=2)
+        bad = [str(p.plan) for p in clean.worlds() if not clean.run(p, run_world).ok]
+        assert bad == [] and clean.coverage.pairs, (scenario.workflow.name, bad[:3])
+
+
+def test_every_second_fault_of_a_pair_fires_where_it_was_listed() -> None:
+    sweep = AimedSweep(fan_out_scenario(3, workers=1), CDR, depth=2, pair_cap=200)
+    results = [(p, sweep.run(p, run_world)) for p in sweep.worlds()]
+    paired = [(p, r) for p, r in results if p.second is not None]
+    assert len(paired) == 200 < (sweep.coverage.pairs or 0)
+    assert all(r.unfired == () and sum(r.fault_counts.values()) == 2 for _, r in paired), \
+        [str(p.plan) for p, r in paired if r.unfired][:3]
+    assert "the pairs stopped at their cap of 200 worlds" in sweep.coverage.notes()[0]
