@@ -22,6 +22,7 @@ from ..aim.sweep import PAIR, SWARM
 from ..checks import determinism
 from ..faults import FaultConfig, FaultPlan
 from ..reports import RootTally, python_m, render, saved, timeline
+from ..reports.diagnosis import diagnosis
 from ..runner import hashseed, run_world
 from ..scenario import Scenario, SimConfig, load_scenario, scenario_spec
 from ..world import RunResult, check_store_kind, world_store
@@ -168,7 +169,8 @@ class Sweep:
             sys.stderr.write("\r")
         first = result.violations[0]
         more = f" (+{len(result.violations) - 1} more)" if len(result.violations) > 1 else ""
-        print(f"{_name(planned)}: FAILED {first}{more}")
+        named = diagnosis(result)
+        print(f"{_name(planned)}: FAILED {first}{more}" + (f"\n  bug: {named}" if named else ""))
         if planned.seed is None:
             again = _reproduce(self.args, None, planned.faults, planned.plan, aimed=True)
         else:
