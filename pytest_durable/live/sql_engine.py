@@ -109,11 +109,11 @@ class SqlEngine:
             return self.tables.all_tasks()
 
     def promise(self, id: str) -> PromiseRecord | None:
-        with self._tx.read():
+        with self._tx.single():
             return self.tables.load_promise(id)
 
     def promise_count(self) -> int:
-        with self._tx.read():
+        with self._tx.single():
             return int(self._x("SELECT COUNT(*) FROM promises").fetchone()[0])
 
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
@@ -215,7 +215,7 @@ class SqlEngine:
     def next_due(self) -> float:
         """As ``MemoryStore.next_due``: the next timeout of a pending promise, live lease expiry, or retry
         time of any pending task later than now (``inf`` if none): when a sweep, or a poll, may find more."""
-        with self._tx.read():
+        with self._tx.single():
             return self.tables.next_due(retries_after=self.clock.now())
 
     def _dispatch(self, target: str, limit: int, next_due: bool) -> tuple[list[TaskRecord], float]:
