@@ -94,6 +94,7 @@ class Tables:
 
     def expire_leases(self) -> None:
         now = self.clock.now()
+        self.drop_dead_leases(now)
         while True:
             row = self._x(
                 "SELECT seq, task_id FROM leases WHERE expires_at <= ? ORDER BY expires_at, seq LIMIT 1", now
@@ -102,6 +103,17 @@ class Tables:
                 return
             self._x("DELETE FROM leases WHERE seq = ?", row[0])
             self.task(row[1])  # applies the expiry if it is still due
+
+    def drop_dead_leases(self, now: float) -> None:
+        """Delete, in one statement, the lease entries due by ``now`` whose task does not hold a lease due
+        by then (entries left by a heartbeat, or by a task that was fulfilled, suspended or released):
+        taking such an entry off in turn would only look its task up and find nothing to do (its due
+        timeouts are applied already), so their order does not matter. What is left is expired in order."""
+        self._x(
+            "DELETE FROM leases WHERE expires_at <= ? AND NOT EXISTS (SELECT 1 FROM tasks t "
+            "WHERE t.id = leases.task_id AND t.state = ? AND t.lease_expires_at <= ?)",
+            now, TaskState.ACQUIRED.value, now,
+        )
 
     def promise_or_none(self, id: str) -> PromiseRecord | None:
         record = self.load_promise(id)
