@@ -1,8 +1,8 @@
 """``LongPoll``: the waiting half of a SQL store's ``dispatch(..., wait=)`` and ``await_settled``, as the
 reference ``MemoryStore`` waits (docs/architecture.md, "The store contract").
 
-A long poll reads the store (the engine's real operation, one transaction), and when that answers
-nothing yet, sleeps until one of three things: a write of this process that may answer it (the keys
+A long poll reads the store (the engine's ``poll``: one query when nothing is due for it, else the real
+dispatch, one transaction), and when that answers nothing yet, sleeps until one of three things: a write of this process that may answer it (the keys
 the engine's transactions noted, handed to ``core.wakeups`` by ``publish`` after each operation), the
 next instant something falls due by time alone (a retry, timeout or lease expiry: the engine computes
 it with the dispatch, in the same transaction), or a change of another process (the store's ``Watch``,
@@ -23,7 +23,7 @@ import trio
 from ..core.clock import Clock
 from ..core.records import PromiseRecord, TaskRecord
 from ..core.wakeups import SCHEDULE, Wakeups, due_key, settled_key
-from .sql_engine import SqlEngine
+from .sql_engine import Polled, SqlEngine
 from .watch import Watch
 
 T = TypeVar("T")
@@ -55,17 +55,16 @@ class LongPoll:
             self.known_next = earliest
             self.wakeups.notify(SCHEDULE)
 
-    async def dispatch(self, run: Runner[tuple[list[TaskRecord], float]], target: str, limit: int,
-                       wait: float) -> list[TaskRecord]:
+    async def dispatch(self, run: Runner[Polled], target: str, limit: int, wait: float) -> list[TaskRecord]:
         if not wait > 0:
-            return (await run(lambda: self._engine().dispatch_or_next(target, limit, next_due=False)))[0]
+            return (await run(lambda: Polled(self._engine().dispatch(target, limit), math.inf, math.inf))).tasks
         if self.watch is not None:
             await self.watch.arm()
         keys = (due_key(target), SCHEDULE)
         deadline: float | None = None  # counted from the end of the first read, as the reference store does
         while True:
             with self.wakeups.armed(keys) as changed:
-                out, next_due = await run(lambda: self._engine().dispatch_or_next(target, limit))
+                out, next_due, _ = await run(lambda: self._engine().poll(target, limit))
                 now = trio.current_time()
                 if deadline is None:
                     deadline = now + wait

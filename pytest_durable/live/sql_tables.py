@@ -39,6 +39,15 @@ class Tables:
         ``target``) the next retry time of a pending task of ``target`` (given ``retries_after``, of any
         pending task, later than that), whichever is first (``inf`` if none): one query, over the
         indexes. Stale lease entries (left by heartbeats) are skipped."""
+        return self._next_due(target, retries_after, entries=False)[0]
+
+    def poll_times(self, target: str) -> tuple[float, float]:
+        """``next_due(target)``, and the clock time of the earliest lease entry of any kind (dead ones
+        included: a pass of ``expire_leases`` then has something to delete), in one query (``inf``: none)."""
+        found, entry = self._next_due(target, None, entries=True)
+        return found, entry
+
+    def _next_due(self, target: str | None, retries_after: float | None, *, entries: bool) -> tuple[float, float]:
         parts = ["(SELECT MIN(timeout_at) FROM promises WHERE state = ?)",
                  "(SELECT l.expires_at FROM leases l JOIN tasks t ON t.id = l.task_id "
                  "WHERE t.state = ? AND t.lease_expires_at = l.expires_at ORDER BY l.expires_at, l.seq LIMIT 1)"]
@@ -49,8 +58,12 @@ class Tables:
         if retries_after is not None:
             parts.append("(SELECT MIN(retry_at) FROM tasks WHERE state = ? AND retry_at > ?)")
             params += [TaskState.PENDING.value, retries_after]
-        row = self._x(f"SELECT {', '.join(parts)}", *params).fetchone()
-        return min((float(x) for x in row if x is not None), default=math.inf)
+        if entries:
+            parts.append("(SELECT MIN(expires_at) FROM leases)")
+        row = list(self._x(f"SELECT {', '.join(parts)}", *params).fetchone())
+        entry = row.pop() if entries else None
+        return (min((float(x) for x in row if x is not None), default=math.inf),
+                math.inf if entry is None else float(entry))
 
     def next_seq(self, table: str) -> int:
         row = self._x(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}").fetchone()
