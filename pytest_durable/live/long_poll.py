@@ -2,11 +2,13 @@
 reference ``MemoryStore`` waits (docs/architecture.md, "The store contract").
 
 A long poll reads the store (the engine's ``poll``: one query when nothing is due for it, else the real
-dispatch, one transaction), and when that answers nothing yet, sleeps until one of three things: a write of this process that may answer it (the keys
-the engine's transactions noted, handed to ``core.wakeups`` by ``publish`` after each operation), the
-next instant something falls due by time alone (a retry, timeout or lease expiry: the engine computes
-it with the dispatch, in the same transaction), or a change of another process (the store's ``Watch``,
-pumped only while somebody waits). Then it reads again; after ``wait`` seconds it answers what it has.
+dispatch, one transaction), and when that answers nothing yet, sleeps until one of three things: a write
+of this process that may answer it (the keys the engine's transactions noted, handed to ``core.wakeups``
+by ``publish`` after each operation), the next instant something falls due by time alone (a retry,
+timeout or lease expiry: the engine computes it with the read, in the same query), or a change of
+another process (the store's ``Watch``, pumped only while somebody waits). Then it reads again; after
+``wait`` seconds it answers what it has, without a last read when nothing woke it and nothing fell due
+since the one before (that read would answer the same, and a worker's next poll reads at once).
 
 ``run`` is how an operation is run: in place (``SqlStore``: the simulator applies a request in one
 step, so nothing here suspends except the sleep itself) or in a thread (``Threaded``).
@@ -15,9 +17,11 @@ step, so nothing here suspends except the sleep itself) or in a thread (``Thread
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
+import attrs
 import trio
 
 from ..core.clock import Clock
@@ -29,6 +33,14 @@ from .watch import Watch
 T = TypeVar("T")
 #: Runs one engine operation (given as a call without arguments) and returns its value.
 Runner = Callable[[Callable[[], T]], Awaitable[T]]
+
+
+@attrs.define(eq=False)
+class _Added:
+    """The earliest timeout or lease expiry this process's commits added since a poll's read (``inf``:
+    none); compared by identity, as each poll holds its own."""
+
+    earliest: float = math.inf
 
 
 class LongPoll:
@@ -44,6 +56,7 @@ class LongPoll:
         #: The clock time a waiter of this process sleeps towards at most (a due instant it computed):
         #: a write that adds an earlier timeout or lease notifies ``SCHEDULE``, a later one does not.
         self.known_next = math.inf
+        self._since: list[_Added] = []  # one per waiting poll
 
     def publish(self) -> None:
         """Wake this process's waiters that the committed transactions may answer (call it on the trio
@@ -51,6 +64,8 @@ class LongPoll:
         keys, earliest = self._engine().transactions.take_changes()
         for key in keys:
             self.wakeups.notify(key)
+        for since in self._since:
+            since.earliest = min(since.earliest, earliest)
         if earliest < self.known_next:
             self.known_next = earliest
             self.wakeups.notify(SCHEDULE)
@@ -63,8 +78,8 @@ class LongPoll:
         keys = (due_key(target), SCHEDULE)
         deadline: float | None = None  # counted from the end of the first read, as the reference store does
         while True:
-            with self.wakeups.armed(keys) as changed:
-                out, next_due, _ = await run(lambda: self._engine().poll(target, limit))
+            with self.wakeups.armed(keys) as changed, self._adding() as added:
+                out, next_due, next_entry = await run(lambda: self._engine().poll(target, limit))
                 now = trio.current_time()
                 if deadline is None:
                     deadline = now + wait
@@ -72,6 +87,11 @@ class LongPoll:
                     return out
                 self.known_next = next_due
                 await self._sleep(changed, min(deadline, now + max(next_due - self.clock.now(), 0.0)))
+                if (trio.current_time() >= deadline and not changed.is_set()
+                        and min(next_due, next_entry, added.earliest) > self.clock.now()):
+                    # Nothing was written that it waits for, and nothing fell due since the read: a read
+                    # now would find nothing and change nothing (the caller's next poll reads at once).
+                    return []
 
     async def await_settled(self, run: Runner[PromiseRecord], id: str, wait: float) -> PromiseRecord:
         if not wait > 0:
@@ -103,6 +123,17 @@ class LongPoll:
                 await changed.wait()
                 return -math.inf
             return found
+
+    @contextmanager
+    def _adding(self) -> Iterator[_Added]:
+        """While it lasts, what this process's commits add (``publish``), so that a poll knows whether
+        a read would now find something due."""
+        since = _Added()
+        self._since.append(since)
+        try:
+            yield since
+        finally:
+            self._since.remove(since)
 
     async def _sleep(self, changed: trio.Event, until: float) -> None:
         """Until trio time ``until``, or until ``changed`` is set (by this process or, through the watch,
