@@ -99,9 +99,9 @@ class Tables:
 
     def push_lease(self, task: TaskRecord) -> None:
         assert task.lease_expires_at is not None
-        self._x(
-            "INSERT INTO leases (seq, expires_at, task_id) VALUES (?, ?, ?)",
-            self.next_seq("leases"), task.lease_expires_at, task.id,
+        self._x(  # next_seq and the insert in one statement
+            "INSERT INTO leases (seq, expires_at, task_id) SELECT COALESCE(MAX(seq), 0) + 1, ?, ? FROM leases",
+            task.lease_expires_at, task.id,
         )
         self._tx.note_time(task.lease_expires_at)
 
@@ -142,16 +142,36 @@ class Tables:
             raise NotFound("promise", id)
         return record
 
+    def timed_out(self, id: str) -> bool:
+        """``promise(id)``, saying whether it applied a due timeout just now."""
+        record = self.load_promise(id)
+        if record is None:
+            raise NotFound("promise", id)
+        if record.settled:
+            return False
+        now = self.clock.now()
+        if record.timeout_at > now:
+            return False
+        self.time_out(record, now)
+        return True
+
     def task(self, id: str) -> TaskRecord:
         task = self.load_task(id)
         if task is None:
             raise NotFound("task", id)
-        self.promise(task.promise_id)  # a due timeout of its promise completes the task
-        task = self.must_task(id)
-        if task.state is TaskState.SUSPENDED:
-            for awaited in task.callbacks:  # a due timeout of an awaited promise resumes it
-                self.promise(awaited)
+        return self.current(task)
+
+    def current(self, task: TaskRecord) -> TaskRecord:
+        """``task`` as just loaded, with what is due applied to it (as ``task`` does); it is read again
+        only if a timeout was applied on the way (nothing else here changes its row)."""
+        id = task.id
+        if self.timed_out(task.promise_id):  # a due timeout of its promise completes the task
             task = self.must_task(id)
+        if task.state is TaskState.SUSPENDED:
+            # a due timeout of an awaited promise resumes it; every one is looked at, as MemoryStore does
+            applied = [self.timed_out(awaited) for awaited in task.callbacks]
+            if any(applied):
+                task = self.must_task(id)
         if task.state is TaskState.ACQUIRED:
             assert task.lease_expires_at is not None
             now = self.clock.now()
@@ -183,9 +203,10 @@ class Tables:
     def check_fence(self, fence: Fence | None) -> TaskRecord | None:
         if fence is None:
             return None
-        if self.load_task(fence.task_id) is None:
+        loaded = self.load_task(fence.task_id)
+        if loaded is None:
             raise Fenced(fence.task_id, fence.version, "no such task")
-        task = self.task(fence.task_id)
+        task = self.current(loaded)
         if task.version != fence.version:
             raise Fenced(fence.task_id, fence.version, f"the task is at version {task.version}")
         if task.state is not TaskState.ACQUIRED:
