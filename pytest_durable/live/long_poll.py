@@ -16,6 +16,7 @@ step, so nothing here suspends except the sleep itself) or in a thread (``Thread
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -57,6 +58,7 @@ class LongPoll:
         #: a write that adds an earlier timeout or lease notifies ``SCHEDULE``, a later one does not.
         self.known_next = math.inf
         self._since: list[_Added] = []  # one per waiting poll
+        self._busy: set[str] = set()  # the targets whose last poll here found tasks
 
     def publish(self) -> None:
         """Wake this process's waiters that the committed transactions may answer (call it on the trio
@@ -77,13 +79,18 @@ class LongPoll:
             await self.watch.arm()
         keys = (due_key(target), SCHEDULE)
         deadline: float | None = None  # counted from the end of the first read, as the reference store does
+        look = target not in self._busy  # an idle worker's poll: look (one query) before taking the lock
         while True:
             with self.wakeups.armed(keys) as changed, self._adding() as added:
-                out, next_due, next_entry = await run(lambda: self._engine().poll(target, limit))
+                out, next_due, next_entry = await run(functools.partial(self._poll, target, limit, look))
                 now = trio.current_time()
                 if deadline is None:
                     deadline = now + wait
-                if out or now >= deadline:
+                if out:
+                    self._busy.add(target)
+                    return out
+                self._busy.discard(target)
+                if now >= deadline:
                     return out
                 self.known_next = next_due
                 await self._sleep(changed, min(deadline, now + max(next_due - self.clock.now(), 0.0)))
@@ -92,6 +99,8 @@ class LongPoll:
                     # Nothing was written that it waits for, and nothing fell due since the read: a read
                     # now would find nothing and change nothing (the caller's next poll reads at once).
                     return []
+                # woken by a write it waits for, or by the instant something falls due: expect to find it
+                look = trio.current_time() >= deadline
 
     async def await_settled(self, run: Runner[PromiseRecord], id: str, wait: float) -> PromiseRecord:
         if not wait > 0:
@@ -123,6 +132,9 @@ class LongPoll:
                 await changed.wait()
                 return -math.inf
             return found
+
+    def _poll(self, target: str, limit: int, look_first: bool) -> Polled:
+        return self._engine().poll(target, limit, look_first=look_first)
 
     @contextmanager
     def _adding(self) -> Iterator[_Added]:
