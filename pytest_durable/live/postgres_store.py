@@ -13,7 +13,9 @@ a thread, ``Threaded``; psycopg has no trio support). Decisions, each for a reas
   (``MAX(seq)``, the pending queue), so it would abort and retry under contention rather than queue, and
   a retry loop would have to re-run the engine's Python logic; the store's throughput is bounded by one
   writer either way. ``lock_timeout`` bounds the wait (then the driver's ``LockNotAvailable``, an
-  ``OperationalError``, which ``Threaded`` reports as ``StoreUnavailable``).
+  ``OperationalError``, which ``Threaded`` reports as ``StoreUnavailable``). A read of one query (an idle
+  long poll's look at what falls due next, ``next_due``) is sent alone, without ``BEGIN``: one statement
+  sees one snapshot, and an idle worker's cost is counted in statements.
 * **Time is stamped by the injected clock** (default ``WallClock``, epoch seconds), not by the database:
   the simulator injects virtual time into this same engine, and one rule for both SQL stores keeps every
   stored time a float computed in Python, bit-for-bit the reference store's. So the machines running

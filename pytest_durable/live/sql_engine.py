@@ -12,7 +12,8 @@ Decisions, each for a reason:
 * **One transaction per operation, one writer at a time.** An operation reads and writes several rows
   and may apply due timeouts and lease expiries first, as the reference store does; running each one
   alone (SQLite ``BEGIN IMMEDIATE``; a dialect may take a lock instead) makes it atomic and puts every
-  operation in one order, so no row locking per statement is needed.
+  operation in one order, so no row locking per statement is needed. A read that is one query runs
+  alone (``Transactions.single``), and a long poll that expects nothing looks before it locks (``poll``).
 * **A refused operation still commits.** The reference store applies due timeouts and lease expiries
   lazily on access, even on the way to refusing a write (``Fenced``, ``NotFound``, ...); those effects
   are committed before the error is raised, so both stores agree. Any other error rolls back.
