@@ -13,7 +13,9 @@ a thread, ``Threaded``; psycopg has no trio support). Decisions, each for a reas
   (``MAX(seq)``, the pending queue), so it would abort and retry under contention rather than queue, and
   a retry loop would have to re-run the engine's Python logic; the store's throughput is bounded by one
   writer either way. ``lock_timeout`` bounds the wait (then the driver's ``LockNotAvailable``, an
-  ``OperationalError``, which ``Threaded`` reports as ``StoreUnavailable``).
+  ``OperationalError``, which ``Threaded`` reports as ``StoreUnavailable``). A read of one query (an idle
+  long poll's look at what falls due next, ``next_due``) is sent alone, without ``BEGIN``: one statement
+  sees one snapshot, and an idle worker's cost is counted in statements.
 * **Time is stamped by the injected clock** (default ``WallClock``, epoch seconds), not by the database:
   the simulator injects virtual time into this same engine, and one rule for both SQL stores keeps every
   stored time a float computed in Python, bit-for-bit the reference store's. So the machines running
@@ -111,7 +113,8 @@ def _password(dsn: str) -> str | None:
 
 class _Connection:
     """A psycopg connection in autocommit mode (the engine sends BEGIN/COMMIT itself) that escapes text
-    (see above) and reopens itself at the start of a transaction when the old one was lost."""
+    (see above) and reopens itself at the start of an operation when the old one was lost: at a ``BEGIN``,
+    or at a statement outside any transaction (a one-statement read, ``Transactions.single``)."""
 
     def __init__(self, dsn: str, *, lock_timeout: float, where: str) -> None:
         self.dsn = dsn
@@ -119,6 +122,7 @@ class _Connection:
         self.where = where
         self.secret = _password(dsn)
         self.conn: psycopg.Connection[Any] = self._connect()
+        self._in_transaction = False  # between a BEGIN and its COMMIT or ROLLBACK
 
     def scrub(self, message: str) -> str:
         if self.secret:
@@ -150,12 +154,18 @@ class _Connection:
         return conn
 
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor:
+        begins, ends = sql.startswith("BEGIN"), sql in ("COMMIT", "ROLLBACK")
         if self.conn.closed or self.conn.broken:
             if sql == "ROLLBACK":
+                self._in_transaction = False
                 return self.conn.cursor()  # the server rolled the lost session back already
-            if sql.startswith("BEGIN"):
+            if begins or not self._in_transaction:
                 self.conn.close()
                 self.conn = self._connect()
+        if begins:
+            self._in_transaction = True
+        elif ends:
+            self._in_transaction = False
         return self.conn.execute(sql, parameters)
 
     def close(self) -> None:

@@ -12,7 +12,8 @@ Decisions, each for a reason:
 * **One transaction per operation, one writer at a time.** An operation reads and writes several rows
   and may apply due timeouts and lease expiries first, as the reference store does; running each one
   alone (SQLite ``BEGIN IMMEDIATE``; a dialect may take a lock instead) makes it atomic and puts every
-  operation in one order, so no row locking per statement is needed.
+  operation in one order, so no row locking per statement is needed. A read that is one query runs
+  alone (``Transactions.single``), and a long poll that expects nothing looks before it locks (``poll``).
 * **A refused operation still commits.** The reference store applies due timeouts and lease expiries
   lazily on access, even on the way to refusing a write (``Fenced``, ``NotFound``, ...); those effects
   are committed before the error is raised, so both stores agree. Any other error rolls back.
@@ -38,6 +39,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from typing import NamedTuple
 
 import attrs
 
@@ -51,6 +53,17 @@ from .sql_tables import Tables
 from .sql_transactions import Transactions
 
 _SETTLE_STATES = (PromiseState.RESOLVED, PromiseState.REJECTED, PromiseState.REJECTED_CANCELED)
+
+
+class Polled(NamedTuple):
+    """A long poll's read (``SqlEngine.poll``): the tasks dispatched; when there are none, the clock time
+    by which it must read again even if nobody writes (``next_due``: a timeout, live lease expiry or retry
+    of a task of its target), and when a read would next have a lease entry to delete (``next_entry``:
+    a read before both changes nothing); ``inf`` when tasks were found, or nothing is due."""
+
+    tasks: list[TaskRecord]
+    next_due: float
+    next_entry: float
 
 
 class SqlEngine:
@@ -109,11 +122,11 @@ class SqlEngine:
             return self.tables.all_tasks()
 
     def promise(self, id: str) -> PromiseRecord | None:
-        with self._tx.read():
+        with self._tx.single():
             return self.tables.load_promise(id)
 
     def promise_count(self) -> int:
-        with self._tx.read():
+        with self._tx.single():
             return int(self._x("SELECT COUNT(*) FROM promises").fetchone()[0])
 
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
@@ -204,21 +217,35 @@ class SqlEngine:
             return self.tables.task(id)
 
     def dispatch(self, target: str, limit: int) -> list[TaskRecord]:
-        return self.dispatch_or_next(target, limit, next_due=False)[0]
+        return self._dispatch(target, limit, next_due=False).tasks
 
-    def dispatch_or_next(self, target: str, limit: int, *, next_due: bool = True) -> tuple[list[TaskRecord], float]:
-        """``dispatch``, and when it found nothing (and ``next_due``), in the same transaction, the clock
-        time a long poll must look again by even if nobody writes: the next retry time of a task of
-        ``target``, timeout or lease expiry (``Tables.next_due``; ``inf`` when tasks were found)."""
-        return self._dispatch(target, limit, next_due)
+    def poll(self, target: str, limit: int, *, look_first: bool = True) -> Polled:
+        """``dispatch`` for a long poll: the tasks, and when it found none, the clock time it must read
+        again by even if nobody writes (``Polled``). When nothing is due for it (no timeout, lease expiry
+        or retry of a task of ``target``; no lease entry to delete) a write transaction would change
+        nothing and find nothing, so with ``look_first`` it reads that in one statement and takes no write
+        lock: an idle worker's poll costs its database one query. Without, it goes straight to the
+        dispatch transaction (a poll that expects a task: one less round trip)."""
+        if not look_first:
+            return self._dispatch(target, limit, next_due=True)
+        with self._tx.single():
+            now = self.clock.now()
+            due, entry = self.tables.poll_times(target)
+        if due > now and entry > now:
+            return Polled([], due, entry)
+        if due > now:  # only dead lease entries to delete: no need to look through the queue
+            with self.transaction():
+                self.tables.drop_dead_leases(self.clock.now())
+                return Polled([], *self.tables.poll_times(target))
+        return self._dispatch(target, limit, next_due=True)
 
     def next_due(self) -> float:
         """As ``MemoryStore.next_due``: the next timeout of a pending promise, live lease expiry, or retry
         time of any pending task later than now (``inf`` if none): when a sweep, or a poll, may find more."""
-        with self._tx.read():
+        with self._tx.single():
             return self.tables.next_due(retries_after=self.clock.now())
 
-    def _dispatch(self, target: str, limit: int, next_due: bool) -> tuple[list[TaskRecord], float]:
+    def _dispatch(self, target: str, limit: int, *, next_due: bool) -> Polled:
         with self.transaction():
             self.tables.apply_due()
             now = self.clock.now()
@@ -233,7 +260,9 @@ class SqlEngine:
                     continue
                 task = self.tables.put_task(attrs.evolve(task, retry_at=now + self.redispatch_after))
                 out.append(task)
-            return out, (self.tables.next_due(target) if next_due and not out else math.inf)
+            if out or not next_due:
+                return Polled(out, math.inf, math.inf)
+            return Polled(out, *self.tables.poll_times(target))
 
     def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         if ttl <= 0:

@@ -39,6 +39,15 @@ class Tables:
         ``target``) the next retry time of a pending task of ``target`` (given ``retries_after``, of any
         pending task, later than that), whichever is first (``inf`` if none): one query, over the
         indexes. Stale lease entries (left by heartbeats) are skipped."""
+        return self._next_due(target, retries_after, entries=False)[0]
+
+    def poll_times(self, target: str) -> tuple[float, float]:
+        """``next_due(target)``, and the clock time of the earliest lease entry of any kind (dead ones
+        included: a pass of ``expire_leases`` then has something to delete), in one query (``inf``: none)."""
+        found, entry = self._next_due(target, None, entries=True)
+        return found, entry
+
+    def _next_due(self, target: str | None, retries_after: float | None, *, entries: bool) -> tuple[float, float]:
         parts = ["(SELECT MIN(timeout_at) FROM promises WHERE state = ?)",
                  "(SELECT l.expires_at FROM leases l JOIN tasks t ON t.id = l.task_id "
                  "WHERE t.state = ? AND t.lease_expires_at = l.expires_at ORDER BY l.expires_at, l.seq LIMIT 1)"]
@@ -49,8 +58,12 @@ class Tables:
         if retries_after is not None:
             parts.append("(SELECT MIN(retry_at) FROM tasks WHERE state = ? AND retry_at > ?)")
             params += [TaskState.PENDING.value, retries_after]
-        row = self._x(f"SELECT {', '.join(parts)}", *params).fetchone()
-        return min((float(x) for x in row if x is not None), default=math.inf)
+        if entries:
+            parts.append("(SELECT MIN(expires_at) FROM leases)")
+        row = list(self._x(f"SELECT {', '.join(parts)}", *params).fetchone())
+        entry = row.pop() if entries else None
+        return (min((float(x) for x in row if x is not None), default=math.inf),
+                math.inf if entry is None else float(entry))
 
     def next_seq(self, table: str) -> int:
         row = self._x(f"SELECT COALESCE(MAX(seq), 0) + 1 FROM {table}").fetchone()
@@ -86,14 +99,15 @@ class Tables:
 
     def push_lease(self, task: TaskRecord) -> None:
         assert task.lease_expires_at is not None
-        self._x(
-            "INSERT INTO leases (seq, expires_at, task_id) VALUES (?, ?, ?)",
-            self.next_seq("leases"), task.lease_expires_at, task.id,
+        self._x(  # next_seq and the insert in one statement
+            "INSERT INTO leases (seq, expires_at, task_id) SELECT COALESCE(MAX(seq), 0) + 1, ?, ? FROM leases",
+            task.lease_expires_at, task.id,
         )
         self._tx.note_time(task.lease_expires_at)
 
     def expire_leases(self) -> None:
         now = self.clock.now()
+        self.drop_dead_leases(now)
         while True:
             row = self._x(
                 "SELECT seq, task_id FROM leases WHERE expires_at <= ? ORDER BY expires_at, seq LIMIT 1", now
@@ -102,6 +116,17 @@ class Tables:
                 return
             self._x("DELETE FROM leases WHERE seq = ?", row[0])
             self.task(row[1])  # applies the expiry if it is still due
+
+    def drop_dead_leases(self, now: float) -> None:
+        """Delete, in one statement, the lease entries due by ``now`` whose task does not hold a lease due
+        by then (entries left by a heartbeat, or by a task that was fulfilled, suspended or released):
+        taking such an entry off in turn would only look its task up and find nothing to do (its due
+        timeouts are applied already), so their order does not matter. What is left is expired in order."""
+        self._x(
+            "DELETE FROM leases WHERE expires_at <= ? AND NOT EXISTS (SELECT 1 FROM tasks t "
+            "WHERE t.id = leases.task_id AND t.state = ? AND t.lease_expires_at <= ?)",
+            now, TaskState.ACQUIRED.value, now,
+        )
 
     def promise_or_none(self, id: str) -> PromiseRecord | None:
         record = self.load_promise(id)
@@ -117,16 +142,36 @@ class Tables:
             raise NotFound("promise", id)
         return record
 
+    def timed_out(self, id: str) -> bool:
+        """``promise(id)``, saying whether it applied a due timeout just now."""
+        record = self.load_promise(id)
+        if record is None:
+            raise NotFound("promise", id)
+        if record.settled:
+            return False
+        now = self.clock.now()
+        if record.timeout_at > now:
+            return False
+        self.time_out(record, now)
+        return True
+
     def task(self, id: str) -> TaskRecord:
         task = self.load_task(id)
         if task is None:
             raise NotFound("task", id)
-        self.promise(task.promise_id)  # a due timeout of its promise completes the task
-        task = self.must_task(id)
-        if task.state is TaskState.SUSPENDED:
-            for awaited in task.callbacks:  # a due timeout of an awaited promise resumes it
-                self.promise(awaited)
+        return self.current(task)
+
+    def current(self, task: TaskRecord) -> TaskRecord:
+        """``task`` as just loaded, with what is due applied to it (as ``task`` does); it is read again
+        only if a timeout was applied on the way (nothing else here changes its row)."""
+        id = task.id
+        if self.timed_out(task.promise_id):  # a due timeout of its promise completes the task
             task = self.must_task(id)
+        if task.state is TaskState.SUSPENDED:
+            # a due timeout of an awaited promise resumes it; every one is looked at, as MemoryStore does
+            applied = [self.timed_out(awaited) for awaited in task.callbacks]
+            if any(applied):
+                task = self.must_task(id)
         if task.state is TaskState.ACQUIRED:
             assert task.lease_expires_at is not None
             now = self.clock.now()
@@ -158,9 +203,10 @@ class Tables:
     def check_fence(self, fence: Fence | None) -> TaskRecord | None:
         if fence is None:
             return None
-        if self.load_task(fence.task_id) is None:
+        loaded = self.load_task(fence.task_id)
+        if loaded is None:
             raise Fenced(fence.task_id, fence.version, "no such task")
-        task = self.task(fence.task_id)
+        task = self.current(loaded)
         if task.version != fence.version:
             raise Fenced(fence.task_id, fence.version, f"the task is at version {task.version}")
         if task.state is not TaskState.ACQUIRED:

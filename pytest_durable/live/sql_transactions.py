@@ -137,6 +137,14 @@ class Transactions:
                 self.execute("COMMIT")
 
     @contextmanager
+    def single(self) -> Iterator[None]:
+        """A read of exactly one statement, outside any transaction: a database runs one statement on one
+        snapshot anyway, so ``BEGIN`` and ``COMMIT`` around it would be two round trips for nothing (an
+        idle worker's next-due reads are most of what it asks)."""
+        with self._lock:
+            yield
+
+    @contextmanager
     def setup(self) -> Iterator[None]:
         """A write transaction that commits only if it ends without error (creating the schema)."""
         with self._lock:

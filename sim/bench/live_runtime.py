@@ -21,6 +21,7 @@ import argparse
 import importlib
 import os
 import random
+import re
 import signal
 import statistics
 import subprocess
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,13 +148,24 @@ def _sqlite_idle_queries(url: str, root: Path) -> tuple[float, float, float, flo
     return begins / IDLE_SECONDS, checks / IDLE_SECONDS, other / IDLE_SECONDS, stats / (IDLE_SECONDS + 2.0)
 
 
-def _log_statements(log: Path, since: int) -> tuple[int, int]:
-    """(statements, BEGINs) the server logged after byte ``since`` of its log."""
+def _log_statements(log: Path, since: int) -> tuple[int, int, Counter[str]]:
+    """(statements, BEGINs, statements by kind) the server logged after byte ``since`` of its log; a kind
+    is the statement's first word, and for a SELECT the table it reads first (or the function it calls)."""
     with log.open("rb") as f:
         f.seek(since)
         lines = f.read().decode(errors="replace").splitlines()
     statements = [line for line in lines if "LOG:  statement: " in line or "LOG:  execute " in line]
-    return len(statements), sum(1 for line in statements if ": BEGIN" in line)
+    kinds = Counter(_kind(line.split(": ", 2)[-1]) for line in statements)
+    return len(statements), sum(1 for line in statements if ": BEGIN" in line), kinds
+
+
+def _kind(sql: str) -> str:
+    words = sql.split()
+    head = words[0].upper() if words else "?"
+    if head != "SELECT":
+        return head
+    found = re.search(r"\bFROM\s+(\w+)", sql) or re.search(r"SELECT\s+(\w+)\(", sql)
+    return f"SELECT {found.group(1)}" if found else "SELECT"
 
 
 @contextmanager
@@ -208,8 +221,9 @@ def measure(kind: str, runs: int, root: Path) -> dict[str, float]:
             since = pg[1].stat().st_size if pg else 0
             out["idle_cpu_pct"] = _idle_cpu(proc)
             if pg:
-                statements, begins = _log_statements(pg[1], since)
+                statements, begins, kinds = _log_statements(pg[1], since)
                 out["queries_per_s"], out["transactions_per_s"] = statements / IDLE_SECONDS, begins / IDLE_SECONDS
+                out.update({f"kind {kind}": float(n) for kind, n in kinds.items()})
         if not pg:
             (out["transactions_per_s"], out["checks_per_s"], out["queries_per_s"],
              out["stats_per_s"]) = _sqlite_idle_queries(url, root)
@@ -227,6 +241,8 @@ def report(kind: str, figures: dict[str, float]) -> None:
     if kind == "postgres":
         print(f"  idle worker: {figures['idle_cpu_pct']:.2f} % of a core; {figures['queries_per_s']:.2f} statements/s "
               f"({figures['transactions_per_s']:.2f} transactions/s), as the server logged them")
+        kinds = sorted(((n, k[5:]) for k, n in figures.items() if k.startswith("kind ")), reverse=True)
+        print(f"  in {IDLE_SECONDS:g} s: " + ", ".join(f"{kind} {n:.0f}" for n, kind in kinds))
     else:
         print(f"  idle worker: {figures['idle_cpu_pct']:.2f} % of a core; {figures['transactions_per_s']:.2f} "
               f"transactions/s, {figures['queries_per_s']:.2f} other statements/s; change checks: "

@@ -183,6 +183,20 @@ def test_a_lost_connection_is_reopened_at_the_next_operation(postgres_dsn: str) 
         assert record.id == "job" and store.engine.connection.conn.info.backend_pid != pid  # type: ignore[attr-defined]
 
 
+def test_a_lost_connection_is_reopened_at_a_one_statement_read_too(postgres_dsn: str) -> None:
+    """A read of one statement runs outside any transaction (no ``BEGIN``), and is the start of an
+    operation all the same: the one after a lost session reconnects, and none reconnects mid-transaction."""
+    with PostgresStore(postgres_dsn, ManualClock()) as store, psycopg.connect(postgres_dsn, autocommit=True) as admin:
+        run_now(store.create_promise("job", "p", 100.0, target="g"))
+        pid = store.engine.connection.conn.info.backend_pid  # type: ignore[attr-defined]
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        with pytest.raises(psycopg.OperationalError):  # the read in flight when the server dropped the session
+            store.next_due()
+        assert store.next_due() == 100.0  # the next one reconnects
+        assert store.engine.connection.conn.info.backend_pid != pid  # type: ignore[attr-defined]
+        assert store.promise("job") is not None and run_now(store.get_task("job")).state is TaskState.PENDING
+
+
 WORKER = """
 import sys
 from pytest_durable.core import Fence, PromiseState, StoreError
