@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import importlib
 import json
+import json.encoder
 import re
 import types
 from collections.abc import Callable, Mapping, Sequence
@@ -194,12 +195,22 @@ def _from_tree(tree: JSON) -> object:
     raise EncodingError(f"cannot decode a value tagged {tag!r}: unknown tag")
 
 
-#: Compact JSON, non-ASCII kept: made once (``json.dumps`` with options builds an encoder per call).
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+def _compact_encoder() -> Callable[[JSON], str]:
+    """What turns a tree into compact JSON text, non-ASCII kept, as ``json.dumps(tree, separators=(",", ":"),
+    ensure_ascii=False)`` does, made once. ``json.dumps`` builds an encoder for every call, and so does
+    ``JSONEncoder.encode`` underneath (a dict for its cycle check, a closure, the C encoder itself): more
+    than encoding a param costs. This is that same C encoder (``json.encoder.c_make_encoder``, with the
+    arguments ``JSONEncoder`` passes it), made once and without the cycle check: a tree comes fresh from
+    ``_to_tree``, which bounds its depth, so it has no cycle. Where the C encoder is missing, ``JSONEncoder``."""
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    chunks = make(None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    return lambda tree: "".join(chunks(tree, 0))
 
 
-def _dumps(tree: JSON) -> str:
-    return _ENCODER.encode(tree)
+_dumps = _compact_encoder()
 
 
 def encode(value: object, *, what: str) -> str:
