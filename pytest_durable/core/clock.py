@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 import attrs
+import trio
 
 
 class Clock(Protocol):
@@ -32,8 +33,6 @@ class TrioClock:
     """Reads ``trio.current_time()``: real time in a live run, virtual time under a MockClock."""
 
     def now(self) -> float:
-        import trio
-
         return trio.current_time()
 
 

@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import importlib
 import json
+import json.encoder
 import re
 import types
 from collections.abc import Callable, Mapping, Sequence
@@ -32,10 +33,18 @@ MAX_DEPTH = 100
 
 
 class _Unencodable(Exception):
-    def __init__(self, path: str, value: object, why: str) -> None:
-        self.path = path
+    """A value the codec cannot encode. ``path`` says where it sits in the value encoded (``.items[2]``): each
+    container it passes on its way out puts its own step in front (``within``), so encoding a value that
+    succeeds builds no path at all."""
+
+    def __init__(self, value: object, why: str) -> None:
+        self.path = ""
         self.value = value
         self.why = why
+
+    def within(self, step: str) -> _Unencodable:
+        self.path = step + self.path
+        return self
 
 
 class _TooDeep(Exception):
@@ -44,57 +53,93 @@ class _TooDeep(Exception):
 
 TOO_DEEP = f"it is cyclic or nested deeper than {MAX_DEPTH} levels"
 
+#: The JSON scalars, by exact type: they encode as themselves. (A subclass, an ``IntEnum`` member say, takes
+#: the ``isinstance`` checks below, where an enum is tagged before it could pass as an int.)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
-def _class_ref(cls: type, path: str, value: object) -> str:
+
+def _class_ref(cls: type, value: object) -> str:
     qualname = cls.__qualname__
     if "<locals>" in qualname:
-        raise _Unencodable(path, value, f"class {qualname} is defined inside a function; define it at module level")
+        raise _Unencodable(value, f"class {qualname} is defined inside a function; define it at module level")
     return f"{cls.__module__}:{qualname}"
 
 
-def _to_tree(value: object, path: str, depth: int = 0) -> JSON:
+def _items(values: Any, depth: int) -> list[JSON]:
+    """The trees of a list's or tuple's items; an item that cannot be encoded is named by its index."""
+    out = []
+    for i, v in enumerate(values):
+        try:
+            out.append(_to_tree(v, depth))
+        except _Unencodable as exc:
+            raise exc.within(f"[{i}]") from None
+    return out
+
+
+def _to_tree(value: object, depth: int = 0) -> JSON:
     if depth > MAX_DEPTH:
         raise _TooDeep()
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
     depth += 1
     if isinstance(value, enum.Enum):  # before int/str: an IntEnum member is an int too
-        return {TAG: "enum", "cls": _class_ref(type(value), path, value), "v": _to_tree(value.value, path, depth)}
-    if value is None or isinstance(value, (bool, int, str, float)):
+        return {TAG: "enum", "cls": _class_ref(cls, value), "v": _to_tree(value.value, depth)}
+    if isinstance(value, (bool, int, str, float)):
         return value
     if isinstance(value, list):
-        return [_to_tree(v, f"{path}[{i}]", depth) for i, v in enumerate(value)]
+        return _items(value, depth)
     if isinstance(value, tuple) and not hasattr(value, "_fields"):
-        return {TAG: "tuple", "v": [_to_tree(v, f"{path}[{i}]", depth) for i, v in enumerate(value)]}
+        return {TAG: "tuple", "v": _items(value, depth)}
     if isinstance(value, dict):
         if all(type(k) is str for k in value) and TAG not in value:  # a StrEnum key is tagged
-            return {k: _to_tree(v, f"{path}[{k!r}]", depth) for k, v in value.items()}
-        return {
-            TAG: "map",
-            "v": [[_to_tree(k, f"{path} key", depth), _to_tree(v, f"{path}[{k!r}]", depth)] for k, v in value.items()],
-        }
+            out = {}
+            for k, v in value.items():
+                try:
+                    out[k] = _to_tree(v, depth)
+                except _Unencodable as exc:
+                    raise exc.within(f"[{k!r}]") from None
+            return out
+        pairs = []
+        for k, v in value.items():
+            try:
+                key = _to_tree(k, depth)
+            except _Unencodable as exc:
+                raise exc.within(" key") from None
+            try:
+                pairs.append([key, _to_tree(v, depth)])
+            except _Unencodable as exc:
+                raise exc.within(f"[{k!r}]") from None
+        return {TAG: "map", "v": pairs}
     if isinstance(value, (set, frozenset)):
-        items = [_to_tree(v, f"{path} item", depth) for v in value]
+        try:
+            items = [_to_tree(v, depth) for v in value]
+        except _Unencodable as exc:
+            raise exc.within(" item") from None
         # Sort by encoded text: a set's iteration order depends on string hashing.
         items.sort(key=lambda t: json.dumps(t, sort_keys=True))
         return {TAG: "frozenset" if isinstance(value, frozenset) else "set", "v": items}
     if isinstance(value, (bytes, bytearray)):
         return {TAG: "bytes", "v": base64.b64encode(bytes(value)).decode("ascii")}
-    cls = type(value)
     if attrs.has(cls):
-        fields = {  # keyed by the __init__ parameter: a private field _x is passed as x
-            (f.alias or f.name): _to_tree(getattr(value, f.name), f"{path}.{f.name}", depth)
-            for f in attrs.fields(cls)
-            if f.init
-        }
-        return {TAG: "attrs", "cls": _class_ref(cls, path, value), "v": fields}
+        fields = {}
+        for f in attrs.fields(cls):
+            if f.init:  # keyed by the __init__ parameter: a private field _x is passed as x
+                try:
+                    fields[f.alias or f.name] = _to_tree(getattr(value, f.name), depth)
+                except _Unencodable as exc:
+                    raise exc.within(f".{f.name}") from None
+        return {TAG: "attrs", "cls": _class_ref(cls, value), "v": fields}
     if dataclasses.is_dataclass(value):
-        fields = {
-            f.name: _to_tree(getattr(value, f.name), f"{path}.{f.name}", depth)
-            for f in dataclasses.fields(value)
-            if f.init
-        }
-        return {TAG: "dataclass", "cls": _class_ref(cls, path, value), "v": fields}
+        fields = {}
+        for f in dataclasses.fields(value):
+            if f.init:
+                try:
+                    fields[f.name] = _to_tree(getattr(value, f.name), depth)
+                except _Unencodable as exc:
+                    raise exc.within(f".{f.name}") from None
+        return {TAG: "dataclass", "cls": _class_ref(cls, value), "v": fields}
     raise _Unencodable(
-        path,
         value,
         f"type {cls.__module__}.{cls.__qualname__} is not supported; use JSON types, tuples, sets, "
         "bytes, enums, attrs classes or dataclasses",
@@ -150,14 +195,28 @@ def _from_tree(tree: JSON) -> object:
     raise EncodingError(f"cannot decode a value tagged {tag!r}: unknown tag")
 
 
-def _dumps(tree: JSON) -> str:
-    return json.dumps(tree, separators=(",", ":"), ensure_ascii=False)
+def _compact_encoder() -> Callable[[JSON], str]:
+    """What turns a tree into compact JSON text, non-ASCII kept, as ``json.dumps(tree, separators=(",", ":"),
+    ensure_ascii=False)`` does, made once. ``json.dumps`` builds an encoder for every call, and so does
+    ``JSONEncoder.encode`` underneath (a dict for its cycle check, a closure, the C encoder itself): more
+    than encoding a param costs. This is that same C encoder (``json.encoder.c_make_encoder``, with the
+    arguments ``JSONEncoder`` passes it), made once and without the cycle check: a tree comes fresh from
+    ``_to_tree``, which bounds its depth, so it has no cycle. Where the C encoder is missing, ``JSONEncoder``."""
+    encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return encoder.encode
+    chunks = make(None, encoder.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    return lambda tree: "".join(chunks(tree, 0))
+
+
+_dumps = _compact_encoder()
 
 
 def encode(value: object, *, what: str) -> str:
     """Encode ``value`` to JSON text; ``what`` names it in the error (e.g. "process_item's result")."""
     try:
-        return _dumps(_to_tree(value, ""))
+        return _dumps(_to_tree(value))
     except _Unencodable as exc:
         at = f" at {exc.path.lstrip('.')}" if exc.path else ""
         raise EncodingError(f"cannot encode {what}{at} ({exc.value!r}): {exc.why}") from None
@@ -189,7 +248,7 @@ def encode_call(func: str, args: Sequence[object], kwargs: Mapping[str, object],
     for i, arg in enumerate(args):
         label = f"argument {names[i]!r}" if i < len(names) else f"positional argument {i}"
         try:
-            encoded_args.append(_to_tree(arg, ""))
+            encoded_args.append(_to_tree(arg))
         except _Unencodable as exc:
             at = f" at {exc.path.lstrip('.')}" if exc.path else ""
             raise EncodingError(f"{func}: cannot encode {label}{at} ({exc.value!r}): {exc.why}") from None
@@ -198,7 +257,7 @@ def encode_call(func: str, args: Sequence[object], kwargs: Mapping[str, object],
     encoded_kwargs = {}
     for key, arg in kwargs.items():
         try:
-            encoded_kwargs[key] = _to_tree(arg, "")
+            encoded_kwargs[key] = _to_tree(arg)
         except _Unencodable as exc:
             at = f" at {exc.path.lstrip('.')}" if exc.path else ""
             raise EncodingError(f"{func}: cannot encode argument {key!r}{at} ({exc.value!r}): {exc.why}") from None

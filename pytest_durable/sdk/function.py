@@ -34,6 +34,14 @@ class DurableFunction(Generic[P, R]):
             params = params[1:]
         self.param_names: tuple[str, ...] = tuple(p.name for p in params)
         self._signature = inspect.Signature(params)
+        #: How many positional arguments bind (at least, at most) when every parameter may be passed by
+        #: position (no ``*args``, ``**kwargs`` or keyword-only ones): a call with only positional
+        #: arguments is then checked by counting them, without ``Signature.bind`` (a call per child).
+        self._positional: tuple[int, int] | None = None
+        positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        if all(p.kind in positional for p in params):
+            required = sum(1 for p in params if p.default is inspect.Parameter.empty)
+            self._positional = (required, len(params))
         self.__doc__ = body.__doc__
         self.__name__ = getattr(body, "__name__", name)
         self.__qualname__ = getattr(body, "__qualname__", name)
@@ -46,6 +54,9 @@ class DurableFunction(Generic[P, R]):
 
     def check_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, where: str) -> None:
         """Raise one clear error when ``args``/``kwargs`` do not fit the function's parameters."""
+        counts = self._positional
+        if counts is not None and not kwargs and counts[0] <= len(args) <= counts[1]:
+            return
         try:
             self._signature.bind(*args, **kwargs)
         except TypeError as exc:

@@ -91,8 +91,8 @@ class _Poll:
     """A long poll (``Parked`` for the server): parked there until it has news or ``expires``; its sender
     sleeps (no task step) until the answer reaches it. A sender that crashes first takes it back."""
 
-    __slots__ = ("args", "at", "crash", "deadline", "expires", "expiry", "id", "incarnation", "method", "op",
-                 "outcome", "parked", "process", "store", "task", "wake")
+    __slots__ = ("args", "at", "crash", "deadline", "expires", "expiry", "id", "incarnation", "looked", "method",
+                 "op", "outcome", "parked", "process", "store", "task", "wake")
 
     def __init__(self, store: SimStore, op: str, id: str, method: str, args: tuple[Any, ...], expires: float,
                  deadline: float) -> None:
@@ -101,6 +101,7 @@ class _Poll:
         self.op, self.id, self.method, self.args = op, id, method, args
         self.expires, self.deadline = expires, deadline
         self.expiry: Alarm | None = None
+        self.looked: tuple[int, float] | None = None
         self.crash: str | None = None
         self.outcome: object = _LOST
         self.task: trio.lowlevel.Task | None = None

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Hashable, Sequence
 from typing import Any, Protocol
 
 import trio
 
 from pytest_durable.core.errors import StoreError, UsageError
 from pytest_durable.core.inspection import InspectableStore
+from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord
+from pytest_durable.core.wakeups import Wakeups, due_key, settled_key
 from pytest_durable.live import Torn
 
 from ..kernel.alarms import Alarm, Alarms
@@ -45,6 +47,22 @@ def run_now(coro: Coroutine[Any, Any, Any]) -> Any:
     raise RuntimeError("a store call suspended; the simulated server applies each request in one step")
 
 
+class _Notices(Wakeups):
+    """A ``MemoryStore``'s wakeups that also count the notifies of each key (nobody in a world waits on them:
+    the server parks long polls itself). ``MemoryStore`` notifies ``due_key(target)`` whenever a task of
+    ``target`` becomes pending (created, resumed, released, its lease expired) and ``settled_key(id)``
+    whenever ``id`` settles, timed out included; at one instant nothing else makes a dispatch of that target
+    or a read of that promise answer news."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: dict[Hashable, int] = {}
+
+    def notify(self, key: Hashable, *, one: bool = False) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        super().notify(key, one=one)
+
+
 class SimServer:
     """Applies requests to the store atomically, one at a time, and shows its observers what it answers.
 
@@ -68,6 +86,15 @@ class SimServer:
         #: Work the run loop does at an instant with no task of its own (arrivals, sweeps).
         self.alarms = Alarms()
         self._sweep_alarm: Alarm | None = None
+        #: Over a ``MemoryStore``: its notifies, counted per key, so a parked poll is looked at again only
+        #: when its key was notified or time reached a due instant since its last look (``_may_have_news``).
+        self._notices: _Notices | None = None
+        if type(store) is MemoryStore and self.skip_unnotified:
+            self._notices = store.wakeups = _Notices()
+
+    #: Whether a parked poll nothing was notified for is left alone after a change (a test turns it off
+    #: to show it changes no world).
+    skip_unnotified = True
 
     @property
     def up(self) -> bool:
@@ -107,6 +134,7 @@ class SimServer:
     def _changed(self) -> None:
         """After a request or a sweep: parked polls may have news, and something may be due sooner."""
         if self._parked:
+            self._lower_horizons()
             self._recheck()
         self._arm()
 
@@ -144,7 +172,7 @@ class SimServer:
 
     def _recheck(self) -> None:
         for poll in list(self._parked):
-            if self._answer_if_news(poll):
+            if self._may_have_news(poll) and self._answer_if_news(poll):
                 del self._parked[poll]
                 if poll.expiry is not None:
                     poll.expiry.cancel()
@@ -154,8 +182,42 @@ class SimServer:
             ok, result = self._look(poll)
             poll.answer(ok, result, not ok or _news(result))
 
+    def _may_have_news(self, poll: Parked) -> bool:
+        """Whether looking at a parked poll again can find news. The server used to look at every parked
+        poll after every change: a dispatch or a read for each, nearly always empty, as a moment before.
+        Since its last empty look, a dispatch of ``target`` can find news only once ``due_key(target)`` was
+        notified (a task became pending: ``_Notices``) or time reached a due instant of the store (a retry
+        time, a timeout, a lease expiry: its ``next_due``), and a read of promise ``id`` likewise with
+        ``settled_key(id)``. The earliest due instant since the last look is the poll's horizon
+        (``_lower_horizons``). A poll before its horizon with no notify is not looked at: that look would
+        have answered nothing, changed nothing (nothing was due to apply) and traced nothing, so every
+        world is the same."""
+        notices, looked = self._notices, poll.looked
+        if notices is None or looked is None:
+            return True
+        key = _key(poll)
+        return key is None or notices.counts.get(key, 0) != looked[0] or not trio.current_time() < looked[1]
+
+    def _lower_horizons(self) -> None:
+        """The store changed (a request, a sweep, a look with news): what it holds may come due sooner than
+        the horizon of a parked poll. Called at the instant of the change, before time moves on, so no due
+        instant a change adds is passed unseen."""
+        if self._notices is None:
+            return
+        due = self.store.next_due()
+        for poll in self._parked:
+            looked = poll.looked
+            if looked is not None and due < looked[1]:
+                poll.looked = (looked[0], due)
+
     def _answer_if_news(self, poll: Parked) -> bool:
+        notices = self._notices
+        if notices is not None:
+            key = _key(poll)
+            count = notices.counts.get(key, 0) if key is not None else 0
         ok, result = self._look(poll)
+        if notices is not None:
+            poll.looked = (count, self.store.next_due())
         if ok and not _news(result):
             return False
         poll.answer(ok, result, True)
@@ -177,6 +239,7 @@ class SimServer:
             for answered in self._on_answer:
                 answered(result, poll.process, poll.incarnation)
             self._stepped()
+            self._lower_horizons()
         return True, result
 
     def _drop_parked(self) -> None:
@@ -254,6 +317,9 @@ class Parked(Protocol):
     args: tuple[Any, ...]
     expires: float
     expiry: Alarm | None
+    #: How often its key had been notified at the server's last look at its read (``_Notices``), and its
+    #: horizon: the earliest instant since then at which time alone may change what the read answers.
+    looked: tuple[int, float] | None
 
     def answer(self, ok: bool, result: Any, news: bool) -> None: ...
 
@@ -262,6 +328,15 @@ class Parked(Protocol):
 
 class ServerDied(Exception):
     """The server died while applying a request: the sender gets no answer."""
+
+
+def _key(poll: Parked) -> Hashable | None:
+    """The wakeup key a poll's read waits on: a dispatch's target is due, or a read's promise settled."""
+    if poll.method == "dispatch":
+        return due_key(poll.args[0])
+    if poll.method == "get_promise":
+        return settled_key(poll.args[0])
+    return None
 
 
 def _news(result: object) -> bool:

@@ -218,3 +218,70 @@ def test_a_jump_lands_on_the_deadline_as_mockclock_lands_it() -> None:
         return out
 
     assert instants(virtual_time.clock()) == instants(trio.testing.MockClock(autojump_threshold=0))
+
+
+class _EmptyPasses(_Passes):
+    """Also counts the passes that ran no task (an instant whose deadlines were alarms only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.empty = 0
+        self._steps = -1
+
+    def before_io_wait(self, timeout: float) -> None:
+        if self._steps == 0:
+            self.empty += 1
+        self._steps = 0
+        super().before_io_wait(timeout)
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        self._steps += 1
+        super().before_task_step(task)
+
+
+@pytest.mark.parametrize("faults", ["none", "crash,drop,reject", "all"])
+def test_an_instant_whose_deadlines_wake_no_task_takes_no_pass_of_its_own(
+    monkeypatch: pytest.MonkeyPatch, faults: str
+) -> None:
+    scenario = load_scenario(FAN_OUT)
+    ours = [_EmptyPasses() for _ in range(20)]
+    ran = [run_world(scenario, seed=s, faults=faults, instruments=[ours[s]]) for s in range(20)]
+    monkeypatch.setattr(virtual_time, "JUMPS_PER_PASS", 1)  # each instant in a pass of its own, as before
+    theirs = [_EmptyPasses() for _ in range(20)]
+    again = [run_world(scenario, seed=s, faults=faults, instruments=[theirs[s]]) for s in range(20)]
+    assert [r.trace.hash() for r in ran] == [r.trace.hash() for r in again]
+    assert [r.decisions for r in ran] == [r.decisions for r in again]
+    assert [p.instants for p in ours] == [p.instants for p in theirs]
+    assert sum(t.empty for t in theirs) > 0
+    assert sum(o.empty for o in ours) < sum(t.empty for t in theirs) / 10, (
+        sum(o.empty for o in ours), sum(t.empty for t in theirs))
+    assert sum(o.passes for o in ours) < sum(t.passes for t in theirs)
+
+
+# -- the server looks at a parked long poll again only when it may have news --------------------------
+
+
+@pytest.mark.parametrize("faults", ["none", "crash,drop,reject", "all"])
+def test_parked_polls_nothing_was_notified_for_are_left_alone_and_worlds_are_the_same(
+    monkeypatch: pytest.MonkeyPatch, faults: str
+) -> None:
+    from sim.bench.shapes import batch_scenario
+    from sim.world import server as server_module
+
+    looks = [0]
+    real_look = server_module.SimServer._look
+
+    def look(self: server_module.SimServer, poll: server_module.Parked) -> object:
+        looks[0] += 1
+        return real_look(self, poll)
+
+    monkeypatch.setattr(server_module.SimServer, "_look", look)
+    worlds = [(load_scenario(FAN_OUT), s) for s in range(20)] + [(batch_scenario(), s) for s in range(2)]
+    ours = [run_world(scenario, seed=s, faults=faults) for scenario, s in worlds]
+    our_looks, looks[0] = looks[0], 0
+    monkeypatch.setattr(server_module.SimServer, "skip_unnotified", False)  # every poll after every change
+    theirs = [run_world(scenario, seed=s, faults=faults) for scenario, s in worlds]
+    assert [r.trace.hash() for r in ours] == [r.trace.hash() for r in theirs]
+    assert [r.decisions for r in ours] == [r.decisions for r in theirs]
+    assert [r.promises for r in ours] == [r.promises for r in theirs]
+    assert our_looks < looks[0] / 2, (our_looks, looks[0])
