@@ -139,11 +139,12 @@ def test_points_lists_the_fault_points_of_the_fault_free_world() -> None:
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     head = re.fullmatch(r"examples/transfer_bug\.py:buggy: (\d+) single-fault points in its fault-free world "
-                        r"\(drop (\d+), crash (\d+), reject 1; it ran [\d.]+ virtual seconds\)", lines[0])
+                        r"\(drop (\d+), crash (\d+), reject 2; it ran [\d.]+ virtual seconds\)", lines[0])
     assert head is not None, lines[0]
     listed = [line.strip() for line in lines[1:] if line.startswith("  at(")]
-    assert len(listed) == int(head.group(1)) == sum(int(head.group(i)) for i in (2, 3)) + 1
+    assert len(listed) == int(head.group(1)) == sum(int(head.group(i)) for i in (2, 3)) + 2
     assert "at(crash, await pay.0)" in listed and "at(reject, body pay.0)" in listed
+    assert "at(reject, repeatedly body pay.0)" in listed
     assert lines[-1].startswith("run one: python -m sim run examples/transfer_bug.py:buggy --aim 'POINT'")
 
 
