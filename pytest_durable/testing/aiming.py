@@ -67,6 +67,7 @@ class TestSweeps:
         self._aimed: int | None = None
         self._pending: tuple[AimedSweep | None, Planned] | None = None
         self._placed: list[tuple[RunResult, Planned]] = []
+        self.strays = 0  # calls no sweep of theirs placed (another scenario than their position's, or a new position)
 
     def start(self, index: int) -> None:
         """World ``index`` (from 0) begins: its calls count from the first position again."""
@@ -117,6 +118,8 @@ class TestSweeps:
         self._pending = None
         if sweep is not None:
             sweep.record(planned, result)
+        else:
+            self.strays += 1
         self._placed.append((result, planned))
 
     def planned_of(self, result: RunResult) -> Planned | None:
@@ -132,9 +135,12 @@ class TestSweeps:
         if not self.known:
             return "the fault-free world (its points not read yet)"
         lines = [p.sweep.coverage.line() for p in self.positions]
-        if len(lines) == 1:
-            return lines[0]
-        return "; ".join(f"call {n}: {line}" for n, line in enumerate(lines, 1))
+        text = lines[0] if len(lines) == 1 else "; ".join(f"call {n}: {line}" for n, line in enumerate(lines, 1))
+        if self.strays:
+            whose = "its" if len(lines) == 1 else "their"
+            text += (f"; {self.strays} call{'s' if self.strays != 1 else ''} unlike {whose} sweep's (another workflow "
+                     "or arguments) ran as swarm worlds")
+        return text
 
     def capped(self) -> list[int]:
         """The number of points left out by each position whose sweep reached the cap."""

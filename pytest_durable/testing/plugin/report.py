@@ -79,6 +79,9 @@ def failure_report(item: pytest.Item, test: TestState, error: BaseException) -> 
     lines += _world_lines(item, result, error)
     if test.sweeps is not None and test.sweeps.positions:
         lines.append(f"coverage so far: {test.sweeps.coverage()}")
+        if test.sweeps.capped():
+            lines.append(f"the single-fault phase is capped at {test.sweeps.cap} worlds ({sum(test.sweeps.capped())} "
+                         "points not run); widen it with --durable-aim-cap=N")
     directory = setting(item.config, "traces_dir")
     if directory:
         path = Path(directory) / (_file_stem(item, result, index) + ".json")
