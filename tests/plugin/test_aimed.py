@@ -352,3 +352,22 @@ def test_a_bad_aim_option_is_one_clear_error(project: pytest.Pytester, option: s
     result = project.runpytest(option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+# -- swarm worlds stay within the test's fault bounds ------------------------------------------------------
+
+
+def test_a_swarm_world_draws_no_more_faults_of_a_kind_than_the_test_allows() -> None:
+    """The sweep's swarm mixes may bound a kind at up to twice its default; the plugin keeps each at most the
+    test's own bound, so a correct workflow (a leaf retried four times, against three rejections) passes."""
+    from pytest_durable.testing.aiming import within_bounds
+    from sim import FaultConfig
+    from sim.aim import swarm_faults
+
+    asked = FaultConfig.parse("crash,drop,reject:2")
+    drawn = [swarm_faults(seed, asked) for seed in range(100)]
+    assert any(mix.bounds.get("reject", 0) > 2 for mix in drawn)  # what the clamp is for
+    for mix in drawn:
+        kept = within_bounds(mix, asked)
+        assert kept.rates == mix.rates and set(kept.bounds) == set(mix.bounds)
+        assert all(bound <= asked.bound(kind) for kind, bound in kept.bounds.items())
