@@ -764,7 +764,7 @@ def test_readme_quick_start_test_passes(pytester: pytest.Pytester) -> None:
     pytester.syspathinsert()
     result = pytester.runpytest("--durable-seed=1", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["durable: 300 simulated worlds ran (seed=1)"])
+    result.stdout.fnmatch_lines(["durable: * simulated worlds ran (seed=1): 1 fault-free, * single-fault, 300 swarm"])
 
 
 # -- a nightly deep run, and options a marker takes over (issue 10, item 6) -----------------------------
