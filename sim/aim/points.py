@@ -66,6 +66,8 @@ def points_of(scenario: Scenario, faults: FaultConfig, config: SimConfig | None 
     quiet = run_world(scenario, faults=faults, config=config, decisions=recorder)
     singles: list[AimAt] = []
     for kind, where, seen in recorder.sequence:
+        if kind not in AIM_HOWS:  # a tick kind (partition, server_restart): no point to aim at, swarm worlds only
+            continue
         op, _, about = where.partition(" ")
         singles += [AimAt(kind, how, op, about, seen + 1) for how in _ways(kind, op)]
     unaimed = tuple(kind for kind in faults.kinds if kind not in AIM_HOWS)
