@@ -161,6 +161,23 @@ class UserBaseException(PlatformError):
         )
 
 
+class SignalSwallowed(PlatformError):
+    """A workflow body caught one of the platform's own signals at one of its awaits and went on: the
+    suspension that hands its task back while a child is pending, or the cancellation of a crash or of
+    its deadline (``except BaseException:`` or a bare ``except:`` around a child). What it did next is no
+    outcome of the workflow (under a real crash none of it would run at all), so, like nondeterminism,
+    the task is released and the error reported, naming the promise."""
+
+    def __init__(self, id: str, signal: str) -> None:
+        self.id = id
+        self.signal = signal
+        super().__init__(
+            f"the body of {id} caught the platform's {signal} signal at one of its awaits and went on (an "
+            "`except BaseException:` or a bare `except:` around a child?); catch Exception instead, or re-raise "
+            "what is not yours, so a suspended or crashed workflow stops there"
+        )
+
+
 class Interrupted(BaseException):
     """Stops a whole run at once, like ``KeyboardInterrupt``: no layer of the SDK catches, converts or
     reports it. The simulator raises one into a body that stopped yielding (its watchdog)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, Generic, TypeVar
 
+import trio
+
 from ..core.errors import UsageError
 from ..core.records import PromiseRecord
 from .frame import Frame
@@ -17,6 +19,7 @@ from .futures import DurableFuture, RemoteFuture
 from .options import Options, check_options
 from .retry import RetryPolicy
 from .running import check_here
+from .settlement import Suspended
 
 T = TypeVar("T")
 
@@ -68,7 +71,11 @@ class RunBuilder(Generic[T]):
 
     async def _run(self) -> T:
         record = await self._start()
-        record = await self._frame.run_child(self._fn, record, self._args, self._kwargs, self._options)
+        try:
+            record = await self._frame.run_child(self._fn, record, self._args, self._kwargs, self._options)
+        except (Suspended, trio.Cancelled) as exc:
+            self._frame.note_signal(exc)
+            raise
         return self._frame.outcome(record)  # type: ignore[return-value]
 
     async def spawn(self) -> DurableFuture[T]:

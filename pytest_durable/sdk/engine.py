@@ -13,7 +13,7 @@ import attrs
 import trio
 
 from ..core.codec import encode, encode_error
-from ..core.errors import EncodingError, Interrupted, PlatformError, UserBaseException
+from ..core.errors import EncodingError, Interrupted, PlatformError, SignalSwallowed, UserBaseException
 from ..core.records import PromiseRecord, PromiseState
 from .attempts import AttemptInterrupted, record_attempt, recorded_attempts, settle_interrupted
 from .context import Context
@@ -56,6 +56,7 @@ async def run_workflow(
         except Suspended:
             suspended = True
         except Exception as exc:
+            _let_through(frame)
             settlement = (PromiseState.REJECTED, encode_error(exc))
         except BaseException as exc:
             converted = user_base_exception(record.id, exc)
@@ -63,6 +64,7 @@ async def run_workflow(
                 raise
             raise converted from exc
         else:
+            _let_through(frame)
             settlement = _resolve(fn, value)
         finally:
             leaving(deps_token)
@@ -74,6 +76,15 @@ async def run_workflow(
     if ex.on_end is not None:
         ex.on_end(frame.end(settlement))
     return settlement
+
+
+def _let_through(frame: Frame) -> None:
+    """A body that ended by returning or raising an ``Exception`` after a platform signal passed one of
+    its awaits caught that signal: a ``SignalSwallowed`` naming its promise (a platform error, raised
+    in place of its end)."""
+    signal = frame.swallowed()
+    if signal:
+        raise SignalSwallowed(frame.id, signal)
 
 
 async def run_leaf(

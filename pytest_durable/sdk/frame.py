@@ -9,6 +9,7 @@ function that runs a local child, so this module sits below both and imports nei
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -65,6 +66,22 @@ class Frame:
         self._next = 0
         self._asked: set[str] = set()
         self._read: dict[str, PromiseRecord] = {}
+        #: The platform signal that passed one of this body's awaits on its way out ("" until one did).
+        self.signal = ""
+
+    def note_signal(self, exc: BaseException) -> None:
+        """A suspension or a cancellation left one of this body's awaits: a body that then ends any other
+        way than by it caught it (``swallowed``)."""
+        if not self.signal:
+            self.signal = "suspension" if isinstance(exc, Suspended) else "cancellation"
+
+    def swallowed(self) -> str:
+        """The signal this body caught and did not let through, or "": a suspension always; a cancellation
+        only while the task is still cancelled from outside the body (its own ``trio.move_on_after`` may
+        catch the one it made)."""
+        if self.signal == "cancellation" and trio.current_effective_deadline() != -math.inf:
+            return ""
+        return self.signal
 
     def outcome(self, record: PromiseRecord) -> object:
         """The value of settled child ``record`` as this body reads it (or its error, raised); what a body
@@ -101,7 +118,11 @@ class Frame:
             tags = {TAG_PARENT: self.id, TAG_ORIGIN: ex.origin, TAG_SCOPE: scope}
             if timer:
                 tags[TAG_TIMER] = "true"
-            record = await ex.store.create_promise(id, param, timeout_at, tags, target=target, fence=ex.fence)
+            try:
+                record = await ex.store.create_promise(id, param, timeout_at, tags, target=target, fence=ex.fence)
+            except trio.Cancelled as exc:
+                self.note_signal(exc)
+                raise
             ex.branch[id] = record
         if record.param != param:
             raise NondeterminismError(id, describe_call(record.param), describe_call(param), self.id)
@@ -120,9 +141,13 @@ class Frame:
         record = await self.create(self.take_id(None), param, self.deadline, scope="local")
         if not record.settled:
             ex = self.execution
-            record = await ex.store.settle_promise(
-                record.id, PromiseState.RESOLVED, encode(draw(), what=func), fence=ex.fence
-            )
+            try:
+                record = await ex.store.settle_promise(
+                    record.id, PromiseState.RESOLVED, encode(draw(), what=func), fence=ex.fence
+                )
+            except trio.Cancelled as exc:
+                self.note_signal(exc)
+                raise
             ex.branch[record.id] = record
         return self.outcome(record)
 

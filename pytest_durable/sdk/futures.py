@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any, Generic, TypeVar
 
+import trio
+
 from ..core.errors import JoinError, UsageError
 from ..core.records import PromiseRecord
 from .frame import Frame, Spawned
@@ -46,9 +48,15 @@ class DurableFuture(Generic[T]):
 
     async def _wait(self) -> T:
         _check_owner("DurableFuture", self.id, self._owner)
-        await self._spawned.done.wait()
+        try:
+            await self._spawned.done.wait()
+        except trio.Cancelled as exc:
+            self._owner.note_signal(exc)
+            raise
         if self._spawned.suspended:
-            raise Suspended()
+            signal = Suspended()
+            self._owner.note_signal(signal)
+            raise signal
         if self._spawned.record is None:
             raise JoinError(self.id)
         return self._owner.outcome(self._spawned.record)  # type: ignore[return-value]
@@ -77,11 +85,17 @@ class RemoteFuture(Generic[T]):
     async def _wait(self) -> T:
         _check_owner("RemoteFuture", self.id, self._owner)
         if not self._record.settled:
-            self._record = await self._owner.execution.refresh(self.id)
+            try:
+                self._record = await self._owner.execution.refresh(self.id)
+            except trio.Cancelled as exc:
+                self._owner.note_signal(exc)
+                raise
         if self._record.settled:
             return self._owner.outcome(self._record)  # type: ignore[return-value]
         self._owner.execution.awaiting[self.id] = None
-        raise Suspended()
+        signal = Suspended()
+        self._owner.note_signal(signal)
+        raise signal
 
     def __repr__(self) -> str:
         return f"<RemoteFuture {self.id} {self._record.state.value}>"

@@ -24,6 +24,7 @@ from ..core.errors import (
     NotFound,
     PlatformError,
     RegistrationError,
+    SignalSwallowed,
     TaskFailed,
     TaskStateError,
     UsageError,
@@ -43,7 +44,7 @@ from .settlement import result_of
 T = TypeVar("T")
 
 #: Errors that no retry can fix: the task is left pending in the store and the error is reported.
-FATAL = (NondeterminismError, RegistrationError, UserBaseException, MissingDependency)
+FATAL = (NondeterminismError, RegistrationError, UserBaseException, MissingDependency, SignalSwallowed)
 
 #: Seconds a worker waits before it asks a store again that could not be reached.
 RETRY_UNREACHABLE = 0.5
@@ -57,7 +58,7 @@ def culprit(task: TaskRecord, error: BaseException) -> str:
     a ``BaseException``, or else the task's own promise (e.g. one whose function is unknown)."""
     if isinstance(error, NondeterminismError) and error.workflow:
         return error.workflow
-    if isinstance(error, (UserBaseException, MissingDependency)):
+    if isinstance(error, (UserBaseException, MissingDependency, SignalSwallowed)):
         return error.id
     return task.promise_id
 

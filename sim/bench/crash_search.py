@@ -1,5 +1,5 @@
 """``python -m sim bench search``: how fast crash search finds each bug of ``examples/``, and how small
-it makes the failing world, against a plain seed sweep in the same run.
+it makes the failing world, against the aimed sweep (``sim.aim``) and a plain seed sweep in the same run.
 
 The bugs are every ``examples/*.py`` that defines ``buggy()`` (a ``Scenario``). For each bug and each
 of ``runs`` independent searches it reports the worlds run until the first failure, the faults in
@@ -7,8 +7,10 @@ the world finally reported (the shrunk one for Hypothesis, the first failing one
 the wall time, and for the search the CPU time it spent shrinking (from the first failure until
 Hypothesis reported, which must stay under ``SHRINK_LIMIT`` seconds) and the worlds that took. ``held_out=True``
 adds the bugs of ``sim.bench.heldout``, of other shapes than the examples'. The sweep's run ``r``
-starts at seed ``r * 1000``; Hypothesis's run ``r`` uses
-``@seed(r)``. Medians are printed, and the ratio of Hypothesis's figure to the sweep's.
+starts at seed ``r * 1000``; Hypothesis's run ``r`` uses ``@seed(r)``; the aimed sweep's run ``r`` takes
+its swarm worlds from seed ``r * 1000`` (its fault-free and single-fault worlds are the same in every
+run: a bug one fault shows is found in each at the same world). Medians are printed, and the ratio of
+Hypothesis's figure to the sweep's.
 
 The search must be as strong as the sweep: a run in which the sweep finds a bug and the search
 does not is a miss, printed as ``MISSED: …``, and the command exits with status 1.
@@ -24,6 +26,7 @@ from pathlib import Path
 import attrs
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
+from ..aim import AimedSweep
 from ..faults import FaultConfig
 from ..runner import run_world
 from ..scenario import Scenario, load_scenario
@@ -69,6 +72,21 @@ def sweep(scenario: Scenario, faults: str, start: int, limit: int) -> Found:
     began = time.perf_counter()
     for n in range(limit):
         result = run_world(scenario, seed=start + n, faults=faults)
+        if not result.ok:
+            return Found(n + 1, n + 1, faults_in(result), time.perf_counter() - began)
+    return Found(None, limit, 0, time.perf_counter() - began)
+
+
+def aimed_sweep(scenario: Scenario, faults: str, start: int, limit: int) -> Found:
+    """The aimed sweep (``sim.aim``): the fault-free world, one world per single fault, then swarm worlds
+    from seed ``start``, until the first failure or ``limit`` worlds (the quiet world that lists the
+    points is not counted: it is the fault-free world run once more)."""
+    began = time.perf_counter()
+    aimed = AimedSweep(scenario, FaultConfig.parse(faults), swarm=limit, first_seed=start)
+    for n, planned in enumerate(aimed.worlds()):
+        if n >= limit:
+            break
+        result = aimed.run(planned, run_world)
         if not result.ok:
             return Found(n + 1, n + 1, faults_in(result), time.perf_counter() - began)
     return Found(None, limit, 0, time.perf_counter() - began)
@@ -134,6 +152,7 @@ def main(*, runs: int = 5, faults: str = "crash", limit: int = 1000, bugs: Seque
     for bug in bugs:
         scenario = bug_scenario(bug)
         rows = {
+            "aimed": [aimed_sweep(scenario, faults, r * 1000, limit) for r in range(runs)],
             "seed sweep": [sweep(scenario, faults, r * 1000, limit) for r in range(runs)],
             "hypothesis": [hypothesis_search(scenario, faults, r, limit) for r in range(runs)],
         }
@@ -161,7 +180,11 @@ def main(*, runs: int = 5, faults: str = "crash", limit: int = 1000, bugs: Seque
         if sweep_first and hyp_first:
             print(f"{'':<26} ratio hypothesis/sweep: worlds to first failure {hyp_first / sweep_first:.2f}, "
                   f"faults in the reported world {hyp_faults / sweep_faults:.2f}")
-    print("to first: worlds run until the first failing one; worlds: all worlds run, shrinking included; "
+        aimed_first = medians["aimed"][0]
+        if aimed_first and sweep_first:
+            print(f"{'':<26} ratio aimed/sweep: worlds to first failure {aimed_first / sweep_first:.2f}")
+    print("aimed: the fault-free world, one world per single fault, then swarm worlds (sim.aim); "
+          "to first: worlds run until the first failing one; worlds: all worlds run, shrinking included; "
           "faults: faults in the world reported; shrink s (CPU seconds: median, max) and shrink worlds: after the "
           "first failure")
     for line in missed + slow:

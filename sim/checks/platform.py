@@ -1,7 +1,8 @@
 """Platform errors inside a world, each a violation of its own kind that names the promise at fault.
 
 A real worker that meets a nondeterministic replay, a function it does not know, a ``BaseException`` a
-body raised or a dependency it was not given cannot finish the task: the task stalls. In a world that
+body raised, a dependency it was not given or a body that caught the platform's own signal cannot
+finish the task: the task stalls. In a world that
 would be a silent liveness failure, so each is reported where it happens, naming the promise, the call
 and the process (``PlatformErrors``). A body the watchdog stopped (``stuck_body``) and an error that
 escaped the world itself (``world_raised``) end the world, with a violation that says so.
@@ -12,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pytest_durable.core.codec import describe_call
-from pytest_durable.core.errors import MissingDependency, NondeterminismError, RegistrationError, UserBaseException
+from pytest_durable.core.errors import (
+    MissingDependency,
+    NondeterminismError,
+    RegistrationError,
+    SignalSwallowed,
+    UserBaseException,
+)
 from pytest_durable.core.inspection import InspectableStore
 from pytest_durable.sdk import ErrorHook
 
@@ -31,6 +38,8 @@ def error_kind(error: BaseException) -> str:
         return "user-base-exception"
     if isinstance(error, MissingDependency):
         return "missing-dependency"
+    if isinstance(error, SignalSwallowed):
+        return "swallowed-signal"
     return "error"
 
 

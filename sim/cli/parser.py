@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 
+from ..aim.sweep import AIM_CAP, PAIR_CAP
 from ..scenario import SimConfig
 from ..world import STORE_KINDS
 from .bench import cmd_bench
+from .points import cmd_points
 from .replay import cmd_replay
 from .run import cmd_run
 
@@ -17,6 +19,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m sim", description="Run durable workflows in simulated worlds.")
     sub = p.add_subparsers(dest="command", required=True)
     _run_options(sub.add_parser("run", help="run a scenario over many seeds, or show one world"))
+    _points_options(sub.add_parser("points", help="list the fault points of a target's fault-free world: where the "
+                                   "aimed sweep puts one fault each"))
     _replay_options(sub.add_parser("replay", help="re-run a world saved as JSON and say whether it matches"))
     _bench_options(sub.add_parser("bench", help="scale: time fan-outs of growing size; search: crash search vs seed "
                                   "sweep; live: the live runtime's latency, fan-out rate and idle cost over SQLite and "
@@ -28,9 +32,23 @@ def parser() -> argparse.ArgumentParser:
 def _run_options(run: argparse.ArgumentParser) -> None:
     """``run TARGET``: the sweep, one world, faults, checks and the store."""
     run.add_argument("target", help="FILE.py:NAME or MODULE:NAME naming a sim.Scenario or a function returning one")
-    run.add_argument("--seeds", type=int, default=100, help="how many seeds to sweep (default 100)")
+    run.add_argument("--seeds", type=int, default=100,
+                     help="swarm worlds after the aimed ones, each drawing its own fault mix (default 100)")
     run.add_argument("--first-seed", type=int, default=0, help="the first seed of the sweep (default 0)")
     run.add_argument("--seed", type=int, help="run this one seed and show the world")
+    run.add_argument("--aim", metavar="POINT",
+                     help="show the fault-free world with this one fault, as a sweep names it: "
+                     "'at(crash, after settle job.1)' (python -m sim points TARGET lists them)")
+    run.add_argument("--aim-cap", type=int, default=AIM_CAP,
+                     help=f"most single-fault worlds a sweep runs before its swarm worlds (default {AIM_CAP})")
+    run.add_argument("--depth", type=int, choices=[1, 2], default=1,
+                     help="2: after the single faults, one world per pair of faults, the second at each point the "
+                     "first one's world met after it (default 1)")
+    run.add_argument("--pair-cap", type=int, default=PAIR_CAP, help=f"with --depth 2: most pairs (default {PAIR_CAP})")
+    run.add_argument("--no-aim", action="store_true",
+                     help="sample only: --seeds worlds of the --faults mix, no fault-free or single-fault worlds")
+    run.add_argument("--show-uncovered", action="store_true",
+                     help="after a sweep, list every fault point it did not run, and why")
     run.add_argument(
         "--faults", default="crash,drop,reject", help="fault kinds, e.g. crash=0.05:2,drop (default crash,drop,reject)"
     )
@@ -59,6 +77,15 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                      help="share the user's module state between simulated processes and incarnations "
                      "(Scenario(isolate=False)) instead of giving each incarnation fresh module copies")
     run.set_defaults(func=cmd_run)
+
+
+def _points_options(points: argparse.ArgumentParser) -> None:
+    """``points TARGET``."""
+    points.add_argument("target", help="FILE.py:NAME or MODULE:NAME naming a sim.Scenario or a function returning one")
+    points.add_argument("--faults", default="crash,drop,reject",
+                        help="the fault kinds whose points to list (default crash,drop,reject)")
+    points.add_argument("--quiesce-after", type=float, default=120.0, help="no new faults after this virtual time")
+    points.set_defaults(func=cmd_points)
 
 
 def _replay_options(replay: argparse.ArgumentParser) -> None:

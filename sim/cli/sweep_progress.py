@@ -40,7 +40,7 @@ class Progress:
         width = 30
         filled = width * done // self.total
         bar = "#" * filled + "." * (width - filled)
-        line = f"[{bar}] {done}/{self.total} seeds, {failing} failing, {now - self.start:.1f} s"
+        line = f"[{bar}] {done}/{self.total} worlds, {failing} failing, {now - self.start:.1f} s"
         if self.tty:
             self.stream.write("\r" + line + ("\n" if done == self.total else ""))
         else:

@@ -23,8 +23,16 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def _check_run(args: argparse.Namespace) -> None:
-    if args.seeds < 1:
-        raise UsageError("--seeds must be >= 1")
+    if args.seeds < 0:
+        raise UsageError("--seeds must be >= 0 (swarm worlds after the aimed ones)")
+    if args.pair_cap < 0:
+        raise UsageError(f"--pair-cap must be >= 0 (most pairs of faults), got {args.pair_cap}")
+    if args.aim_cap < 0:
+        raise UsageError(f"--aim-cap must be >= 0 (most single-fault worlds), got {args.aim_cap}")
+    if args.aim is not None and args.seed is not None:
+        raise UsageError("--aim and --seed each name one world: give one of them")
+    if args.aim is not None and args.plan:
+        raise UsageError("--aim names the world's one fault: give its point there, not also --plan")
     for name in ("budget", "quiesce_after"):
         value = getattr(args, name)
         flag = "--" + name.replace("_", "-")
@@ -34,10 +42,10 @@ def _check_run(args: argparse.Namespace) -> None:
             raise UsageError(f"{flag} must be a finite number of seconds, got {value:g}; a world whose "
                              f"{'faults never stop' if name == 'quiesce_after' else 'root has no deadline'} may "
                              "never end: give a large number, e.g. 3600")
-    if args.seed is None:
+    if args.seed is None and args.aim is None:
         for flag, value in (("--out", args.out), ("--trace", args.trace)):
             if value:
-                raise UsageError(f"{flag} shows one world: add --seed N (a sweep over --seeds writes each failing "
+                raise UsageError(f"{flag} shows one world: add --seed N or --aim POINT (a sweep writes each failing "
                                  "world with --traces-dir DIR)")
     if args.out:
         check_writable_file(args.out, where="--out")

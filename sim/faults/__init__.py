@@ -7,11 +7,11 @@ from .await_crashes import AwaitCrashes, Crashable, in_request
 from .config import FaultConfig
 from .injector import InjectedFault, Injector
 from .kinds import AT_AWAIT, CRASH_OPS, CRASH_WHEN, DEFAULT_BOUND, DEFAULT_RATES, FAULT_KINDS
-from .plan import AIM_HOWS, AimAt, CrashAt, DropAt, FaultPlan, FaultPoint, UnfiredPlanWarning
+from .plan import AIM_HOWS, REPEATEDLY, AimAt, CrashAt, DropAt, FaultPlan, FaultPoint, UnfiredPlanWarning
 
 __all__ = [
-    "AIM_HOWS", "AT_AWAIT", "CRASH_OPS", "CRASH_WHEN", "DEFAULT_BOUND", "DEFAULT_RATES", "FAULT_KINDS", "AimAt",
-    "AwaitCrashes",
+    "AIM_HOWS", "AT_AWAIT", "CRASH_OPS", "CRASH_WHEN", "DEFAULT_BOUND", "DEFAULT_RATES", "FAULT_KINDS", "REPEATEDLY",
+    "AimAt", "AwaitCrashes",
     "Crashable", "CrashAt", "DropAt", "FaultConfig", "FaultPlan", "FaultPoint", "InjectedFault", "Injector",
     "UnfiredPlanWarning", "in_request",
 ]

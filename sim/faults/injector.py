@@ -11,7 +11,7 @@ from collections.abc import Callable
 from ..kernel.decisions import Decisions
 from .config import FaultConfig
 from .kinds import AT_AWAIT
-from .plan import AimAt, CrashAt, DropAt, FaultPlan
+from .plan import REPEATEDLY, AimAt, CrashAt, DropAt, FaultPlan
 
 
 class InjectedFault(Exception):
@@ -43,6 +43,7 @@ class Injector:
         self._aim_kinds = frozenset(p.kind for p in self._aims)
         self._aim_seen: dict[tuple[str, str], int] = {}
         self._aimed_how = ""
+        self._fired_aims: set[AimAt] = set()
 
     @property
     def quiet(self) -> bool:
@@ -65,17 +66,25 @@ class Injector:
 
     def _aimed(self, kind: str, where: str) -> bool:
         """Whether an ``at(...)`` point names this opportunity (its ``nth`` time, counted as a quiet
-        world's ``Decisions`` count it: until faults stop); it fires, and is spent, if so."""
+        world's ``Decisions`` count it: until faults stop); it fires, and is spent, if so. A
+        ``repeatedly`` point fires there and at every later time, up to its kind's bound."""
         if self.quiet:
             return False
         key = (kind, where)
         nth = self._aim_seen[key] = self._aim_seen.get(key, 0) + 1
         for point in self._aims:
-            if point.kind == kind and point.where == where and point.nth == nth:
-                self._aims.remove(point)
-                self.count(kind)
-                self._aimed_how = point.how
-                return True
+            if point.kind != kind or point.where != where:
+                continue
+            if point.nth == nth:
+                if point.how != REPEATEDLY:
+                    self._aims.remove(point)
+                self._fired_aims.add(point)
+            elif not (point.how == REPEATEDLY and point in self._fired_aims and nth > point.nth
+                      and self.counts.get(kind, 0) < self.config.bound(kind)):
+                continue
+            self.count(kind)
+            self._aimed_how = point.how
+            return True
         return False
 
     def _how(self, ways: tuple[str, ...], question: str) -> str:
@@ -151,7 +160,8 @@ class Injector:
     def unfired(self) -> tuple[str, ...]:
         """The explicit plan points no request matched (so far): a plan aimed at the wrong process,
         op or id changes nothing, and a test pinned on it would pass without its fault."""
-        return tuple(str(p) for p in (*self._crash_points, *self._await_points, *self._drop_points, *self._aims))
+        aims = [p for p in self._aims if p not in self._fired_aims]
+        return tuple(str(p) for p in (*self._crash_points, *self._await_points, *self._drop_points, *aims))
 
     def answer_dropped(self, op: str, nth: int, where: str = "") -> bool:
         """Whether the answer of a long poll with news is lost: a planned or scripted drop of a response

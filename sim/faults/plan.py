@@ -52,7 +52,8 @@ class AimAt:
     ``nth`` time (from 1) the world offers it at ``op about`` (``settle job.1``, ``await job``, ``body
     job.0``), with ``how`` the fault strikes where a kind has several ways (a crash ``before``, ``during``
     or ``after`` the request; a drop of the ``request`` or the ``response``; a duplicate that lands
-    ``late``). What the aimed sweep runs (``sim.aim``): ``at(crash, after settle job.1)``."""
+    ``late``; a leaf rejected ``repeatedly``, there and at each later attempt up to the kind's bound).
+    What the aimed sweep runs (``sim.aim``): ``at(crash, after settle job.1)``."""
 
     kind: str
     how: str
@@ -71,10 +72,14 @@ class AimAt:
         return f"at({self.kind}, {how}{self.where}{nth})"
 
 
+#: A leaf rejected there and at every attempt after, up to the kind's bound: it fails for good where its
+#: retries are fewer, the path a saga's compensation takes.
+REPEATEDLY = "repeatedly"
+
 #: The ways each kind may strike at an ``at(...)`` point (the first is the default when none is named).
 AIM_HOWS: dict[str, tuple[str, ...]] = {
     "crash": ("", *CRASH_WHEN), "drop": ("request", "response"), "duplicate": ("", "late"),
-    "delay": ("",), "reject": ("",), "store_error": ("",),
+    "delay": ("",), "reject": ("", REPEATEDLY), "store_error": ("",),
 }
 
 
@@ -139,8 +144,8 @@ class FaultPlan:
                 f"{', '.join(CRASH_OPS)}, crash(PROCESS, await, ID) (at the first await in the body of ID), "
                 "drop(request|response, OP, N), or one fault at one opportunity as the aimed sweep names it: "
                 "at(crash, before|during|after OP ID), at(crash, await ID), at(drop, request|response OP ID), "
-                "at(reject, body ID), at(duplicate, [late] OP ID), at(delay, OP ID), at(store_error, OP ID), "
-                "each with an optional N (its Nth time)"
+                "at(reject, [repeatedly] body ID), at(duplicate, [late] OP ID), at(delay, OP ID), "
+                "at(store_error, OP ID), each with an optional N (its Nth time)"
             )
         return cls(tuple(points))
 

@@ -10,6 +10,7 @@ from pytest_durable.core.tree import tree
 from ..trace import Trace, decodings
 from ..world import RunResult
 from . import story
+from .diagnosis import diagnosis
 
 #: The version of a saved world's JSON, checked by ``python -m sim replay`` (``sim.reports.saved``). 2: events carry
 #: their structured data (an 8th column); 3: a file target is absolute, and a world without a target (a
@@ -46,8 +47,12 @@ def headline(result: RunResult) -> str:
 
 
 def summary(result: RunResult, *, limit: int = 10) -> str:
-    """Seed, outcome, fault counts, steps and time; then each fault (up to ``limit``) and violation."""
+    """Seed, outcome, fault counts, steps and time; for a failing world the bug class where the checks tell
+    it (``diagnosis``); then each fault (up to ``limit``) and violation."""
     lines = [headline(result)]
+    named = diagnosis(result)
+    if named:
+        lines.append(f"  bug: {named}")
     injected = result.trace.of_kind(*FAULT_EVENTS)
     for event in injected[:limit]:
         what = " ".join(part for part in (event.kind, event.id, event.detail) if part)

@@ -24,9 +24,10 @@ class RootTally:
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
-        self.first_unresolved: tuple[int, str] | None = None
+        self.first_unresolved: tuple[str, str] | None = None
 
-    def add(self, seed: int, result: RunResult) -> None:
+    def add(self, world: str, result: RunResult) -> None:
+        """Count ``result``'s root; ``world`` names it in the summary (``seed 7``, ``the fault-free world``)."""
         root = result.root
         if root is None or not root.settled:
             self.counts["never settled"] += 1
@@ -42,7 +43,7 @@ class RootTally:
             kind = f"{root.state.value} with {exc.type_name}"
         self.counts[kind] += 1
         if result.ok and self.first_unresolved is None:
-            self.first_unresolved = (seed, why)
+            self.first_unresolved = (world, why)
 
     def lines(self, scenario: Scenario) -> list[str]:
         """The summary's lines: the outcomes by count, most first; then, when the scenario judges no
@@ -51,8 +52,8 @@ class RootTally:
         out = [f"root outcomes: {counted or 'none'}"]
         unjudged = scenario.expected is NOT_GIVEN and scenario.outcomes is NOT_GIVEN
         if unjudged and self.first_unresolved is not None:
-            seed, why = self.first_unresolved
-            out.append(f"  not judged: the scenario gives neither expected= nor outcomes=, and seed {seed}'s root was "
+            world, why = self.first_unresolved
+            out.append(f"  not judged: the scenario gives neither expected= nor outcomes=, and {world}'s root was "
                        f"rejected ({why})")
         return out
 

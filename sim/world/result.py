@@ -44,8 +44,13 @@ class RunResult:
 
     @property
     def name(self) -> str:
-        """``seed 7``, or ``drawn world`` for one whose choices Hypothesis made (it has no seed)."""
-        return f"seed {self.seed}" if self.seed is not None else "drawn world"
+        """``seed 7``; ``aimed world at(crash, await pay.0)`` for the quiet world with the aimed sweep's
+        fault (its plan is at-points only); else ``drawn world`` (choices Hypothesis made, or pinned)."""
+        if self.seed is not None:
+            return f"seed {self.seed}"
+        if self.plan.startswith("at(") and all(part.strip().startswith("at(") for part in self.plan.split(";")):
+            return f"aimed world {self.plan}"
+        return "drawn world"
 
     @property
     def ok(self) -> bool:

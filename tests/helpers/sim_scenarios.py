@@ -5,8 +5,8 @@ from __future__ import annotations
 import attrs
 import trio
 
-from pytest_durable import Context, function
-from sim import Scenario
+from pytest_durable import Context, Never, Rejected, function
+from sim import Scenario, at_most_once, ledger
 
 
 @attrs.frozen
@@ -88,3 +88,39 @@ async def nap(ctx: Context, seconds: float) -> int:
 
 def sleeping_scenario(seconds: float) -> Scenario:
     return Scenario(nap, (seconds,), functions=(leaf,), root_id="nap", expected=2)
+
+
+@function(retry=Never())
+async def charge_card(order: str) -> str:
+    ledger().record(f"charge:{order}", idempotency_key=f"charge-{order}")
+    return f"charged {order}"
+
+
+@function
+async def refund_unkeyed(order: str) -> str:
+    ledger().record(f"refund:{order}")  # BUG: no key, and the leaf may stop right after it
+    await trio.sleep(0.1)  # the bank confirms the refund
+    return f"refunded {order}"
+
+
+@function
+async def refund_keyed(order: str) -> str:
+    ledger().record(f"refund:{order}", idempotency_key=f"refund-{order}")
+    await trio.sleep(0.1)
+    return f"refunded {order}"
+
+
+@function
+async def compensating_checkout(ctx: Context, order: str, keyed: bool) -> str:
+    """A charge that is never retried; when it fails, a refund compensates. The refund's bug (an effect
+    without a key before an await) shows only when a crash lands in the compensation, a path only a
+    rejected charge opens: two faults at two exact points."""
+    try:
+        return await ctx.run(charge_card, order)
+    except Rejected:
+        return await ctx.run(refund_keyed if keyed else refund_unkeyed, order)
+
+
+def compensation_scenario(*, keyed: bool) -> Scenario:
+    return Scenario(compensating_checkout, ("order-9", keyed), functions=(charge_card, refund_unkeyed, refund_keyed),
+                    root_id="saga", invariants=(at_most_once("refund:"), at_most_once("charge:")))

@@ -278,9 +278,9 @@ def test_the_cli_progress_on_a_non_terminal_prints_every_few_seconds_not_only_pe
         clock.now += 2.0
         progress.update(done, 0)
     lines = stream.getvalue().splitlines()
-    shown = [int(re.search(r"\] (\d+)/1000 seeds", line)[1]) for line in lines]  # type: ignore[index]
+    shown = [int(re.search(r"\] (\d+)/1000 worlds", line)[1]) for line in lines]  # type: ignore[index]
     assert shown == list(range(1, 31, 3))  # the first seed, then whenever 5 s have passed since the last line
-    assert lines[1].endswith("] 4/1000 seeds, 0 failing, 8.0 s")
+    assert lines[1].endswith("] 4/1000 worlds, 0 failing, 8.0 s")
 
 
 def test_the_cli_progress_on_a_fast_sweep_prints_per_tenth() -> None:
@@ -291,5 +291,5 @@ def test_the_cli_progress_on_a_fast_sweep_prints_per_tenth() -> None:
         clock.now += 0.001
         progress.update(done, 1 if done > 500 else 0)
     lines = stream.getvalue().splitlines()
-    shown = [re.search(r"\] (\d+)/1000 seeds, (\d) failing", line).groups() for line in lines]  # type: ignore[union-attr]
+    shown = [re.search(r"\] (\d+)/1000 worlds, (\d) failing", line).groups() for line in lines]  # type: ignore[union-attr]
     assert shown == [(str(n), "0" if n <= 500 else "1") for n in [1, *range(100, 1001, 100)]]

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_durable import UsageError
 from sim import FaultConfig, FaultPlan, run_world
-from sim.aim import AimedSweep, points_of, swarm_faults
+from sim.aim import AimedSweep, Planned, points_of, swarm_faults
 from sim.faults import AimAt
 from sim.kernel.decisions import PinnedDecisions
 from sim.scenario import load_scenario
@@ -26,7 +26,8 @@ def _example(target: str):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("text", [
     "at(crash, after settle job.1)", "at(crash, before create job.1, 2)", "at(crash, await job)",
-    "at(drop, response create job.0)", "at(reject, body job.2)", "at(duplicate, late settle job.1)",
+    "at(drop, response create job.0)", "at(reject, body job.2)", "at(reject, repeatedly body job.2)",
+    "at(duplicate, late settle job.1)",
     "at(duplicate, settle job.1)", "at(delay, create job)", "at(store_error, acquire job)",
 ])
 def test_an_at_point_reads_back_as_it_is_written(text: str) -> None:
@@ -76,12 +77,13 @@ def test_the_points_of_a_world_are_its_requests_awaits_and_leaves_each_with_its_
     assert any(n.startswith("at(crash, await job") for n in names)
     assert "at(crash, during dispatch default)" not in names  # a long poll's answer: during is before
     assert "at(drop, request dispatch default)" not in names
-    assert points.by_kind()["reject"] == 3
+    assert points.by_kind()["reject"] == 6  # each leaf rejected once, and repeatedly
     # every placement fires in its world: the quiet world is the same world each time up to the fault
     for point in points.singles:
         result = run_world(fan_out_scenario(3, workers=1), faults=CDR, plan=FaultPlan((point,)),
                            decisions=PinnedDecisions({}))
-        assert result.unfired == () and sum(result.fault_counts.values()) == 1, point
+        many = 3 if point.how == "repeatedly" else 1  # up to reject's bound
+        assert result.unfired == () and sum(result.fault_counts.values()) == many, point
 
 
 def test_idle_time_holds_no_points() -> None:
@@ -129,3 +131,54 @@ def test_a_swarm_world_draws_its_own_mix_from_its_seed_alone() -> None:
         mix = swarm_faults(seed, CDR)
         assert mix.kinds and set(mix.kinds) <= {"crash", "drop", "reject"}
     assert swarm_faults(3, FaultConfig()).kinds == ()
+
+
+def test_a_bug_two_faults_show_is_missed_by_single_faults_and_found_by_pairs() -> None:
+    """The refund runs only when the charge was rejected, and double-refunds only when a crash lands in
+    it: the single-fault phase passes; depth 2 finds the pair and names both points."""
+    from tests.helpers.sim_scenarios import compensation_scenario
+
+    singles = AimedSweep(compensation_scenario(keyed=False), CDR)
+    assert all(singles.run(p, run_world).ok for p in singles.worlds())
+    pairs = AimedSweep(compensation_scenario(keyed=False), CDR, depth=2)
+    failing = [str(p.plan) for p in pairs.worlds() if not pairs.run(p, run_world).ok]
+    assert "at(reject, body saga.0); at(crash, await saga.1)" in failing
+    assert pairs.coverage.pairs is not None and pairs.coverage.pairs_run == pairs.coverage.pairs > 0
+    assert pairs.coverage.line() == (f"points: {pairs.coverage.singles} of {pairs.coverage.singles} single faults, "
+                                     f"{pairs.coverage.pairs:,} of {pairs.coverage.pairs:,} pairs")
+    # the fixed twin passes every pair, and the examples' correct workflows too: no false alarm
+    for scenario in (compensation_scenario(keyed=True), _example("transfer_bug.py:fixed")):
+        clean = AimedSweep(scenario, CDR, depth=2)
+        bad = [str(p.plan) for p in clean.worlds() if not clean.run(p, run_world).ok]
+        assert bad == [] and clean.coverage.pairs, (scenario.workflow.name, bad[:3])
+
+
+def test_every_second_fault_of_a_pair_fires_where_it_was_listed() -> None:
+    sweep = AimedSweep(fan_out_scenario(3, workers=1), CDR, depth=2, pair_cap=200)
+    results = [(p, sweep.run(p, run_world)) for p in sweep.worlds()]
+    paired = [(p, r) for p, r in results if p.second is not None]
+    assert len(paired) == 200 < (sweep.coverage.pairs or 0)
+    def faults(p: Planned) -> int:  # a repeated rejection strikes up to reject's bound (3)
+        return sum(3 if point.how == "repeatedly" else 1 for point in p.plan.points)  # type: ignore[union-attr]
+
+    assert all(r.unfired == () for _, r in paired), [str(p.plan) for p, r in paired if r.unfired][:3]
+    assert all(sum(r.fault_counts.values()) == faults(p) or "repeatedly" in str(p.plan) for p, r in paired)
+    assert all(sum(r.fault_counts.values()) >= 2 for _, r in paired)
+    assert "the pairs stopped at their cap of 200 worlds" in sweep.coverage.notes()[0]
+
+
+def test_a_leaf_rejected_repeatedly_fails_for_good_within_the_bound_and_opens_the_compensation() -> None:
+    """A saga whose charge fails for good (rejected at every attempt its retries allow, within reject's
+    bound of 3) must release the reservation: the buggy twin does not, and a single aimed point finds it;
+    the correct saga compensates at that point too."""
+    from tests.helpers import outcome_scenarios as os_
+
+    point = "at(reject, repeatedly body saga.1)"
+    buggy = run_world(os_.saga_buggy_scenario(), faults=CDR, plan=point, decisions=PinnedDecisions({}))
+    assert buggy.fault_counts["reject"] >= 2 and not buggy.ok  # every attempt the charge's retries allow
+    assert "outcome" in [v.check for v in buggy.violations]
+    fixed = run_world(os_.saga_scenario(), faults=CDR, plan=point, decisions=PinnedDecisions({}))
+    assert fixed.ok and fixed.fault_counts == buggy.fault_counts
+    assert fixed.value == "refunded"
+    sweep = AimedSweep(os_.saga_buggy_scenario(), CDR)
+    assert point in [str(p.point) for p in sweep.worlds() if not sweep.run(p, run_world).ok]

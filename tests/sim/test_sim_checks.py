@@ -386,16 +386,18 @@ def test_the_printed_reproduce_line_reproduces_the_failure() -> None:
     assert line is not None, sweep.stdout
     command = line.strip().removeprefix("reproduce: ")
     python = re.escape(interpreter(cwd=str(ROOT)))  # the interpreter that ran the sweep (sim.reports.command)
-    match = re.fullmatch(python + r" -m sim run examples/side_effect_bug\.py:buggy --seed (\d+) --faults \S+", command)
+    # the first failing world is one of the aimed sweep's: the fault-free world with one crash
+    match = re.fullmatch(python + r" -m sim run examples/side_effect_bug\.py:buggy --aim '(at\(crash, [^']+\))' "
+                         r"--faults \S+", command)
     assert match is not None, command
-    seed = match.group(1)
-    assert re.search(rf"^seed {seed}: FAILED \(8\) user: ledger: 'charge:order-42' was recorded 2 times", sweep.stdout,
-                     re.M)
+    point = match.group(1)
+    assert re.search(rf"^{re.escape(point)}: FAILED \(8\) user: ledger: 'charge:order-42' was recorded 2 times",
+                     sweep.stdout, re.M)
     argv = shlex.split(command)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     again = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env=env)
     assert again.returncode == 1, again.stdout + again.stderr
-    assert f"seed {seed}: root checkout " in again.stdout
+    assert f"aimed world {point}: root checkout " in again.stdout
     assert "violation (8) user: ledger: 'charge:order-42' was recorded 2 times, expected exactly once" in again.stdout
     assert f"reproduce: {command}" in again.stdout
 
@@ -403,5 +405,6 @@ def test_the_printed_reproduce_line_reproduces_the_failure() -> None:
 def test_the_fixed_example_passes_the_same_sweep() -> None:
     sweep = sim("run", "examples/side_effect_bug.py:fixed", "--seeds", "200", "--faults", "crash")
     assert sweep.returncode == 0, sweep.stdout + sweep.stderr
-    assert "seeds run: 200 (0..199); failing: 0" in sweep.stdout.splitlines()
+    assert re.search(r"^worlds run: \d+; failing: 0$", sweep.stdout, re.M), sweep.stdout
+    assert re.search(r"^points: (\d+) of \1 single faults, 200 swarm worlds$", sweep.stdout, re.M), sweep.stdout
     assert "reproduce:" not in sweep.stdout

@@ -21,18 +21,31 @@ def sim(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_issue_sweep_passes_with_every_fault_kind_injected() -> None:
+    """The fault-free world, one world per single fault of it, then 2,000 swarm worlds: all pass, every kind
+    is injected, and the summary says what was covered."""
     kinds = ["crash", "drop", "duplicate", "reject", "server_restart"]
     out = sim("run", EXAMPLE, "--seeds", "2000", "--faults", ",".join(kinds))
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
-    assert "seeds run: 2000 (0..1999); failing: 0" in lines
+    coverage = re.fullmatch(r"points: (\d+) of (\d+) single faults, 2000 swarm worlds \(server_restart: swarm worlds "
+                            r"only\)", lines[0])
+    assert coverage is not None and coverage.group(1) == coverage.group(2) and int(coverage.group(1)) > 50, lines[0]
+    worlds = 1 + int(coverage.group(1)) + 2000
+    assert f"worlds run: {worlds}; failing: 0" in lines
     assert "violations: none" in lines
     injected = dict(re.findall(r"(\w+) (\d+)", next(line for line in lines if line.startswith("faults injected:"))))
     assert sorted(injected) == sorted(kinds)
     assert all(int(injected[k]) > 0 for k in kinds)
     assert any(line.startswith("throughput: ") for line in lines)
-    assert "root outcomes: resolved 2000" in lines
-    assert "2000/2000 seeds" in out.stderr  # the progress bar
+    assert f"root outcomes: resolved {worlds}" in lines
+    assert f"{worlds}/{worlds} worlds" in out.stderr  # the progress bar
+
+
+def test_no_aim_samples_seeds_of_the_fixed_mix_as_before() -> None:
+    out = sim("run", EXAMPLE, "--seeds", "30", "--no-aim")
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[:2] == ["points: not aimed (--no-aim); seeds run: 30 (0..29)", "worlds run: 30; failing: 0"]
 
 
 MISUSED = """
@@ -56,12 +69,13 @@ def test_a_sweep_says_how_its_roots_ended_and_that_nothing_judged_a_rejection(tm
     out = sim("run", f"{tmp_path}/misused.py:scenario", "--seeds", "4", "--faults", "crash,drop")
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
-    assert "root outcomes: rejected with TypeError 4" in lines
-    assert ("  not judged: the scenario gives neither expected= nor outcomes=, and seed 0's root was rejected "
-            "(TypeError: Context.promise() missing 1 required keyword-only argument: 'timeout')") in lines
+    worlds = int(next(line for line in lines if line.startswith("worlds run: ")).split()[2].rstrip(";"))
+    assert f"root outcomes: rejected with TypeError {worlds}" in lines
+    assert ("  not judged: the scenario gives neither expected= nor outcomes=, and the fault-free world's root was "
+            "rejected (TypeError: Context.promise() missing 1 required keyword-only argument: 'timeout')") in lines
     judged = sim("run", f"{tmp_path}/misused.py:judged", "--seeds", "4", "--faults", "crash,drop")
     assert judged.returncode == 0, judged.stdout + judged.stderr
-    assert "root outcomes: rejected with TypeError 4" in judged.stdout.splitlines()
+    assert f"root outcomes: rejected with TypeError {worlds}" in judged.stdout.splitlines()
     assert "not judged" not in judged.stdout
 
 
@@ -118,3 +132,42 @@ def test_bad_input_is_one_clear_error(args: list[str], message: str) -> None:
     assert out.returncode == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_points_lists_the_fault_points_of_the_fault_free_world() -> None:
+    out = sim("points", "examples/transfer_bug.py:buggy")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    head = re.fullmatch(r"examples/transfer_bug\.py:buggy: (\d+) single-fault points in its fault-free world "
+                        r"\(drop (\d+), crash (\d+), reject 1; it ran [\d.]+ virtual seconds\)", lines[0])
+    assert head is not None, lines[0]
+    listed = [line.strip() for line in lines[1:] if line.startswith("  at(")]
+    assert len(listed) == int(head.group(1)) == sum(int(head.group(i)) for i in (2, 3)) + 1
+    assert "at(crash, await pay.0)" in listed and "at(reject, body pay.0)" in listed
+    assert lines[-1].startswith("run one: python -m sim run examples/transfer_bug.py:buggy --aim 'POINT'")
+
+
+def test_a_sweep_shows_what_it_left_uncovered_and_why() -> None:
+    out = sim("run", "examples/transfer_bug.py:fixed", "--seeds", "2", "--aim-cap", "3", "--show-uncovered",
+              "--faults", "crash,drop,partition")
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    total = int(re.fullmatch(r"points: 3 of (\d+) single faults, 2 swarm worlds \(partition: swarm worlds only\)",
+                             lines[0]).group(1))  # type: ignore[union-attr]
+    assert lines[1] == f"  the single-fault phase stopped at its cap of 3 worlds ({total - 3} points not run); raise " \
+                       "the cap to cover them"
+    assert lines[2] == f"uncovered: {total - 3 + 1}"
+    assert lines[3].endswith(": past the cap of 3 single-fault worlds")
+    assert "  partition: strikes at fault ticks, not at a point; swarm worlds only" in lines
+    assert "worlds run: 6; failing: 0" in lines
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--aim", "at(crash, settle pay.0)"], "fault plan: cannot read 'at(crash, settle pay.0)'"),
+    (["--aim", "at(crash, await pay.0)", "--seed", "3"], "--aim and --seed each name one world: give one of them"),
+    (["--aim-cap", "-1"], "--aim-cap must be >= 0 (most single-fault worlds), got -1"),
+])
+def test_bad_aim_options_are_one_line_each(args: list[str], message: str) -> None:
+    out = sim("run", "examples/transfer_bug.py:buggy", *args)
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1 and message in out.stderr, out.stderr

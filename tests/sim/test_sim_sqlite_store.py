@@ -53,7 +53,9 @@ def test_the_cli_sweep_over_sqlite_passes_and_leaves_no_files(tmp_path: Path) ->
     out = sim("run", EXAMPLE, "--seeds", "50", "--faults", "all", "--store", "sqlite", tmp=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
-    assert "seeds run: 50 (0..49); failing: 0" in lines
+    covered = re.match(r"points: (\d+) of (\d+) single faults, 50 swarm worlds", lines[0])
+    assert covered is not None and covered.group(1) == covered.group(2), lines[0]
+    assert f"worlds run: {1 + int(covered.group(1)) + 50}; failing: 0" in lines
     assert "violations: none" in lines
     memory = sim("run", EXAMPLE, "--seeds", "50", "--faults", "all", tmp=tmp_path)
     faults = [line for line in memory.stdout.splitlines() if line.startswith("faults injected:")]

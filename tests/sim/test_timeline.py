@@ -147,7 +147,7 @@ def test_html_without_seed_is_a_usage_error(tmp_path: Path) -> None:
     out = sim("run", BUGGY, "--faults", "crash", "--html", str(tmp_path / "w.html"))
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        "python -m sim run: --html draws one world: add --seed N (a sweep prints the seed of each failing world)"]
+        "python -m sim run: --html draws one world: add --seed N or --aim POINT (a sweep prints each failing world's)"]
     assert not (tmp_path / "w.html").exists()
 
 
