@@ -21,7 +21,7 @@ from sim.aim.sweep import FAULT_FREE, SINGLE, SWARM
 from ..core.codec import encode_call
 from .harness import WorldSettings
 
-__all__ = ["FAULT_FREE", "SINGLE", "SWARM", "Position", "TestSweeps", "pin_text", "within_bounds"]
+__all__ = ["FAULT_FREE", "SINGLE", "SWARM", "Position", "TestSweeps", "pin_text"]
 
 
 @attrs.define
@@ -46,14 +46,6 @@ def scenario_key(scenario: Scenario, settings: WorldSettings) -> str:
     functions = ",".join(sorted(fn.name for fn in scenario.functions))
     return "|".join([call, scenario.root_id, functions, repr(sorted(scenario.workers.items())), settings.faults,
                      str(settings.quiesce_after)])
-
-
-def within_bounds(drawn: FaultConfig, asked: FaultConfig) -> FaultConfig:
-    """A swarm world's mix with no kind's bound above the test's own: the test's faults say how many of each
-    kind its workflow must survive (three rejections of one leaf, say, where its retry policy allows four
-    attempts); a world with more would fail a correct workflow, a false alarm."""
-    bounds = {kind: min(bound, asked.bound(kind)) for kind, bound in drawn.bounds.items()}
-    return attrs.evolve(drawn, bounds=bounds)
 
 
 def pin_text(planned: Planned) -> str:
@@ -112,7 +104,7 @@ class TestSweeps:
             planned = mine.aimed()[self.index]
         else:
             faults = FaultConfig.parse(settings.faults, quiesce_after=settings.quiesce_after)
-            planned = Planned(SWARM, within_bounds(swarm_faults(settings.seed, faults), faults), seed=settings.seed)
+            planned = Planned(SWARM, swarm_faults(settings.seed, faults), seed=settings.seed)
         self._pending = (sweep, planned)
         if planned.phase == SWARM:
             settings.faults = str(planned.faults)
