@@ -775,7 +775,7 @@ def test_seeds_scale_multiplies_every_durable_tests_worlds_and_says_so(project: 
     project.makepyfile(test_probe=PROBE.format(marker="(seeds=2)"))
     result = project.runpytest("--durable-seeds-scale=3")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["durable: seed=*; every durable test's worlds x3 (--durable-seeds-scale)",
+    result.stdout.fnmatch_lines(["durable: seed=*; every durable test's seeds x3 (--durable-seeds-scale)",
                                  "durable: * simulated worlds ran (seed=*): 1 fault-free, * single-fault, 6 swarm"])
     reset_worlds(project)  # the marker's seeds too; with --durable-aim=off, every world is one of them
     assert project.runpytest("--durable-seeds-scale=3", "--durable-aim=off").ret == 0

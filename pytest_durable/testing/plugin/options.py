@@ -53,8 +53,8 @@ OPTIONS = {
                "(default on)", "on"),
         Option("aim_cap", "at most this many single-fault worlds per durable_sim.run call of a test (default 2000)",
                "2000"),
-        Option("seeds_scale", "multiply every durable test's worlds (the marker's seeds too) by this factor, for a "
-               "nightly deep run: --durable-seeds-scale=10 (default 1)", "1"),
+        Option("seeds_scale", "multiply every durable test's seeds, its swarm worlds (the marker's seeds too), by this "
+               "factor, for a nightly deep run: --durable-seeds-scale=10 (default 1)", "1"),
         Option("faults", "fault kinds for every world, e.g. crash,drop,reject (default crash,drop,reject)",
                "crash,drop,reject"),
         Option("trace", "what a failing world's report shows: short|tree|full|none (default tree)", "tree"),

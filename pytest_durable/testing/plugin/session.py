@@ -83,7 +83,7 @@ def check_start(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     """The run seed, and what each durable test covers."""
     scale = number(config, "seeds_scale", float)
-    scaled = f"; every durable test's worlds x{scale:g} (--durable-seeds-scale)" if scale != 1 else ""
+    scaled = f"; every durable test's seeds x{scale:g} (--durable-seeds-scale)" if scale != 1 else ""
     seeds: int = number(config, "seeds", int)
     plural = "s" if seeds != 1 else ""
     if aim_on(config):
