@@ -66,7 +66,7 @@ class TestSweeps:
         self._calls = 0
         self._aimed: int | None = None
         self._pending: tuple[AimedSweep | None, Planned] | None = None
-        self._placed: list[tuple[RunResult, Planned]] = []
+        self._placed: dict[int, Planned] = {}  # by id() of each result, which the test's DurableSim keeps alive
         self.strays = 0  # calls no sweep of theirs placed (another scenario than their position's, or a new position)
 
     def start(self, index: int) -> None:
@@ -87,6 +87,8 @@ class TestSweeps:
         return self._aimed is not None
 
     def place(self, scenario: Scenario, settings: WorldSettings) -> None:
+        """Make ``settings`` this call's world: in world 1 the fault-free one (its position's sweep made now);
+        then its sweep's next single-fault world, or a swarm world of the world's seed."""
         position = self._calls
         self._calls += 1
         key = scenario_key(scenario, settings)
@@ -120,11 +122,11 @@ class TestSweeps:
             sweep.record(planned, result)
         else:
             self.strays += 1
-        self._placed.append((result, planned))
+        self._placed[id(result)] = planned
 
     def planned_of(self, result: RunResult) -> Planned | None:
         """The sweep's world ``result`` ran in, if a sweep placed it."""
-        return next((planned for produced, planned in self._placed if produced is result), None)
+        return self._placed.get(id(result))
 
     def name_of(self, result: RunResult) -> str:
         planned = self.planned_of(result)

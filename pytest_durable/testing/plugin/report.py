@@ -82,6 +82,10 @@ def failure_report(item: pytest.Item, test: TestState, error: BaseException) -> 
         if test.sweeps.capped():
             lines.append(f"the single-fault phase is capped at {test.sweeps.cap} worlds ({sum(test.sweeps.capped())} "
                          "points not run); widen it with --durable-aim-cap=N")
+        unfired = test.sweeps.unfired()
+        if unfired:
+            lines.append(f"{len(unfired)} aimed point(s) did not fire (the world took another path: does the workflow "
+                         f"read something outside ctx?): {', '.join(unfired[:3])}")
     directory = setting(item.config, "traces_dir")
     if directory:
         path = Path(directory) / (_file_stem(item, result, index) + ".json")
