@@ -96,7 +96,7 @@ def assert_replay_deterministic(durable_sim: DurableSim, result: RunResult) -> N
     __tracebackhide__ = True
     again = durable_sim.rerun(result)
     assert again.trace_hash == result.trace_hash, (
-        f"world ({result.name}) is not deterministic: trace {result.trace_hash} then {again.trace_hash}"
+        f"world ({durable_sim.name_of(result)}) is not deterministic: trace {result.trace_hash} then {again.trace_hash}"
     )
 
 

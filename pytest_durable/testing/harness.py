@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 from sim import FaultConfig, FaultPlan, RunResult, Scenario, SimConfig, run_world
 from sim.checks import determinism
+from sim.kernel.decisions import PinnedDecisions
 from sim.scenario import NOT_GIVEN, checked_outcomes
 from sim.search import DrawnWorld
 from sim.world import stores
@@ -38,6 +39,23 @@ class WorldSettings:
     #: The root's acceptable outcomes from ``@pytest.mark.durable(outcomes=...)`` (``Scenario(outcomes=...)``),
     #: for every ``durable_sim.run`` of the test that gives neither ``expected=`` nor ``outcomes=``.
     outcomes: Any = None
+    #: The quiet schedule (every choice the first, the shortest, no fault drawn): the fault-free world of an
+    #: aimed sweep, and with ``plan`` one ``at(...)`` point, one of its single-fault worlds (``sim.aim``).
+    quiet: bool = False
+
+
+class Aimer(Protocol):
+    """Where an aimed sweep puts each ``run`` of a test (``pytest_durable.testing.aiming.TestSweeps``)."""
+
+    def place(self, scenario: Scenario, settings: WorldSettings) -> None:
+        """Make ``settings`` (in place, so whoever holds them sees it) the world this call runs in: an aimed
+        one (quiet, plus a point) or a swarm one (its seed's fault mix)."""
+
+    def record(self, result: RunResult) -> None:
+        """Note the world the last placed call ran."""
+
+    def name_of(self, result: RunResult) -> str:
+        """What the sweep calls the world ``result`` ran in (``one fault: at(...)``), or "" if it did not place it."""
 
 
 def _outcomes(expected: Any, outcomes: Any, marked: Any) -> Any:
@@ -55,10 +73,10 @@ class UnmarkedDurableSimWarning(UserWarning):
 class WorldFailed(AssertionError):
     """A simulated world broke one of its checks."""
 
-    def __init__(self, result: RunResult) -> None:
+    def __init__(self, result: RunResult, name: str = "") -> None:
         self.result = result
         lines = [str(v) for v in result.violations]
-        super().__init__(f"world ({result.name}) broke {len(lines)} check(s):\n  " + "\n  ".join(lines))
+        super().__init__(f"world ({name or result.name}) broke {len(lines)} check(s):\n  " + "\n  ".join(lines))
 
 
 def check_run_call(workflow: object, args: tuple[Any, ...], kwargs: dict[str, Any], *, id: object,
@@ -135,8 +153,9 @@ class DurableSim:
     """
 
     def __init__(self, settings: Callable[[], WorldSettings], hooks: Any = None, item: Any = None,
-                 test_module: str = "") -> None:
+                 test_module: str = "", aimer: Aimer | None = None) -> None:
         self._settings = settings
+        self._aimer = aimer
         self._hooks = hooks
         self._item = item
         self._test_module = test_module
@@ -144,6 +163,7 @@ class DurableSim:
         self._again: list[tuple[RunResult, Callable[[], RunResult]]] = []
         self._worlds: list[tuple[RunResult, DrawnWorld]] = []
         self._scenarios: list[tuple[RunResult, Scenario]] = []
+        self._names: list[tuple[RunResult, str]] = []
 
     @property
     def seed(self) -> int:
@@ -194,11 +214,20 @@ class DurableSim:
         check_run_call(workflow, args, kwargs, id=id, functions=functions, faults=faults, plan=plan, workers=workers,
                        check=check, world=world, dependencies=dependencies)
         check_outcomes_call(expected, outcomes)
-        settings = self._settings_for_call(faults=faults, plan=plan, workers=workers)
+        settings = self._call_settings(faults=faults, plan=plan, workers=workers)
+        self._configure(settings)
         scenario = self.scenario(workflow, *args, id=id, functions=functions, expected=expected,
                                  workers=settings.workers, dependencies=dependencies, outcomes=outcomes, **kwargs)
+        aimer = self._aimer if world is None and plan is None and not settings.plan else None
+        if aimer is not None:  # the sweep's world for this call, within the settings the hooks left: aimed, or swarm
+            aimer.place(scenario, settings)
         again = self._runner(scenario, settings, world, plan_given=plan is not None)
         result = again()
+        if aimer is not None:
+            aimer.record(result)
+            self._names.append((result, aimer.name_of(result)))
+        elif settings.quiet:  # an aimed world pinned by the marker's aim=
+            self._names.append((result, f"one fault: {settings.plan}" if settings.plan else "the fault-free world"))
         if settings.check_determinism:
             # a world Hypothesis drew has used up its choices: replay them pinned
             result = determinism(result, again(world.replica() if world is not None and world.drawn is not None
@@ -209,13 +238,11 @@ class DurableSim:
         if world is not None:
             self._worlds.append((result, world))
         if check and not result.ok:
-            raise WorldFailed(result)
+            raise WorldFailed(result, self.name_of(result))
         return result
 
-    def _settings_for_call(self, *, faults: str | None, plan: str | None, workers: int | None) -> WorldSettings:
-        """The test's world settings with what the call overrides, then as ``pytest_durable_configure_world``
-        leaves them."""
-        __tracebackhide__ = hide_ours
+    def _call_settings(self, *, faults: str | None, plan: str | None, workers: int | None) -> WorldSettings:
+        """The test's world settings with what the call overrides."""
         settings = self._settings()
         if faults is not None:
             settings = attrs.evolve(settings, faults=faults)
@@ -223,9 +250,13 @@ class DurableSim:
             settings = attrs.evolve(settings, plan=plan)
         if workers is not None:
             settings = attrs.evolve(settings, workers=workers)
+        return settings
+
+    def _configure(self, settings: WorldSettings) -> None:
+        """Let ``pytest_durable_configure_world`` change the world's settings (in place)."""
+        __tracebackhide__ = hide_ours
         if self._hooks is not None:
             self._hooks.pytest_durable_configure_world(item=self._item, world=settings)
-        return settings
 
     def _runner(self, scenario: Scenario, settings: WorldSettings, world: DrawnWorld | None, *,
                 plan_given: bool) -> Callable[..., RunResult]:
@@ -251,6 +282,9 @@ class DurableSim:
             with stores.world_store(settings.store) as store:  # looked up per world: a test may replace it
                 if in_world is not None:
                     return in_world.run(scenario, config=config, observers=observers, store=store)
+                if settings.quiet:
+                    return run_world(scenario, faults=fault_config, plan=fault_plan, config=config, observers=observers,
+                                     store=store, decisions=PinnedDecisions({}))
                 return run_world(scenario, seed=settings.seed, faults=fault_config, plan=fault_plan, config=config,
                                  observers=observers, store=store)
 
@@ -260,6 +294,11 @@ class DurableSim:
     def seeded_runs(self) -> int:
         """How many ``run`` calls ran in the test's seeded world (no ``world=`` given)."""
         return len(self.results) - len(self._worlds)
+
+    def name_of(self, result: RunResult) -> str:
+        """The world ``result`` ran in, in words: ``one fault: at(crash, await pay.0)``, ``the fault-free world``,
+        ``swarm world, seed 7 (faults ...)``; else the result's own name (``seed 7``, ``drawn world``)."""
+        return next((name for produced, name in self._names if produced is result and name), result.name)
 
     def world_of(self, result: RunResult) -> DrawnWorld | None:
         """The ``DrawnWorld`` ``result`` ran in, if ``run`` was given one."""

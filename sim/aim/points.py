@@ -85,7 +85,10 @@ def points_of(scenario: Scenario, faults: FaultConfig, config: SimConfig | None 
 
 
 def placements(kind: str, where: str, nth: int) -> list[AimAt]:
-    """The ways ``kind`` can strike at the ``nth`` time ``where`` comes up, each an ``at(...)`` point."""
+    """The ways ``kind`` can strike at the ``nth`` time ``where`` comes up, each an ``at(...)`` point; none
+    for a tick kind (partition, server_restart: it strikes at ticks, and swarm worlds cover it)."""
+    if kind not in AIM_HOWS:
+        return []
     op, _, about = where.partition(" ")
     return [AimAt(kind, how, op, about, nth) for how in _ways(kind, op)]
 

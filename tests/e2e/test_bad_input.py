@@ -402,10 +402,14 @@ def test_durable_sim_without_the_marker_warns_how_many_worlds_ran_and_why(projec
     project.makepyfile(test_unmarked=UNMARKED)
     result = project.runpytest("-p", "no:cacheprovider", "test_unmarked.py", "test_marked.py")
     result.assert_outcomes(passed=2, warnings=1)
-    assert ran(project) == ["test_unmarked", "test_unmarked", "test_marked", "test_marked"]  # how ran() sees worlds
+    seen = ran(project)  # how ran() sees worlds: the marked test runs its aimed sweep, then its 2 seeds
+    assert seen[:2] == ["test_unmarked", "test_unmarked"] and set(seen[2:]) == {"test_marked"} and len(seen) > 5
     result.stdout.fnmatch_lines(["*UnmarkedDurableSimWarning: test_unmarked has no @pytest.mark.durable, so "
                                  "durable_sim ran 1 world (world seed *) (2 durable_sim.run calls, all in it); mark "
-                                 "it @pytest.mark.durable to run 20 worlds (--durable-seeds), one per seed"])
+                                 "it @pytest.mark.durable to run the fault-free world, one world per single-fault "
+                                 "point of its workflow, then 20 swarm worlds (--durable-seeds)"])
+    off = project.runpytest("-p", "no:cacheprovider", "test_unmarked.py", "--durable-aim=off")
+    off.stdout.fnmatch_lines(["*mark it @pytest.mark.durable to run 20 worlds (--durable-seeds), one per seed"])
     # as an error, it fails the test (not the session)
     strict = project.runpytest("-p", "no:cacheprovider", "test_unmarked.py",
                                "-W", "error::pytest_durable.testing.UnmarkedDurableSimWarning")

@@ -123,11 +123,14 @@ def reset_worlds(pytester: pytest.Pytester) -> None:
 
 
 def durable_report(output: str) -> dict[str, str]:
-    """The failing world's figures from a report: its seed line, trace hash and reproduce line."""
-    head = re.search(r"world \d+ of \d+ \(run seed (\d+)\): seed (\d+): .*; (\d+) steps; .* trace ([0-9a-f]+)", output)
+    """The failing world's figures from a report: its number, its name (``seed 7`` for a seeded world, ``one
+    fault: at(...)`` for an aimed one, ``swarm world, seed 7 (faults ...)``), trace hash and reproduce line."""
+    head = re.search(r"world (\d+) of \d+ \(run seed (\d+)\): (.*?): root .*; (\d+) steps; .* trace ([0-9a-f]+)",
+                     output)
     reproduce = re.search(r"^reproduce: (.+)$", output, re.M)
     assert head is not None and reproduce is not None, output
-    return {"seed": head[2], "run_seed": head[1], "steps": head[3], "trace": head[4], "reproduce": reproduce[1]}
+    return {"index": head[1], "world": head[3], "run_seed": head[2], "steps": head[4], "trace": head[5],
+            "reproduce": reproduce[1]}
 
 
 def run_subprocess(pytester: pytest.Pytester, *args: str, env: dict[str, str] | None = None
@@ -149,8 +152,11 @@ def test_the_distribution_declares_the_pytest11_entry_point_and_classifier() -> 
 def test_header_shows_the_run_seed(project: pytest.Pytester) -> None:
     project.makepyfile(test_plain="def test_ok(): pass")
     result = project.runpytest("--durable-seed=4711")
-    result.stdout.fnmatch_lines(["durable: seed=4711"])
+    result.stdout.fnmatch_lines(["durable: seed=4711; each durable test: the fault-free world, every single-fault "
+                                 "point (cap 2000), then 20 swarm worlds"])
     result.assert_outcomes(passed=1)
+    off = project.runpytest("--durable-seed=4711", "--durable-aim=off", "--durable-seeds=5")
+    off.stdout.fnmatch_lines(["durable: seed=4711; each durable test: 5 seeded worlds (--durable-aim=off)"])
 
 
 def test_without_autoload_dash_p_loads_the_plugin(project: pytest.Pytester,
@@ -159,8 +165,9 @@ def test_without_autoload_dash_p_loads_the_plugin(project: pytest.Pytester,
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     loaded = run_subprocess(project, "-p", "pytest_durable", "--durable-seed=7", "--strict-markers", env=env)
     assert loaded.returncode == 0, loaded.stdout + loaded.stderr
-    assert "durable: seed=7" in loaded.stdout
-    assert "durable: 2 simulated worlds ran (seed=7)" in loaded.stdout
+    assert "durable: seed=7;" in loaded.stdout
+    assert re.search(r"durable: \d+ simulated worlds ran \(seed=7\): 1 fault-free, \d+ single-fault, 2 swarm\n",
+                     loaded.stdout), loaded.stdout
 
     not_loaded = run_subprocess(project, "--durable-seed=7", env=env)
     assert not_loaded.returncode == pytest.ExitCode.USAGE_ERROR
@@ -181,8 +188,9 @@ def test_dash_p_no_disables_the_plugin(project: pytest.Pytester) -> None:
 def test_marker_is_registered(project: pytest.Pytester) -> None:
     project.makepyfile(test_probe=PROBE.format(marker="(seeds=3, faults='crash', workers=2, quiesce_after=30)"))
     project.runpytest("--markers").stdout.fnmatch_lines(["@pytest.mark.durable(seeds=N, faults=*"])
-    project.runpytest("--strict-markers").assert_outcomes(passed=1)
-    assert len(worlds(project)) == 3
+    result = project.runpytest("--strict-markers")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["durable: * simulated worlds ran (seed=*): 1 fault-free, * single-fault, 3 swarm"])
 
 
 @pytest.mark.parametrize(
@@ -194,9 +202,9 @@ def test_marker_is_registered(project: pytest.Pytester) -> None:
         ("(quiesce_after=-1)", "quiesce_after=-1 is not valid; quiesce_after must be a positive float"),
         ("(faults=3)", "faults=3 is not valid; faults must be a string"),
         ("(sedes=10)", "unknown argument 'sedes'; it takes seeds, faults, workers, quiesce_after, budget, plan, store, "
-                       "outcomes"),
+                       "outcomes, aim"),
         ("(10)",
-         "takes keyword arguments only (seeds, faults, workers, quiesce_after, budget, plan, store, outcomes), "
+         "takes keyword arguments only (seeds, faults, workers, quiesce_after, budget, plan, store, outcomes, aim), "
          "got (10,)"),
         ("(faults='crash,meteor')", "--faults: cannot read 'meteor'"),
         ("(plan='crash(w1)')", "fault plan: cannot read 'crash(w1)'"),
@@ -242,7 +250,9 @@ def test_each_option_is_resolved_marker_then_cli_then_env_then_ini(project: pyte
     expect = [str(float(v)) if name == "quiesce_after" else str(v) for v in (ini, env, cli, marker)]
     if name == "seeds":
         expect = [str(v) for v in (ini, env, cli, marker)]
-    project.makeini(f"[pytest]\ndurable_{name} = {ini}\n")
+    # seeded worlds (--durable-aim=off, in the ini) each run the resolved seeds and faults as they are; the
+    # aimed sweep's swarm worlds draw their own fault mix (tests/plugin/test_aimed.py covers the sweep)
+    project.makeini(f"[pytest]\ndurable_{name} = {ini}\ndurable_aim = off\n")
     project.makepyfile(test_probe=PROBE.format(marker="(seeds=1)" if name != "seeds" else ""))
     project.runpytest().assert_outcomes(passed=1)
     assert str(observed(project, name)) == expect[0]
@@ -291,10 +301,10 @@ def test_a_bad_run_option_is_a_usage_error_before_any_test(project: pytest.Pytes
 def test_seed_from_ini_env_and_cli(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     project.makepyfile(test_plain="def test_ok(): pass")
     project.makeini("[pytest]\ndurable_seed = 11\n")
-    project.runpytest().stdout.fnmatch_lines(["durable: seed=11"])
+    project.runpytest().stdout.fnmatch_lines(["durable: seed=11; *"])
     monkeypatch.setenv("PYTEST_DURABLE_SEED", "22")
-    project.runpytest().stdout.fnmatch_lines(["durable: seed=22"])
-    project.runpytest("--durable-seed=33").stdout.fnmatch_lines(["durable: seed=33"])
+    project.runpytest().stdout.fnmatch_lines(["durable: seed=22; *"])
+    project.runpytest("--durable-seed=33").stdout.fnmatch_lines(["durable: seed=33; *"])
 
 
 def test_random_seed_differs_between_runs_and_shows_in_the_header(project: pytest.Pytester) -> None:
@@ -319,7 +329,7 @@ def test_each_test_seed_derives_from_the_run_seed_and_node_id(project: pytest.Py
     def per_test(*args: str) -> dict[str, list[int]]:
         reset_worlds(project)
         (project.path / "seeds.txt").unlink(missing_ok=True)
-        project.runpytest("--durable-seed=5", *args)
+        project.runpytest("--durable-seed=5", "--durable-aim=off", *args)  # seeded worlds, each its own seed
         seen: dict[str, list[int]] = {}
         for w in worlds(project):
             seen.setdefault(str(w["test"]), []).append(int(str(w["seed"])))
@@ -375,12 +385,14 @@ def test_traces_dir_gets_a_json_trace_of_each_failing_world(project: pytest.Pyte
     result.assert_outcomes(failed=1, passed=1)
     report = durable_report(result.stdout.str())
     written = sorted((project.path / "out").iterdir())
-    assert [p.name for p in written] == [f"test_bug.py_test_charges_once-seed{report['seed']}.json"]
+    # an aimed world has no seed: its file is named by its number in the test, and it keeps its plan point
+    assert report["world"].startswith("one fault: at(crash, ")
+    assert [p.name for p in written] == [f"test_bug.py_test_charges_once-world{report['index']}.json"]
     saved = json.loads(written[0].read_text())
     assert render.load_trace(saved).hash() == saved["trace_hash"] == report["trace"]
-    assert saved["seed"] == int(report["seed"])
-    result.stdout.fnmatch_lines(["trace written to out/test_bug.py_test_charges_once-seed*.json",
-                                 "durable: * simulated world* ran (seed=3); traces of failing worlds written to out"])
+    assert saved["seed"] is None and saved["plan"] == report["world"].removeprefix("one fault: ")
+    result.stdout.fnmatch_lines(["trace written to out/test_bug.py_test_charges_once-world*.json",
+                                 "durable: * simulated world* ran (seed=3)*; traces of failing worlds written to out"])
 
 
 def test_a_workflow_whose_calls_depend_on_random_fails_its_checks(project: pytest.Pytester) -> None:
@@ -473,8 +485,8 @@ def test_seed_last_reuses_the_previous_runs_seed(project: pytest.Pytester) -> No
     first.stderr.fnmatch_lines(["*--durable-seed=last: no earlier run left a seed in pytest's cache; give a number*"])
     ran = project.runpytest()
     seed = re.search(r"durable: seed=(\d+)", ran.stdout.str())[1]  # type: ignore[index]
-    project.runpytest("--durable-seed=last").stdout.fnmatch_lines([f"durable: seed={seed}"])
-    project.runpytest("--durable-seed=last").stdout.fnmatch_lines([f"durable: seed={seed}"])
+    project.runpytest("--durable-seed=last").stdout.fnmatch_lines([f"durable: seed={seed}; *"])
+    project.runpytest("--durable-seed=last").stdout.fnmatch_lines([f"durable: seed={seed}; *"])
 
 
 # -- failures: the report and reproduce-from-seed ---------------------------------------------------------
@@ -486,17 +498,22 @@ def test_a_failure_reports_the_world_and_its_reproduce_line_fails_identically(pr
     first.assert_outcomes(failed=1)
     output = first.stdout.str()
     report = durable_report(output)
+    point = report["world"].removeprefix("one fault: ")
     first.stdout.fnmatch_lines([
         "*- Captured durable call -*",
-        f"world * of 200 (run seed {report['run_seed']}): seed {report['seed']}: root job resolved; faults: crash *",
+        f"world {report['index']} of * (run seed {report['run_seed']}): one fault: at(crash, *): root job resolved; "
+        "faults: crash 1; *",
         "  fault at * s: w* crash *",
         "  the test failed: AssertionError: ledger: effects 'charge:'* not exactly once: charge:card x*",
         "execution tree:",
         "job  charge_in_body(3)*",
+        "coverage so far: points: * of * single faults",
+        f'pin it: @pytest.mark.durable(faults="crash", aim="{point}")',
         f"reproduce: {interpreter()} -m pytest test_bug.py::test_charges_once --durable-seed={report['run_seed']}",
     ])
-    index = int(re.search(r"world (\d+) of 200", output)[1])  # type: ignore[index]
-    assert len(worlds(project)) == index  # the first failing world stops the test
+    total = int(re.search(r"world \d+ of (\d+)", output)[1])  # type: ignore[index]
+    assert total > 200  # the fault-free world, every single-fault point, then the 200 seeds as swarm worlds
+    assert len(worlds(project)) == int(report["index"])  # the first failing world stops the test
     argv = shlex.split(report["reproduce"])
     assert argv[1:3] == ["-m", "pytest"]
     again = subprocess.run([*argv, "-p", "no:cacheprovider"], cwd=project.path, capture_output=True, text=True,
@@ -515,9 +532,9 @@ def pytest_durable_invariants(item, scenario):
     result = project.runpytest("--durable-seed=9")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([
-        "*WorldFailed: world (seed *) broke 1 check(s):",
+        "*WorldFailed: world (the fault-free world) broke 1 check(s):",
         "*(8) user: job.1 looked at 3 promises",
-        "world 1 of 2 (run seed 9): seed *: root job resolved; faults: none; *",
+        "world 1 (run seed 9): the fault-free world: root job resolved; faults: none; *",
         "  violation (8) user: job.1 looked at 3 promises",
         "execution tree:",
         f"reproduce: {interpreter()} -m pytest test_probe.py::test_probe --durable-seed=9",
@@ -543,11 +560,16 @@ def test_xdist_gives_the_same_seeds_and_verdicts(project: pytest.Pytester) -> No
         done = run_subprocess(project, "--durable-seed=77", "-rA", "-p", "no:cacheprovider", *args)
         verdicts = sorted(re.findall(r"^(PASSED|FAILED) (\S+)", done.stdout, re.M))
         seen = sorted((str(w["test"]), int(str(w["seed"]))) for w in worlds(project))
-        return seen, [" ".join(v) for v in verdicts], durable_report(done.stdout)
+        summary = re.search(r"^durable: \d+ simulated worlds ran .*$", done.stdout, re.M)
+        assert summary is not None, done.stdout
+        return seen, [" ".join(v) for v in verdicts], durable_report(done.stdout), summary[0]
 
     serial = run("-n", "0")
     parallel = run("-n", "2")
-    assert sum(1 for test, _ in serial[0] if "test_many" in test) == 6 * 4
+    # each of the 7 tests ran its fault-free world; the 6 that pass ran their 4 seeds as swarm worlds after
+    # their single-fault worlds, and the buggy one failed in its single-fault phase
+    assert ": 7 fault-free, " in serial[3] and serial[3].endswith(f" single-fault, {6 * 4} swarm")
+    assert serial[2]["world"].startswith("one fault: ")
     assert "FAILED test_bug.py::test_charges_once" in serial[1] and len(serial[1]) == 7
     assert parallel == serial
 
@@ -569,9 +591,13 @@ def pytest_durable_configure_world(item, world):
         def test_probe(durable_sim):
             run = durable_sim.run(fan_out, 3, id="job")
             assert run.faults == "none" and sum(run.fault_counts.values()) == 0
-            assert {e.process for e in run.trace if e.process.startswith("w")} == {"w1", "w2", "w3"}
+            assert durable_sim.scenario_of(run).workers == {"default": 3}
     ''')
-    project.runpytest().assert_outcomes(passed=1)
+    project.runpytest("--durable-aim=off").assert_outcomes(passed=1)
+    # the aimed sweep aims within the settings the hook left: no fault kinds, so no single-fault worlds
+    result = project.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["durable: 4 simulated worlds ran (seed=*): 1 fault-free, 3 swarm"])
 
 
 def test_fault_points_hook_adds_a_planned_crash(project: pytest.Pytester) -> None:
@@ -715,7 +741,7 @@ def test_assertion_helpers_explain_a_mismatch(project: pytest.Pytester) -> None:
     result = project.runpytest("-p", "no:cacheprovider", "-rA")
     result.assert_outcomes(failed=4, passed=1)
     result.stdout.fnmatch_lines(["PASSED test_asserts.py::test_replays"])
-    result.stdout.fnmatch_lines(["*world (seed *) is not deterministic: trace * then *"])
+    result.stdout.fnmatch_lines(["*world (the fault-free world) is not deterministic: trace * then *"])
     result.stdout.fnmatch_lines([
         "*execution trees differ (- actual, + expected):",
         "*  fan_out resolved",
@@ -738,7 +764,7 @@ def test_readme_quick_start_test_passes(pytester: pytest.Pytester) -> None:
     pytester.syspathinsert()
     result = pytester.runpytest("--durable-seed=1", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["durable: 300 simulated worlds ran (seed=1)"])
+    result.stdout.fnmatch_lines(["durable: * simulated worlds ran (seed=1): 1 fault-free, * single-fault, 300 swarm"])
 
 
 # -- a nightly deep run, and options a marker takes over (issue 10, item 6) -----------------------------
@@ -749,13 +775,17 @@ def test_seeds_scale_multiplies_every_durable_tests_worlds_and_says_so(project: 
     project.makepyfile(test_probe=PROBE.format(marker="(seeds=2)"))
     result = project.runpytest("--durable-seeds-scale=3")
     result.assert_outcomes(passed=1)
-    assert len(worlds(project)) == 6  # the marker's seeds too
-    result.stdout.fnmatch_lines(["durable: seed=*; every durable test's worlds x3 (--durable-seeds-scale)"])
+    result.stdout.fnmatch_lines(["durable: seed=*; every durable test's seeds x3 (--durable-seeds-scale)",
+                                 "durable: * simulated worlds ran (seed=*): 1 fault-free, * single-fault, 6 swarm"])
+    reset_worlds(project)  # the marker's seeds too; with --durable-aim=off, every world is one of them
+    assert project.runpytest("--durable-seeds-scale=3", "--durable-aim=off").ret == 0
+    assert len(worlds(project)) == 6
     reset_worlds(project)
     project.makepyfile(test_probe=PROBE.format(marker=""))
     monkeypatch.setenv("PYTEST_DURABLE_SEEDS_SCALE", "0.5")
-    project.runpytest("--durable-seeds=5").assert_outcomes(passed=1)
-    assert len(worlds(project)) == 3  # 5 x 0.5, rounded up
+    result = project.runpytest("--durable-seeds=5")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["durable: * simulated worlds ran (seed=*): * 3 swarm"])  # 5 x 0.5, rounded up
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
@@ -771,5 +801,5 @@ def test_a_failing_worlds_report_names_the_options_its_marker_took_over(project:
     project.makepyfile(test_charges=BUGGY)
     result = project.runpytest("--durable-faults=drop", "--durable-seeds=7")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*world * of 200 (faults from the marker; --durable-faults ignored; "
+    result.stdout.fnmatch_lines(["*world * of * (faults from the marker; --durable-faults ignored; "
                                  "seeds from the marker; --durable-seeds ignored)*"])

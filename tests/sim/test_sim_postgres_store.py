@@ -65,7 +65,8 @@ def test_the_plugin_runs_worlds_over_postgres(pytester: pytest.Pytester, postgre
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.helpers.store_probe import CONFTEST, PROBE, WORKFLOWS, stores
 
-    pytester.makepyfile(workflows=WORKFLOWS, test_probe=PROBE.format(marker=""))
+    # no fault kinds: the fault-free world, then the 2 seeds as swarm worlds (no single-fault ones)
+    pytester.makepyfile(workflows=WORKFLOWS, test_probe=PROBE.format(marker=", faults='none'"))
     pytester.makeconftest(CONFTEST)
     pytester.syspathinsert()
     monkeypatch.delenv(PG_DSN_ENV, raising=False)
@@ -74,5 +75,5 @@ def test_the_plugin_runs_worlds_over_postgres(pytester: pytest.Pytester, postgre
     out.stderr.fnmatch_lines([f"ERROR: --durable-store: the postgres store needs {PG_DSN_ENV} set to *"])
     monkeypatch.setenv(PG_DSN_ENV, postgres_dsn)
     pytester.runpytest("--durable-store=postgres").assert_outcomes(passed=1)
-    assert stores(pytester) == ["PostgresStore"] * 2
+    assert stores(pytester) == ["PostgresStore"] * 3
     assert schemas(postgres_dsn) == []

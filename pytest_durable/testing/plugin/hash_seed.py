@@ -56,4 +56,7 @@ def check_hash_seed(test: TestState) -> None:
         found = hashseed.first_difference(spec, config, jobs)
         if found is not None:
             test.differs = worlds[found.index]  # the failure report describes this world, not the last
-            raise AssertionError(f"{found} (rerun with PYTHONHASHSEED={found.hash_seed} to see it here)")
+            name = test.sim.name_of(test.differs[0]) if test.sim is not None else "the world"
+            raise AssertionError(f"hash-seed: {name} traced {found.job.trace_hash} here and {found.other_hash} under "
+                                 f"PYTHONHASHSEED={found.hash_seed}: {hashseed.HINT} (rerun with "
+                                 f"PYTHONHASHSEED={found.hash_seed} to see it here)")

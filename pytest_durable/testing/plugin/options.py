@@ -46,9 +46,15 @@ OPTIONS = {
     o.name: o
     for o in (
         Option("seed", "the run's seed: a number, 'last' (the previous run's) or 'random' (default)", "random"),
-        Option("seeds", "worlds per durable test (default 20)", "20"),
-        Option("seeds_scale", "multiply every durable test's worlds (the marker's seeds too) by this factor, for a "
-               "nightly deep run: --durable-seeds-scale=10 (default 1)", "1"),
+        Option("seeds", "swarm worlds per durable test, after its aimed worlds (default 20); with --durable-aim=off, "
+               "the seeded worlds it runs", "20"),
+        Option("aim", "on: each durable test runs the fault-free world, then one world per single-fault point of its "
+               "workflow, then its seeds as swarm worlds; off: just its seeds, each with the fixed fault kinds "
+               "(default on)", "on"),
+        Option("aim_cap", "at most this many single-fault worlds per durable_sim.run call of a test (default 2000)",
+               "2000"),
+        Option("seeds_scale", "multiply every durable test's seeds, its swarm worlds (the marker's seeds too), by this "
+               "factor, for a nightly deep run: --durable-seeds-scale=10 (default 1)", "1"),
         Option("faults", "fault kinds for every world, e.g. crash,drop,reject (default crash,drop,reject)",
                "crash,drop,reject"),
         Option("trace", "what a failing world's report shows: short|tree|full|none (default tree)", "tree"),
@@ -141,6 +147,20 @@ def flag(config: pytest.Config, name: str) -> bool:
     if raw not in ("true", "false", "1", "0", "yes", "no"):
         raise pytest.UsageError(f"{OPTIONS[name].cli}: {name} must be true or false, got {raw!r}")
     return raw in ("true", "1", "yes")
+
+
+def aim_on(config: pytest.Config) -> bool:
+    """``--durable-aim``: whether durable tests run the aimed sweep (on) or seeded worlds only (off)."""
+    raw = setting(config, "aim").lower()
+    if raw not in ("on", "off", "true", "false", "1", "0", "yes", "no"):
+        raise pytest.UsageError(f"{OPTIONS['aim'].cli}: aim must be on or off, got {raw!r}")
+    return raw in ("on", "true", "1", "yes")
+
+
+def aim_cap(config: pytest.Config) -> int:
+    """``--durable-aim-cap``: single-fault worlds per call position of a test, at most."""
+    cap: int = number(config, "aim_cap", int, minimum=0)
+    return cap
 
 
 def progress_after(config: pytest.Config) -> float | None:

@@ -1,9 +1,11 @@
 """The test run as a whole: its seed (chosen, kept in pytest's cache for ``last``, handed to xdist
-workers), the options checked at start-up so a bad one stops the run before any test, the header line,
-and the closing summary of how many worlds ran."""
+workers), the options checked at start-up so a bad one stops the run before any test, the header line
+saying what each durable test covers, and the closing summary: how many worlds ran in each phase, a line
+when an aimed phase reached its cap, and (under ``-v``) each durable test's coverage."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from sim import FaultConfig
 from sim.cli.usage import check_writable_dir
 
 from ...core.errors import UsageError
-from .options import OPTIONS, TRACE_MODES, flag, number, progress_after, setting, store_kind
+from .options import OPTIONS, TRACE_MODES, aim_cap, aim_on, flag, number, progress_after, setting, store_kind
 from .state import STATE, RunState
 
 
@@ -49,6 +51,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--durable-trace: one of {'|'.join(TRACE_MODES)}, got {setting(config, 'trace')!r}")
     flag(config, "check_determinism")
     flag(config, "check_hash_seed")
+    aim_on(config)
+    aim_cap(config)
     store_kind(config)
     for name, cast, minimum in (("seeds", int, 1), ("workers", int, 1), ("quiesce_after", float, 0),
                                 ("budget", float, 0), ("seeds_scale", float, 0)):
@@ -77,9 +81,17 @@ def check_start(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    """The run seed, and what each durable test covers."""
     scale = number(config, "seeds_scale", float)
-    scaled = f"; every durable test's worlds x{scale:g} (--durable-seeds-scale)" if scale != 1 else ""
-    return f"durable: seed={config.stash[STATE].seed}{scaled}"
+    scaled = f"; every durable test's seeds x{scale:g} (--durable-seeds-scale)" if scale != 1 else ""
+    seeds: int = number(config, "seeds", int)
+    plural = "s" if seeds != 1 else ""
+    if aim_on(config):
+        covers = (f"the fault-free world, every single-fault point (cap {aim_cap(config)}), then {seeds} swarm "
+                  f"world{plural}")
+    else:
+        covers = f"{seeds} seeded world{plural} (--durable-aim=off)"
+    return f"durable: seed={config.stash[STATE].seed}; each durable test: {covers}{scaled}"
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -96,6 +108,9 @@ class Reporter:
         self.state = state
         self.config = config
         self.interrupted = ""
+        self.phases: dict[str, int] = {}
+        self.coverage: list[tuple[str, str]] = []
+        self.capped: list[tuple[str, int, int]] = []  # (node id, cap, points left out)
 
     def pytest_keyboard_interrupt(self) -> None:
         """Ctrl-C stops the run at once (the durable loop lets it through); say where it stopped."""
@@ -110,6 +125,13 @@ class Reporter:
             return
         props = dict(report.user_properties)
         self.state.worlds += int(str(props.get("durable_worlds", 0)))
+        for phase, n in json.loads(str(props.get("durable_phases", "{}"))).items():
+            self.phases[phase] = self.phases.get(phase, 0) + int(n)
+        if "durable_coverage" in props:
+            self.coverage.append((report.nodeid, str(props["durable_coverage"])))
+        if "durable_capped" in props:
+            cap, left = json.loads(str(props["durable_capped"]))
+            self.capped.append((report.nodeid, int(cap), int(left)))
         if "durable_trace" in props:
             self.state.failing_traces.append(str(props["durable_trace"]))
         if "durable_html" in props:
@@ -119,9 +141,26 @@ class Reporter:
         if not (self.state.worlds or self.interrupted) or getattr(self.config, "workerinput", None) is not None:
             return
         worlds = f"{self.state.worlds} simulated world{'s' if self.state.worlds != 1 else ''}"
-        line = f"durable: {worlds} ran (seed={self.state.seed}){self.interrupted}"
+        line = f"durable: {worlds} ran (seed={self.state.seed}){self._by_phase()}{self.interrupted}"
         if self.state.failing_traces:
             line += f"; traces of failing worlds written to {Path(self.state.failing_traces[0]).parent}"
         if self.state.failing_pages:
             line += f"; timelines of failing worlds drawn in {Path(self.state.failing_pages[0]).parent}"
         terminalreporter.write_line(line)
+        if self.capped:
+            tests = len({nodeid for nodeid, _, _ in self.capped})
+            terminalreporter.write_line(
+                f"durable: the single-fault phase reached its cap of {self.capped[0][1]} worlds in {tests} "
+                f"test{'s' if tests != 1 else ''} ({sum(left for _, _, left in self.capped)} points not run); widen "
+                f"it with --durable-aim-cap=N (ini {OPTIONS['aim_cap'].ini}, env {OPTIONS['aim_cap'].env})")
+        if self.coverage and self.config.get_verbosity() >= 1:
+            terminalreporter.write_sep("-", "durable coverage")
+            for nodeid, covered in self.coverage:
+                terminalreporter.write_line(f"{nodeid}: {covered}")
+
+    def _by_phase(self) -> str:
+        """``: 3 fault-free, 180 single-fault, 60 swarm`` (nothing when every world was a seeded one)."""
+        if set(self.phases) <= {"seeded"}:
+            return ""
+        names = {"fault-free": "fault-free", "single": "single-fault", "swarm": "swarm", "seeded": "seeded"}
+        return ": " + ", ".join(f"{self.phases[p]} {name}" for p, name in names.items() if self.phases.get(p))

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 import pytest
 
+from ..aiming import TestSweeps
 from ..harness import DurableSim, WorldSettings
 
 
@@ -26,13 +27,19 @@ class RunState:
 
 @attrs.define
 class TestState:
-    """One test: its seed, the index of the world running now, and its ``DurableSim``."""
+    """One test: its seed, the index of the world running now, its ``DurableSim``, and its aimed sweeps
+    (``None`` with ``--durable-aim=off``, a marker's ``plan=`` or ``aim=`` pin, or no marker)."""
 
     item: pytest.Item
     test_seed: int
     settings: Callable[[int], WorldSettings]
     sim: DurableSim | None = None
     index: int = 0
+    sweeps: TestSweeps | None = None
+    #: How many worlds the test runs, once known (an aimed test learns it after world 1), and how many of
+    #: them are the aimed phase (the fault-free world and the single-fault ones).
+    total: int | None = None
+    aimed: int = 0
     runs: list[tuple[Any, Any, int]] = attrs.field(factory=list)  # (WorldSettings, Scenario, world index) of
     # each run, for --durable-check-hash-seed
     differs: tuple[Any, int] | None = None  # (RunResult, world index): the world that check found
@@ -44,7 +51,7 @@ class TestState:
         """The test's ``DurableSim``, made when the test first uses it."""
         if self.sim is None:
             module = getattr(getattr(self.item, "module", None), "__name__", "")
-            self.sim = DurableSim(self.world_settings, self.item.config.hook, self.item, module)
+            self.sim = DurableSim(self.world_settings, self.item.config.hook, self.item, module, self.sweeps)
         return self.sim
 
 
