@@ -30,17 +30,44 @@ def _ref(fn: DurableFunction[..., Any]) -> str:
     return f"{fn.__module__}:{fn.__qualname__}"
 
 
-def scenario_spec(scenario: Scenario, target: str = "") -> dict[str, Any]:
-    """What another process needs to build ``scenario`` again: its target, or its functions by name."""
+def _factory_ref(name: str, factory: object) -> str:
+    """A dependency factory by module and qualified name (a class, a module-level function)."""
+    module_name = getattr(factory, "__module__", None) or ""
+    qualname = getattr(factory, "__qualname__", "") or ""
+    found: Any = sys.modules.get(module_name)
+    for part in qualname.split(".") if found is not None and qualname else ():
+        found = getattr(found, part, None)
+    if not qualname or found is not factory:
+        raise UsageError(f"hash-seed check: dependency {name!r} comes from {factory!r}, which is not importable by "
+                         "module and name; make its factory a class or a function defined at module level so "
+                         "another process can import it")
+    return f"{module_name}:{qualname}"
+
+
+def scenario_spec(scenario: Scenario, target: str = "", *, dependencies: bool = False) -> dict[str, Any]:
+    """What another process needs to build ``scenario`` again: its target, or its functions by name; with
+    ``dependencies``, its dependency factories by name too (the hash-seed check's subprocess must give
+    the bodies what they read, or it runs another world)."""
     isolate = scenario.isolate if isinstance(scenario.isolate, bool) else list(scenario.isolate)
     if target:
         return {"target": target, "isolate": isolate}
     fn = scenario.workflow
-    return {
+    spec: dict[str, Any] = {
         "workflow": _ref(fn), "functions": [_ref(f) for f in scenario.functions], "isolate": isolate,
         "call": encode_call(fn.name, scenario.args, scenario.kwargs, names=fn.param_names),
         "workers": dict(scenario.workers), "group": scenario.group, "root_id": scenario.root_id,
     }
+    if dependencies and scenario.dependencies:
+        spec["dependencies"] = {name: _factory_ref(name, f) for name, f in sorted(scenario.dependencies.items())}
+    return spec
+
+
+def _load_object(ref: str) -> Any:
+    module_name, _, qualname = ref.partition(":")
+    found: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found
 
 
 def _load_ref(ref: str) -> DurableFunction[..., Any]:
@@ -60,4 +87,5 @@ def build(spec: dict[str, Any]) -> Scenario:
     call = decode_call(spec["call"])
     return Scenario(_load_ref(spec["workflow"]), tuple(call.args), dict(call.kwargs),
                     functions=tuple(_load_ref(r) for r in spec["functions"]), workers=spec["workers"],
-                    group=spec["group"], root_id=spec["root_id"], isolate=isolate)
+                    group=spec["group"], root_id=spec["root_id"], isolate=isolate,
+                    dependencies={name: _load_object(ref) for name, ref in spec.get("dependencies", {}).items()})

@@ -243,3 +243,49 @@ def test_the_plugin_switch_catches_set_iteration_and_passes_sorted(tmp_path: Pat
     assert "plugin.py" not in checked.stdout  # no frame of ours: the check's verdict is its one line
     by_ini = pytest_run("-o", "durable_check_hash_seed=true")  # the ini twin
     assert by_ini.returncode == 1 and "1 failed, 1 passed" in by_ini.stdout, by_ini.stdout
+
+
+DEPENDENCY_TEST = '''
+import pytest
+from pytest_durable import dependency, function
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.n = 0
+
+
+@function
+async def bump(n: int) -> int:
+    counter = dependency("counter")
+    counter.n += n
+    return counter.n
+
+
+@function
+async def bumps(ctx) -> list[int]:
+    return [await ctx.run(bump, i) for i in range(3)]
+
+
+@pytest.mark.durable(seeds=2, faults="crash")
+def test_importable(durable_sim):
+    durable_sim.run(bumps, id="b", dependencies={"counter": Counter})
+
+
+@pytest.mark.durable(seeds=1, faults="none")
+def test_lambda(durable_sim):
+    durable_sim.run(bumps, id="b", dependencies={"counter": lambda: Counter()})
+'''
+
+
+def test_the_hash_seed_check_gives_the_subprocess_the_test_s_dependencies(tmp_path: Path) -> None:
+    """The re-run world reads the same dependencies (a class by module and name), so it is the same world:
+    no false alarm; a factory another process cannot import is one clear error saying what to do."""
+    (tmp_path / "test_deps.py").write_text(DEPENDENCY_TEST)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--durable-seed=5", "-q",
+                          "--durable-check-hash-seed", "test_deps.py"], cwd=tmp_path, capture_output=True, text=True,
+                         check=False)
+    assert "1 failed, 1 passed" in out.stdout, out.stdout
+    assert "FAILED test_deps.py::test_lambda - pytest_durable.core.errors.UsageError" in out.stdout, out.stdout
+    assert "hash-seed check: dependency 'counter' comes from <function test_lambda.<locals>.<lambda>" in out.stdout
+    assert "make its factory a class or a function defined at module level" in out.stdout

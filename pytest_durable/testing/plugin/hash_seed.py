@@ -43,7 +43,7 @@ def check_hash_seed(test: TestState) -> None:
     for (settings, scenario, index), result in zip(test.runs, results, strict=False):
         if scenario is None or not result.ok:
             continue
-        spec = scenario_spec(scenario)
+        spec = scenario_spec(scenario, dependencies=True)
         spec["store"] = settings.store
         config = settings.config or SimConfig()
         key = json.dumps([spec, attrs.asdict(config)], sort_keys=True)
