@@ -179,7 +179,7 @@ class Sweep:
         if self.args.traces_dir:
             path = Path(self.args.traces_dir) / f"{_file_name(planned)}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(saved.dumps(result))
+            path.write_text(saved.dumps(result, coverage=self.aimed.coverage.line() if self.aimed.aim else ""))
 
     def _summary(self, worlds: int, elapsed: float) -> None:
         """The sweep's last lines: coverage, worlds and failures, faults injected, violations, roots,

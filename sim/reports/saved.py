@@ -87,10 +87,13 @@ def scenario_fields(scenario: Scenario) -> dict[str, Any]:
     return fields
 
 
-def to_json(result: RunResult, scenario: Scenario | None = None) -> dict[str, Any]:
+def to_json(result: RunResult, scenario: Scenario | None = None, *, coverage: str = "") -> dict[str, Any]:
     """``render.to_json`` of ``result`` with what replay needs to find its scenario from any folder: an
-    absolute target (and the import root of a module target), or, without a target, ``scenario``'s spec."""
+    absolute target (and the import root of a module target), or, without a target, ``scenario``'s spec;
+    and ``coverage``, what the sweep that found it had covered by then (``points: 15 of 23 single faults``)."""
     data = render.to_json(result)
+    if coverage:
+        data["coverage"] = coverage
     if result.target:
         data["target"] = portable_target(result.target)
         module = result.target.rpartition(":")[0]
@@ -101,8 +104,8 @@ def to_json(result: RunResult, scenario: Scenario | None = None) -> dict[str, An
     return data
 
 
-def dumps(result: RunResult, scenario: Scenario | None = None) -> str:
-    return json.dumps(to_json(result, scenario), indent=None, separators=(",", ":"))
+def dumps(result: RunResult, scenario: Scenario | None = None, *, coverage: str = "") -> str:
+    return json.dumps(to_json(result, scenario, coverage=coverage), indent=None, separators=(",", ":"))
 
 
 def check_format(data: object, where: str) -> dict[str, Any]:

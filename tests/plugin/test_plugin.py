@@ -391,6 +391,7 @@ def test_traces_dir_gets_a_json_trace_of_each_failing_world(project: pytest.Pyte
     saved = json.loads(written[0].read_text())
     assert render.load_trace(saved).hash() == saved["trace_hash"] == report["trace"]
     assert saved["seed"] is None and saved["plan"] == report["world"].removeprefix("one fault: ")
+    assert re.fullmatch(r"points: \d+ of \d+ single faults", saved["coverage"])  # what the test had covered
     result.stdout.fnmatch_lines(["trace written to out/test_bug.py_test_charges_once-world*.json",
                                  "durable: * simulated world* ran (seed=3)*; traces of failing worlds written to out"])
 

@@ -227,8 +227,16 @@ def test_the_plugin_switch_catches_set_iteration_and_passes_sorted(tmp_path: Pat
         return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--durable-seed=5",
                                "-q", *args], cwd=tmp_path, capture_output=True, text=True, env=env, check=False)
 
+    hidden = pytest_run("--durable-hash-seed=off")
+    assert hidden.returncode == 0, hidden.stdout  # one interpreter, one order: it hides
+    # the default run re-runs each test's fault-free world under another hash seed and finds it there
     plain = pytest_run()
-    assert plain.returncode == 0, plain.stdout  # one interpreter, one order: it hides
+    assert plain.returncode == 1 and "1 failed, 1 passed" in plain.stdout, plain.stdout
+    assert "AssertionError: hash-seed: the fault-free world traced" in plain.stdout, plain.stdout
+    assert re.search(r"^world 1 of \d+ \(run seed 5\): the fault-free world: root tell", plain.stdout, re.M)
+    assert "durable: hash seed: 1 fault-free world traced the same under PYTHONHASHSEED=1" in plain.stdout
+    bad = pytest_run("--durable-hash-seed=sometimes")
+    assert bad.returncode == 4 and "--durable-hash-seed: one of fault-free|off, got 'sometimes'" in bad.stderr
     checked = pytest_run("--durable-check-hash-seed")
     assert checked.returncode == 1, checked.stdout
     assert "1 failed, 1 passed" in checked.stdout, checked.stdout

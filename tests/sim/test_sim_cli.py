@@ -172,3 +172,14 @@ def test_bad_aim_options_are_one_line_each(args: list[str], message: str) -> Non
     out = sim("run", "examples/transfer_bug.py:buggy", *args)
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1 and message in out.stderr, out.stderr
+
+
+def test_a_failing_world_saved_by_a_sweep_says_what_the_sweep_had_covered(tmp_path: Path) -> None:
+    out = sim("run", "examples/transfer_bug.py:buggy", "--seeds", "3", "--traces-dir", str(tmp_path))
+    assert out.returncode == 1, out.stdout + out.stderr
+    [saved] = tmp_path.iterdir()
+    assert saved.name == "at-crash-await-pay.0.json"
+    data = json.loads(saved.read_text())
+    assert re.fullmatch(r"points: (\d+) of (\d+) single faults", data["coverage"]), data["coverage"]
+    replayed = sim("replay", str(saved))
+    assert replayed.returncode == 0 and replayed.stdout.startswith("match: "), replayed.stdout + replayed.stderr

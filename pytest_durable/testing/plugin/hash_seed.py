@@ -1,6 +1,10 @@
-"""``--durable-check-hash-seed``: each world a test runs is recorded (its settings and scenario, through
-our own hooks); after the test's worlds pass, they run again in a subprocess under another
-``PYTHONHASHSEED``, and a world whose trace differs fails the test (code that iterates a set of strings)."""
+"""Worlds run again under another ``PYTHONHASHSEED``: a world whose trace differs fails the test (code that
+iterates a set of strings to decide its children).
+
+By default (``--durable-hash-seed=fault-free``) each durable test's fault-free world is re-run, after its
+worlds pass, in one subprocess per session (or xdist worker) that stays up (``hashseed.Service``): a test
+pays one world, not an interpreter's start. ``--durable-check-hash-seed`` re-runs every passing world of
+the test instead, recorded through our own hooks (its settings and scenario)."""
 
 from __future__ import annotations
 
@@ -11,11 +15,51 @@ import attrs
 import pytest
 
 from sim import SimConfig
+from sim.aim.sweep import FAULT_FREE
 from sim.runner import hashseed
 from sim.scenario import scenario_spec
 
+from ...core.errors import UsageError
 from .options import flag
-from .state import TEST, TestState
+from .state import STATE, TEST, TestState
+
+
+def check_fault_free(test: TestState) -> None:
+    """The default check: the test's passing fault-free worlds (one per call position) re-run in the
+    session's subprocess under another hash seed. A world another process cannot build (a function or a
+    dependency factory not importable by name) is left out, and the session's summary says so."""
+    __tracebackhide__ = True
+    sim, sweeps = test.sim, test.sweeps
+    if sim is None or sweeps is None:
+        return
+    state = test.item.config.stash[STATE]
+    settings = test.world_settings()
+    same, skipped = 0, ""
+    for result in sim.results:
+        planned = sweeps.planned_of(result)
+        scenario = sim.scenario_of(result)
+        if planned is None or planned.phase != FAULT_FREE or not result.ok or scenario is None:
+            continue
+        try:
+            spec = scenario_spec(scenario, dependencies=True)
+        except UsageError as exc:
+            skipped = str(exc).removeprefix("hash-seed check: ")
+            continue
+        spec["store"] = settings.store
+        config = settings.config or SimConfig(budget=settings.budget)
+        job = hashseed.Rerun(None, str(planned.faults), "", settings.quiesce_after, result.trace_hash,
+                             tuple(result.decisions))
+        if state.hash_seed is None:
+            state.hash_seed = hashseed.Service()
+        found = state.hash_seed.first_difference(spec, config, [job])
+        if found is not None:
+            test.differs = (result, 0)  # the failure report describes this world, not the last
+            raise AssertionError(f"hash-seed: the fault-free world traced {found.job.trace_hash} here and "
+                                 f"{found.other_hash} under PYTHONHASHSEED={found.hash_seed}: {hashseed.HINT} (rerun "
+                                 f"with PYTHONHASHSEED={found.hash_seed} to see it here)")
+        same += 1
+    seed = state.hash_seed.seed if state.hash_seed is not None else hashseed.other_hash_seed()
+    test.item.user_properties.append(("durable_hash_seed", json.dumps([same, seed, skipped])))
 
 
 @pytest.hookimpl(trylast=True)

@@ -16,8 +16,8 @@ from sim.kernel.interrupts import keep_interrupts
 from ..aiming import TestSweeps
 from ..harness import UnmarkedDurableSimWarning, WorldSettings
 from ..progress import TestProgress, for_item
-from .hash_seed import check_hash_seed
-from .options import aim_cap, aim_on, flag, number, progress_after, setting, store_kind, worlds_of
+from .hash_seed import check_fault_free, check_hash_seed
+from .options import aim_cap, aim_on, flag, hash_seed_mode, number, progress_after, setting, store_kind, worlds_of
 from .state import STATE, TEST, TestState, derive
 
 
@@ -100,6 +100,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
             progress.close()
     if flag(pyfuncitem.config, "check_hash_seed"):
         check_hash_seed(test)
+    elif hash_seed_mode(pyfuncitem.config) == "fault-free":
+        check_fault_free(test)
     return True
 
 

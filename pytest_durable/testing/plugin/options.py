@@ -63,6 +63,10 @@ OPTIONS = {
         Option("check_determinism", "run every world twice and fail if the traces differ", "false", flag=True),
         Option("check_hash_seed", "re-run each durable test's passing worlds in one subprocess under another "
                "PYTHONHASHSEED and fail if a trace differs (str hash order)", "false", flag=True),
+        Option("hash_seed", "re-run each durable test's fault-free world under another PYTHONHASHSEED, in one "
+               "subprocess per session (or xdist worker), and fail the test if it traces differently (children "
+               "decided by iterating a set of str): fault-free (default) or off; --durable-check-hash-seed re-runs "
+               "every passing world instead", "fault-free"),
         Option("workers", "worker processes per world (default 2)", "2"),
         Option("quiesce_after", "no new faults after this many virtual seconds (default 120)", "120"),
         Option("budget", "liveness: virtual seconds the root may take to settle after faults stop, plus 0.1 s per "
@@ -161,6 +165,17 @@ def aim_cap(config: pytest.Config) -> int:
     """``--durable-aim-cap``: single-fault worlds per call position of a test, at most."""
     cap: int = number(config, "aim_cap", int, minimum=0)
     return cap
+
+
+HASH_SEED_MODES = ("fault-free", "off")
+
+
+def hash_seed_mode(config: pytest.Config) -> str:
+    """What the default hash-seed check re-runs: ``fault-free`` or ``off`` (``--durable-hash-seed``)."""
+    raw = setting(config, "hash_seed").lower()
+    if raw not in HASH_SEED_MODES:
+        raise pytest.UsageError(f"{OPTIONS['hash_seed'].cli}: one of {'|'.join(HASH_SEED_MODES)}, got {raw!r}")
+    return raw
 
 
 def progress_after(config: pytest.Config) -> float | None:

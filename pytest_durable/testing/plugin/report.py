@@ -90,7 +90,8 @@ def failure_report(item: pytest.Item, test: TestState, error: BaseException) -> 
     if directory:
         path = Path(directory) / (_file_stem(item, result, index) + ".json")
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(saved.dumps(result, test.sim.scenario_of(result)))
+        covered = test.sweeps.coverage() if test.sweeps is not None and test.sweeps.positions else ""
+        path.write_text(saved.dumps(result, test.sim.scenario_of(result), coverage=covered))
         lines.append(f"trace written to {path}")
         item.user_properties.append(("durable_trace", str(path)))
     if setting(item.config, "html"):

@@ -16,7 +16,18 @@ from sim import FaultConfig
 from sim.cli.usage import check_writable_dir
 
 from ...core.errors import UsageError
-from .options import OPTIONS, TRACE_MODES, aim_cap, aim_on, flag, number, progress_after, setting, store_kind
+from .options import (
+    OPTIONS,
+    TRACE_MODES,
+    aim_cap,
+    aim_on,
+    flag,
+    hash_seed_mode,
+    number,
+    progress_after,
+    setting,
+    store_kind,
+)
 from .state import STATE, RunState
 
 
@@ -51,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--durable-trace: one of {'|'.join(TRACE_MODES)}, got {setting(config, 'trace')!r}")
     flag(config, "check_determinism")
     flag(config, "check_hash_seed")
+    hash_seed_mode(config)
     aim_on(config)
     aim_cap(config)
     store_kind(config)
@@ -94,6 +106,14 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"durable: seed={config.stash[STATE].seed}; each durable test: {covers}{scaled}"
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End the hash-seed subprocess of this session (or xdist worker), if one was started."""
+    state = config.stash.get(STATE, None)
+    if state is not None and state.hash_seed is not None:
+        state.hash_seed.close()
+        state.hash_seed = None
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: every worker runs with the controller's seed."""
@@ -111,6 +131,9 @@ class Reporter:
         self.phases: dict[str, int] = {}
         self.coverage: list[tuple[str, str]] = []
         self.capped: list[tuple[str, int, int]] = []  # (node id, cap, points left out)
+        self.hash_same = 0
+        self.hash_seed = ""
+        self.hash_skipped: list[str] = []  # why a test's fault-free world could not be re-run
 
     def pytest_keyboard_interrupt(self) -> None:
         """Ctrl-C stops the run at once (the durable loop lets it through); say where it stopped."""
@@ -132,6 +155,12 @@ class Reporter:
         if "durable_capped" in props:
             cap, left = json.loads(str(props["durable_capped"]))
             self.capped.append((report.nodeid, int(cap), int(left)))
+        if "durable_hash_seed" in props:
+            same, seed, skipped = json.loads(str(props["durable_hash_seed"]))
+            self.hash_same += int(same)
+            self.hash_seed = str(seed)
+            if skipped:
+                self.hash_skipped.append(f"{report.nodeid}: {skipped}")
         if "durable_trace" in props:
             self.state.failing_traces.append(str(props["durable_trace"]))
         if "durable_html" in props:
@@ -153,6 +182,12 @@ class Reporter:
                 f"durable: the single-fault phase reached its cap of {self.capped[0][1]} worlds in {tests} "
                 f"test{'s' if tests != 1 else ''} ({sum(left for _, _, left in self.capped)} points not run); widen "
                 f"it with --durable-aim-cap=N (ini {OPTIONS['aim_cap'].ini}, env {OPTIONS['aim_cap'].env})")
+        if self.hash_same or self.hash_skipped:
+            text = (f"durable: hash seed: {self.hash_same} fault-free world{'s' if self.hash_same != 1 else ''} traced "
+                    f"the same under PYTHONHASHSEED={self.hash_seed}")
+            if self.hash_skipped:
+                text += f"; {len(self.hash_skipped)} test(s) not re-run ({self.hash_skipped[0]})"
+            terminalreporter.write_line(text)
         if self.coverage and self.config.get_verbosity() >= 1:
             terminalreporter.write_sep("-", "durable coverage")
             for nodeid, covered in self.coverage:

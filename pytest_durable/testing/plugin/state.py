@@ -23,6 +23,8 @@ class RunState:
     failing_traces: list[str] = attrs.field(factory=list)
     failing_pages: list[str] = attrs.field(factory=list)
     current: TestState | None = None
+    #: The subprocess under another hash seed the fault-free worlds are re-run in (started when first needed).
+    hash_seed: Any = None
 
 
 @attrs.define
