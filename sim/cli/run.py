@@ -114,13 +114,14 @@ class Sweep:
         """Run every world (then the hash-seed check, if asked) and print the summary: 0 if no world
         failed, 1 if one did, ``INTERRUPTED`` (saying how far it got) on Ctrl-C."""
         args = self.args
-        progress = Progress(self.aimed.size())  # finds the points first: the quiet world runs once
+        before_pairs = self.aimed.size()  # finds the points first: the quiet world runs once
+        progress = Progress(before_pairs)
         ran = 0
         start = time.perf_counter()
         try:
             for done, world in enumerate(self.aimed.worlds(), 1):
-                if world.phase == PAIR and self.aimed.coverage.pairs is not None:
-                    progress.total = self.aimed.size() + min(self.aimed.coverage.pairs, self.aimed.pair_cap)
+                if world.phase == PAIR and progress.total == before_pairs and self.aimed.coverage.pairs:
+                    progress.total = before_pairs + min(self.aimed.coverage.pairs, self.aimed.pair_cap)
                 self._one(world, progress)
                 ran = done
                 progress.update(done, self.failing)
