@@ -17,6 +17,8 @@ TAG_ORIGIN = "durable:origin"
 TAG_SCOPE = "durable:scope"
 TAG_TARGET = "durable:target"
 TAG_TIMER = "durable:timer"
+#: On a child started by ``ctx.detach``: its parent does not join it, and its deadline is its own.
+TAG_DETACHED = "durable:detached"
 
 
 def failure_delay(failures: int) -> float:

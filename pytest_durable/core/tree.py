@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from .codec import describe_call
 from .records import PromiseRecord
-from .store import TAG_PARENT
+from .store import TAG_DETACHED, TAG_PARENT
 
 
 def _value_text(record: PromiseRecord, width: int) -> str:
@@ -38,8 +38,9 @@ def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: 
     def walk(record: PromiseRecord, prefix: str, last: bool, top: bool) -> None:
         branch = "" if top else ("└── " if last else "├── ")
         flag = "  <<" if record.id in marked else ""
+        detached = "  (detached)" if record.tags.get(TAG_DETACHED) == "true" else ""
         lines.append(
-            f"{prefix}{branch}{record.id}  {describe_call(record.param)}  {record.state.value}"
+            f"{prefix}{branch}{record.id}  {describe_call(record.param)}{detached}  {record.state.value}"
             f"{_value_text(record, width)}{suffix.get(record.id, '')}{flag}"
         )
         kids = children.get(record.id, [])

@@ -8,6 +8,7 @@ from .attempts import ATTEMPT
 from .builders import RpcBuilder, RunBuilder
 from .context import Context
 from .dependencies import dependency
+from .detached import DETACHED_TIMEOUT, DetachBuilder
 from .engine import run_workflow
 from .execution import BodyHook, EndHook, Execution, WorkflowEnd
 from .executor import Executor, Outcome
@@ -20,7 +21,7 @@ from .settlement import Suspended, result_of
 from .worker import ErrorHook, Handle, Worker
 
 __all__ = [
-    "Constant", "Context", "DurableFunction", "DurableFuture", "Execution", "Executor", "Exponential",
+    "DETACHED_TIMEOUT", "Constant", "Context", "DetachBuilder", "DurableFunction", "DurableFuture", "Execution", "Executor", "Exponential",
     "Handle", "Linear", "Never", "Options", "Outcome", "Registry", "RemoteFuture", "RetryPolicy",
     "RpcBuilder", "RunBuilder", "Worker", "current_promise_id", "dependency", "function",
     # the engine's seams, for the simulator and the pytest face

@@ -16,6 +16,7 @@ from ..core.codec import encode_call
 from ..core.errors import UsageError
 from .builders import RpcBuilder, RunBuilder
 from .dependencies import dependency
+from .detached import DetachBuilder
 from .frame import Frame
 from .function import DurableFunction
 from .futures import RemoteFuture
@@ -74,6 +75,21 @@ class Context:
             name, names = fn.name, fn.param_names
         param = encode_call(name, args, kwargs, names=names)
         return RpcBuilder(self._frame, name, param, Options())
+
+    def detach(self, fn: DurableFunction[..., Any] | str, /, *args: Any, **kwargs: Any) -> DetachBuilder:
+        """A detached child: ``await ctx.detach(fn, ...)`` starts it as its own task (as ``ctx.rpc`` does)
+        and returns its id at once; this workflow never joins it, and its deadline is its own
+        (``.options(timeout=...)``, a day by default), not capped by this workflow's."""
+        check_here(self._frame, "detach")
+        if isinstance(fn, str):
+            name, names = fn, tuple[str, ...]()
+            if not fn or fn.startswith("durable."):
+                raise UsageError(f"ctx.detach: function name must be a registered durable function name, got {fn!r}")
+        else:
+            _check_durable(fn, "ctx.detach")
+            fn.check_arguments(args, kwargs, where="ctx.detach")
+            name, names = fn.name, fn.param_names
+        return DetachBuilder(self._frame, name, encode_call(name, args, kwargs, names=names), Options())
 
     async def sleep(self, seconds: float) -> None:
         """A durable timer: survives crashes; the workflow suspends until it fires. Like any child it

@@ -19,7 +19,7 @@ from ..core.codec import describe_call, encode, encode_call
 from ..core.errors import NondeterminismError
 from ..core.ids import child_id
 from ..core.records import PromiseRecord, PromiseState
-from ..core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIMER
+from ..core.store import TAG_DETACHED, TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIMER
 from .execution import Execution, WorkflowEnd
 from .function import DurableFunction
 from .options import Options
@@ -109,7 +109,7 @@ class Frame:
 
     async def create(
         self, id: str, param: str, timeout_at: float, *, scope: str, target: str | None = None,
-        timer: bool = False,
+        timer: bool = False, detached: bool = False,
     ) -> PromiseRecord:
         """Look child ``id`` up in the branch, or create it; check it is the same call as recorded."""
         ex = self.execution
@@ -118,6 +118,8 @@ class Frame:
             tags = {TAG_PARENT: self.id, TAG_ORIGIN: ex.origin, TAG_SCOPE: scope}
             if timer:
                 tags[TAG_TIMER] = "true"
+            if detached:
+                tags[TAG_DETACHED] = "true"
             try:
                 record = await ex.store.create_promise(id, param, timeout_at, tags, target=target, fence=ex.fence)
             except trio.Cancelled as exc:
@@ -126,8 +128,9 @@ class Frame:
             ex.branch[id] = record
         if record.param != param:
             raise NondeterminismError(id, describe_call(record.param), describe_call(param), self.id)
-        recorded_how = _how(record.tags.get(TAG_SCOPE), record.tags.get(TAG_TARGET), record.tags.get(TAG_TIMER))
-        new_how = _how(scope, target, "true" if timer else None)
+        tags = record.tags
+        recorded_how = _how(tags.get(TAG_SCOPE), tags.get(TAG_TARGET), tags.get(TAG_TIMER), tags.get(TAG_DETACHED))
+        new_how = _how(scope, target, "true" if timer else None, "true" if detached else None)
         if recorded_how != new_how and TAG_SCOPE in record.tags:
             call = describe_call(param)
             raise NondeterminismError(
@@ -201,10 +204,10 @@ class Frame:
         spawned.finish(None)  # only reached when abort() cancelled this child's own scope
 
 
-def _how(scope: str | None, target: str | None, timer: str | None) -> tuple[str, str]:
-    """How a child was called, from its tags: ("ctx.run" or "ctx.rpc", " on target 'g'" or "")."""
+def _how(scope: str | None, target: str | None, timer: str | None, detached: str | None = None) -> tuple[str, str]:
+    """How a child was called, from its tags: ("ctx.run", "ctx.rpc" or "ctx.detach", " on target 'g'" or "")."""
     if scope == "local":
         return ("ctx.run", "")
     if timer == "true":
         return ("ctx.sleep", "")
-    return ("ctx.rpc", f" on target {target!r}" if target is not None else "")
+    return ("ctx.detach" if detached == "true" else "ctx.rpc", f" on target {target!r}" if target is not None else "")
