@@ -6,13 +6,16 @@ a trace, and checks.
     from sim import Scenario, run_world
     result = run_world(Scenario(fan_out, (items,), functions=(process_item,)), seed=7, faults="crash,drop")
     assert result.ok, result.violations
+
+Outside parties (an approver, a payment webhook) take part through ``Scenario(actors=...)``, made with
+``sim.actors.resolve``, ``reject`` and ``start``.
 """
 
 from .checks import Violation
 from .faults import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan, InjectedFault, UnfiredPlanWarning
 from .kernel.decisions import Decisions, PinnedDecisions, RecordedDecisions, SeededDecisions
 from .runner import run_world
-from .scenario import Scenario, SimConfig
+from .scenario import Scenario, SimConfig, actors
 from .trace import Event, Ledger, Trace, at_most_once, exactly_once, ledger
 from .world import RunResult
 
@@ -35,6 +38,7 @@ __all__ = [
     "Trace",
     "UnfiredPlanWarning",
     "Violation",
+    "actors",
     "at_most_once",
     "exactly_once",
     "ledger",

@@ -42,11 +42,12 @@ class Verdict:
 def judge(found: Iterable[Violation], trace: Trace, promises: Sequence[PromiseRecord], scenario: Scenario,
           root: PromiseRecord | None, *, finished: bool, step_limit: float, quiesce_after: float, budget: float,
           root_param: str, faults: Mapping[str, int] | None = None, replay_all: bool = False,
-          ends: Mapping[str, Sequence[WorkflowEnd]] | None = None) -> Verdict:
+          ends: Mapping[str, Sequence[WorkflowEnd]] | None = None, waiting: Sequence[str] = ()) -> Verdict:
     """``found`` (what the run itself found) and the checks of the finished world after it. A world
     stopped part-way (``finished`` false) has no outcome yet: only the checks that hold part-way apply.
     ``faults`` counts the faults that fired, by kind; without it, or with ``replay_all``, the oracle
-    replays every workflow; ``ends`` are the runs of workflow bodies that ended, by promise (``replay_scope``)."""
+    replays every workflow; ``ends`` are the runs of workflow bodies that ended, by promise (``replay_scope``);
+    ``waiting`` what the world still waited for after its root settled (actors, promise ids: ``liveness``)."""
     out = list(found)
     out += no_rerun_after_resolve(trace)
     skip = unreplayed(promises, scenario, trace, faults or {}, failed=bool(out), replay_all=replay_all, ends=ends)
@@ -57,7 +58,7 @@ def judge(found: Iterable[Violation], trace: Trace, promises: Sequence[PromiseRe
             out += expected_value(root, scenario.expected)
         if scenario.outcomes is not NOT_GIVEN:
             out += acceptable_outcome(root, scenario.outcomes)
-        out += liveness(root, scenario.root_id, quiesce_after, budget, root_param)
+        out += liveness(root, scenario.root_id, quiesce_after, budget, root_param, waiting, promises)
     return Verdict(out, replays.replayed, replays.skipped)
 
 

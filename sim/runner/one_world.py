@@ -115,7 +115,8 @@ def _judge(world: World, ran: _Ran, *, seed: int | None, target: str) -> RunResu
     verdict = judge(world.findings.found, world.trace, promises, scenario, world.root, finished=finished,
                     step_limit=config.step_limit, quiesce_after=faults.quiesce_after, budget=world.budget(),
                     root_param=world.root_param, faults=world.injector.counts,
-                    replay_all=config.replay_all, ends=world.ends)
+                    replay_all=config.replay_all, ends=world.ends,
+                    waiting=world.waiting() if ran.stopped_at is None else ())
     found = list(verdict.violations)
     result = RunResult(
         seed=seed,

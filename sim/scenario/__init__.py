@@ -3,6 +3,8 @@ processes, the outcomes it may reach, the user's invariants, which modules each 
 the dependencies its bodies get), the simulator's settings (``SimConfig``), a script of actions from
 outside, and the ways to load a scenario from a target (``file.py:NAME``) or rebuild it from data."""
 
+from . import actors
+from .actors import Actor
 from .factories import FactoryError, make_dependencies
 from .isolate import isolated_modules
 from .outcomes import Outcomes, checked_outcomes, describe_outcomes, predicate_name
@@ -13,7 +15,7 @@ from .spec import build, scenario_spec
 from .target import load_scenario
 
 __all__ = [
-    "NOT_GIVEN", "Action", "Invariant", "Outcomes", "Scenario", "SimConfig", "build", "checked_outcomes",
+    "NOT_GIVEN", "Action", "Actor", "Invariant", "Outcomes", "Scenario", "SimConfig", "build", "checked_outcomes",
     "FactoryError", "describe_outcomes", "isolated_modules", "load_scenario", "make_dependencies", "predicate_name",
-    "scenario_spec",
+    "scenario_spec", "actors",
 ]

@@ -11,6 +11,7 @@ import attrs
 from pytest_durable.core.errors import UsageError
 from pytest_durable.sdk import DurableFunction
 
+from .actors import Actor
 from .outcomes import checked_outcomes
 
 #: A user invariant: given a finished world (a ``sim.RunResult``), the broken rules, one line each
@@ -41,6 +42,11 @@ class Scenario:
     to bodies (``pytest_durable.dependency(name)``): each process incarnation calls it once, so a crash
     gives the restarted process a fresh client, as a real restart would. A factory defined at module
     level in an isolated module is taken from the incarnation's fresh copy of that module.
+
+    ``actors`` are outside parties that resolve, reject or start promises at given or drawn times through
+    the network (``sim.actors``: ``resolve``, ``reject``, ``start``); the world runs until each has done
+    what it does and every promise with work to run (the root, rpc and detached children, what an actor
+    started) has settled.
     """
 
     workflow: DurableFunction[..., Any]
@@ -55,6 +61,7 @@ class Scenario:
     invariants: tuple[Invariant, ...] = ()
     isolate: bool | tuple[str, ...] = True
     dependencies: Mapping[str, Callable[[], object]] = attrs.field(factory=dict)
+    actors: tuple[Actor, ...] = ()
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.workflow, DurableFunction):
@@ -83,8 +90,9 @@ class Scenario:
                     f"(a class or a function without arguments), got {factory!r}; write lambda: obj to share "
                     "one object between processes and crashes"
                 )
+        self._check_actors()
         seen: dict[str, DurableFunction[..., Any]] = {}
-        for fn in (self.workflow, *self.functions):
+        for fn in (self.workflow, *self.functions, *(a.fn for a in self.actors if a.fn is not None)):
             if not isinstance(fn, DurableFunction):
                 raise UsageError(f"Scenario: functions must be @function objects, got {fn!r}")
             other = seen.setdefault(fn.name, fn)
@@ -94,10 +102,26 @@ class Scenario:
                     "runs one function per name, so give one of them another name with @function(name=...)"
                 )
 
+    def _check_actors(self) -> None:
+        if isinstance(self.actors, Actor) or not isinstance(self.actors, (tuple, list)):
+            raise UsageError(f"Scenario: actors= must be a tuple of sim.actors (resolve, reject, start), got "
+                             f"{self.actors!r}")
+        object.__setattr__(self, "actors", tuple(self.actors))
+        for actor in self.actors:
+            if not isinstance(actor, Actor):
+                raise UsageError(f"Scenario(actors=...): {actor!r} is not an actor; make one with sim.actors.resolve, "
+                                 "reject or start")
+            if actor.kind == "start" and actor.id == self.root_id:
+                raise UsageError(f"Scenario(actors=...): {actor} starts the root {self.root_id!r}, which the "
+                                 "world's client starts; give it another id")
+            if actor.group is not None and actor.group not in self.workers:
+                raise UsageError(f"Scenario(actors=...): {actor} targets group {actor.group!r}, which has no "
+                                 f"workers; groups are {', '.join(self.workers)}")
+
     def all_functions(self) -> list[DurableFunction[..., Any]]:
-        """The workflow and every function, each once, in a stable order."""
+        """The workflow and every function (those actors start included), each once, in a stable order."""
         out: dict[str, DurableFunction[..., Any]] = {self.workflow.name: self.workflow}
-        for fn in self.functions:
+        for fn in (*self.functions, *(a.fn for a in self.actors if a.fn is not None)):
             out.setdefault(fn.name, fn)
         return list(out.values())
 

@@ -14,6 +14,7 @@ from pytest_durable.core.codec import decode_call, encode_call
 from pytest_durable.core.errors import UsageError
 from pytest_durable.sdk import DurableFunction
 
+from .actors import Actor
 from .scenario import Scenario
 from .target import load_scenario
 
@@ -57,9 +58,25 @@ def scenario_spec(scenario: Scenario, target: str = "", *, dependencies: bool = 
         "call": encode_call(fn.name, scenario.args, scenario.kwargs, names=fn.param_names),
         "workers": dict(scenario.workers), "group": scenario.group, "root_id": scenario.root_id,
     }
+    if scenario.actors:
+        spec["actors"] = [_actor_spec(a) for a in scenario.actors]
     if dependencies and scenario.dependencies:
         spec["dependencies"] = {name: _factory_ref(name, f) for name, f in sorted(scenario.dependencies.items())}
     return spec
+
+
+def _actor_spec(actor: Actor) -> dict[str, Any]:
+    """An actor as data: its fields, its function (a start's) by module and name."""
+    fields = attrs.asdict(actor, recurse=False)
+    fields["fn"] = None if actor.fn is None else _ref(actor.fn)
+    fields["at"] = list(actor.at) if isinstance(actor.at, tuple) else actor.at
+    return fields
+
+
+def _load_actor(fields: dict[str, Any]) -> Actor:
+    at = fields["at"]
+    return Actor(**{**fields, "at": tuple(at) if isinstance(at, list) else at,
+                    "fn": None if fields["fn"] is None else _load_ref(fields["fn"])})
 
 
 def _load_object(ref: str) -> Any:
@@ -88,4 +105,5 @@ def build(spec: dict[str, Any]) -> Scenario:
     return Scenario(_load_ref(spec["workflow"]), tuple(call.args), dict(call.kwargs),
                     functions=tuple(_load_ref(r) for r in spec["functions"]), workers=spec["workers"],
                     group=spec["group"], root_id=spec["root_id"], isolate=isolate,
-                    dependencies={name: _load_object(ref) for name, ref in spec.get("dependencies", {}).items()})
+                    dependencies={name: _load_object(ref) for name, ref in spec.get("dependencies", {}).items()},
+                    actors=tuple(_load_actor(a) for a in spec.get("actors", ())))

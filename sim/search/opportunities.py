@@ -59,7 +59,8 @@ def _scenario_key(scenario: Scenario) -> tuple[Any, ...]:
     """What makes two scenarios run the same world (a test may build an equal one per example)."""
     fn = scenario.workflow
     return (fn.name, encode_call(fn.name, scenario.args, scenario.kwargs), scenario.root_id, scenario.group,
-            tuple(sorted(scenario.workers.items())), tuple(f.name for f in scenario.all_functions()))
+            tuple(sorted(scenario.workers.items())), tuple(f.name for f in scenario.all_functions()),
+            tuple(a.key() for a in scenario.actors))
 
 
 def opportunity_keys(scenario: Scenario, faults: FaultConfig, config: SimConfig | None) -> dict[str, list[str]]:

@@ -89,6 +89,8 @@ class SimServer:
         #: Over a ``MemoryStore``: its notifies, counted per key, so a parked poll is looked at again only
         #: when its key was notified or time reached a due instant since its last look (``_may_have_news``).
         self._notices: _Notices | None = None
+        #: The promise the world's end waits for, and the event that tells it the promise settled.
+        self._watched: tuple[str, trio.Event] | None = None
         if type(store) is MemoryStore and self.skip_unnotified:
             self._notices = store.wakeups = _Notices()
 
@@ -253,6 +255,28 @@ class SimServer:
     def _stepped(self) -> None:
         for stepped in self._on_step:
             stepped()
+        if self._watched is not None:
+            self._look_at_watched()
+
+    async def until_settled(self, id: str) -> None:
+        """Return once promise ``id`` is settled: looked at after each step the server takes (a request, a
+        read with news, a sweep), so the wait costs no poll and no task step until then."""
+        record = self.store.promise(id)
+        if record is not None and record.settled:
+            return
+        event = trio.Event()
+        self._watched = (id, event)
+        try:
+            await event.wait()
+        finally:
+            self._watched = None
+
+    def _look_at_watched(self) -> None:
+        assert self._watched is not None
+        id, event = self._watched
+        record = self.store.promise(id)
+        if record is not None and record.settled:
+            event.set()
 
     def _die(self, process: str, incarnation: int, op: str, id: str, method: str, args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from pytest_durable.core.codec import encode_call
 from pytest_durable.core.inspection import InspectableStore
 from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord
+from pytest_durable.core.store import TAG_TARGET
 from pytest_durable.sdk import WorkflowEnd
 
 from ..checks import Findings, PlatformErrors, SettledOnce, TaskInvariants
@@ -20,6 +21,7 @@ from ..faults import AwaitCrashes, FaultConfig, FaultPlan, Injector
 from ..kernel.decisions import Decisions
 from ..scenario import Action, Scenario, SimConfig
 from ..trace import Event, Ledger, Trace, set_current
+from .actors import Actors
 from .bodies import body_hook
 from .chaos import CHAOS_KINDS, chaos
 from .client import start_and_await_root
@@ -68,6 +70,7 @@ class World:
                               self._ended)
         self.processes = [SimProcess(name, group, around) for name, group in scenario.process_names()]
         self.director = Director(script, self.processes, self.injector, self.server, self.trace) if script else None
+        self.actors = Actors(scenario, config, self.network, decisions, self.trace) if scenario.actors else None
         self.root: PromiseRecord | None = None
         self._within_budget = trio.CancelScope()
         fn = scenario.workflow
@@ -75,6 +78,30 @@ class World:
 
     def _ended(self, end: WorkflowEnd) -> None:
         self.ends.setdefault(end.id, []).append(end)
+
+    def unsettled(self) -> list[PromiseRecord]:
+        """The promises with work to run (a task: the root, rpc and detached children, what an actor
+        started) that have not settled, in creation order."""
+        return [p for p in self.store.promises() if not p.settled and TAG_TARGET in p.tags]
+
+    def waiting(self) -> list[str]:
+        """What the world would still wait for: actors with deliveries to do, then unsettled promises with work."""
+        actors = self.actors.waiting() if self.actors is not None else []
+        return actors + [p.id for p in self.unsettled()]
+
+    async def _rest_settled(self) -> None:
+        """After the root settled: wait until every actor is done, every promise with work to run has
+        settled, and no late duplicate is on the wire (what a stale copy does after the root settled is
+        a bug production can show). Each wait wakes on the server's own steps, never by polling; a
+        world whose work all ended with its root waits for nothing (not even a task step)."""
+        while True:
+            if self.actors is not None and not self.actors.finished.is_set():
+                await self.actors.finished.wait()
+            for record in self.unsettled():
+                await self.server.until_settled(record.id)
+            await self.network.landed()
+            if (self.actors is None or self.actors.finished.is_set()) and not self.unsettled():
+                return
 
     def random(self) -> float:
         """Randomness for ``ctx.random()`` inside the world."""
@@ -113,11 +140,13 @@ class World:
                                        self.server, self.processes)
                 if self.director is not None:
                     nursery.start_soon(self.director.run)
+                if self.actors is not None:
+                    nursery.start_soon(self.actors.run, name="actors")
                 with trio.CancelScope() as self._within_budget:
                     self.server.alarms.at(self._end(), self._budget_check)
                     client = self.network.store_for("client", 0)
                     self.root = await start_and_await_root(client, self.scenario, self.config, self.root_param)
-                    await self.network.landed()  # the world goes on while stale copies are on the wire
+                    await self._rest_settled()
                 self.server.alarms.close()
                 nursery.cancel_scope.cancel()
         finally:
