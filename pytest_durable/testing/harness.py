@@ -12,7 +12,7 @@ import attrs
 from sim import FaultConfig, FaultPlan, RunResult, Scenario, SimConfig, run_world
 from sim.checks import determinism
 from sim.kernel.decisions import PinnedDecisions
-from sim.scenario import NOT_GIVEN, checked_outcomes
+from sim.scenario import NOT_GIVEN, Actor, checked_outcomes
 from sim.search import DrawnWorld
 from sim.world import stores
 
@@ -56,6 +56,13 @@ class Aimer(Protocol):
 
     def name_of(self, result: RunResult) -> str:
         """What the sweep calls the world ``result`` ran in (``one fault: at(...)``), or "" if it did not place it."""
+
+
+def _actors(actors: object) -> tuple[Actor, ...]:
+    """``durable_sim.run(actors=...)`` as the scenario takes it, or one line saying what it must be."""
+    if isinstance(actors, Actor) or not isinstance(actors, (tuple, list)):
+        raise UsageError(f"durable_sim.run: actors= must be a list of sim.actors (resolve, reject, start), got {actors!r}")
+    return tuple(actors)
 
 
 def _outcomes(expected: Any, outcomes: Any, marked: Any) -> Any:
@@ -178,7 +185,7 @@ class DurableSim:
     def scenario(self, workflow: DurableFunction[..., Any], *args: Any, id: str = "root",
                  functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., workers: int | None = None,
                  dependencies: Mapping[str, Callable[[], object]] | None = None, outcomes: Any = ...,
-                 **kwargs: Any) -> Scenario:
+                 actors: Sequence[Actor] = (), **kwargs: Any) -> Scenario:
         """The scenario ``run`` would run, for inspection or for ``sim.run_world``."""
         settings = self._settings()
         known = discover_functions(workflow.__module__, self._test_module)
@@ -192,13 +199,14 @@ class DurableSim:
             workers={"default": workers or settings.workers}, root_id=id,
             expected=NOT_GIVEN if expected is ... else expected, invariants=tuple(invariants),
             dependencies=dict(dependencies or {}), outcomes=_outcomes(expected, outcomes, settings.outcomes),
+            actors=_actors(actors),
         )
 
     def run(self, workflow: DurableFunction[..., Any], /, *args: Any, id: str = "root",
             functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., faults: str | None = None,
             plan: str | None = None, workers: int | None = None, check: bool = True, world: DrawnWorld | None = None,
             dependencies: Mapping[str, Callable[[], object]] | None = None, outcomes: Any = ...,
-            **kwargs: Any) -> RunResult:
+            actors: Sequence[Actor] = (), **kwargs: Any) -> RunResult:
         """Run ``workflow(*args, **kwargs)`` as root ``id`` in one world and return its ``RunResult``.
 
         Durable functions defined in the workflow's module and the test's module are registered on
@@ -209,6 +217,7 @@ class DurableSim:
         (``Scenario(dependencies=...)``: called once per process incarnation, e.g. a fake client).
         ``outcomes`` names the root's acceptable outcomes (``Scenario(outcomes=...)``: several values or a
         predicate), where ``expected`` demands one value; the marker's ``outcomes=`` applies otherwise.
+        ``actors`` are outside parties (``sim.actors.resolve``, ``reject``, ``start``: ``Scenario(actors=...)``).
         """
         __tracebackhide__ = hide_ours
         check_run_call(workflow, args, kwargs, id=id, functions=functions, faults=faults, plan=plan, workers=workers,
@@ -217,7 +226,8 @@ class DurableSim:
         settings = self._call_settings(faults=faults, plan=plan, workers=workers)
         self._configure(settings)
         scenario = self.scenario(workflow, *args, id=id, functions=functions, expected=expected,
-                                 workers=settings.workers, dependencies=dependencies, outcomes=outcomes, **kwargs)
+                                 workers=settings.workers, dependencies=dependencies, outcomes=outcomes, actors=actors,
+                                 **kwargs)
         aimer = self._aimer if world is None and plan is None and not settings.plan else None
         if aimer is not None:  # the sweep's world for this call, within the settings the hooks left: aimed, or swarm
             aimer.place(scenario, settings)
