@@ -55,3 +55,18 @@ def test_the_readme_scenario_example_holds_its_invariants_under_every_fault(tmp_
     )
     assert ", idempotency_key=key" in code
     assert run(without_key, tmp_path) == "True\n"
+
+
+def test_the_readme_approval_example_runs_through_actors_as_written(tmp_path: Path) -> None:
+    """The approval under an actor that comes early, late, twice or never: every world passes, and both the
+    approval and the fallback are reached."""
+    assert run(snippet("### Outside parties: approvals and webhooks as actors"), tmp_path) == (
+        "True ['escalated', 'shipped 7']\n")
+
+
+def test_the_readme_detach_example_runs_as_written_and_its_dispatch_is_judged(tmp_path: Path) -> None:
+    code = snippet("### Detached children: started, never joined")
+    assert run(code, tmp_path) == "True paid; dispatch checkout-7.1 ['resolved']\n"
+    without_key = code.replace(', idempotency_key=f"parcel-{order}"', "").split("result = run_world", 1)[0] + (
+        "print(any(not run_world(scenario, seed=s, faults='crash').ok for s in range(300)))\n")
+    assert without_key != code and run(without_key, tmp_path) == "True\n"  # the dispatch's double send is found
