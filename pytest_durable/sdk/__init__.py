@@ -21,7 +21,8 @@ from .settlement import Suspended, result_of
 from .worker import ErrorHook, Handle, Worker
 
 __all__ = [
-    "DETACHED_TIMEOUT", "Constant", "Context", "DetachBuilder", "DurableFunction", "DurableFuture", "Execution", "Executor", "Exponential",
+    "DETACHED_TIMEOUT", "Constant", "Context", "DetachBuilder",
+    "DurableFunction", "DurableFuture", "Execution", "Executor", "Exponential",
     "Handle", "Linear", "Never", "Options", "Outcome", "Registry", "RemoteFuture", "RetryPolicy",
     "RpcBuilder", "RunBuilder", "Worker", "current_promise_id", "dependency", "function",
     # the engine's seams, for the simulator and the pytest face

@@ -128,8 +128,8 @@ class Frame:
             ex.branch[id] = record
         if record.param != param:
             raise NondeterminismError(id, describe_call(record.param), describe_call(param), self.id)
-        tags = record.tags
-        recorded_how = _how(tags.get(TAG_SCOPE), tags.get(TAG_TARGET), tags.get(TAG_TIMER), tags.get(TAG_DETACHED))
+        had = record.tags
+        recorded_how = _how(had.get(TAG_SCOPE), had.get(TAG_TARGET), had.get(TAG_TIMER), had.get(TAG_DETACHED))
         new_how = _how(scope, target, "true" if timer else None, "true" if detached else None)
         if recorded_how != new_how and TAG_SCOPE in record.tags:
             call = describe_call(param)

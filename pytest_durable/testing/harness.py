@@ -61,7 +61,8 @@ class Aimer(Protocol):
 def _actors(actors: object) -> tuple[Actor, ...]:
     """``durable_sim.run(actors=...)`` as the scenario takes it, or one line saying what it must be."""
     if isinstance(actors, Actor) or not isinstance(actors, (tuple, list)):
-        raise UsageError(f"durable_sim.run: actors= must be a list of sim.actors (resolve, reject, start), got {actors!r}")
+        raise UsageError(f"durable_sim.run: actors= must be a list of sim.actors (resolve, reject, start), "
+                         f"got {actors!r}")
     return tuple(actors)
 
 

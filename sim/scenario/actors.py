@@ -72,7 +72,8 @@ def _number(value: object) -> bool:
     return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def _checked(where: str, id: object, at: object, times: object, maybe: object, retry_for: object) -> float | tuple[float, float]:
+def _checked(where: str, id: object, at: object, times: object, maybe: object,
+             retry_for: object) -> float | tuple[float, float]:
     check_root_id(id, where=where)
     if _number(at) and float(at) >= 0:  # type: ignore[arg-type]
         when: float | tuple[float, float] = float(at)  # type: ignore[arg-type]

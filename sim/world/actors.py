@@ -6,8 +6,6 @@ answer at all) is sent again with backoff for the actor's ``retry_for`` seconds,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import trio
 
 from pytest_durable.core.errors import NotFound, StoreError, StoreUnavailable, UsageError
