@@ -168,3 +168,39 @@ def test_a_scenario_with_actors_is_data_another_process_builds_again() -> None:
 def test_bad_actors_are_one_usage_error_naming_what_is_at_fault(make: object, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         make()  # type: ignore[operator]
+
+
+@function
+async def nap(seconds: float) -> str:
+    import trio
+
+    await trio.sleep(seconds)
+    return "rested"
+
+
+@function
+async def detach_a_nap(ctx: Context, seconds: float) -> str:
+    await ctx.detach(nap, seconds)
+    return "started"
+
+
+class MainSteps:
+    """Counts the task steps of the world's main task (the client, then the wait for the world's end)."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def before_task_step(self, task: object) -> None:
+        if getattr(task, "name", "").endswith("World.main"):
+            self.steps += 1
+
+
+def test_waiting_for_a_detached_child_costs_no_poll() -> None:
+    counts = []
+    for seconds in (50.0, 5000.0):
+        steps = MainSteps()
+        result = run_world(Scenario(detach_a_nap, (seconds,), functions=(nap,)), seed=0, instruments=[steps],
+                           config=SimConfig(budget=10_000))
+        assert result.ok and result.virtual_time > seconds
+        counts.append(steps.steps)
+    assert counts[0] == counts[1] and counts[0] > 0  # the same few steps however long the child takes
