@@ -116,7 +116,7 @@ def _judge(world: World, ran: _Ran, *, seed: int | None, target: str) -> RunResu
                     step_limit=config.step_limit, quiesce_after=faults.quiesce_after, budget=world.budget(),
                     root_param=world.root_param, faults=world.injector.counts,
                     replay_all=config.replay_all, ends=world.ends,
-                    waiting=world.waiting() if ran.stopped_at is None else ())
+                    waiting=world.waiting(promises) if ran.stopped_at is None else ())
     found = list(verdict.violations)
     result = RunResult(
         seed=seed,

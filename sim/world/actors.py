@@ -36,6 +36,7 @@ class Actors:
         self.trace = trace
         #: Deliveries not yet done (sent and answered, or given up), by the actor's name.
         self.unfinished: dict[str, int] = {}
+        self._named: dict[str, Actor] = {}
         self.finished = trio.Event()
 
     async def run(self) -> None:
@@ -48,6 +49,7 @@ class Actors:
                     self.trace.add(trio.current_time(), name, 0, "actor", actor.id, f"{actor}: never acts (drawn)")
                     continue
                 self.unfinished[name] = len(times)
+                self._named[name] = actor
                 store = self.network.store_for(name, 0)
                 for at in times:
                     nursery.start_soon(self._deliver, name, store, actor, at, name=f"{name} {actor}")
@@ -64,8 +66,7 @@ class Actors:
 
     def waiting(self) -> list[str]:
         """The actors with deliveries still to do, each as ``actor1 resolve(approval-7)``."""
-        actors = self.scenario.actors
-        return [f"{name} {actors[int(name[5:]) - 1]}" for name, left in self.unfinished.items() if left]
+        return [f"{name} {self._named[name]}" for name, left in self.unfinished.items() if left]
 
     async def _deliver(self, name: str, store: SimStore, actor: Actor, at: float) -> None:
         await virtual_time.sleep_until(at)
