@@ -66,3 +66,24 @@ def test_the_default_run_passes_the_shapes_and_finds_their_buggy_twins(pytester:
     assert "not exactly once: parcel:7 x2" in failed["test_checkout_buggy"]
     assert "by checkout-7.1.1 on" in failed["test_checkout_buggy"]  # the detached dispatch's leaf
     assert "checkout-7.1  dispatch_buggy('7')  (detached)" in failed["test_checkout_buggy"]
+
+
+BAD_ACTORS = '''
+import pytest
+from tests.helpers import shape_workflows as s
+
+
+@pytest.mark.durable
+def test_one_actor_not_in_a_list(durable_sim):
+    durable_sim.run(s.approve_order, s.ORDER, id="order-7", actors=s.approver())
+'''
+
+
+def test_actors_that_are_not_a_list_are_one_line_naming_the_argument(pytester: pytest.Pytester) -> None:
+    pytester.syspathinsert(ROOT)
+    pytester.makepyfile(test_bad=BAD_ACTORS)
+    result = pytester.runpytest("-p", "pytest_durable", "-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*UsageError: durable_sim.run: actors= must be a list of sim.actors (resolve, "
+                                 "reject, start), got Actor(kind='resolve', id='approval-7'*"])
+    assert "INTERNALERROR" not in result.stdout.str()
