@@ -25,6 +25,8 @@ from .running import check_here
 from .select import check_candidates, select
 
 T = TypeVar("T")
+#: A future ``ctx.select`` takes and returns.
+F = TypeVar("F", bound="DurableFuture[Any] | RemoteFuture[Any]")
 
 #: How deep local child workflows (``ctx.run`` of a workflow) may nest in one task. Each level is a
 #: few frames of Python stack and a trio nursery; far deeper, Python's recursion limit breaks trio's
@@ -117,15 +119,15 @@ class Context:
                                     timer=True, scope="global")
         return RemoteFuture(record.id, frame, record)
 
-    async def select(self, *futures: DurableFuture[Any] | RemoteFuture[Any]) -> DurableFuture[Any] | RemoteFuture[Any]:
+    async def select(self, *futures: F) -> F:
         """The first of ``futures`` to settle (resolved or rejected), once it has: ``await`` it for its
         value or error. Which one won is recorded, so a replay returns the same future even when several
         have settled by then; the others stay usable (select again over the rest). When none can settle
         while this run goes on (remote ones pending, local ones suspended) the workflow suspends until
         the first does."""
         check_here(self._frame, "select")
-        candidates = check_candidates(self._frame, futures)
-        return candidates[await select(self._frame, candidates)]
+        check_candidates(self._frame, futures)
+        return futures[await select(self._frame, futures)]
 
     async def promise(self, *, timeout: float, id: str | None = None) -> RemoteFuture[Any]:
         """A promise settled from outside the workflow (an approval, a webhook); await the future."""

@@ -30,13 +30,12 @@ Candidate = DurableFuture[Any] | RemoteFuture[Any]
 POLL_WAIT = 30.0
 
 
-def check_candidates(frame: Frame, futures: Sequence[object]) -> tuple[Candidate, ...]:
-    """The candidates of ``ctx.select(*futures)``, or a ``UsageError`` naming the first at fault."""
+def check_candidates(frame: Frame, futures: Sequence[object]) -> None:
+    """A ``UsageError`` naming the first of ``ctx.select(*futures)``'s arguments at fault, if any."""
     where = f"ctx.select in {frame.id}"
     if not futures:
         raise UsageError(f"{where}: select needs at least one future; pass the futures to wait for")
     seen: dict[str, int] = {}
-    out: list[Candidate] = []
     for i, f in enumerate(futures):
         if not isinstance(f, (DurableFuture, RemoteFuture)):
             raise UsageError(f"{where}: argument {i} is {_kind(f)}, not a future; {_instead(f)}")
@@ -50,11 +49,9 @@ def check_candidates(frame: Frame, futures: Sequence[object]) -> tuple[Candidate
                 f"{where}: future {f.id} is passed twice (arguments {seen[f.id]} and {i}); pass each future once"
             )
         seen[f.id] = i
-        out.append(f)
-    return tuple(out)
 
 
-async def select(frame: Frame, candidates: tuple[Candidate, ...]) -> int:
+async def select(frame: Frame, candidates: Sequence[Candidate]) -> int:
     """The position of the first candidate to settle: recorded once, replayed after that."""
     param = encode_call("durable.select", ([f.id for f in candidates],), {})
     record = await frame.create(frame.take_id(None), param, frame.deadline, scope="local")
@@ -65,7 +62,7 @@ async def select(frame: Frame, candidates: tuple[Candidate, ...]) -> int:
     return index
 
 
-async def _first_settled(frame: Frame, candidates: tuple[Candidate, ...]) -> int:
+async def _first_settled(frame: Frame, candidates: Sequence[Candidate]) -> int:
     """The position of a settled candidate, the first in order among those settled when one is found;
     waits while a local candidate runs; suspends the workflow when none can settle in this run."""
     while True:
@@ -88,7 +85,7 @@ async def _first_settled(frame: Frame, candidates: tuple[Candidate, ...]) -> int
         await _noting(frame, _any_event(running, remote))
 
 
-def _settled(candidates: tuple[Candidate, ...]) -> int | None:
+def _settled(candidates: Sequence[Candidate]) -> int | None:
     for i, f in enumerate(candidates):
         if f.settled_record() is not None:
             return i
