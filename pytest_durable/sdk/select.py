@@ -3,7 +3,8 @@
 The winner is written once, in a local child promise ``durable.select`` whose param names the
 candidates in order and whose value is the winner's position; a replay returns the recorded winner
 even when by then several candidates have settled. A candidate wins only once its promise has settled
-(resolved or rejected alike), so the recorded winner reads the same outcome on every replay. When every
+(resolved or rejected alike), so the recorded winner reads the same outcome on every replay; when
+several are found settled at once (after a crash, or a late wake-up), the one that settled first wins. When every
 candidate is a pending remote promise or a local child that suspended, the workflow suspends with
 callbacks on all of them and runs again from the top when the first settles.
 """
@@ -17,7 +18,8 @@ import trio
 
 from ..core.codec import encode_call
 from ..core.errors import UsageError
-from ..core.records import PromiseRecord
+from ..core.records import PromiseRecord, PromiseState
+from ..core.store import TAG_TIMER
 from .frame import Frame
 from .futures import DurableFuture, RemoteFuture
 from .settlement import Suspended
@@ -63,8 +65,8 @@ async def select(frame: Frame, candidates: Sequence[Candidate]) -> int:
 
 
 async def _first_settled(frame: Frame, candidates: Sequence[Candidate]) -> int:
-    """The position of a settled candidate, the first in order among those settled when one is found;
-    waits while a local candidate runs; suspends the workflow when none can settle in this run."""
+    """The position of the candidate that settled first, among those settled when one is found; waits
+    while a local candidate runs; suspends the workflow when none can settle in this run."""
     while True:
         found = _settled(candidates)
         if found is not None:
@@ -86,10 +88,22 @@ async def _first_settled(frame: Frame, candidates: Sequence[Candidate]) -> int:
 
 
 def _settled(candidates: Sequence[Candidate]) -> int | None:
+    """The position of the candidate that settled first among those settled now (the first in order
+    among equals), or None."""
+    found: tuple[float, int] | None = None
     for i, f in enumerate(candidates):
-        if f.settled_record() is not None:
-            return i
-    return None
+        record = f.settled_record()
+        if record is not None and (found is None or settled_at(record) < found[0]):
+            found = (settled_at(record), i)
+    return None if found is None else found[1]
+
+
+def settled_at(record: PromiseRecord) -> float:
+    """When ``record`` settled (store time). One its timeout settled (a timer, a timed-out promise)
+    settled at its timeout, though a store applies timeouts lazily and stamps the later access."""
+    if record.state is PromiseState.REJECTED_TIMEDOUT or record.tags.get(TAG_TIMER) == "true":
+        return record.timeout_at if record.settled_on is None else min(record.settled_on, record.timeout_at)
+    return record.settled_on if record.settled_on is not None else record.timeout_at
 
 
 async def _any_event(running: list[DurableFuture[Any]], remote: list[RemoteFuture[Any]]) -> None:

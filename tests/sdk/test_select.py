@@ -209,7 +209,8 @@ async def pick_on_leaves(ctx: Context) -> str:
 
 def test_a_crash_between_the_winner_settling_and_the_record_leaves_the_choice_to_the_replay() -> None:
     """Both candidates settle while no worker runs the workflow: no winner was written, so the replay
-    chooses among the settled ones (the first in order) and records that."""
+    chooses among the settled ones (the one that settled first, though it is second in order) and
+    records that."""
     store = new_store()
 
     async def main() -> object:
@@ -222,8 +223,8 @@ def test_a_crash_between_the_winner_settling_and_the_record_leaves_the_choice_to
                     await trio.sleep(1)
         return await recover(new_worker(store, [pick_on_leaves], id="w2"), "job")
 
-    assert run_world(main) == "job.1:12.0"
-    assert selects(store) == [(["job.1", "job.0"], 0)]
+    assert run_world(main) == "job.0:10.0"
+    assert selects(store) == [(["job.1", "job.0"], 1)]
 
 
 @function
@@ -335,3 +336,27 @@ def test_select_outside_the_workflows_body_is_a_usage_error() -> None:
 
     with pytest.raises(UsageError, match=r"ctx.select on the Context of job was called outside that workflow's body"):
         trio.run(outside)
+
+
+@function
+async def two_deadlines(ctx: Context) -> str:
+    reply = await ctx.promise(timeout=100)
+    timer = await ctx.timer(50)
+    return "timer" if await ctx.select(reply, timer) is timer else "reply timed out"
+
+
+def test_candidates_settled_by_their_timeouts_while_nobody_looked_win_by_their_due_time() -> None:
+    """The worker is down from 1 s to 300 s: the store times out both the promise (due at 100 s) and the
+    timer (due at 50 s) at the same later access, but the timer settled first and wins, though it is
+    second in order."""
+    store = new_store()
+
+    async def main() -> object:
+        await run_then_crash(new_worker(store, [two_deadlines], id="w1"), "job", two_deadlines, at=1)
+        await trio.sleep(299)
+        return await recover(new_worker(store, [two_deadlines], id="w2"), "job")
+
+    assert run_world(main) == "timer"
+    records = store.promise_map()
+    assert records["job.0"].state is PromiseState.REJECTED_TIMEDOUT
+    assert records["job.0"].settled_on == records["job.1"].settled_on  # stamped at the same access
