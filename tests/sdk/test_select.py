@@ -273,14 +273,13 @@ async def misuse(ctx: Context, how: str) -> str:
         await ctx.select(f, ctx.timer(5))  # type: ignore[arg-type]
     elif how == "list":
         await ctx.select([f])  # type: ignore[arg-type]
-    elif how == "other":
-        await ctx.run(selects_foreign, [f])  # type: ignore[list-item]
+    elif how == "timer":
+        await ctx.timer(-1)
+    elif how == "aborted":
+        local = await ctx.run(work, 5.0).spawn()
+        local.abort()
+        await ctx.select(f, local)
     return "no error"
-
-
-@function
-async def selects_foreign(ctx: Context, futures: list[Any]) -> None:
-    await ctx.select(*futures)
 
 
 @pytest.mark.parametrize(("how", "message"), [
@@ -289,6 +288,7 @@ async def selects_foreign(ctx: Context, futures: list[Any]) -> None:
     ("builder", "ctx.select in job: argument 0 is a RpcBuilder, not a future; start the child first"),
     ("coroutine", "ctx.select in job: argument 1 is a coroutine, not a future; await it first"),
     ("list", "ctx.select in job: argument 0 is a list, not a future; pass the futures themselves"),
+    ("timer", "ctx.timer: seconds must be a number >= 0, got -1"),
 ])
 def test_misuse_of_select_is_one_usage_error_naming_it(how: str, message: str) -> None:
     store = new_store()
@@ -296,6 +296,12 @@ def test_misuse_of_select_is_one_usage_error_naming_it(how: str, message: str) -
         run_world(lambda: run_to_end(new_worker(store, [misuse, work]), "job", misuse, how))
     assert raised.value.type_name == "UsageError"
     assert raised.value.message.startswith(message), raised.value.message
+
+
+def test_selecting_an_aborted_local_child_raises_join_error_as_awaiting_it_would() -> None:
+    with pytest.raises(Rejected) as raised:
+        run_world(lambda: run_to_end(new_worker(new_store(), [misuse, work]), "job", misuse, "aborted"))
+    assert (raised.value.type_name, raised.value.message) == ("JoinError", "task job.1 was dropped")
 
 
 _STASH: list[Any] = []
