@@ -137,3 +137,19 @@ async def approval_or_timeout(ctx: Context, seconds: float) -> str:
 def approval_scenario(seconds: float = 300.0) -> Scenario:
     return Scenario(approval_or_timeout, (seconds,), root_id="req", workers={"default": 2},
                     outcomes=("approved by ann", "timed out"))
+
+
+@function
+async def local_or_timer(ctx: Context, item: Item, seconds: float) -> object:
+    """A local leaf raced against a durable timer: a select over a local and a remote candidate, where
+    the select waits for the local one and long-polls the timer at once."""
+    work = await ctx.run(transform, item).spawn()
+    timer = await ctx.timer(seconds)
+    if await ctx.select(work, timer) is timer:
+        return "late"
+    return await work
+
+
+def local_or_timer_scenario(seconds: float = 5.0) -> Scenario:
+    return Scenario(local_or_timer, (Item(3, 3.0), seconds), functions=(transform,), root_id="race",
+                    workers={"default": 2}, outcomes=(30, "late"))

@@ -155,3 +155,16 @@ def test_the_plugins_default_run_passes_the_window_and_fails_its_twin_naming_the
     # the report names the root promise, the child called differently, and the pin that brings it back
     assert "(9) nondeterminism: batch sliding_window_bug(" in out, out
     assert "the store recorded note_progress(" in out and "pin it: @pytest.mark.durable(aim=" in out, out
+
+
+def test_a_local_leaf_raced_against_a_timer_under_every_fault() -> None:
+    """A select over a local child (3 s) and a timer (5 s): the leaf wins in the quiet world; faults
+    that slow it (a crash, a rejected attempt's retry) let the timer win; every world is correct."""
+    assert run_world(w.local_or_timer_scenario(), seed=0).value == 30
+    assert run_world(w.local_or_timer_scenario(seconds=1.0), seed=0).value == "late"
+    seen: dict[object, int] = {}
+    for seed in range(300):
+        result = run_world(w.local_or_timer_scenario(), seed=seed, faults="all")
+        assert result.ok, (seed, [str(v) for v in result.violations])
+        seen[result.value] = seen.get(result.value, 0) + 1
+    assert set(seen) == {30, "late"}, seen
