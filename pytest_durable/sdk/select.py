@@ -4,9 +4,9 @@ The winner is written once, in a local child promise ``durable.select`` whose pa
 candidates in order and whose value is the winner's position; a replay returns the recorded winner
 even when by then several candidates have settled. A candidate wins only once its promise has settled
 (resolved or rejected alike), so the recorded winner reads the same outcome on every replay; when
-several are found settled at once (after a crash, or a late wake-up), the one that settled first wins. When every
-candidate is a pending remote promise or a local child that suspended, the workflow suspends with
-callbacks on all of them and runs again from the top when the first settles.
+several are found settled at once (after a crash, or a late wake-up), the one that settled first wins.
+When every candidate is a pending remote promise or a local child that suspended, the workflow suspends
+with callbacks on all of them and runs again from the top when the first settles.
 """
 
 from __future__ import annotations
