@@ -4,7 +4,8 @@
 Every ``ctx.run``/``ctx.rpc`` checks the call and returns a builder; ``await`` on it (or ``.spawn()``)
 starts the child. Local children run their body here (again, if they were pending); remote ones are
 settled elsewhere and a pending one suspends the workflow. Timers, external promises and recorded
-nondeterminism (``ctx.random``, ``ctx.now``) are children too.
+nondeterminism (``ctx.random``, ``ctx.now``) are children too, and so is the winner of a
+``ctx.select``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from .dependencies import dependency
 from .detached import DetachBuilder
 from .frame import Frame
 from .function import DurableFunction
-from .futures import RemoteFuture
+from .futures import DurableFuture, RemoteFuture
 from .options import Options, check_options
 from .running import check_here
+from .select import check_candidates, select
 
 T = TypeVar("T")
+#: A future ``ctx.select`` takes and returns.
+F = TypeVar("F", bound="DurableFuture[Any] | RemoteFuture[Any]")
 
 #: How deep local child workflows (``ctx.run`` of a workflow) may nest in one task. Each level is a
 #: few frames of Python stack and a trio nursery; far deeper, Python's recursion limit breaks trio's
@@ -117,6 +121,29 @@ class Context:
         record = await frame.create(frame.take_id(None), param, min(float(when), frame.deadline),
                                     timer=True, scope="global")
         await RemoteFuture[None](record.id, frame, record)
+
+    async def timer(self, seconds: float) -> RemoteFuture[None]:
+        """A durable timer as a future: created now, not awaited, so ``ctx.select`` can race it against
+        other children (a timeout); ``await`` it to sleep. It fires ``seconds`` from its creation, and
+        no later than this workflow's deadline, as ``ctx.sleep`` does."""
+        check_here(self._frame, "timer")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+            raise UsageError(f"ctx.timer: seconds must be a number >= 0, got {seconds!r}")
+        frame = self._frame
+        param = encode_call("durable.sleep", (seconds,), {})
+        record = await frame.create(frame.take_id(None), param, frame.child_deadline(seconds),
+                                    timer=True, scope="global")
+        return RemoteFuture(record.id, frame, record)
+
+    async def select(self, *futures: F) -> F:
+        """The first of ``futures`` to settle (resolved or rejected), once it has: ``await`` it for its
+        value or error. Which one won is recorded, so a replay returns the same future even when several
+        have settled by then; the others stay usable (select again over the rest). When none can settle
+        while this run goes on (remote ones pending, local ones suspended) the workflow suspends until
+        the first does."""
+        check_here(self._frame, "select")
+        check_candidates(self._frame, futures)
+        return futures[await select(self._frame, futures)]
 
     async def promise(self, *, timeout: float, id: str | None = None) -> RemoteFuture[Any]:
         """A promise settled from outside the workflow (an approval, a webhook); await the future."""

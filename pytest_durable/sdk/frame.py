@@ -143,16 +143,22 @@ class Frame:
         param = encode_call(func, (), {})
         record = await self.create(self.take_id(None), param, self.deadline, scope="local")
         if not record.settled:
-            ex = self.execution
-            try:
-                record = await ex.store.settle_promise(
-                    record.id, PromiseState.RESOLVED, encode(draw(), what=func), fence=ex.fence
-                )
-            except trio.Cancelled as exc:
-                self.note_signal(exc)
-                raise
-            ex.branch[record.id] = record
+            record = await self.resolve(record, draw(), what=func)
         return self.outcome(record)
+
+    async def resolve(self, record: PromiseRecord, value: object, *, what: str) -> PromiseRecord:
+        """Resolve this workflow's own pending child ``record`` with ``value``, fenced. Settling is
+        write-once, so the record returned (what the store holds) is the one to read, not ``value``."""
+        ex = self.execution
+        try:
+            record = await ex.store.settle_promise(
+                record.id, PromiseState.RESOLVED, encode(value, what=what), fence=ex.fence
+            )
+        except trio.Cancelled as exc:
+            self.note_signal(exc)
+            raise
+        ex.branch[record.id] = record
+        return record
 
     def check_all_asked(self) -> None:
         """A workflow that ends must have asked for every child an earlier execution recorded: one that

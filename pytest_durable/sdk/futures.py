@@ -34,9 +34,28 @@ class DurableFuture(Generic[T]):
         self._spawned = spawned
 
     @property
+    def owner(self) -> Frame:
+        """The workflow run that spawned this child; only it may await or select it."""
+        return self._owner
+
+    @property
     def done(self) -> bool:
         """True once the child settled, suspended or was dropped."""
         return self._spawned.done.is_set()
+
+    def settled_record(self) -> PromiseRecord | None:
+        """The child's settled record once its task ended with one (None while it runs or once it
+        suspended); ``JoinError`` if it was dropped (``abort``), as awaiting it would raise."""
+        spawned = self._spawned
+        if not spawned.done.is_set() or spawned.suspended:
+            return None
+        if spawned.record is None:
+            raise JoinError(self.id)
+        return spawned.record
+
+    async def wait_done(self) -> None:
+        """Until the child's task ended (settled, suspended or dropped)."""
+        await self._spawned.done.wait()
 
     def abort(self) -> None:
         """Stop the child's local task without settling its promise: awaiting then raises
@@ -78,6 +97,23 @@ class RemoteFuture(Generic[T]):
         self.id = id
         self._owner = owner
         self._record = record
+
+    @property
+    def owner(self) -> Frame:
+        """The workflow run that made this promise; only it may await or select it."""
+        return self._owner
+
+    def settled_record(self) -> PromiseRecord | None:
+        """The promise's record as last read, if it was settled then."""
+        return self._record if self._record.settled else None
+
+    async def refresh(self, wait: float = 0.0) -> PromiseRecord | None:
+        """Read the promise again (with ``wait`` > 0, a long poll that returns once it settles or after
+        ``wait`` seconds); its record if settled."""
+        execution = self._owner.execution
+        self._record = await execution.store.await_settled(self.id, wait=wait)
+        execution.branch[self.id] = self._record
+        return self.settled_record()
 
     def __await__(self) -> Generator[Any, None, T]:
         return self._wait().__await__()

@@ -122,7 +122,7 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
     store = _RecordStore(records)
     ex = Execution(  # an empty branch: every child is looked up through the record store, which notes it
         store=store, fence=Fence(record.id, 0), registry=registry, clock=TrioClock(), rng=lambda: 0.0,
-        target=record.tags.get(TAG_TARGET, ""), origin=record.tags.get(TAG_ORIGIN, record.id),
+        target=_task_target(record, records), origin=record.tags.get(TAG_ORIGIN, record.id),
         branch={}, on_body=lambda id, _: _no_child_body(id, record.id), dependencies=dependencies or {},
     )
     call = decode_call(record.param)
@@ -165,6 +165,15 @@ def _local_depth(record: PromiseRecord, records: Mapping[str, PromiseRecord]) ->
         record = records[record.tags[TAG_PARENT]]
         depth += 1
     return depth
+
+
+def _task_target(record: PromiseRecord, records: Mapping[str, PromiseRecord]) -> str:
+    """The target of the task ``record``'s body ran in: its own, or for a local child workflow (which
+    runs in its parent's task and has none) the nearest ``ctx.rpc`` ancestor's, which an ``ctx.rpc``
+    without a target inherits."""
+    while record.tags.get(TAG_SCOPE) == "local" and record.tags.get(TAG_PARENT) in records:
+        record = records[record.tags[TAG_PARENT]]
+    return record.tags.get(TAG_TARGET, "")
 
 
 def _no_child_body(id: str, workflow: str) -> None:

@@ -70,3 +70,17 @@ def test_the_readme_detach_example_runs_as_written_and_its_dispatch_is_judged(tm
     without_key = code.replace(', idempotency_key=f"parcel-{order}"', "").split("result = run_world", 1)[0] + (
         "print(any(not run_world(scenario, seed=s, faults='crash').ok for s in range(300)))\n")
     assert without_key != code and run(without_key, tmp_path) == "True\n"  # the dispatch's double send is found
+
+
+def test_the_readme_select_example_runs_as_written_and_its_window_holds_under_every_fault(tmp_path: Path) -> None:
+    """"Waiting for the first of several": the example prints what the README says; its window, run as a
+    scenario, passes 100 worlds of every fault kind with the same value."""
+    code = snippet("### Waiting for the first of several")
+    assert run(code, tmp_path) == "[0, 1, 4, 9, 16, 25]\nexpired\n"
+    sweep = code.split("async def main", 1)[0] + (
+        "from sim import Scenario, run_world\n"
+        "scenario = Scenario(window, (list(range(6)), 2), functions=(resize,), root_id='batch',\n"
+        "                    expected=[n * n for n in range(6)])\n"
+        "print('failing', [s for s in range(100) if not run_world(scenario, seed=s, faults='all').ok])\n"
+    )
+    assert run(sweep, tmp_path) == "failing []\n"
