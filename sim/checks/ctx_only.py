@@ -68,6 +68,18 @@ _IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, range, type(Ell
 _CLASS_REF = re.compile(r'"cls":\s*"([^"]+)"')
 
 
+#: Packages whose exception classes a rejection may name without a class test: their methods read
+#: only the instance (the classes of a rejected child's error, ``core/rejections.py``).
+_OWN_PACKAGES = frozenset({"builtins", "pytest_durable", "sim"})
+
+
+def _is_exception(module: object, qualname: str) -> bool:
+    found: Any = module
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return isinstance(found, type) and issubclass(found, BaseException)
+
+
 def _immutable(value: object) -> bool:
     if isinstance(value, (tuple, frozenset)):
         return type(value) in (tuple, frozenset) and all(_immutable(v) for v in value)
@@ -233,6 +245,8 @@ class Certifier:
         """The class test for the class ``ref`` (``module:qualname``) names, found as the codec would
         outside a world (the scenario's own module), or ``cls``."""
         module, _, qualname = ref.partition(":")
+        if module.split(".")[0] in _OWN_PACKAGES and _is_exception(sys.modules.get(module), qualname):
+            return ""  # a rejection's class of Python's, the SDK's or the simulator's (InjectedFault): no state
         if module not in self.isolated:
             return f"values of class {ref} come from a module that is not isolated"
         if cls is None:
