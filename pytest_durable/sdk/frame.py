@@ -135,7 +135,7 @@ class Frame:
             )
         return record
 
-    async def recorded(self, func: str, draw: Callable[[], float]) -> object:
+    async def recorded(self, func: str, draw: Callable[[], object]) -> object:
         """``draw()``, made once in a child ``func`` promise and replayed from it after that."""
         param = encode_call(func, (), {})
         record = await self.create(self.take_id(None), param, self.deadline, scope="local")
@@ -145,6 +145,22 @@ class Frame:
                 record = await ex.store.settle_promise(
                     record.id, PromiseState.RESOLVED, encode(draw(), what=func), fence=ex.fence
                 )
+            except trio.Cancelled as exc:
+                self.note_signal(exc)
+                raise
+            ex.branch[record.id] = record
+        return self.outcome(record)
+
+    async def recorded_step(self, param: str, act: Callable[[], Awaitable[Settlement]]) -> object:
+        """A durable step of this workflow: a child ``param`` whose settlement ``act()`` makes once; after
+        that (a replay, a crash after the step's record was written) the record is read and ``act`` is not
+        called again. A crash between ``act`` and the record calls it again: it must be idempotent."""
+        record = await self.create(self.take_id(None), param, self.deadline, scope="local")
+        if not record.settled:
+            ex = self.execution
+            try:
+                state, value = await act()
+                record = await ex.store.settle_promise(record.id, state, value, fence=ex.fence)
             except trio.Cancelled as exc:
                 self.note_signal(exc)
                 raise
