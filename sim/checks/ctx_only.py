@@ -22,7 +22,9 @@ constants its module binds once to a literal and nothing rebinds, and functions 
 scenario's isolated modules that pass the same test (a class must be attrs or an exception, hold no
 state of its own and have certified methods). No imports, no stores to globals, no sets (their order
 follows object ids), no calls of a callable held in a local. The classes of the values a world handed
-to bodies (the ``"cls"`` of encoded values in its records) must pass the class test too.
+to bodies (the ``"cls"`` of encoded values and of rejections in its records) must pass the class test
+too, except exception classes of Python, ``pytest_durable`` and the simulator, whose methods read only the
+instance (a rejected child raises an instance of its error's class: ``pytest_durable/core/rejections.py``).
 """
 
 from __future__ import annotations
