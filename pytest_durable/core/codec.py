@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from .errors import EncodingError
+from .errors import EncodingError, Rejected
 
 TAG = "$t"
 JSON = Any  # a tree of dict/list/str/int/float/bool/None
@@ -302,8 +302,6 @@ def _error_class(exc: BaseException) -> type | None:
     cls: type | None = getattr(type(exc), "_durable_original", None)
     if cls is not None:
         return cls
-    from .errors import Rejected
-
     if not isinstance(exc, Exception) or isinstance(exc, Rejected):
         return None
     return type(exc)
@@ -316,12 +314,19 @@ def _builtin_fields(exc: BaseException) -> list[tuple[str, object]]:
     for base in type(exc).__mro__:
         if base.__module__ != "builtins":
             continue
-        for name, slot in vars(base).items():
-            if isinstance(slot, types.MemberDescriptorType) and not name.startswith("__"):
-                value = getattr(exc, name, None)
-                if value is not None:
-                    found.append((name, value))
+        names = _FIELDS.get(base)
+        if names is None:  # a built-in class's fields, found once (built-in classes are few and stay)
+            names = _FIELDS[base] = tuple(name for name, slot in vars(base).items()
+                                          if isinstance(slot, types.MemberDescriptorType) and not name.startswith("__"))
+        for name in names:
+            value = getattr(exc, name, None)
+            if value is not None:
+                found.append((name, value))
     return found
+
+
+#: The fields of each built-in exception class met so far (``_builtin_fields``).
+_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def encode_error(exc: BaseException) -> str:
@@ -385,12 +390,14 @@ class ErrorRecord:
 
 def read_error(text: str | None) -> ErrorRecord:
     """Decode a rejection, old records (type and message only) and foreign values included."""
-    type_name, message = decode_error(text)
     try:
         tree = json.loads(text) if text is not None else None
     except ValueError:
         tree = None
-    if not isinstance(tree, dict) or not isinstance(tree.get("cls"), str):
+    if not isinstance(tree, dict) or not isinstance(tree.get("type"), str):
+        return ErrorRecord(*decode_error(text))
+    type_name, message = tree["type"], str(tree.get("message", ""))
+    if not isinstance(tree.get("cls"), str):
         return ErrorRecord(type_name, message)
     args: tuple[object, ...] | None = None
     if isinstance(tree.get("args"), list):

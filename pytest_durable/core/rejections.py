@@ -63,16 +63,15 @@ def _builtin_init(cls: type) -> Any:
 
 def rejection(id: str, error: ErrorRecord) -> Rejected:
     """The exception a promise ``id`` rejected with ``error`` raises where it is read."""
-    plain = Rejected(id, error.type_name, error.message)
     if error.cls is None:
-        return plain
+        return Rejected(id, error.type_name, error.message)
     try:
         original = load_class(error.cls)
     except EncodingError:
-        return plain
+        return Rejected(id, error.type_name, error.message)
     derived = rejected_as(original) if issubclass(original, BaseException) else None
     if derived is None:
-        return plain
+        return Rejected(id, error.type_name, error.message)
     args = error.args if error.args is not None else (error.message,)
     try:
         exc = derived.__new__(derived, *args)
@@ -85,5 +84,5 @@ def rejection(id: str, error: ErrorRecord) -> Rejected:
                 vars(exc)[key] = value  # as it was in the instance's __dict__, past any property
         vars(exc).update(id=id, type_name=error.type_name, message=error.message)
     except Exception:  # a constructor that checks its arguments (ExceptionGroup): no instance of that class
-        return plain
+        return Rejected(id, error.type_name, error.message)
     return exc
