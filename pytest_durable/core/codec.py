@@ -336,7 +336,8 @@ def encode_error(exc: BaseException) -> str:
     Where the exception's class is defined at module level, its reference (``"cls"``), its ``args`` and
     the attributes of its ``__dict__`` that the codec can encode (``"attrs"``, each on its own: one that
     cannot be encoded is left out) are recorded too, so a reader can rebuild an exception of that class
-    (``core/rejections.py``). Readers that know only ``"type"`` and ``"message"`` read it as before."""
+    (``core/rejections.py``), addresses left out of them as well. Readers that know only ``"type"`` and
+    ``"message"`` read it as before."""
     tree: dict[str, JSON] = {"type": type(exc).__qualname__, "message": _ADDRESS.sub("", str(exc))}
     cls = _error_class(exc)
     if cls is not None:
@@ -358,6 +359,7 @@ def encode_error(exc: BaseException) -> str:
                 continue
         if attributes:
             tree["attrs"] = attributes
+        return _ADDRESS.sub("", _dumps(tree))  # args and attributes may quote a default repr too
     return _dumps(tree)
 
 

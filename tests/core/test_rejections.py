@@ -146,3 +146,12 @@ def test_result_of_raises_the_typed_rejection() -> None:
     with pytest.raises(CardDeclined) as info:
         result_of(settled(PromiseState.REJECTED, encode_error(CardDeclined("51", 300))))
     assert isinstance(info.value, Rejected) and info.value.id == "x.1"
+
+
+def test_args_and_attributes_quoting_a_default_repr_are_recorded_without_its_address() -> None:
+    error = CardDeclined("51", 300)
+    error.args = (f"no handler for {object()!r}",)
+    error.seen = repr(object())  # type: ignore[attr-defined]
+    text = encode_error(error)
+    assert " at 0x" not in text
+    assert reread(error).args == ("no handler for <object object>",)
