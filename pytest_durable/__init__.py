@@ -43,7 +43,7 @@ from .core import (
     TimedOut,
     UsageError,
 )
-from .core.errors import NonRetryable
+from .core.errors import AttemptTimedOut, NonRetryable
 from .sdk import (
     Constant,
     Context,
@@ -57,6 +57,7 @@ from .sdk import (
     RetryPolicy,
     Worker,
     current_promise_id,
+    current_root_id,
     dependency,
     function,
 )
@@ -64,12 +65,14 @@ from .sdk import (
 __version__ = "0.3.0"
 
 __all__ = [
-    "Canceled", "Constant", "Context", "DurableError", "DurableFunction", "DurableFuture", "EncodingError",
+    "AttemptTimedOut", "Canceled", "Constant", "Context", "DurableError", "DurableFunction", "DurableFuture",
+    "EncodingError",
     "Exponential", "Fenced", "Handle", "JoinError", "Linear", "ManualClock", "MemoryStore",
     "MissingDependency", "Never", "NonRetryable", "NondeterminismError", "NotFound", "PlatformError", "PromiseRecord",
     "PromiseState", "RegistrationError",
     "Rejected", "RemoteFuture", "RetryPolicy", "Store", "StoreError", "StoreUnavailable", "TaskFailed", "TaskRecord",
-    "TaskState", "TimedOut", "UsageError", "Worker", "current_promise_id", "dependency", "function",
+    "TaskState", "TimedOut", "UsageError", "Worker", "current_promise_id", "current_root_id", "dependency",
+    "function",
 ]
 
 # ``-p pytest_durable`` and the ``pytest11`` entry point register this package; pytest then loads the

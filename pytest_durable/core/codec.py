@@ -9,6 +9,7 @@ written to the store.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import enum
 import importlib
@@ -22,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from .errors import EncodingError
+from .errors import EncodingError, Rejected
 
 TAG = "$t"
 JSON = Any  # a tree of dict/list/str/int/float/bool/None
@@ -290,10 +291,76 @@ def describe_call(param: str) -> str:
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+(?=>)")
 
 
+#: Attributes a ``Rejected`` sets on itself (``core/rejections.py``): never recorded as the original's.
+REJECTED_FIELDS = frozenset({"id", "type_name", "message"})
+
+
+def _error_class(exc: BaseException) -> type | None:
+    """The class a rejection with ``exc`` records, so a reader can rebuild it (``core/rejections.py``): the
+    class of an ``Exception`` (a typed rejection passing on up, its original class), or None for the
+    platform's own rejections (``Rejected``, ``TimedOut``, ``Canceled``), which describe another promise."""
+    cls: type | None = getattr(type(exc), "_durable_original", None)
+    if cls is not None:
+        return cls
+    if not isinstance(exc, Exception) or isinstance(exc, Rejected):
+        return None
+    return type(exc)
+
+
+def _builtin_fields(exc: BaseException) -> list[tuple[str, object]]:
+    """The fields built-in exception classes keep outside ``__dict__`` and ``args`` (``OSError.filename``,
+    ``StopIteration.value``), where set: recorded with the attributes."""
+    found = []
+    for base in type(exc).__mro__:
+        if base.__module__ != "builtins":
+            continue
+        names = _FIELDS.get(base)
+        if names is None:  # a built-in class's fields, found once (built-in classes are few and stay)
+            names = _FIELDS[base] = tuple(name for name, slot in vars(base).items()
+                                          if isinstance(slot, types.MemberDescriptorType) and not name.startswith("__"))
+        for name in names:
+            value = getattr(exc, name, None)
+            if value is not None:
+                found.append((name, value))
+    return found
+
+
+#: The fields of each built-in exception class met so far (``_builtin_fields``).
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def encode_error(exc: BaseException) -> str:
     """Encode an exception a promise is rejected with: its type name and message, memory addresses of
-    default reprs left out (``<object object>``), so the same failure is recorded the same way in any process."""
-    return _dumps({"type": type(exc).__qualname__, "message": _ADDRESS.sub("", str(exc))})
+    default reprs left out (``<object object>``), so the same failure is recorded the same way in any process.
+
+    Where the exception's class is defined at module level, its reference (``"cls"``), its ``args`` and
+    the attributes of its ``__dict__`` that the codec can encode (``"attrs"``, each on its own: one that
+    cannot be encoded is left out) are recorded too, so a reader can rebuild an exception of that class
+    (``core/rejections.py``), addresses left out of them as well. Readers that know only ``"type"`` and
+    ``"message"`` read it as before."""
+    tree: dict[str, JSON] = {"type": type(exc).__qualname__, "message": _ADDRESS.sub("", str(exc))}
+    cls = _error_class(exc)
+    if cls is not None:
+        if cls is not type(exc):
+            tree["type"] = "Rejected"  # a typed rejection passing on up reads as the Rejected it is
+        try:
+            tree["cls"] = _class_ref(cls, exc)
+        except _Unencodable:
+            return _dumps(tree)
+        with contextlib.suppress(_Unencodable, _TooDeep, RecursionError):  # args that cannot be: not recorded
+            tree["args"] = _to_tree(list(exc.args))
+        attributes = {}
+        for key, value in [*_builtin_fields(exc), *vars(exc).items()]:
+            if key in REJECTED_FIELDS or not isinstance(key, str):
+                continue
+            try:
+                attributes[key] = _to_tree(value)
+            except (_Unencodable, _TooDeep, RecursionError):
+                continue
+        if attributes:
+            tree["attrs"] = attributes
+        return _ADDRESS.sub("", _dumps(tree))  # args and attributes may quote a default repr too
+    return _dumps(tree)
 
 
 def decode_error(text: str | None) -> tuple[str, str]:
@@ -307,3 +374,50 @@ def decode_error(text: str | None) -> tuple[str, str]:
     if isinstance(tree, dict) and isinstance(tree.get("type"), str):
         return (tree["type"], str(tree.get("message", "")))
     return ("Error", text)
+
+
+@attrs.frozen
+class ErrorRecord:
+    """An encoded rejection as written by ``encode_error``: the type name and message every record has, and,
+    where it was recorded, the original class (``cls``, ``module:qualname``), its ``args`` and attributes,
+    decoded. ``args`` is None where it was not recorded (or not decodable here); an attribute whose value
+    cannot be decoded here is left out."""
+
+    type_name: str
+    message: str
+    cls: str | None = None
+    args: tuple[object, ...] | None = None
+    attributes: Mapping[str, object] = attrs.field(factory=dict)
+
+
+def read_error(text: str | None) -> ErrorRecord:
+    """Decode a rejection, old records (type and message only) and foreign values included."""
+    try:
+        tree = json.loads(text) if text is not None else None
+    except ValueError:
+        tree = None
+    if not isinstance(tree, dict) or not isinstance(tree.get("type"), str):
+        return ErrorRecord(*decode_error(text))
+    type_name, message = tree["type"], str(tree.get("message", ""))
+    if not isinstance(tree.get("cls"), str):
+        return ErrorRecord(type_name, message)
+    args: tuple[object, ...] | None = None
+    if isinstance(tree.get("args"), list):
+        try:
+            args = tuple(_from_tree(a) for a in tree["args"])
+        except Exception:  # a value whose class is missing here, or refuses its fields: left out
+            args = None
+    attributes: dict[str, object] = {}
+    found = tree.get("attrs")
+    for key, value in (found.items() if isinstance(found, dict) else ()):
+        try:
+            attributes[key] = _from_tree(value)
+        except Exception:  # a value whose class is missing here, or refuses its fields: left out
+            continue
+    return ErrorRecord(type_name, message, tree["cls"], args, attributes)
+
+
+def load_class(ref: str) -> type:
+    """The class named by ``ref`` (``module:qualname``), looked up as a decoded value's class is (the
+    simulated process's own module copies first); ``EncodingError`` when it cannot be found here."""
+    return _load_class(ref)

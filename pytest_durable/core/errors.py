@@ -19,13 +19,19 @@ class DurableError(Exception):
 
 
 class Rejected(DurableError):
-    """A child promise was rejected; carries the original error's type name and message."""
+    """A child promise was rejected; carries the original error's type name and message. Where the
+    original class is importable, the instance raised is also one of that class (``core/rejections.py``),
+    so ``except CardDeclined`` catches it as ``except Rejected`` does."""
 
     def __init__(self, id: str, type_name: str, message: str) -> None:
         self.id = id
         self.type_name = type_name
         self.message = message
         super().__init__(f"{id} was rejected: {type_name}: {message}")
+
+    def __str__(self) -> str:
+        # the rejection's text, also where an original class derived from defines its own __str__
+        return f"{self.id} was rejected: {self.type_name}: {self.message}"
 
 
 class Canceled(Rejected):
@@ -145,6 +151,12 @@ class TaskFailed(PlatformError):
 class NonRetryable(Exception):
     """Raise (a subclass of) this in a leaf for an error no retry can fix: it rejects the leaf at
     once, whatever retries its policy has left."""
+
+
+class AttemptTimedOut(TimeoutError):
+    """An attempt of a leaf ran longer than its retry policy's ``attempt_timeout`` and was cancelled: a
+    failed attempt like any other, retried by the policy; the last one's rejects the leaf (its parent can
+    ``except AttemptTimedOut``). Not the leaf's own deadline, which rejects it ``TimedOut`` at once."""
 
 
 class UserBaseException(PlatformError):

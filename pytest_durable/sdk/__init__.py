@@ -16,7 +16,7 @@ from .function import DurableFunction, Registry, function
 from .futures import DurableFuture, RemoteFuture
 from .options import Options
 from .retry import Constant, Exponential, Linear, Never, RetryPolicy
-from .running import current_promise, current_promise_id
+from .running import current_promise, current_promise_id, current_root_id
 from .settlement import Suspended, result_of
 from .worker import ErrorHook, Handle, Worker
 
@@ -24,7 +24,7 @@ __all__ = [
     "DETACHED_TIMEOUT", "Constant", "Context", "DetachBuilder",
     "DurableFunction", "DurableFuture", "Execution", "Executor", "Exponential",
     "Handle", "Linear", "Never", "Options", "Outcome", "Registry", "RemoteFuture", "RetryPolicy",
-    "RpcBuilder", "RunBuilder", "Worker", "current_promise_id", "dependency", "function",
+    "RpcBuilder", "RunBuilder", "Worker", "current_promise_id", "current_root_id", "dependency", "function",
     # the engine's seams, for the simulator and the pytest face
     "ATTEMPT", "BodyHook", "EndHook", "ErrorHook", "Suspended", "WorkflowEnd", "current_promise", "result_of",
     "run_workflow",

@@ -3,18 +3,20 @@
 
 Every ``ctx.run``/``ctx.rpc`` checks the call and returns a builder; ``await`` on it (or ``.spawn()``)
 starts the child. Local children run their body here (again, if they were pending); remote ones are
-settled elsewhere and a pending one suspends the workflow. Timers, external promises and recorded
-nondeterminism (``ctx.random``, ``ctx.now``) are children too, and so is the winner of a
-``ctx.select``.
+settled elsewhere and a pending one suspends the workflow. Timers, external promises, recorded
+nondeterminism (``ctx.random``, ``ctx.now``, ``ctx.uuid``), the settling of other promises
+(``ctx.resolve``, ``ctx.reject``) and the winner of a ``ctx.select`` are children too.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any, TypeVar
+from uuid import UUID
 
-from ..core.codec import encode_call
-from ..core.errors import UsageError
+from ..core.codec import encode, encode_call, encode_error
+from ..core.errors import NotFound, UsageError
+from ..core.records import PromiseState
 from .builders import RpcBuilder, RunBuilder
 from .dependencies import dependency
 from .detached import DetachBuilder
@@ -165,6 +167,58 @@ class Context:
         check_here(self._frame, "random")
         frame = self._frame
         return float(await frame.recorded("durable.random", frame.execution.rng))  # type: ignore[arg-type]
+
+    async def uuid(self) -> UUID:
+        """A random UUID (version 4), drawn once from the source ``ctx.random`` draws from (in a simulated
+        world, the world's seeded decisions) and replayed from the store after that."""
+        check_here(self._frame, "uuid")
+        rng = self._frame.execution.rng
+
+        def draw() -> str:
+            bits = 0
+            for _ in range(5):  # 30 bits a draw (a world's draws are 30-bit), 122 of them random in a UUID4
+                bits = (bits << 30) | int(rng() * (1 << 30))
+            return str(UUID(int=bits & ((1 << 128) - 1), version=4))
+
+        return UUID(str(await self._frame.recorded("durable.uuid", draw)))
+
+    async def resolve(self, id: str, value: object = None) -> bool:
+        """Resolve promise ``id`` (another workflow's ``ctx.promise``: an approval it waits for) with
+        ``value``, as a durable step of this workflow: a child that records it, replayed and never sent
+        again once recorded (after a crash before that, the settle is sent again, and the store keeps the
+        first settle of a promise). True if ``id`` now holds this value, False if it was settled before,
+        otherwise. A promise ``id`` that does not exist rejects the step: the await raises a ``Rejected``
+        that ``except LookupError`` catches."""
+        check_here(self._frame, "resolve")
+        payload = encode(value, what=f"ctx.resolve({id!r})'s value")
+        return await self._settle_other("resolve", id, PromiseState.RESOLVED, payload)
+
+    async def reject(self, id: str, error: BaseException) -> bool:
+        """Reject promise ``id`` with ``error``, as a durable step like ``ctx.resolve``; whoever awaits
+        ``id`` can catch ``error`` by its class. True if ``id`` now holds this rejection."""
+        check_here(self._frame, "reject")
+        if not isinstance(error, Exception):
+            raise UsageError(f"ctx.reject({id!r}, ...): error must be an Exception instance, got {error!r}")
+        return await self._settle_other("reject", id, PromiseState.REJECTED, encode_error(error))
+
+    async def _settle_other(self, how: str, id: str, state: PromiseState, payload: str) -> bool:
+        frame = self._frame
+        if not isinstance(id, str) or not id:
+            raise UsageError(f"ctx.{how}: id must be the id of a promise (a non-empty str), got {id!r}")
+        if id == frame.id:
+            raise UsageError(f"ctx.{how}({id!r}) in {id}: that is this workflow's own promise; return a value "
+                             "or raise instead")
+        ex = frame.execution
+
+        async def act() -> tuple[PromiseState, str]:
+            try:
+                target = await ex.store.settle_promise(id, state, payload, fence=ex.fence)
+            except NotFound:
+                error = LookupError(f"ctx.{how}({id!r}) in {frame.id}: no promise with id {id!r} exists")
+                return (PromiseState.REJECTED, encode_error(error))
+            return (PromiseState.RESOLVED, encode(target.state is state and target.value == payload, what=how))
+
+        return bool(await frame.recorded_step(encode_call(f"durable.{how}", (id, payload), {}), act))
 
     async def now(self) -> float:
         """The current time (store clock), read once and replayed from the store after that."""

@@ -13,7 +13,7 @@ import attrs
 import trio
 
 from ..core.codec import encode, encode_error
-from ..core.errors import EncodingError, Interrupted, PlatformError, SignalSwallowed, UserBaseException
+from ..core.errors import AttemptTimedOut, EncodingError, Interrupted, PlatformError, SignalSwallowed, UserBaseException
 from ..core.records import PromiseRecord, PromiseState
 from .attempts import AttemptInterrupted, record_attempt, recorded_attempts, settle_interrupted
 from .context import Context
@@ -22,8 +22,8 @@ from .execution import Execution
 from .frame import Frame
 from .function import DurableFunction
 from .options import Options
-from .retry import DEFAULT_RETRY, RetryPolicy, is_final
-from .running import current_frame, current_promise
+from .retry import DEFAULT_RETRY, RetryPolicy, attempt_timeout, is_final, retry_delay
+from .running import current_frame, current_promise, current_root
 from .settlement import Settlement, Suspended
 
 #: Exceptions that pass every layer of the SDK untouched: interrupts are the user's.
@@ -48,6 +48,7 @@ async def run_workflow(
         frame = Frame(ex, record.id, record.timeout_at, nursery, depth, run_child)
         token = current_frame.set(frame)
         promise_token = current_promise.set(record.id)
+        root_token = current_root.set(ex.origin)
         deps_token = entering(fn.name, ex.dependencies)
         try:
             if ex.on_body is not None:
@@ -68,6 +69,7 @@ async def run_workflow(
             settlement = _resolve(fn, value)
         finally:
             leaving(deps_token)
+            current_root.reset(root_token)
             current_promise.reset(promise_token)
             current_frame.reset(token)
     if suspended:
@@ -95,21 +97,24 @@ async def run_leaf(
 
     Every failed attempt that is retried is recorded durably (``attempts.record_attempt``), so a re-run
     after a crash counts the attempts already made and waits out the policy's delay after the last one:
-    ``max_retries`` bounds the attempts across crashes. A first attempt that succeeds writes nothing
-    extra; an error that ``is_final`` rejects the leaf at once.
+    ``max_retries`` bounds the attempts across crashes, ``max_duration`` the time since the leaf's promise
+    was made (store time, so also across crashes), and ``attempt_timeout`` each attempt. A first attempt
+    that succeeds writes nothing extra; an error that ``is_final`` rejects the leaf at once.
     """
     policy = retry or fn.retry or DEFAULT_RETRY
     token = current_frame.set(None)
     promise_token = current_promise.set(record.id)
+    root_token = current_root.set(ex.origin)
     deps_token = entering(fn.name, ex.dependencies)
     try:
         attempts = recorded_attempts(ex, record.id)
         failures = len(attempts)
+        limit = attempt_timeout(policy)
         if attempts:  # a re-run: carry on after the attempts an earlier run made
             last = attempts[-1]
             if not last.settled:
                 last = await settle_interrupted(ex, record.id, last, failures)
-            delay = policy.delay_before(failures)
+            delay = retry_delay(policy, failures, record.created_on, last.created_on)
             if delay is None:
                 return (PromiseState.REJECTED, last.value or encode_error(AttemptInterrupted("no attempt left")))
             if last.created_on + delay >= record.timeout_at:
@@ -119,10 +124,14 @@ async def run_leaf(
             try:
                 if ex.on_body is not None:
                     ex.on_body(record.id, fn)  # may raise to inject a failed attempt
-                value = await fn.body(*args, **kwargs)
+                if limit is None:
+                    value = await fn.body(*args, **kwargs)
+                else:
+                    value = await _attempt(fn, record.id, failures + 1, limit, args, kwargs)
             except Exception as exc:
                 failures += 1
-                delay = None if is_final(policy, exc) else policy.delay_before(failures)
+                delay = None if is_final(policy, exc) else retry_delay(
+                    policy, failures, record.created_on, ex.clock.now())
                 if delay is None:
                     return (PromiseState.REJECTED, encode_error(exc))
                 attempt = await record_attempt(ex, record, failures - 1, exc)
@@ -133,8 +142,21 @@ async def run_leaf(
                 return _resolve(fn, value)
     finally:
         leaving(deps_token)
+        current_root.reset(root_token)
         current_promise.reset(promise_token)
         current_frame.reset(token)
+
+
+async def _attempt(
+    fn: DurableFunction[..., Any], id: str, n: int, limit: float, args: tuple[Any, ...], kwargs: dict[str, Any],
+) -> Any:
+    """Attempt ``n`` of leaf ``id``, cancelled after ``limit`` seconds (the policy's ``attempt_timeout``):
+    then an ``AttemptTimedOut``, a failed attempt the policy retries."""
+    with trio.move_on_after(limit):
+        return await fn.body(*args, **kwargs)
+    raise AttemptTimedOut(
+        f"attempt {n} of {id} ({fn.name}) ran longer than its attempt_timeout of {limit:g} s and was cancelled"
+    )
 
 
 async def _until_deadline() -> NoReturn:

@@ -138,7 +138,7 @@ class Frame:
             )
         return record
 
-    async def recorded(self, func: str, draw: Callable[[], float]) -> object:
+    async def recorded(self, func: str, draw: Callable[[], object]) -> object:
         """``draw()``, made once in a child ``func`` promise and replayed from it after that."""
         param = encode_call(func, (), {})
         record = await self.create(self.take_id(None), param, self.deadline, scope="local")
@@ -159,6 +159,23 @@ class Frame:
             raise
         ex.branch[record.id] = record
         return record
+
+
+    async def recorded_step(self, param: str, act: Callable[[], Awaitable[Settlement]]) -> object:
+        """A durable step of this workflow: a child ``param`` whose settlement ``act()`` makes once; after
+        that (a replay, a crash after the step's record was written) the record is read and ``act`` is not
+        called again. A crash between ``act`` and the record calls it again: it must be idempotent."""
+        record = await self.create(self.take_id(None), param, self.deadline, scope="local")
+        if not record.settled:
+            ex = self.execution
+            try:
+                state, value = await act()
+                record = await ex.store.settle_promise(record.id, state, value, fence=ex.fence)
+            except trio.Cancelled as exc:
+                self.note_signal(exc)
+                raise
+            ex.branch[record.id] = record
+        return self.outcome(record)
 
     def check_all_asked(self) -> None:
         """A workflow that ends must have asked for every child an earlier execution recorded: one that

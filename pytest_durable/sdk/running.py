@@ -1,4 +1,4 @@
-"""What body runs in the current trio task: the workflow's ``Frame`` and the promise id.
+"""What body runs in the current trio task: the workflow's ``Frame``, the promise id and its root's id.
 
 Both are context variables, so every task a body spawns sees them; a leaf body has no frame (it may
 not call children) but does have a promise id, which is how an effect knows who made it.
@@ -19,6 +19,17 @@ current_frame: ContextVar[Frame | None] = ContextVar("pytest_durable_current_fra
 
 #: The promise whose body (workflow or leaf) is running in the current trio task.
 current_promise: ContextVar[str | None] = ContextVar("pytest_durable_current_promise", default=None)
+
+
+#: The root of the tree whose body runs in the current trio task (the promise a client started).
+current_root: ContextVar[str | None] = ContextVar("pytest_durable_current_root", default=None)
+
+
+def current_root_id() -> str | None:
+    """The id of the root promise of the tree whose body, workflow or leaf, is running here (the one a client
+    started; for a ``ctx.rpc`` child, its caller's root); None outside any body. Unlike splitting
+    ``current_promise_id()``, it holds for children given their own ids (``.options(id=...)``)."""
+    return current_root.get()
 
 
 def current_promise_id() -> str | None:

@@ -4,9 +4,10 @@ written as, ``result_of`` that turns a settled record back into its value (or ra
 
 from __future__ import annotations
 
-from ..core.codec import decode, decode_error
-from ..core.errors import Canceled, Rejected, TimedOut
+from ..core.codec import decode, decode_error, read_error
+from ..core.errors import Canceled, TimedOut
 from ..core.records import PromiseRecord, PromiseState
+from ..core.rejections import rejection
 
 #: How a body ended, as its promise is settled with: the state and the encoded value or error.
 Settlement = tuple[PromiseState, str]
@@ -22,9 +23,9 @@ def result_of(record: PromiseRecord) -> object:
     state = record.state
     if state is PromiseState.RESOLVED:
         return None if record.value is None else decode(record.value)
+    if state is PromiseState.REJECTED:  # as the original's class too, where it can be rebuilt here
+        raise rejection(record.id, read_error(record.value))
     type_name, message = decode_error(record.value)
-    if state is PromiseState.REJECTED:
-        raise Rejected(record.id, type_name, message)
     if state is PromiseState.REJECTED_CANCELED:
         raise Canceled(record.id) if record.value is None else Canceled(record.id, type_name, message)
     if state is PromiseState.REJECTED_TIMEDOUT:

@@ -22,7 +22,9 @@ constants its module binds once to a literal and nothing rebinds, and functions 
 scenario's isolated modules that pass the same test (a class must be attrs or an exception, hold no
 state of its own and have certified methods). No imports, no stores to globals, no sets (their order
 follows object ids), no calls of a callable held in a local. The classes of the values a world handed
-to bodies (the ``"cls"`` of encoded values in its records) must pass the class test too.
+to bodies (the ``"cls"`` of encoded values and of rejections in its records) must pass the class test
+too, except exception classes of Python, ``pytest_durable`` and the simulator, whose methods read only the
+instance (a rejected child raises an instance of its error's class: ``pytest_durable/core/rejections.py``).
 """
 
 from __future__ import annotations
@@ -66,6 +68,18 @@ _ATTRIBUTE_OPS = frozenset({"LOAD_ATTR", "LOAD_METHOD", "STORE_ATTR", "DELETE_AT
 _REBINDERS = frozenset({"setattr", "delattr", "globals", "vars", "exec", "eval", "__import__"})
 _IMMUTABLE = (type(None), bool, int, float, complex, str, bytes, range, type(Ellipsis))
 _CLASS_REF = re.compile(r'"cls":\s*"([^"]+)"')
+
+
+#: Packages whose exception classes a rejection may name without a class test: their methods read
+#: only the instance (the classes of a rejected child's error, ``core/rejections.py``).
+_OWN_PACKAGES = frozenset({"builtins", "pytest_durable", "sim"})
+
+
+def _is_exception(module: object, qualname: str) -> bool:
+    found: Any = module
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return isinstance(found, type) and issubclass(found, BaseException)
 
 
 def _immutable(value: object) -> bool:
@@ -233,6 +247,8 @@ class Certifier:
         """The class test for the class ``ref`` (``module:qualname``) names, found as the codec would
         outside a world (the scenario's own module), or ``cls``."""
         module, _, qualname = ref.partition(":")
+        if module.split(".")[0] in _OWN_PACKAGES and _is_exception(sys.modules.get(module), qualname):
+            return ""  # a rejection's class of Python's, the SDK's or the simulator's (InjectedFault): no state
         if module not in self.isolated:
             return f"values of class {ref} come from a module that is not isolated"
         if cls is None:

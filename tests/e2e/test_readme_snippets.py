@@ -84,3 +84,10 @@ def test_the_readme_select_example_runs_as_written_and_its_window_holds_under_ev
         "print('failing', [s for s in range(100) if not run_world(scenario, seed=s, faults='all').ok])\n"
     )
     assert run(sweep, tmp_path) == "failing []\n"
+
+
+def test_the_readme_example_of_errors_by_class_settling_and_bounded_retries_runs_as_written(tmp_path: Path) -> None:
+    """Issue 23, items 4, 6 and 7: a declined card caught by its class, a status page answered by
+    ``ctx.resolve``, a leaf that reads its root's id, under a policy bounded by time and per attempt."""
+    printed = run(snippet("### Errors by class, settling other promises, bounded retries"), tmp_path)
+    assert printed == "declined 51\ndeclined 51\ncharged 4242 for order-8\n"
