@@ -9,8 +9,8 @@ generator:
 - the module functions of ``random`` (``random.random``, ``randint``, ``choice``, ``shuffle``, …), also
   where a module bound them before the world began (``from random import choice``): their generator's
   state is set at the start of the world and put back after it;
-- ``os.urandom`` (and through it ``uuid.uuid4``), and ``random.SystemRandom`` (and through it every
-  function of ``secrets``): they read bytes of that stream;
+- ``os.urandom``, ``os.getrandom`` (and through the first ``uuid.uuid4``), and ``random.SystemRandom``
+  (and through it every function of ``secrets``): they read bytes of that stream;
 - ``random.Random()`` made without a seed: it is seeded from that stream.
 
 The stream is seeded by one draw of kind ``"entropy"`` from the world's decisions, taken the first time
@@ -44,9 +44,9 @@ KIND = "entropy"
 _SPAN = 1 << 64
 
 _real_urandom = os.urandom
-_real_random_urandom: Callable[[int], bytes] = random._urandom  # type: ignore[attr-defined]
+_real_getrandom: Callable[..., bytes] | None = getattr(os, "getrandom", None)
 _real_seed = random.Random.seed
-_inst: random.Random = random._inst  # type: ignore[attr-defined]
+_inst: random.Random = random._inst
 #: ``random``'s module functions: bound methods of its generator ``_inst``.
 _BOUND: dict[str, Callable[..., Any]] = {
     name: value for name, value in vars(random).items() if getattr(value, "__self__", None) is _inst
@@ -108,6 +108,16 @@ def urandom(size: int) -> bytes:
     return _inst.randbytes(size)
 
 
+def getrandom(size: int, flags: int = 0) -> bytes:
+    """``os.getrandom`` in a world: bytes of the world's stream (elsewhere, of the operating system)."""
+    if _world() is None:
+        assert _real_getrandom is not None  # installed only where the real one exists
+        return _real_getrandom(size, flags)
+    if size < 0:
+        raise ValueError("negative argument not allowed")
+    return _inst.randbytes(size)
+
+
 def _seed(self: random.Random, a: Any = None, version: int = 2) -> None:
     """``random.Random.seed``: with no seed, in a world, a seed taken from the world's stream."""
     if a is None and _world() is not None:
@@ -124,25 +134,34 @@ _DISPATCHED = {name: _dispatch(name, bound) for name, bound in _BOUND.items()}
 _DISPATCHED["seed"] = _module_seed
 
 
+def _replacements() -> list[tuple[Any, str, Any]]:
+    """(owner, attribute, stand-in) for every function a world replaces."""
+    out: list[tuple[Any, str, Any]] = [(os, "urandom", urandom), (random, "_urandom", urandom),
+                                       (random.Random, "seed", _seed)]
+    if _real_getrandom is not None:
+        out.append((os, "getrandom", getrandom))
+    out += [(random, name, fn) for name, fn in _DISPATCHED.items()]
+    return out
+
+
+_REPLACEMENTS = _replacements()
+
+
 @contextmanager
 def seeded(decisions: Decisions) -> Iterator[None]:
     """Within the block, the process's randomness is the world's stream, seeded by ``decisions``; after it,
-    the generators and functions are as they were (their state included)."""
+    every function replaced and the generator's state are what they were before it."""
     global _current
-    outer, saved = _current, _inst.getstate()
+    outer, state = _current, _inst.getstate()
+    saved = [(owner, name, vars(owner)[name]) for owner, name, _ in _REPLACEMENTS] if outer is None else []
     _current = _World(decisions)
     _inst.setstate(_START)
-    os.urandom = urandom
-    random._urandom = urandom  # type: ignore[attr-defined]
-    random.Random.seed = _seed  # type: ignore[method-assign]
-    vars(random).update(_DISPATCHED)
+    for owner, name, stand_in in _REPLACEMENTS:
+        setattr(owner, name, stand_in)
     try:
         yield
     finally:
         _current = outer
-        if outer is None:
-            vars(random).update(_BOUND)
-            random.Random.seed = _real_seed  # type: ignore[method-assign]
-            random._urandom = _real_random_urandom  # type: ignore[attr-defined]
-            os.urandom = _real_urandom
-        _inst.setstate(saved)
+        for owner, name, value in saved:
+            setattr(owner, name, value)
+        _inst.setstate(state)

@@ -77,3 +77,21 @@ def leaves_scenario(n: int = 2) -> Scenario:
 
 def body_scenario(n: int = 2) -> Scenario:
     return Scenario(body_draws, (n,), functions=(notify,), root_id="ids")
+
+
+_SALT = random.getrandbits(32)  # drawn when a process's copy of this module is made: one world's value
+
+
+@function
+async def salted(n: int) -> int:
+    """A leaf that reads a value its module drew at import."""
+    return _SALT + n
+
+
+@function
+async def salts(ctx: Context) -> int:
+    return await ctx.run(salted, 1)
+
+
+def salt_scenario() -> Scenario:
+    return Scenario(salts, (), functions=(salted,), root_id="salt")
