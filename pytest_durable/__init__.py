@@ -44,6 +44,7 @@ from .core import (
     UsageError,
 )
 from .core.errors import NonRetryable
+from .core.misuse import BlockingCallWarning, MisuseWarning, UnawaitedCallWarning
 from .sdk import (
     Constant,
     Context,
@@ -71,6 +72,7 @@ __all__ = [
     "Rejected", "RemoteFuture", "RetryPolicy", "Store", "StoreError", "StoreUnavailable", "TaskFailed", "TaskRecord",
     "TaskState", "TimedOut", "UsageError", "Worker", "current_promise_id", "dependency", "function",
 ]
+__all__ += ["BlockingCallWarning", "MisuseWarning", "UnawaitedCallWarning"]  # misuse said once, as warnings
 
 # ``-p pytest_durable`` and the ``pytest11`` entry point register this package; pytest then loads the
 # plugin package named here (hooks and fixtures live there, so ``-p no:pytest_durable`` leaves none behind).

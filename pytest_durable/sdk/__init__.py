@@ -7,7 +7,7 @@ are not part of ``pytest_durable``'s own API.
 from .attempts import ATTEMPT
 from .builders import RpcBuilder, RunBuilder
 from .context import Context
-from .dependencies import dependency
+from .dependencies import Began, current_function, dependency
 from .engine import run_workflow
 from .execution import BodyHook, EndHook, Execution, WorkflowEnd
 from .executor import Executor, Outcome
@@ -26,4 +26,5 @@ __all__ = [
     # the engine's seams, for the simulator and the pytest face
     "ATTEMPT", "BodyHook", "EndHook", "ErrorHook", "Suspended", "WorkflowEnd", "current_promise", "result_of",
     "run_workflow",
+    "Began", "current_function",
 ]

@@ -38,6 +38,7 @@ class RunBuilder(Generic[T]):
         self._param = param
         self._options = options
         self._started = False
+        frame.built(self, f"ctx.run({fn.name}, ...)")
 
     def options(
         self, *, timeout: float | None = None, retry: RetryPolicy | None = None, id: str | None = None,
@@ -52,6 +53,7 @@ class RunBuilder(Generic[T]):
                 f"ctx.run({self._fn.name}).options: retry applies to leaves only; a workflow is replayed, not retried"
             )
         opts = self._options.merged(timeout=timeout, retry=retry, id=id, target=None)
+        self._frame.handled(self)
         return RunBuilder(self._frame, self._fn, self._args, self._kwargs, self._param, opts)
 
     async def _start(self) -> PromiseRecord:
@@ -62,6 +64,7 @@ class RunBuilder(Generic[T]):
             )
         self._started = True
         frame = self._frame
+        frame.handled(self)
         return await frame.create(
             frame.take_id(self._options.id), self._param, frame.child_deadline(self._options.timeout), scope="local"
         )
@@ -94,6 +97,7 @@ class RpcBuilder(Generic[T]):
         self._param = param
         self._options = options
         self._started = False
+        frame.built(self, f"ctx.rpc({name}, ...)")
 
     def options(
         self, *, timeout: float | None = None, retry: RetryPolicy | None = None, id: str | None = None,
@@ -106,6 +110,7 @@ class RpcBuilder(Generic[T]):
                 f"ctx.rpc({self._name}).options: a remote leaf retries by its own @function(retry=...)"
             )
         opts = self._options.merged(timeout=timeout, retry=None, id=id, target=target)
+        self._frame.handled(self)
         return RpcBuilder(self._frame, self._name, self._param, opts)
 
     async def spawn(self) -> RemoteFuture[T]:
@@ -115,6 +120,7 @@ class RpcBuilder(Generic[T]):
             raise UsageError(f"ctx.rpc({self._name}) was already started; call ctx.rpc again for another child")
         self._started = True
         frame = self._frame
+        frame.handled(self)
         target = self._options.target or frame.execution.target
         record = await frame.create(
             frame.take_id(self._options.id), self._param, frame.child_deadline(self._options.timeout),

@@ -60,8 +60,9 @@ def test_body(durable_sim):
 
 def _sim_run(target: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(cwd), str(ROOT)])}
-    return subprocess.run([sys.executable, "-m", "sim", "run", target, "--seeds", "10", "--faults", "crash,drop,duplicate",
-                           "--check-determinism"], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+    return subprocess.run([sys.executable, "-m", "sim", "run", target, "--seeds", "10", "--faults",
+                           "crash,drop,duplicate", "--check-determinism"],
+                          capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
 
 
 def test_sim_run_check_determinism_passes_leaves_that_draw_and_fails_a_body_that_does(tmp_path: Path) -> None:
