@@ -55,3 +55,8 @@ def test_the_readme_scenario_example_holds_its_invariants_under_every_fault(tmp_
     )
     assert ", idempotency_key=key" in code
     assert run(without_key, tmp_path) == "True\n"
+
+
+def test_the_readme_randomness_example_seeds_leaves_and_still_catches_a_body(tmp_path: Path) -> None:
+    code = snippet("### Randomness and time inside a world")
+    assert run(code, tmp_path) == "True True True\nTrue\n['nondeterminism']\n"
