@@ -93,3 +93,21 @@ def test_the_plugin_check_determinism_passes_leaves_that_draw_and_fails_a_body_t
                                  "child ids.0 as send('t0-*"])
     result.stdout.fnmatch_lines(["FAILED test_ids.py::test_body*"])
     assert "(7) determinism" not in result.stdout.str()
+
+
+def test_worlds_drawn_by_hypothesis_with_leaves_that_draw_pass_the_determinism_check(
+        pytester: pytest.Pytester) -> None:
+    """The entropy draw is one more choice of a drawn world: replayed pinned, it gives the same values."""
+    pytester.makepyfile(workflows=WORKFLOWS, test_drawn='''
+        from hypothesis import given, settings
+        from pytest_durable.testing.strategies import worlds
+        from workflows import ids_in_leaves
+
+        @settings(max_examples=8, deadline=None, derandomize=True, database=None)
+        @given(world=worlds("crash,drop"))
+        def test_leaves(durable_sim, world):
+            assert len(durable_sim.run(ids_in_leaves, 2, id="ids", world=world).value) == 2
+    ''')
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--durable-check-determinism")
+    result.assert_outcomes(passed=1)
