@@ -17,6 +17,7 @@ from .options import Options
 from .retry import Constant, Exponential, Linear, Never, RetryPolicy
 from .running import current_promise, current_promise_id
 from .settlement import Suspended, result_of
+from .slow_steps import SlowSteps, slow_step_message
 from .worker import ErrorHook, Handle, Worker
 
 __all__ = [
@@ -26,5 +27,5 @@ __all__ = [
     # the engine's seams, for the simulator and the pytest face
     "ATTEMPT", "BodyHook", "EndHook", "ErrorHook", "Suspended", "WorkflowEnd", "current_promise", "result_of",
     "run_workflow",
-    "Began", "current_function",
+    "Began", "SlowSteps", "current_function", "slow_step_message",
 ]

@@ -13,8 +13,9 @@ SDK's own misuse warnings, a durable call never awaited, are kept until then too
   run does. The warning tells the user to ``await trio.sleep(...)`` (or ``ctx.sleep`` for a durable
   timer) instead.
 - a step that ran longer than ``slow`` seconds of real time (a CPU loop) is noted by a trio instrument
-  that reads the wall clock; a wall-clock measure is not deterministic, so it is only ever a warning,
-  never a trace event, a draw or a violation (the watchdog stops a step that never ends).
+  that reads the wall clock (``pytest_durable.sdk.SlowSteps``, which a live worker uses too); a
+  wall-clock measure is not deterministic, so it is only ever a warning, never a trace event, a draw or
+  a violation (the watchdog stops a step that never ends).
 """
 
 from __future__ import annotations
@@ -28,14 +29,13 @@ from contextlib import contextmanager
 import trio
 
 from pytest_durable.core.misuse import BlockingCallWarning, deferred, warn_once
-from pytest_durable.sdk import Began, current_function, current_promise
+from pytest_durable.sdk import SlowSteps, current_function, current_promise, slow_step_message
 
-#: The wall clock and the real sleep, taken when this module loads: the world replaces ``time.sleep``.
-_wall = time.perf_counter
+#: The real sleep, taken when this module loads: the world replaces ``time.sleep``.
 _real_sleep = time.sleep
 
 
-class Blocking(trio.abc.Instrument):
+class Blocking:
     """What blocked one world's event loop: the synchronous sleeps (function, seconds) and the long
     steps (function, seconds) its bodies made, in the order met."""
 
@@ -44,23 +44,12 @@ class Blocking(trio.abc.Instrument):
         self.sleeps: list[tuple[str, float]] = []
         self.steps: list[tuple[str, float]] = []
         self.thread = threading.get_ident()
-        self._began = 0.0
-        self._bodies = 0
-
-    def before_task_step(self, task: trio.lowlevel.Task) -> None:
-        self._bodies = Began.count
-        self._began = _wall()
-
-    def after_task_step(self, task: trio.lowlevel.Task) -> None:
-        took = _wall() - self._began
-        if took > self.slow:  # the body that began in this step, else the one the task was running
-            function = Began.function if Began.count != self._bodies else current_function(task.context)
-            if function is not None:
-                self.steps.append((function, took))
 
     def instruments(self) -> list[trio.abc.Instrument]:
-        """This instrument for a world's run, unless long steps are not watched (``slow`` is 0)."""
-        return [self] if self.slow > 0 else []
+        """The instrument that notes long steps for a world's run, unless ``slow`` is 0."""
+        if self.slow <= 0:
+            return []
+        return [SlowSteps(self.slow, lambda function, took: self.steps.append((function, took)))]
 
     def said(self) -> None:
         """One warning per function (and per process) for what this world met."""
@@ -71,10 +60,7 @@ class Blocking(trio.abc.Instrument):
                       "world skipped the sleep: write `await trio.sleep(...)`, or `await ctx.sleep(...)` in a "
                       "workflow for a durable timer")
         for function, seconds in self.steps:
-            warn_once(BlockingCallWarning, f"step {function}",
-                      f"durable: one step of {function} ran {seconds:.2f} s of real time without an await (over "
-                      f"{self.slow:g} s), which blocks its worker's event loop; move the work to a thread "
-                      "(`await trio.to_thread.run_sync(...)`) or await between its parts")
+            warn_once(BlockingCallWarning, f"step {function}", slow_step_message(function, seconds, self.slow))
 
 
 _current: Blocking | None = None
