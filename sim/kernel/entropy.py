@@ -8,7 +8,8 @@ generator:
 
 - the module functions of ``random`` (``random.random``, ``randint``, ``choice``, ``shuffle``, …), also
   where a module bound them before the world began (``from random import choice``): their generator's
-  state is set at the start of the world and put back after it;
+  state is set at the start of the world and put back after it (of those bound early, only the two
+  written in C, ``random`` and ``getrandbits``, read the stream without drawing its seed, see below);
 - ``os.urandom``, ``os.getrandom`` (and through the first ``uuid.uuid4``), and ``random.SystemRandom``
   (and through it every function of ``secrets``): they read bytes of that stream;
 - ``random.Random()`` made without a seed: it is seeded from that stream.
@@ -16,8 +17,9 @@ generator:
 The stream is seeded by one draw of kind ``"entropy"`` from the world's decisions, taken the first time
 a world asks for randomness through any of the above (a world that never does draws nothing, so its
 decisions are what they were before this existed), and recorded, replayed, pinned and shrunk like every
-other draw. Before that draw, code that bound ``random``'s functions before the world began reads the
-stream from a fixed start, the same in every world. A workflow *body* that draws randomness is still
+other draw. Before that draw, ``random.random`` and
+``random.getrandbits`` bound before the world began (``from random import random``) read the stream from
+a fixed start, the same in every world. A workflow *body* that draws randomness is still
 nondeterministic: a replay after a crash draws the next values of the stream, not the recorded ones,
 and the replay oracle, which runs inside the same window, continues the stream too.
 
@@ -132,6 +134,11 @@ def _module_seed(a: Any = None, version: int = 2) -> None:
 
 _DISPATCHED = {name: _dispatch(name, bound) for name, bound in _BOUND.items()}
 _DISPATCHED["seed"] = _module_seed
+#: ``random``'s functions written in Python (``choice``, ``randint``, ``shuffle``, ``uniform``, …) draw
+#: through ``self.random`` and ``self.getrandbits``: shadowed on the generator itself for a world, they
+#: draw the world's seed first, also when a library bound those functions before the world began.
+_THROUGH = {name: _dispatch(name, getattr(_inst, name)) for name in ("random", "getrandbits")}
+_ABSENT = object()
 
 
 def _replacements() -> list[tuple[Any, str, Any]]:
@@ -141,6 +148,7 @@ def _replacements() -> list[tuple[Any, str, Any]]:
     if _real_getrandom is not None:
         out.append((os, "getrandom", getrandom))
     out += [(random, name, fn) for name, fn in _DISPATCHED.items()]
+    out += [(_inst, name, fn) for name, fn in _THROUGH.items()]
     return out
 
 
@@ -153,7 +161,7 @@ def seeded(decisions: Decisions) -> Iterator[None]:
     every function replaced and the generator's state are what they were before it."""
     global _current
     outer, state = _current, _inst.getstate()
-    saved = [(owner, name, vars(owner)[name]) for owner, name, _ in _REPLACEMENTS] if outer is None else []
+    saved = [(owner, name, vars(owner).get(name, _ABSENT)) for owner, name, _ in _REPLACEMENTS] if outer is None else []
     _current = _World(decisions)
     _inst.setstate(_START)
     for owner, name, stand_in in _REPLACEMENTS:
@@ -163,5 +171,8 @@ def seeded(decisions: Decisions) -> Iterator[None]:
     finally:
         _current = outer
         for owner, name, value in saved:
-            setattr(owner, name, value)
+            if value is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
         _inst.setstate(state)

@@ -13,7 +13,7 @@ import attrs
 from pytest_durable import Context, function
 from sim import Scenario, ledger
 
-from .random_ids import message_id
+from .random_ids import message_id, request_id
 
 
 @attrs.frozen
@@ -31,12 +31,14 @@ class Drawn:
 
 @function
 async def draw_everything(n: int) -> Drawn:
-    """A leaf that draws from every source a world seeds."""
+    """A leaf that draws from every source a world seeds; first a library's ``choice``, bound before the
+    world began, which must draw the world's seed itself."""
+    library = f"{message_id()} {request_id()}"
     deck = list(range(10))
     random.shuffle(deck)
     return Drawn(uuid=str(uuid.uuid4()), number=random.random(), pick=random.choice(deck) + random.randint(0, 5) * n,
                  raw=os.urandom(4).hex(), token=secrets.token_hex(4), instance=random.Random().random(),
-                 library=message_id())
+                 library=library)
 
 
 @function

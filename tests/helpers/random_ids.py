@@ -4,8 +4,14 @@ isolate it; a leaf that calls it must still get the world's values. Used by leaf
 from __future__ import annotations
 
 import uuid
-from random import getrandbits  # bound before any world began: still the world's stream in one
+from random import choice  # bound before any world began: still the world's stream in one
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def message_id() -> str:
-    return f"msg-{uuid.uuid4().hex[:12]}-{getrandbits(16):04x}"
+    return "msg-" + "".join(choice(_LETTERS) for _ in range(8))
+
+
+def request_id() -> str:
+    return f"req-{uuid.uuid4().hex[:12]}"

@@ -71,6 +71,8 @@ def test_every_source_is_drawn_from_the_world() -> None:
     for field in ("uuid", "number", "raw", "token", "instance", "library"):
         assert f'"{field}":' in one
         assert one.split(f'"{field}":')[1].split(",")[0] != other.split(f'"{field}":')[1].split(",")[0], field
+    library = [text.split('"library":"')[1].split(" ")[0] for text in (one, other)]  # choice() bound early
+    assert library[0].startswith("msg-") and library[0] != library[1]
 
 
 def test_a_world_that_draws_no_randomness_draws_no_entropy() -> None:
