@@ -45,6 +45,7 @@ class RunBuilder(Generic[T]):
         target: str | None = None,
     ) -> RunBuilder[T]:
         """A copy with these options: ``timeout`` (seconds), ``retry`` (leaves only), ``id``."""
+        self._frame.handled(self)  # its call goes on in the copy (or fails here, said by the error)
         check_options("ctx.run", timeout, retry, id, target)
         if target is not None:
             raise UsageError("ctx.run(...).options: target applies to ctx.rpc only; a local child runs here")
@@ -53,10 +54,10 @@ class RunBuilder(Generic[T]):
                 f"ctx.run({self._fn.name}).options: retry applies to leaves only; a workflow is replayed, not retried"
             )
         opts = self._options.merged(timeout=timeout, retry=retry, id=id, target=None)
-        self._frame.handled(self)
         return RunBuilder(self._frame, self._fn, self._args, self._kwargs, self._param, opts)
 
     async def _start(self) -> PromiseRecord:
+        self._frame.handled(self)
         check_here(self._frame, "run")
         if self._started:
             raise UsageError(
@@ -64,7 +65,6 @@ class RunBuilder(Generic[T]):
             )
         self._started = True
         frame = self._frame
-        frame.handled(self)
         return await frame.create(
             frame.take_id(self._options.id), self._param, frame.child_deadline(self._options.timeout), scope="local"
         )
@@ -104,23 +104,23 @@ class RpcBuilder(Generic[T]):
         target: str | None = None,
     ) -> RpcBuilder[T]:
         """A copy with these options: ``timeout`` (seconds), ``id``, ``target`` group."""
+        self._frame.handled(self)  # its call goes on in the copy (or fails here, said by the error)
         check_options("ctx.rpc", timeout, retry, id, target)
         if retry is not None:
             raise UsageError(
                 f"ctx.rpc({self._name}).options: a remote leaf retries by its own @function(retry=...)"
             )
         opts = self._options.merged(timeout=timeout, retry=None, id=id, target=target)
-        self._frame.handled(self)
         return RpcBuilder(self._frame, self._name, self._param, opts)
 
     async def spawn(self) -> RemoteFuture[T]:
         """Create the child's promise and its task, and return without waiting for it."""
+        self._frame.handled(self)
         check_here(self._frame, "rpc")
         if self._started:
             raise UsageError(f"ctx.rpc({self._name}) was already started; call ctx.rpc again for another child")
         self._started = True
         frame = self._frame
-        frame.handled(self)
         target = self._options.target or frame.execution.target
         record = await frame.create(
             frame.take_id(self._options.id), self._param, frame.child_deadline(self._options.timeout),

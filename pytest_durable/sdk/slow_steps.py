@@ -27,7 +27,7 @@ class SlowSteps(trio.abc.Instrument):
     def __init__(self, slow: float, on_slow: Callable[[str, float], None]) -> None:
         self.slow = slow
         self.on_slow = on_slow
-        self._began = 0.0
+        self._began = -1.0  # no step under way (an instrument added inside a step sees only its end)
         self._bodies = 0
 
     def before_task_step(self, task: trio.lowlevel.Task) -> None:
@@ -35,7 +35,9 @@ class SlowSteps(trio.abc.Instrument):
         self._began = _wall()
 
     def after_task_step(self, task: trio.lowlevel.Task) -> None:
-        took = _wall() - self._began
+        if self._began < 0:
+            return
+        took, self._began = _wall() - self._began, -1.0
         if took > self.slow:
             function = Began.function if Began.count != self._bodies else current_function(task.context)
             if function is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_durable.core import misuse
+
 pytest_plugins = ["pytester"]
 
 WORKFLOWS = '''
@@ -44,7 +46,9 @@ def test_naps(durable_sim):
 def test_each_misuse_is_one_warning_in_the_summary_and_the_test_passes(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(workflows=WORKFLOWS, test_naps=TESTS)
     pytester.syspathinsert()
+    misuse.forget()  # pytester runs in this process: a warning said by an earlier test would not be said again
     result = pytester.runpytest("--durable-seed=1", "-p", "no:cacheprovider")
+    misuse.forget()
     result.assert_outcomes(passed=1, warnings=2)
     out = result.stdout.str()
     assert out.count("BlockingCallWarning: durable: nap called time.sleep(3) in a simulated world") == 1, out
