@@ -1,11 +1,11 @@
 """Bodies that block the world's one event loop: a synchronous ``time.sleep``, or one step that runs long.
 
 In production such a body stalls every other task of its worker (its heartbeats included), so it is the
-user's bug; in a world it stalls the whole world and, before this module, made it run at a fraction of a
-world a second with no word said. Each is one ``BlockingCallWarning`` naming the function, said after
-the world has run (never inside it, so ``-W error`` cannot turn it into a failure of the world; the
-SDK's own misuse warnings, a durable call never awaited, are kept until then too) and once per process
-(``pytest_durable.core.misuse``). Neither changes what the world does:
+user's bug; in a world it stalls the whole world, a sweep of many worlds most of all. Each is one
+``BlockingCallWarning`` naming the function, said after the world has run (never inside it, so
+``-W error`` cannot turn it into a failure of the world; the SDK's own misuse warnings, a durable call
+never awaited, are kept until then too) and once per process (``pytest_durable.core.misuse``).
+Neither changes what the world does:
 
 - ``time.sleep`` inside a world returns at once. A real sleep would only cost wall time: virtual time
   does not move while a step runs, so the world traced the same with it; and moving the virtual clock
