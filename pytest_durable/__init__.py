@@ -44,6 +44,7 @@ from .core import (
     UsageError,
 )
 from .core.errors import AttemptTimedOut, NonRetryable
+from .core.misuse import BlockingCallWarning, MisuseWarning, UnawaitedCallWarning
 from .sdk import (
     Constant,
     Context,
@@ -74,6 +75,7 @@ __all__ = [
     "TaskState", "TimedOut", "UsageError", "Worker", "current_promise_id", "current_root_id", "dependency",
     "function",
 ]
+__all__ += ["BlockingCallWarning", "MisuseWarning", "UnawaitedCallWarning"]  # misuse said once, as warnings
 
 # ``-p pytest_durable`` and the ``pytest11`` entry point register this package; pytest then loads the
 # plugin package named here (hooks and fixtures live there, so ``-p no:pytest_durable`` leaves none behind).

@@ -7,7 +7,7 @@ are not part of ``pytest_durable``'s own API.
 from .attempts import ATTEMPT
 from .builders import RpcBuilder, RunBuilder
 from .context import Context
-from .dependencies import dependency
+from .dependencies import Began, current_function, dependency
 from .detached import DETACHED_TIMEOUT, DetachBuilder
 from .engine import run_workflow
 from .execution import BodyHook, EndHook, Execution, WorkflowEnd
@@ -18,6 +18,7 @@ from .options import Options
 from .retry import Constant, Exponential, Linear, Never, RetryPolicy
 from .running import current_promise, current_promise_id, current_root_id
 from .settlement import Suspended, result_of
+from .slow_steps import SlowSteps, slow_step_message
 from .worker import ErrorHook, Handle, Worker
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     # the engine's seams, for the simulator and the pytest face
     "ATTEMPT", "BodyHook", "EndHook", "ErrorHook", "Suspended", "WorkflowEnd", "current_promise", "result_of",
     "run_workflow",
+    "Began", "SlowSteps", "current_function", "slow_step_message",
 ]

@@ -38,12 +38,14 @@ class RunBuilder(Generic[T]):
         self._param = param
         self._options = options
         self._started = False
+        frame.built(self, f"ctx.run({fn.name}, ...)")
 
     def options(
         self, *, timeout: float | None = None, retry: RetryPolicy | None = None, id: str | None = None,
         target: str | None = None,
     ) -> RunBuilder[T]:
         """A copy with these options: ``timeout`` (seconds), ``retry`` (leaves only), ``id``."""
+        self._frame.handled(self)  # its call goes on in the copy (or fails here, said by the error)
         check_options("ctx.run", timeout, retry, id, target)
         if target is not None:
             raise UsageError("ctx.run(...).options: target applies to ctx.rpc only; a local child runs here")
@@ -55,6 +57,7 @@ class RunBuilder(Generic[T]):
         return RunBuilder(self._frame, self._fn, self._args, self._kwargs, self._param, opts)
 
     async def _start(self) -> PromiseRecord:
+        self._frame.handled(self)
         check_here(self._frame, "run")
         if self._started:
             raise UsageError(
@@ -94,12 +97,14 @@ class RpcBuilder(Generic[T]):
         self._param = param
         self._options = options
         self._started = False
+        frame.built(self, f"ctx.rpc({name}, ...)")
 
     def options(
         self, *, timeout: float | None = None, retry: RetryPolicy | None = None, id: str | None = None,
         target: str | None = None,
     ) -> RpcBuilder[T]:
         """A copy with these options: ``timeout`` (seconds), ``id``, ``target`` group."""
+        self._frame.handled(self)  # its call goes on in the copy (or fails here, said by the error)
         check_options("ctx.rpc", timeout, retry, id, target)
         if retry is not None:
             raise UsageError(
@@ -110,6 +115,7 @@ class RpcBuilder(Generic[T]):
 
     async def spawn(self) -> RemoteFuture[T]:
         """Create the child's promise and its task, and return without waiting for it."""
+        self._frame.handled(self)
         check_here(self._frame, "rpc")
         if self._started:
             raise UsageError(f"ctx.rpc({self._name}) was already started; call ctx.rpc again for another child")

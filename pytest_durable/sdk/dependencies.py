@@ -11,7 +11,7 @@ restarted process sees whatever its new worker was given.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextvars import ContextVar, Token
+from contextvars import Context, ContextVar, Token
 from typing import Any
 
 from ..core.errors import MissingDependency, UsageError
@@ -31,9 +31,27 @@ def check_name(name: object, where: str) -> str:
     return name
 
 
+class Began:
+    """How many bodies began in this process, and the function of the last one: a step of a trio task
+    that ran long names the body that began during it (a leaf awaited by ``ctx.run`` begins and ends
+    inside its workflow's step, so the task's own context names the workflow)."""
+
+    count = 0
+    function = ""
+
+
 def entering(function: str, dependencies: Mapping[str, object]) -> Token[tuple[str, Mapping[str, object]] | None]:
     """Make ``dependencies`` what the body of ``function`` (starting in this trio task) reads."""
+    Began.count += 1
+    Began.function = function
     return _current.set((function, dependencies))
+
+
+def current_function(context: Context | None = None) -> str | None:
+    """The name of the durable function whose body runs in the current trio task, or in ``context`` (a
+    task's own, as a trio instrument sees it); None outside any body."""
+    running = _current.get() if context is None else context.get(_current)
+    return None if running is None else running[0]
 
 
 def leaving(token: Token[tuple[str, Mapping[str, object]] | None]) -> None:

@@ -67,6 +67,7 @@ async def run_workflow(
         else:
             _let_through(frame)
             settlement = _resolve(fn, value)
+            frame.warn_unstarted(fn.name)
         finally:
             leaving(deps_token)
             current_root.reset(root_token)

@@ -18,6 +18,7 @@ import trio
 from ..core.codec import describe_call, encode, encode_call
 from ..core.errors import NondeterminismError
 from ..core.ids import child_id
+from ..core.misuse import UnawaitedCallWarning, warn_once
 from ..core.records import PromiseRecord, PromiseState
 from ..core.store import TAG_DETACHED, TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIMER
 from .execution import Execution, WorkflowEnd
@@ -68,6 +69,24 @@ class Frame:
         self._read: dict[str, PromiseRecord] = {}
         #: The platform signal that passed one of this body's awaits on its way out ("" until one did).
         self.signal = ""
+        #: The builders this body made and has not started yet, by identity: (the builder, its call).
+        self._unstarted: dict[int, tuple[object, str]] = {}
+
+    def built(self, builder: object, call: str) -> None:
+        """``builder`` (``call``, e.g. ``ctx.run(charge, ...)``) was made: until it starts, it is noted."""
+        self._unstarted[id(builder)] = (builder, call)
+
+    def handled(self, builder: object) -> None:
+        """``builder`` started, or handed its call on to a copy (``.options``)."""
+        self._unstarted.pop(id(builder), None)
+
+    def warn_unstarted(self, workflow: str) -> None:
+        """A body that returned with a durable call built and never started: one warning per call and
+        workflow in this process (deterministic: noted by the builders, read when the body returns)."""
+        for _, call in self._unstarted.values():
+            warn_once(UnawaitedCallWarning, f"{workflow} {call}",
+                      f"durable: {call} in workflow {workflow} was built but never awaited, so it never ran; "
+                      f"write `await {call}`, or `await {call}.spawn()` to run it beside the body")
 
     def note_signal(self, exc: BaseException) -> None:
         """A suspension or a cancellation left one of this body's awaits: a body that then ends any other

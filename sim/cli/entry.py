@@ -12,6 +12,7 @@ from pytest_durable.core.errors import UsageError
 
 from ..kernel.interrupts import keep_interrupts
 from . import usage
+from .misuse_said import say_misuse_plainly
 from .parser import parser
 from .run import INTERRUPTED
 
@@ -19,6 +20,7 @@ from .run import INTERRUPTED
 def main(argv: list[str] | None = None) -> int:
     """Run ``python -m sim`` with ``argv`` (the process's arguments if None); its exit status."""
     args = parser().parse_args(argv)
+    say_misuse_plainly(args.command)
     try:
         usage.check_arguments(args)
         with keep_interrupts():  # a Ctrl-C that lands in a finalizer between worlds is not lost

@@ -26,6 +26,7 @@ from typing import Any
 from pytest_durable.core.errors import UsageError
 from pytest_durable.sdk import DurableFunction, Registry
 
+from . import entropy
 from .codecache import shared_code
 from .unchanged import NotComparable, Snapshot
 from .wallclock import STAND_INS
@@ -109,6 +110,7 @@ class FreshModules:
         fresh.__builtins__ = self._builtins  # type: ignore[attr-defined]
         self.modules[name] = fresh  # before running it: an import cycle sees the partial module, as in Python
         code = module_code(name)
+        uses = entropy.uses
         try:
             with shared_code():  # attrs' generated methods: compiled once, made anew in each copy
                 exec(code, fresh.__dict__)
@@ -117,6 +119,8 @@ class FreshModules:
             raise UsageError(f"a fresh copy of module {name!r} for a simulated process failed to import: "
                              f"{type(exc).__name__}: {exc}; pass Scenario(isolate=('-{name}',)) to share it "
                              "between processes instead") from exc
+        if entropy.uses != uses:  # its import drew the world's randomness: values of this world only
+            self.comparable = False
         self._fresh[name] = (self._snapshot(fresh), original, code)
         return fresh
 

@@ -4,7 +4,8 @@ A simulated process's fresh copies of the user's modules (``sim.kernel.isolation
 the real modules, so ``time.time()``, ``time.monotonic()``, ``datetime.datetime.now()`` or
 ``datetime.date.today()`` in a workflow body read ``EPOCH`` plus the world's virtual time: a replay
 after a crash and restart sees a later time, as it would in production, and every run of a seed sees
-the same times. Outside a trio run the stand-ins read the real clock.
+the same times. Outside a trio run the stand-ins read the real clock. Its ``sleep`` is
+``sim.kernel.blocking.sleep``: in a world, a synchronous sleep is said and skipped.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import types
 from typing import Any
 
 import trio
+
+from .blocking import sleep
 
 #: The wall-clock time (seconds since 1970) at virtual time 0 of every world: 2023-11-14 22:13:20 UTC.
 EPOCH = 1_700_000_000.0
@@ -73,7 +76,7 @@ def _time_module() -> types.ModuleType:
     module.__dict__.update(
         time=wall, time_ns=_time_ns, monotonic=monotonic, monotonic_ns=_monotonic_ns, perf_counter=monotonic,
         perf_counter_ns=_monotonic_ns, localtime=_localtime, gmtime=_gmtime, ctime=_ctime, asctime=_asctime,
-        strftime=_strftime,
+        strftime=_strftime, sleep=sleep,
     )
     return module
 

@@ -12,7 +12,7 @@ from pytest_durable.core.inspection import InspectableStore
 
 from ..checks import cause_first, diverged, judge, stuck_body, user_invariants, world_raised
 from ..faults import FaultConfig, FaultPlan
-from ..kernel import virtual_time
+from ..kernel import blocking, entropy, virtual_time
 from ..kernel.collector import fewer_collections
 from ..kernel.decisions import Decisions, SeededDecisions
 from ..kernel.interrupts import afresh, interrupt_in
@@ -67,8 +67,10 @@ def run_world(
         scenario, faults=fault_config, plan=fault_plan, config=config, decisions=decisions, store=store,
         observers=observers, script=script, stop_at=stop_at,
     )
-    ran = _run(world, config, decisions, instruments, stop_at)
-    return _judge(world, ran, seed=seed if seeded else None, target=target)
+    # The judging too: the replay oracle's bodies continue the world's stream and skip synchronous sleeps.
+    with entropy.seeded(decisions), blocking.watched(config.slow_step) as blocked:  # said after the world
+        ran = _run(world, config, decisions, [*instruments, *blocked.instruments()], stop_at)
+        return _judge(world, ran, seed=seed if seeded else None, target=target)
 
 
 def _run(world: World, config: SimConfig, decisions: Decisions, instruments: Sequence[trio.abc.Instrument],

@@ -30,6 +30,9 @@ class SimConfig:
     #: Wall-clock seconds one step of a trio task may run without yielding before the watchdog stops
     #: the world (a body that never awaits); 0 turns the watchdog off. Not virtual time: it is outside the world.
     step_limit: float = 10.0
+    #: Wall-clock seconds past which one step of a body (a CPU loop) is said once as a
+    #: ``BlockingCallWarning`` naming its function; only a warning, never a verdict. 0 turns it off.
+    slow_step: float = 1.0
     #: The replay oracle replays every workflow of every world, also those where it provably cannot
     #: disagree (``sim.checks.replay_scope``): slower, for checking that claim.
     replay_all: bool = False

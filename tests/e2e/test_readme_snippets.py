@@ -91,3 +91,8 @@ def test_the_readme_example_of_errors_by_class_settling_and_bounded_retries_runs
     ``ctx.resolve``, a leaf that reads its root's id, under a policy bounded by time and per attempt."""
     printed = run(snippet("### Errors by class, settling other promises, bounded retries"), tmp_path)
     assert printed == "declined 51\ndeclined 51\ncharged 4242 for order-8\n"
+
+
+def test_the_readme_randomness_example_seeds_leaves_and_still_catches_a_body(tmp_path: Path) -> None:
+    code = snippet("### Randomness and time inside a world")
+    assert run(code, tmp_path) == "True True True\nTrue\n['nondeterminism']\n"

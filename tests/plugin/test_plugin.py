@@ -61,7 +61,8 @@ async def reads_random(ctx: Context) -> int:
 
 @function
 async def waits_random(ctx: Context, n: int) -> list[int]:
-    await trio.sleep(random.random())  # BUG: the same seed no longer gives the same world
+    with open("/dev/urandom", "rb") as entropy:  # BUG: randomness the world does not seed (random.random()
+        await trio.sleep(entropy.read(1)[0] / 256)  # would be seeded): the same seed no longer gives the same world
     return [await ctx.run(double, i) for i in range(n)]
 '''
 
@@ -446,7 +447,7 @@ def test_check_determinism_runs_each_world_twice_and_catches_random(project: pyt
 
 def test_check_determinism_covers_worlds_drawn_by_hypothesis(project: pytest.Pytester) -> None:
     """A drawn world's choices are used up in its run, so the check replays it pinned to the same
-    choices; a workflow that reads ``random.random()`` then traces differently."""
+    choices; a workflow that reads ``/dev/urandom`` then traces differently."""
     project.makepyfile(test_drawn='''
         from hypothesis import given, settings
         from pytest_durable.testing.strategies import worlds
