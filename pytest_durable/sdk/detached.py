@@ -30,10 +30,12 @@ class DetachBuilder:
         self._param = param
         self._options = options
         self._started = False
+        frame.built(self, f"ctx.detach({name}, ...)")
 
     def options(self, *, timeout: float | None = None, id: str | None = None,
                 target: str | None = None) -> DetachBuilder:
         """A copy with these options: ``timeout`` (seconds from now, its own deadline), ``id``, ``target`` group."""
+        self._frame.handled(self)  # its call goes on in the copy (or fails here, said by the error)
         check_options("ctx.detach", timeout, None, id, target)
         return DetachBuilder(self._frame, self._name, self._param,
                              self._options.merged(timeout=timeout, retry=None, id=id, target=target))
@@ -43,6 +45,7 @@ class DetachBuilder:
 
     async def _start(self) -> str:
         frame = self._frame
+        frame.handled(self)
         check_here(frame, "detach")
         if self._started:
             raise UsageError(f"ctx.detach({self._name}) was already started; call ctx.detach again for another child")

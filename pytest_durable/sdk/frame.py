@@ -84,9 +84,10 @@ class Frame:
         """A body that returned with a durable call built and never started: one warning per call and
         workflow in this process (deterministic: noted by the builders, read when the body returns)."""
         for _, call in self._unstarted.values():
+            beside = "" if call.startswith("ctx.detach") else f", or `await {call}.spawn()` to run it beside the body"
             warn_once(UnawaitedCallWarning, f"{workflow} {call}",
                       f"durable: {call} in workflow {workflow} was built but never awaited, so it never ran; "
-                      f"write `await {call}`, or `await {call}.spawn()` to run it beside the body")
+                      f"write `await {call}`{beside}")
 
     def note_signal(self, exc: BaseException) -> None:
         """A suspension or a cancellation left one of this body's awaits: a body that then ends any other

@@ -18,6 +18,7 @@ async def add_one(x: int) -> int:
 @function
 async def forgets_one(ctx: Context, x: int) -> int:
     ctx.rpc(add_one, x)  # never started: the child never exists
+    ctx.detach(add_one, x)  # nor this one
     built = ctx.run(add_one, x)
     return await built.options(timeout=30)  # a copy started: the original is not said
 
@@ -41,5 +42,7 @@ def test_a_worker_says_a_call_never_started_once_and_the_workflow_still_ends() -
     said = [str(w.message) for w in caught if issubclass(w.category, UnawaitedCallWarning)]
     assert said == ["durable: ctx.rpc(add_one, ...) in workflow forgets_one was built but never awaited, so it "
                     "never ran; write `await ctx.rpc(add_one, ...)`, or `await ctx.rpc(add_one, ...).spawn()` to "
-                    "run it beside the body"]
+                    "run it beside the body",
+                    "durable: ctx.detach(add_one, ...) in workflow forgets_one was built but never awaited, so it "
+                    "never ran; write `await ctx.detach(add_one, ...)`"]
     assert [r.id for r in store.promises() if r.id.startswith("r0.")] == ["r0.0"]  # the rpc made no child
