@@ -18,13 +18,35 @@ def check_arguments(args: argparse.Namespace) -> None:
     """The options of ``args.command`` that can be judged without the target: numbers and combinations."""
     if args.command == "run":
         _check_run(args)
+    elif args.command == "points":
+        _check_faults(args.faults)
     elif args.command == "bench":
         _check_bench(args)
 
 
+#: Swarm worlds of a sweep when ``--seeds`` is not given.
+DEFAULT_SEEDS = 100
+#: The most worlds ``--seeds`` may ask for: a sweep of more would not end in a working day.
+MAX_SEEDS = 10**7
+#: Seeds are 63-bit numbers (a saved world, a store and another interpreter all take them as such).
+MAX_SEED = 2**63 - 1
+
+
 def _check_run(args: argparse.Namespace) -> None:
+    if args.seed is not None and args.seeds is not None:
+        raise UsageError("--seed N runs and shows the one world N, so --seeds does not apply: give --seed N to "
+                         "see one world, or --seeds M (with --first-seed N) to sweep M worlds")
+    if args.seeds is None:
+        args.seeds = DEFAULT_SEEDS
     if args.seeds < 0:
         raise UsageError("--seeds must be >= 0 (swarm worlds after the aimed ones)")
+    if args.seeds > MAX_SEEDS:
+        raise UsageError(f"--seeds must be at most {MAX_SEEDS:,} (swarm worlds after the aimed ones), got "
+                         f"{_short(args.seeds)}; run several sweeps with --first-seed for more")
+    for flag, value in (("--seed", args.seed), ("--first-seed", args.first_seed)):
+        if value is not None and not 0 <= value <= MAX_SEED:
+            raise UsageError(f"{flag} must be a whole number from 0 to 2**63-1, got {_short(value)}")
+    _check_faults(args.faults)
     if args.pair_cap < 0:
         raise UsageError(f"--pair-cap must be >= 0 (most pairs of faults), got {args.pair_cap}")
     if args.aim_cap < 0:
@@ -51,6 +73,19 @@ def _check_run(args: argparse.Namespace) -> None:
         check_writable_file(args.out, where="--out")
     if args.traces_dir:
         check_writable_dir(args.traces_dir, where="--traces-dir")
+
+
+def _check_faults(faults: str) -> None:
+    """An empty ``--faults`` is a mistake (a variable that expanded to nothing?), not a wish for no faults."""
+    if not faults.strip():
+        raise UsageError("--faults is empty: give fault kinds (e.g. crash,drop), or --faults none for worlds "
+                         "without faults")
+
+
+def _short(number: int) -> str:
+    """A number as a line can show it: a huge one by its size (``a 21-digit number``)."""
+    text = str(number)
+    return text if len(text) <= 20 else f"a {len(text)}-digit number"
 
 
 def _check_bench(args: argparse.Namespace) -> None:

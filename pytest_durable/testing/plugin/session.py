@@ -17,6 +17,7 @@ from sim.cli.usage import check_writable_dir
 
 from ...core.errors import UsageError
 from .options import (
+    MAX_SEED,
     OPTIONS,
     TRACE_MODES,
     aim_cap,
@@ -51,9 +52,13 @@ def run_seed(config: pytest.Config) -> int:
                                     "--durable-seed=last to store a new one")
         return last
     try:
-        return int(raw)
+        seed = int(raw)
     except ValueError:
         raise pytest.UsageError(f"--durable-seed: expected a number, 'last' or 'random', got {raw!r}") from None
+    if not 0 <= seed <= MAX_SEED:
+        shown = raw if len(raw) <= 20 else f"a {len(raw)}-digit number"
+        raise pytest.UsageError(f"--durable-seed: a seed is a whole number from 0 to 2**63-1, got {shown}")
+    return seed
 
 
 def pytest_configure(config: pytest.Config) -> None:
