@@ -125,8 +125,9 @@ class Sweep:
                 self._one(world, progress)
                 ran = done
                 progress.update(done, self.failing)
-            if args.check_hash_seed:
-                self.failing += _check_hash_seed(args, self.scenario, self.jobs)
+            if args.check_hash_seed and _check_hash_seed(args, self.scenario, self.jobs):
+                self.failing += 1  # a world that passed here but traced otherwise under another hash seed
+                self.by_check["hash-seed"] += 1
         except KeyboardInterrupt:  # the user's: stop at once, say how far the sweep got
             if progress.tty:
                 sys.stderr.write("\n")
@@ -202,7 +203,8 @@ class Sweep:
             print(f"uncovered: {len(left) or 'nothing'}")
             for line in left:
                 print(f"  {line}")
-        print(f"worlds run: {worlds}; failing: {self.failing}")
+        hashed = f" ({self.by_check['hash-seed']} by the hash-seed check)" if self.by_check["hash-seed"] else ""
+        print(f"worlds run: {worlds}; failing: {self.failing}{hashed}")
         print(f"faults injected: {injected}")
         print(f"violations: {violations}")
         for line in self.roots.lines(self.scenario):
