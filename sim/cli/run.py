@@ -44,8 +44,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan = FaultPlan.parse(args.plan or "")
     usage.check_plan(plan, scenario)
     config = SimConfig(budget=args.budget)
-    if args.html and args.seed is None and args.aim is None:
-        raise UsageError("--html draws one world: add --seed N or --aim POINT (a sweep prints each failing world's)")
     if args.aim is not None:
         aim = FaultPlan.parse(args.aim)
         usage.check_plan(aim, scenario)

@@ -18,6 +18,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     """The options of ``args.command`` that can be judged without the target: numbers and combinations."""
     if args.command == "run":
         _check_run(args)
+    elif args.command == "replay" and args.html:
+        check_writable_file(args.html, where="--html")
     elif args.command == "points":
         _check_faults(args.faults)
     elif args.command == "bench":
@@ -69,8 +71,12 @@ def _check_run(args: argparse.Namespace) -> None:
             if value:
                 raise UsageError(f"{flag} shows one world: add --seed N or --aim POINT (a sweep writes each failing "
                                  "world with --traces-dir DIR)")
-    if args.out:
-        check_writable_file(args.out, where="--out")
+        if args.html:
+            raise UsageError("--html draws one world: add --seed N or --aim POINT (a sweep prints each failing "
+                             "world's)")
+    for flag, file in (("--out", args.out), ("--html", args.html)):
+        if file:
+            check_writable_file(file, where=flag)
     if args.traces_dir:
         check_writable_dir(args.traces_dir, where="--traces-dir")
 
@@ -121,7 +127,8 @@ def check_writable_file(file: str, *, where: str) -> None:
     """``file`` can be written: it is no folder, and its folder exists (it is made if missing) and is writable."""
     path = Path(file)
     if path.is_dir():
-        raise UsageError(f"{where} {file} is a folder; give a file name, e.g. {path / 'world.json'}")
+        example = path / ("world.html" if where.endswith("html") else "world.json")
+        raise UsageError(f"{where} {file} is a folder; give a file name, e.g. {example}")
     _writable_folder(path.parent, f"{where} {file}: its folder {path.parent}")
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"{where} {file}: this file is not writable; give another file name")

@@ -90,9 +90,10 @@ def check_start(config: pytest.Config) -> None:
     folder failing worlds go to (made now, so a bad one fails before any world, not at the first failure)."""
     try:
         FaultConfig.parse(setting(config, "faults"), where=OPTIONS["faults"].cli)
-        directory = setting(config, "traces_dir")
-        if directory and getattr(config, "workerinput", None) is None:
-            check_writable_dir(directory, where=OPTIONS["traces_dir"].cli)
+        for name in ("traces_dir", "html"):  # folders failing worlds go to
+            directory = setting(config, name)
+            if directory and getattr(config, "workerinput", None) is None:
+                check_writable_dir(directory, where=OPTIONS[name].cli)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
 
