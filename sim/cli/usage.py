@@ -49,6 +49,9 @@ def _check_run(args: argparse.Namespace) -> None:
         if value is not None and not 0 <= value <= MAX_SEED:
             raise UsageError(f"{flag} must be a whole number from 0 to 2**63-1, got {_short(value)}")
     _check_faults(args.faults)
+    if args.max_promises < 1:
+        raise UsageError(f"--max-promises must be >= 1 (the most promises a world may make), got "
+                         f"{_short(args.max_promises)}")
     if args.pair_cap < 0:
         raise UsageError(f"--pair-cap must be >= 0 (most pairs of faults), got {args.pair_cap}")
     if args.aim_cap < 0:

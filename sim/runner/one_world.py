@@ -100,6 +100,8 @@ def _run(world: World, config: SimConfig, decisions: Decisions, instruments: Seq
             world.findings.add(world_raised(exc, world.trace, clock.current_time()))
         else:
             raise
+    if world.capped_at is not None:  # too many promises: stopped there, judged as a world stopped part-way
+        stop_at = world.capped_at
     for violation in diverged(decisions):  # a replay that stopped matching its recording
         world.findings.add(violation)
     world.settled_once.final_scan(world.store, clock.current_time())

@@ -73,6 +73,11 @@ class SimServer:
                  decisions: Decisions | None = None) -> None:
         self.store = store
         self.trace = trace
+        #: Creates applied (idempotent repeats included); past ``create_limit`` ``over_limit`` is called
+        #: after each, to count the store's promises (``World`` sets both: the promise cap).
+        self.creates = 0
+        self.create_limit = math.inf
+        self.over_limit: Callable[[], None] | None = None
         #: The observers' callbacks, gathered once: a request calls only those that want it.
         self._on_answer = tuple(o.answered for o in observers if o.answered is not None)
         self._on_step = tuple(o.stepped for o in observers if o.stepped is not None)
@@ -124,6 +129,9 @@ class SimServer:
         detail = f"{op} -> {_summary(result)}"
         if method == "create_promise":
             detail += f" param {digest(args[1])}"
+            self.creates += 1
+            if self.creates > self.create_limit and self.over_limit is not None:
+                self.over_limit()
         self.trace.add(trio.current_time(), process, incarnation, "apply", id, detail)
         for answered in self._on_answer:
             answered(result, process, incarnation)

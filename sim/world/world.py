@@ -15,7 +15,7 @@ from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord
 from pytest_durable.sdk import WorkflowEnd
 
-from ..checks import Findings, PlatformErrors, SettledOnce, TaskInvariants
+from ..checks import Findings, PlatformErrors, SettledOnce, TaskInvariants, report_cap
 from ..faults import AwaitCrashes, FaultConfig, FaultPlan, Injector
 from ..kernel.decisions import Decisions
 from ..scenario import Action, Scenario, SimConfig
@@ -69,12 +69,24 @@ class World:
         self.processes = [SimProcess(name, group, around) for name, group in scenario.process_names()]
         self.director = Director(script, self.processes, self.injector, self.server, self.trace) if script else None
         self.root: PromiseRecord | None = None
+        #: The virtual time the world was stopped at for making too many promises (``promise_cap``).
+        self.capped_at: float | None = None
+        self.server.create_limit = config.max_promises
+        self.server.over_limit = self._over_cap
         self._within_budget = trio.CancelScope()
         fn = scenario.workflow
         self.root_param = encode_call(fn.name, scenario.args, scenario.kwargs, names=fn.param_names)
 
     def _ended(self, end: WorkflowEnd) -> None:
         self.ends.setdefault(end.id, []).append(end)
+
+    def _over_cap(self) -> None:
+        """After a create past the cap of creates: if the store holds more promises than the cap, the
+        world stops here, failing with a ``promise-cap`` violation."""
+        if self.capped_at is None and self.store.promise_count() > self.config.max_promises:
+            self.capped_at = trio.current_time()
+            report_cap(self.store, self.config.max_promises, self.findings)
+            self._within_budget.cancel()  # the client stops waiting, and main ends the world from its task
 
     def random(self) -> float:
         """Randomness for ``ctx.random()`` inside the world."""
