@@ -22,6 +22,6 @@ from .violations import Findings, Violation, cause_first
 
 __all__ = [
     "CATALOG", "CAUSES", "Check", "Findings", "PlatformErrors", "Replay", "SettledOnce", "TaskInvariants",
-    "Verdict", "Violation", "cause_first", "determinism", "diverged", "error_kind", "judge", "replay", "report_cap", "stuck_body",
-    "user_invariants", "world_raised",
+    "Verdict", "Violation", "cause_first", "determinism", "diverged", "error_kind", "judge", "replay", "report_cap",
+    "stuck_body", "user_invariants", "world_raised",
 ]

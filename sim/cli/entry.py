@@ -7,6 +7,7 @@ pipe (``| head``) a quiet exit 141.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -48,7 +49,5 @@ def _quiet_stdout() -> None:
     (it would print "Exception ignored ... BrokenPipeError")."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a stream without a descriptor (a test's capture)
             os.dup2(devnull, stream.fileno())
-        except (OSError, ValueError):  # a stream without a file descriptor (a test's capture)
-            pass
