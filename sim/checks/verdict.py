@@ -24,6 +24,7 @@ from ..scenario import NOT_GIVEN, Invariant, Scenario
 from ..trace import Trace
 from . import oracle
 from .liveness import liveness
+from .misuse import misuse
 from .replay_scope import unreplayed
 from .rerun import no_rerun_after_resolve
 from .root_value import acceptable_outcome, expected_value
@@ -50,6 +51,7 @@ def judge(found: Iterable[Violation], trace: Trace, promises: Sequence[PromiseRe
     replays every workflow; ``ends`` are the runs of workflow bodies that ended, by promise (``replay_scope``)."""
     out = list(found)
     out += no_rerun_after_resolve(trace)
+    out += misuse(promises)
     skip = unreplayed(promises, scenario, trace, faults or {}, failed=bool(out), replay_all=replay_all, ends=ends)
     replays = oracle.run(promises, scenario, step_limit, skip)
     out += replays.violations

@@ -1,0 +1,57 @@
+"""Misuse of the SDK inside a world, a violation of its own kind (``misuse``) naming the promise.
+
+A body that misuses the SDK (a builder started twice, a lambda, a file, a ``Context`` or a cyclic value as
+an argument, local workflows nested past ``MAX_LOCAL_DEPTH``, ...) gets a ``UsageError`` at the call, and
+the promise is rejected with it: in production that is right (no retry can fix a wrong program). In a
+world it is no outcome of the workflow to accept silently: the program is wrong whatever the faults, so
+each promise rejected with an error of the ``UsageError`` family fails the world, naming the promise,
+its call and the error, the message cut to a length a report can show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pytest_durable.core.codec import decode_error, describe_call
+from pytest_durable.core.errors import UsageError
+from pytest_durable.core.records import PromiseRecord, PromiseState
+
+from .violations import Violation
+
+#: The longest piece of an error message a misuse violation quotes; the rest is elided.
+QUOTED = 300
+
+
+def _family(cls: type) -> set[str]:
+    """The names of ``cls`` and every subclass of it defined so far."""
+    names, stack = set(), [cls]
+    while stack:
+        one = stack.pop()
+        names.add(one.__qualname__)
+        stack.extend(one.__subclasses__())
+    return names
+
+
+def misuse(promises: Iterable[PromiseRecord]) -> list[Violation]:
+    """A ``misuse`` violation for every promise rejected with a ``UsageError`` (or a subclass: an
+    ``EncodingError``, a ``RegistrationError``) its own body raised."""
+    family = _family(UsageError)
+    out = []
+    for record in promises:
+        if record.state is not PromiseState.REJECTED:
+            continue
+        kind, message = decode_error(record.value)
+        if kind.rpartition(".")[2] not in family:
+            continue
+        out.append(Violation("misuse", f"{_short(record.id, 80)} {_short(describe_call(record.param), 120)} misused the SDK: "
+                             f"{kind}: {_short(message, QUOTED)}", record.id))
+    return out
+
+
+def _short(text: str, most: int) -> str:
+    """``text`` on one line, at most ``most`` characters, the middle elided with how much was left out."""
+    text = " ".join(text.split())
+    if len(text) <= most:
+        return text
+    keep = most // 2
+    return f"{text[:keep]} … ({len(text) - 2 * keep:,} characters elided) … {text[-keep:]}"
