@@ -43,8 +43,9 @@ def misuse(promises: Iterable[PromiseRecord]) -> list[Violation]:
         kind, message = decode_error(record.value)
         if kind.rpartition(".")[2] not in family:
             continue
-        out.append(Violation("misuse", f"{_short(record.id, 80)} {_short(describe_call(record.param), 120)} misused the SDK: "
-                             f"{kind}: {_short(message, QUOTED)}", record.id))
+        call = _short(describe_call(record.param), 120)
+        out.append(Violation("misuse", f"{_short(record.id, 80)} {call} misused the SDK: {kind}: "
+                             f"{_short(message, QUOTED)}", record.id))
     return out
 
 
