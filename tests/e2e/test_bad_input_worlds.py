@@ -8,6 +8,7 @@ INTERNALERROR or a silent pass.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -246,11 +247,9 @@ def test_a_body_raising_keyboard_interrupt_fails_its_test_not_the_session(pytest
 # -- a reader that leaves early (item 9.6) ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("args", [["run", EXAMPLE, "--seeds", "30"], ["run", EXAMPLE, "--seed", "1", "--trace", "text"]],
-                         ids=["sweep", "one world"])
+@pytest.mark.parametrize("args", [["run", EXAMPLE, "--seeds", "30"],
+                                  ["run", EXAMPLE, "--seed", "1", "--trace", "text"]], ids=["sweep", "one world"])
 def test_a_closed_pipe_ends_quietly_with_141(args: list[str]) -> None:
-    import os
-
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen([sys.executable, "-m", "sim", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
