@@ -77,6 +77,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "plan": result.plan,
         "quiesce_after": result.quiesce_after,
         "budget": result.budget,
+        "max_promises": result.max_promises,
         "root_id": result.root_id,
         "trace_hash": result.trace_hash,
         "virtual_time": result.virtual_time,

@@ -136,6 +136,7 @@ def _judge(world: World, ran: _Ran, *, seed: int | None, target: str) -> RunResu
         unfired=world.injector.unfired(),
         quiesce_after=faults.quiesce_after,
         budget=config.budget,
+        max_promises=config.max_promises,
         replayed=verdict.replayed,
         unreplayed=verdict.unreplayed,
     )

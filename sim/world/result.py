@@ -37,6 +37,8 @@ class RunResult:
     #: saved world needs both to run again the same way.
     quiesce_after: float = 120.0
     budget: float = 600.0
+    #: The promise cap the world ran under (``SimConfig.max_promises``): a saved world needs it too.
+    max_promises: int = 5_000
     #: Workflow promises the replay oracle replayed, and those it left out because it provably could
     #: not disagree there (``sim.checks.replay_scope``).
     replayed: int = 0

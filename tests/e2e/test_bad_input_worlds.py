@@ -65,6 +65,15 @@ def test_a_workflow_calling_itself_without_end_stops_at_the_promise_cap(tmp_path
     assert "reproduce: " in out.stdout and "--max-promises 300" in out.stdout
 
 
+def test_a_world_stopped_at_the_cap_replays_under_the_same_cap(tmp_path: Path) -> None:
+    path = tmp_path / "capped.json"
+    out = sim("run", scenario_file(tmp_path, RECURSION) + ":scenario", "--seed", "0", "--max-promises", "80",
+              "--out", str(path))
+    assert out.returncode == 1 and json.loads(path.read_text())["max_promises"] == 80
+    again = sim("replay", str(path))
+    assert again.returncode == 0 and again.stdout.startswith("match: "), again.stdout
+
+
 def test_the_promise_cap_stops_the_world_the_same_way_every_time(tmp_path: Path) -> None:
     sys.path.insert(0, str(tmp_path))
     try:
