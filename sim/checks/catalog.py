@@ -39,7 +39,8 @@ CATALOG: tuple[Check, ...] = (
     Check("swallowed-signal", 14, 0, "a workflow body caught the platform's suspension or crash signal and went on"),
     Check("misuse", 16, 0, "a body misused the SDK (a UsageError at a ctx call: a builder started twice, an "
           "argument that cannot be stored, local workflows nested too deep)"),
-    Check("promise-cap", 15, 0, "the world made more promises than SimConfig.max_promises (a workflow calling "
+    Check("promise-cap", 15, 0, "the world made more promises than SimConfig.max_promises, or a chain of calls "
+          "deeper than SimConfig.max_depth (a workflow calling "
           "itself without end?) and was stopped"),
     Check("error", 0, 0, "an error escaped the world itself (the simulator or a store broke)"),
     Check("determinism", 7, 0, "the same world traced differently, or asked for other choices than recorded"),

@@ -60,6 +60,9 @@ def _run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--budget", type=float, default=SimConfig().budget,
                      help="liveness: seconds the root may take to settle after faults stop, plus "
                           f"{SimConfig().budget_per_promise:g} s per promise the world makes (default %(default)g)")
+    run.add_argument("--max-depth", type=int, default=SimConfig().max_depth,
+                     help="the deepest chain of calls (a child of a child ...) a world may make before it is stopped "
+                     "and fails (a workflow calling itself without end; default %(default)s)")
     run.add_argument("--max-promises", type=int, default=SimConfig().max_promises,
                      help="the most promises a world may make before it is stopped and fails (a workflow calling "
                      "itself without end; default %(default)s)")

@@ -26,7 +26,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     decisions = RecordedDecisions([(k, int(v)) for k, v in data["decisions"]])
     faults = FaultConfig.parse(data["faults"], quiesce_after=float(data.get("quiesce_after", 120.0)))
     config = SimConfig(budget=float(data.get("budget", SimConfig().budget)),
-                       max_promises=int(data.get("max_promises", SimConfig().max_promises)))
+                       max_promises=int(data.get("max_promises", SimConfig().max_promises)),
+                       max_depth=int(data.get("max_depth", SimConfig().max_depth)))
     result = run_world(
         found.scenario, seed=data["seed"], decisions=decisions, faults=faults, plan=data["plan"], config=config,
         target=found.target,

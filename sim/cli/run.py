@@ -43,7 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     faults = FaultConfig.parse(args.faults, quiesce_after=args.quiesce_after)
     plan = FaultPlan.parse(args.plan or "")
     usage.check_plan(plan, scenario)
-    config = SimConfig(budget=args.budget, max_promises=args.max_promises)
+    config = SimConfig(budget=args.budget, max_promises=args.max_promises, max_depth=args.max_depth)
     if args.aim is not None:
         aim = FaultPlan.parse(args.aim)
         usage.check_plan(aim, scenario)
@@ -73,6 +73,8 @@ def _reproduce(args: argparse.Namespace, seed: int | None, faults: FaultConfig, 
         words += ["--budget", f"{args.budget:g}"]
     if args.max_promises != SimConfig().max_promises:
         words += ["--max-promises", str(args.max_promises)]
+    if args.max_depth != SimConfig().max_depth:
+        words += ["--max-depth", str(args.max_depth)]
     if args.check_determinism:
         words.append("--check-determinism")
     if args.no_isolation:
@@ -237,7 +239,8 @@ def _check_hash_seed(args: argparse.Namespace, scenario: Scenario, jobs: list[ha
     spec["store"] = args.store
     if args.no_isolation:
         spec["isolate"] = False
-    found = hashseed.first_difference(spec, SimConfig(budget=args.budget, max_promises=args.max_promises), jobs)
+    config = SimConfig(budget=args.budget, max_promises=args.max_promises, max_depth=args.max_depth)
+    found = hashseed.first_difference(spec, config, jobs)
     if found is None:
         print(f"hash-seed check: {len(jobs)} passing world(s) traced the same under PYTHONHASHSEED="
               f"{hashseed.other_hash_seed()}")

@@ -52,6 +52,9 @@ def _check_run(args: argparse.Namespace) -> None:
     if args.max_promises < 1:
         raise UsageError(f"--max-promises must be >= 1 (the most promises a world may make), got "
                          f"{_short(args.max_promises)}")
+    if args.max_depth < 1:
+        raise UsageError(f"--max-depth must be >= 1 (the deepest chain of calls a world may make), got "
+                         f"{_short(args.max_depth)}")
     if args.pair_cap < 0:
         raise UsageError(f"--pair-cap must be >= 0 (most pairs of faults), got {args.pair_cap}")
     if args.aim_cap < 0:

@@ -78,6 +78,7 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "quiesce_after": result.quiesce_after,
         "budget": result.budget,
         "max_promises": result.max_promises,
+        "max_depth": result.max_depth,
         "root_id": result.root_id,
         "trace_hash": result.trace_hash,
         "virtual_time": result.virtual_time,

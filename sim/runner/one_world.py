@@ -137,6 +137,7 @@ def _judge(world: World, ran: _Ran, *, seed: int | None, target: str) -> RunResu
         quiesce_after=faults.quiesce_after,
         budget=config.budget,
         max_promises=config.max_promises,
+        max_depth=config.max_depth,
         replayed=verdict.replayed,
         unreplayed=verdict.unreplayed,
     )

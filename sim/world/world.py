@@ -72,6 +72,7 @@ class World:
         #: The virtual time the world was stopped at for making too many promises (``promise_cap``).
         self.capped_at: float | None = None
         self.server.create_limit = config.max_promises
+        self.server.depth_limit = config.max_depth
         self.server.over_limit = self._over_cap
         self._within_budget = trio.CancelScope()
         fn = scenario.workflow
@@ -83,9 +84,10 @@ class World:
     def _over_cap(self) -> None:
         """After a create past the cap of creates: if the store holds more promises than the cap, the
         world stops here, failing with a ``promise-cap`` violation."""
-        if self.capped_at is None and self.store.promise_count() > self.config.max_promises:
+        too_deep = self.server.deepest > self.config.max_depth
+        if self.capped_at is None and (too_deep or self.store.promise_count() > self.config.max_promises):
             self.capped_at = trio.current_time()
-            report_cap(self.store, self.config.max_promises, self.findings)
+            report_cap(self.store, self.config, self.findings, too_deep=too_deep)
             self._within_budget.cancel()  # the client stops waiting, and main ends the world from its task
 
     def random(self) -> float:

@@ -65,11 +65,29 @@ def test_a_workflow_calling_itself_without_end_stops_at_the_promise_cap(tmp_path
     assert "reproduce: " in out.stdout and "--max-promises 300" in out.stdout
 
 
+def test_by_default_the_endless_chain_stops_at_2000_levels(tmp_path: Path) -> None:
+    out = sim("run", scenario_file(tmp_path, RECURSION) + ":scenario", "--seed", "0")
+    no_traceback(out)
+    assert out.returncode == 1
+    [line] = violation_lines(out, "promise-cap")
+    assert "the world made a chain of calls more than 2,000 deep and was stopped there" in line
+    assert "--max-depth N" in line and "SimConfig(max_depth=N)" in line
+
+
+def test_the_depth_cap_leaves_a_wide_fan_out_alone() -> None:
+    from examples.fan_out_fan_in import scenario
+
+    result = run_world(scenario(), seed=0, config=SimConfig(max_depth=1), faults="crash,drop")
+    assert result.ok, result.violations
+    too_deep = run_world(scenario(), seed=0, config=SimConfig(max_depth=0), faults="none")
+    assert [v.check for v in too_deep.violations] == ["promise-cap"]
+
+
 def test_a_world_stopped_at_the_cap_replays_under_the_same_cap(tmp_path: Path) -> None:
     path = tmp_path / "capped.json"
     out = sim("run", scenario_file(tmp_path, RECURSION) + ":scenario", "--seed", "0", "--max-promises", "80",
               "--out", str(path))
-    assert out.returncode == 1 and json.loads(path.read_text())["max_promises"] == 80
+    assert out.returncode == 1 and json.loads(path.read_text())["max_promises"] == 80, out.stdout[-1000:]
     again = sim("replay", str(path))
     assert again.returncode == 0 and again.stdout.startswith("match: "), again.stdout
 
@@ -95,8 +113,9 @@ def test_a_world_under_the_cap_is_not_touched_by_it() -> None:
     assert result.ok, result.violations
 
 
-def test_max_promises_must_be_positive() -> None:
-    one_clear_line(sim("run", EXAMPLE, "--seed", "1", "--max-promises", "0"), "run", "--max-promises must be >= 1")
+@pytest.mark.parametrize("option", ["--max-promises", "--max-depth"])
+def test_the_caps_must_be_positive(option: str) -> None:
+    one_clear_line(sim("run", EXAMPLE, "--seed", "1", option, "0"), "run", f"{option} must be >= 1")
 
 
 # -- a chain 1,200 deep (item 9.2) ----------------------------------------------------------------------
