@@ -161,8 +161,9 @@ class AttemptTimedOut(TimeoutError):
 
 class UserBaseException(PlatformError):
     """A body raised a ``BaseException`` that is not an ``Exception`` (``SystemExit``, ``GeneratorExit``,
-    a class of its own). It is not an outcome a promise can be rejected with, and it must not stop the
-    worker: like nondeterminism, the task is released and the error reported; ``error`` is the original."""
+    a ``KeyboardInterrupt`` of its own rather than the user's Ctrl-C, a class of its own). It is not an
+    outcome a promise can be rejected with, and it must not stop the worker: like nondeterminism, the
+    task is released and the error reported; ``error`` is the original."""
 
     def __init__(self, id: str, error: BaseException) -> None:
         self.id = id

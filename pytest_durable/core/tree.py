@@ -19,11 +19,27 @@ def _value_text(record: PromiseRecord, width: int) -> str:
     return f" → {text}"
 
 
+#: How many levels below a root the tree shows; deeper promises are counted on one line.
+MAX_DEPTH = 60
+
+
+def _count_below(first: PromiseRecord, children: Mapping[str | None, list[PromiseRecord]]) -> int:
+    """How many promises the siblings starting at ``first`` and everything under them hold (iteratively)."""
+    siblings = children.get(first.tags.get(TAG_PARENT), [first])
+    stack, count = list(siblings), 0
+    while stack:
+        count += 1
+        stack.extend(children.get(stack.pop().id, []))
+    return count
+
+
 def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: int = 60,
-         suffix: Mapping[str, str] | None = None, notes: Mapping[str, Sequence[str]] | None = None) -> str:
+         suffix: Mapping[str, str] | None = None, notes: Mapping[str, Sequence[str]] | None = None,
+         max_depth: int = MAX_DEPTH) -> str:
     """The execution tree, like ``resonate tree``: each promise under its parent, with its call and
     state; promises in ``mark`` are flagged with ``<<``. ``suffix`` adds text to a promise's line and
-    ``notes`` adds lines under it (above its children), both by promise id."""
+    ``notes`` adds lines under it (above its children), both by promise id. Promises more than
+    ``max_depth`` levels below a root are counted on one line, not shown."""
     suffix = suffix or {}
     notes = notes or {}
     records = list(promises)
@@ -34,9 +50,16 @@ def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: 
         parent = r.tags.get(TAG_PARENT)
         children.setdefault(parent if parent in by_id else None, []).append(r)
     lines: list[str] = []
-
-    def walk(record: PromiseRecord, prefix: str, last: bool, top: bool) -> None:
-        branch = "" if top else ("└── " if last else "├── ")
+    # Depth first with a stack of its own, not recursion: a chain of children thousands deep is a tree
+    # too (a workflow that calls itself), and below MAX_DEPTH levels one line says how many are left.
+    stack: list[tuple[PromiseRecord, str, bool, int]] = [(r, "", True, 0) for r in reversed(children.get(None, []))]
+    while stack:
+        record, prefix, last, depth = stack.pop()
+        branch = "" if depth == 0 else ("└── " if last else "├── ")
+        if depth > max_depth:
+            lines.append(f"{prefix}{branch}… {_count_below(record, children)} deeper promise(s) under "
+                         f"{record.tags.get(TAG_PARENT)} not shown (below {max_depth} levels)")
+            continue
         flag = "  <<" if record.id in marked else ""
         detached = "  (detached)" if record.tags.get(TAG_DETACHED) == "true" else ""
         lines.append(
@@ -44,15 +67,13 @@ def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: 
             f"{_value_text(record, width)}{suffix.get(record.id, '')}{flag}"
         )
         kids = children.get(record.id, [])
-        below = prefix + ("" if top else ("    " if last else "│   "))
+        below = prefix + ("" if depth == 0 else ("    " if last else "│   "))
         for note in notes.get(record.id, ()):
             lines.append(f"{below}{'│' if kids else ' '}   {note}".rstrip())
-        for i, kid in enumerate(kids):
-            walk(kid, below, i == len(kids) - 1, False)
-
-    roots = children.get(None, [])
-    for root in roots:
-        walk(root, "", True, True)
+        if depth == max_depth and kids:
+            stack.append((kids[0], below, True, depth + 1))  # one line for all of them
+            continue
+        stack.extend((kid, below, i == len(kids) - 1, depth + 1) for i, kid in reversed(list(enumerate(kids))))
     return "\n".join(lines)
 
 

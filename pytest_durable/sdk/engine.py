@@ -2,7 +2,8 @@
 
 A workflow body runs from the top with a fresh ``Frame`` and ``Context`` and is joined with every local
 child it spawned; a leaf body is retried by its policy, its failed attempts recorded (``attempts``).
-A ``BaseException`` from a body that is not the platform's own becomes a ``UserBaseException``.
+A ``BaseException`` from a body that is not the platform's own becomes a ``UserBaseException``; so does
+a ``KeyboardInterrupt`` the body raised itself (a Ctrl-C, raised by trio's signal handling, goes on).
 """
 
 from __future__ import annotations
@@ -173,13 +174,33 @@ def user_base_exception(id: str, exc: BaseException) -> UserBaseException | None
     signals (suspension, cancellation, platform errors) and interrupts, which go on as they are; for
     anything else the user's code raised (``SystemExit``, ``GeneratorExit``, a class of its own, a
     group of those) a ``UserBaseException`` naming the promise, fatal for the task, not the worker."""
-    passing = (*INTERRUPTS, PlatformError, Suspended, trio.Cancelled)
     if isinstance(exc, BaseExceptionGroup):
-        if exc.subgroup(passing) is not None:
+        if exc.subgroup(_passes) is not None:
             return None
-    elif isinstance(exc, passing):
+    elif _passes(exc):
         return None
     return UserBaseException(id, exc)
+
+
+def _passes(exc: BaseException) -> bool:
+    """Whether ``exc`` goes on as it is: a platform signal, or an interrupt of the user's."""
+    if isinstance(exc, KeyboardInterrupt):
+        return from_signal(exc)
+    return isinstance(exc, (Interrupted, PlatformError, Suspended, trio.Cancelled))
+
+
+def from_signal(exc: KeyboardInterrupt) -> bool:
+    """Whether a ``KeyboardInterrupt`` is the user's Ctrl-C, not one a body raised itself. Inside
+    ``trio.run`` a SIGINT is raised by trio's own handler, or delivered to the main task by trio, so
+    the innermost frame of its traceback is trio's; a body's ``raise KeyboardInterrupt`` ends in the
+    body's own frame (it is then the body's failure, like ``SystemExit``, not a reason to stop)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "")
+    return isinstance(module, str) and (module == "trio" or module.startswith("trio."))
 
 
 def _resolve(fn: DurableFunction[..., Any], value: object) -> Settlement:

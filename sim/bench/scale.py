@@ -21,7 +21,7 @@ import attrs
 from pytest_durable.sdk import Context, function
 
 from ..runner import run_world
-from ..scenario import Scenario
+from ..scenario import Scenario, SimConfig
 
 
 @attrs.frozen
@@ -58,7 +58,7 @@ def measure(n: int, repeat: int) -> tuple[float, float, int, int]:
     while runs < repeat and (runs == 0 or time.perf_counter() - began < REPEAT_WITHIN):
         runs += 1
         start, start_cpu = time.perf_counter(), time.thread_time()
-        result = run_world(scenario, seed=1)
+        result = run_world(scenario, seed=1, config=SimConfig(max_promises=n + 1))  # the fan-out and its root
         best_cpu = min(best_cpu, time.thread_time() - start_cpu)
         best = min(best, time.perf_counter() - start)
         if not result.ok:

@@ -14,6 +14,7 @@ from .catalog import CATALOG, CAUSES, Check
 from .determinism import determinism, diverged
 from .oracle import Replay, replay
 from .platform import PlatformErrors, error_kind, stuck_body, world_raised
+from .promise_cap import report_cap
 from .settled_once import SettledOnce
 from .task_invariants import TaskInvariants
 from .verdict import Verdict, judge, user_invariants
@@ -21,6 +22,6 @@ from .violations import Findings, Violation, cause_first
 
 __all__ = [
     "CATALOG", "CAUSES", "Check", "Findings", "PlatformErrors", "Replay", "SettledOnce", "TaskInvariants",
-    "Verdict", "Violation", "cause_first", "determinism", "diverged", "error_kind", "judge", "replay", "stuck_body",
-    "user_invariants", "world_raised",
+    "Verdict", "Violation", "cause_first", "determinism", "diverged", "error_kind", "judge", "replay", "report_cap",
+    "stuck_body", "user_invariants", "world_raised",
 ]

@@ -37,6 +37,11 @@ CATALOG: tuple[Check, ...] = (
     Check("stuck-body", 12, 0, "a body stopped yielding (an endless loop or a blocking call)"),
     Check("missing-dependency", 13, 0, "a body asked for a dependency its worker was not given"),
     Check("swallowed-signal", 14, 0, "a workflow body caught the platform's suspension or crash signal and went on"),
+    Check("misuse", 16, 0, "a body misused the SDK (a UsageError at a ctx call: a builder started twice, an "
+          "argument that cannot be stored, local workflows nested too deep)"),
+    Check("promise-cap", 15, 0, "the world made more promises than SimConfig.max_promises, or a chain of calls "
+          "deeper than SimConfig.max_depth (a workflow calling "
+          "itself without end?) and was stopped"),
     Check("error", 0, 0, "an error escaped the world itself (the simulator or a store broke)"),
     Check("determinism", 7, 0, "the same world traced differently, or asked for other choices than recorded"),
     Check("settled-once", 1, 1, "a promise changed after it settled"),
@@ -57,7 +62,7 @@ NUMBERS = {check.name: check.number for check in CATALOG}
 #: Violations that are the cause of a failing world: platform errors inside it. The ones of other
 #: checks they bring about (a missing promise, a root that never settles) are symptoms.
 CAUSES = ("nondeterminism", "unregistered", "user-base-exception", "stuck-body", "missing-dependency",
-          "swallowed-signal")
+          "swallowed-signal", "promise-cap", "misuse")
 
 #: Where each check's violations stand in a report (lower first); ``violations.cause_first`` sorts by it.
 RANKS = {check.name: check.rank for check in CATALOG}

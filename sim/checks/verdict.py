@@ -11,6 +11,7 @@ the finished world; ``cause_first`` orders the lot for the report.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..scenario import NOT_GIVEN, Invariant, Scenario
 from ..trace import Trace
 from . import oracle
 from .liveness import liveness
+from .misuse import misuse
 from .replay_scope import unreplayed
 from .rerun import no_rerun_after_resolve
 from .root_value import acceptable_outcome, expected_value
@@ -50,6 +52,7 @@ def judge(found: Iterable[Violation], trace: Trace, promises: Sequence[PromiseRe
     ``waiting`` what the world still waited for after its root settled (actors, promise ids: ``liveness``)."""
     out = list(found)
     out += no_rerun_after_resolve(trace)
+    out += misuse(promises)
     skip = unreplayed(promises, scenario, trace, faults or {}, failed=bool(out), replay_all=replay_all, ends=ends)
     replays = oracle.run(promises, scenario, step_limit, skip)
     out += replays.violations
@@ -64,5 +67,33 @@ def judge(found: Iterable[Violation], trace: Trace, promises: Sequence[PromiseRe
 
 def user_invariants(result: Any, invariants: Iterable[Invariant]) -> list[Violation]:
     """(8) Each broken rule the scenario's own invariants report, given the finished world (a
-    ``sim.RunResult``), one violation per line."""
-    return [Violation("user", line) for invariant in invariants for line in invariant(result)]
+    ``sim.RunResult``), one violation per line. An invariant that raises fails this world with a
+    violation naming it and the error (the sweep goes on): a broken check is no passing world."""
+    out = []
+    for invariant in invariants:
+        try:
+            out += [Violation("user", str(line)) for line in invariant(result)]
+        except Exception as exc:
+            out.append(Violation("user", f"invariant {_qualified(invariant)} raised {type(exc).__name__}: "
+                                 f"{_one_line(exc)}{_line_of(exc)}; an invariant reports broken rules as lines, "
+                                 "it must not raise"))
+    return out
+
+
+def _qualified(fn: object) -> str:
+    """``module.qualname`` of an invariant (its repr if it has none)."""
+    name = getattr(fn, "__qualname__", None)
+    module = getattr(fn, "__module__", None)
+    return f"{module}.{name}" if name and module else repr(fn)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error's message on one line, cut to a length a report can show."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:300] + " …"
+
+
+def _line_of(exc: BaseException) -> str:
+    """`` (file.py, line N)``: where in the invariant the error was raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f" ({frames[-1].filename}, line {frames[-1].lineno})" if len(frames) > 1 else ""

@@ -32,8 +32,9 @@ def parser() -> argparse.ArgumentParser:
 def _run_options(run: argparse.ArgumentParser) -> None:
     """``run TARGET``: the sweep, one world, faults, checks and the store."""
     run.add_argument("target", help="FILE.py:NAME or MODULE:NAME naming a sim.Scenario or a function returning one")
-    run.add_argument("--seeds", type=int, default=100,
-                     help="swarm worlds after the aimed ones, each drawing its own fault mix (default 100)")
+    run.add_argument("--seeds", type=int, default=None,
+                     help="swarm worlds after the aimed ones, each drawing its own fault mix (default 100; not with "
+                     "--seed, which shows one world)")
     run.add_argument("--first-seed", type=int, default=0, help="the first seed of the sweep (default 0)")
     run.add_argument("--seed", type=int, help="run this one seed and show the world")
     run.add_argument("--aim", metavar="POINT",
@@ -59,6 +60,12 @@ def _run_options(run: argparse.ArgumentParser) -> None:
     run.add_argument("--budget", type=float, default=SimConfig().budget,
                      help="liveness: seconds the root may take to settle after faults stop, plus "
                           f"{SimConfig().budget_per_promise:g} s per promise the world makes (default %(default)g)")
+    run.add_argument("--max-depth", type=int, default=SimConfig().max_depth,
+                     help="the deepest chain of calls (a child of a child ...) a world may make before it is stopped "
+                     "and fails (a workflow calling itself without end; default %(default)s)")
+    run.add_argument("--max-promises", type=int, default=SimConfig().max_promises,
+                     help="the most promises a world may make before it is stopped and fails (a workflow calling "
+                     "itself without end; default %(default)s)")
     run.add_argument(
         "--trace", choices=["text", "tree", "json"], help="with --seed: how to show the world (default tree)"
     )

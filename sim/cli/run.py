@@ -43,9 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     faults = FaultConfig.parse(args.faults, quiesce_after=args.quiesce_after)
     plan = FaultPlan.parse(args.plan or "")
     usage.check_plan(plan, scenario)
-    config = SimConfig(budget=args.budget)
-    if args.html and args.seed is None and args.aim is None:
-        raise UsageError("--html draws one world: add --seed N or --aim POINT (a sweep prints each failing world's)")
+    config = SimConfig(budget=args.budget, max_promises=args.max_promises, max_depth=args.max_depth)
     if args.aim is not None:
         aim = FaultPlan.parse(args.aim)
         usage.check_plan(aim, scenario)
@@ -73,6 +71,10 @@ def _reproduce(args: argparse.Namespace, seed: int | None, faults: FaultConfig, 
         words += ["--quiesce-after", f"{args.quiesce_after:g}"]
     if args.budget != SimConfig().budget:
         words += ["--budget", f"{args.budget:g}"]
+    if args.max_promises != SimConfig().max_promises:
+        words += ["--max-promises", str(args.max_promises)]
+    if args.max_depth != SimConfig().max_depth:
+        words += ["--max-depth", str(args.max_depth)]
     if args.check_determinism:
         words.append("--check-determinism")
     if args.no_isolation:
@@ -125,8 +127,9 @@ class Sweep:
                 self._one(world, progress)
                 ran = done
                 progress.update(done, self.failing)
-            if args.check_hash_seed:
-                self.failing += _check_hash_seed(args, self.scenario, self.jobs)
+            if args.check_hash_seed and _check_hash_seed(args, self.scenario, self.jobs):
+                self.failing += 1  # a world that passed here but traced otherwise under another hash seed
+                self.by_check["hash-seed"] += 1
         except KeyboardInterrupt:  # the user's: stop at once, say how far the sweep got
             if progress.tty:
                 sys.stderr.write("\n")
@@ -202,7 +205,8 @@ class Sweep:
             print(f"uncovered: {len(left) or 'nothing'}")
             for line in left:
                 print(f"  {line}")
-        print(f"worlds run: {worlds}; failing: {self.failing}")
+        hashed = f" ({self.by_check['hash-seed']} by the hash-seed check)" if self.by_check["hash-seed"] else ""
+        print(f"worlds run: {worlds}; failing: {self.failing}{hashed}")
         print(f"faults injected: {injected}")
         print(f"violations: {violations}")
         for line in self.roots.lines(self.scenario):
@@ -235,7 +239,8 @@ def _check_hash_seed(args: argparse.Namespace, scenario: Scenario, jobs: list[ha
     spec["store"] = args.store
     if args.no_isolation:
         spec["isolate"] = False
-    found = hashseed.first_difference(spec, SimConfig(budget=args.budget), jobs)
+    config = SimConfig(budget=args.budget, max_promises=args.max_promises, max_depth=args.max_depth)
+    found = hashseed.first_difference(spec, config, jobs)
     if found is None:
         print(f"hash-seed check: {len(jobs)} passing world(s) traced the same under PYTHONHASHSEED="
               f"{hashseed.other_hash_seed()}")

@@ -18,13 +18,43 @@ def check_arguments(args: argparse.Namespace) -> None:
     """The options of ``args.command`` that can be judged without the target: numbers and combinations."""
     if args.command == "run":
         _check_run(args)
+    elif args.command == "replay" and args.html:
+        check_writable_file(args.html, where="--html")
+    elif args.command == "points":
+        _check_faults(args.faults)
     elif args.command == "bench":
         _check_bench(args)
 
 
+#: Swarm worlds of a sweep when ``--seeds`` is not given.
+DEFAULT_SEEDS = 100
+#: The most worlds ``--seeds`` may ask for: a sweep of more would not end in a working day.
+MAX_SEEDS = 10**7
+#: Seeds are 63-bit numbers (a saved world, a store and another interpreter all take them as such).
+MAX_SEED = 2**63 - 1
+
+
 def _check_run(args: argparse.Namespace) -> None:
+    if args.seed is not None and args.seeds is not None:
+        raise UsageError("--seed N runs and shows the one world N, so --seeds does not apply: give --seed N to "
+                         "see one world, or --seeds M (with --first-seed N) to sweep M worlds")
+    if args.seeds is None:
+        args.seeds = DEFAULT_SEEDS
     if args.seeds < 0:
         raise UsageError("--seeds must be >= 0 (swarm worlds after the aimed ones)")
+    if args.seeds > MAX_SEEDS:
+        raise UsageError(f"--seeds must be at most {MAX_SEEDS:,} (swarm worlds after the aimed ones), got "
+                         f"{_short(args.seeds)}; run several sweeps with --first-seed for more")
+    for flag, value in (("--seed", args.seed), ("--first-seed", args.first_seed)):
+        if value is not None and not 0 <= value <= MAX_SEED:
+            raise UsageError(f"{flag} must be a whole number from 0 to 2**63-1, got {_short(value)}")
+    _check_faults(args.faults)
+    if args.max_promises < 1:
+        raise UsageError(f"--max-promises must be >= 1 (the most promises a world may make), got "
+                         f"{_short(args.max_promises)}")
+    if args.max_depth < 1:
+        raise UsageError(f"--max-depth must be >= 1 (the deepest chain of calls a world may make), got "
+                         f"{_short(args.max_depth)}")
     if args.pair_cap < 0:
         raise UsageError(f"--pair-cap must be >= 0 (most pairs of faults), got {args.pair_cap}")
     if args.aim_cap < 0:
@@ -47,10 +77,27 @@ def _check_run(args: argparse.Namespace) -> None:
             if value:
                 raise UsageError(f"{flag} shows one world: add --seed N or --aim POINT (a sweep writes each failing "
                                  "world with --traces-dir DIR)")
-    if args.out:
-        check_writable_file(args.out, where="--out")
+        if args.html:
+            raise UsageError("--html draws one world: add --seed N or --aim POINT (a sweep prints each failing "
+                             "world's)")
+    for flag, file in (("--out", args.out), ("--html", args.html)):
+        if file:
+            check_writable_file(file, where=flag)
     if args.traces_dir:
         check_writable_dir(args.traces_dir, where="--traces-dir")
+
+
+def _check_faults(faults: str) -> None:
+    """An empty ``--faults`` is a mistake (a variable that expanded to nothing?), not a wish for no faults."""
+    if not faults.strip():
+        raise UsageError("--faults is empty: give fault kinds (e.g. crash,drop), or --faults none for worlds "
+                         "without faults")
+
+
+def _short(number: int) -> str:
+    """A number as a line can show it: a huge one by its size (``a 21-digit number``)."""
+    text = str(number)
+    return text if len(text) <= 20 else f"a {len(text)}-digit number"
 
 
 def _check_bench(args: argparse.Namespace) -> None:
@@ -86,7 +133,8 @@ def check_writable_file(file: str, *, where: str) -> None:
     """``file`` can be written: it is no folder, and its folder exists (it is made if missing) and is writable."""
     path = Path(file)
     if path.is_dir():
-        raise UsageError(f"{where} {file} is a folder; give a file name, e.g. {path / 'world.json'}")
+        example = path / ("world.html" if where.endswith("html") else "world.json")
+        raise UsageError(f"{where} {file} is a folder; give a file name, e.g. {example}")
     _writable_folder(path.parent, f"{where} {file}: its folder {path.parent}")
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"{where} {file}: this file is not writable; give another file name")

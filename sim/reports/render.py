@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pytest_durable.core.tree import tree
@@ -75,6 +77,8 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "plan": result.plan,
         "quiesce_after": result.quiesce_after,
         "budget": result.budget,
+        "max_promises": result.max_promises,
+        "max_depth": result.max_depth,
         "root_id": result.root_id,
         "trace_hash": result.trace_hash,
         "virtual_time": result.virtual_time,
@@ -82,9 +86,17 @@ def to_json(result: RunResult) -> dict[str, Any]:
         "unfired": list(result.unfired),
         "violations": [str(v) for v in result.violations],
         "decisions": [list(d) for d in result.decisions],
+        "decisions_hash": decisions_hash(result.decisions),
         "events": result.trace.to_json(),
         "decoded": decodings(result.promises),
     }
+
+
+def decisions_hash(decisions: Iterable[Sequence[object]]) -> str:
+    """A digest of a world's decisions, saved beside them: an edited choice that happens to trace the same
+    (two orders of a batch that do the same) is still an edited file, and replay says so."""
+    text = json.dumps([list(d) for d in decisions], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def dumps(result: RunResult) -> str:

@@ -39,7 +39,8 @@ class RootTally:
             result_of(root)
             why, kind = root.state.value, root.state.value
         except Rejected as exc:
-            why = f"{exc.type_name}: {exc.message}"
+            message = exc.message if len(exc.message) <= 300 else f"{exc.message[:300]} … (cut)"
+            why = f"{exc.type_name}: {message}"
             kind = f"{root.state.value} with {exc.type_name}"
         self.counts[kind] += 1
         if result.ok and self.first_unresolved is None:

@@ -114,6 +114,10 @@ def _check_types(where: str, data: Mapping[str, Any]) -> None:
     for key in ("quiesce_after", "budget"):
         if key in data and not _is_number(data[key]):
             raise bad(key, "a number of seconds >= 0")
+    for key in ("max_promises", "max_depth"):
+        cap = data.get(key, 1)
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            raise bad(key, "a whole number >= 1")
     decisions = data["decisions"]
     if not isinstance(decisions, list) or not all(
         isinstance(d, list) and len(d) == 2 and isinstance(d[0], str) and isinstance(d[1], int)

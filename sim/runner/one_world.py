@@ -102,6 +102,8 @@ def _run(world: World, config: SimConfig, decisions: Decisions, instruments: Seq
             world.findings.add(world_raised(exc, world.trace, clock.current_time()))
         else:
             raise
+    if world.capped_at is not None:  # too many promises: stopped there, judged as a world stopped part-way
+        stop_at = world.capped_at
     for violation in diverged(decisions):  # a replay that stopped matching its recording
         world.findings.add(violation)
     world.settled_once.final_scan(world.store, clock.current_time())
@@ -137,6 +139,8 @@ def _judge(world: World, ran: _Ran, *, seed: int | None, target: str) -> RunResu
         unfired=world.injector.unfired(),
         quiesce_after=faults.quiesce_after,
         budget=config.budget,
+        max_promises=config.max_promises,
+        max_depth=config.max_depth,
         replayed=verdict.replayed,
         unreplayed=verdict.unreplayed,
     )

@@ -26,6 +26,12 @@ class SimConfig:
     fault_tick: float = 1.0  # partitions and server restarts get a chance this often
     budget: float = 600.0  # liveness: the root must settle this long after faults stop, plus:
     budget_per_promise: float = 0.1  # this much more per promise in the store (a big fan-out needs longer)
+    #: The most promises one world may make, and the deepest chain of calls (a child of a child of ...)
+    #: it may make: a world past either stops, failing with a ``promise-cap`` violation (a workflow that
+    #: calls itself without end would otherwise grow until memory runs out, its liveness budget growing
+    #: with it; the depth catches it early, the count catches one that fans out without end).
+    max_promises: int = 100_000
+    max_depth: int = 2_000
     root_timeout: float = 86_400.0
     #: Wall-clock seconds one step of a trio task may run without yielding before the watchdog stops
     #: the world (a body that never awaits); 0 turns the watchdog off. Not virtual time: it is outside the world.

@@ -6,6 +6,8 @@ import importlib
 import importlib.util
 import inspect
 import sys
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -50,12 +52,30 @@ def _module(target: str, where: str) -> ModuleType:
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module  # so values of its classes decode by module name
         sys.path.insert(0, str(path.resolve().parent))
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            del sys.modules[module_name]
+            raise UsageError(f"target {target!r}: {_failed(exc, path)}; fix the file and run again") from None
         return module
     try:
         return importlib.import_module(where)
     except ImportError as exc:
         raise UsageError(f"target {target!r}: cannot import {where}: {exc}") from None
+    except Exception as exc:
+        raise UsageError(f"target {target!r}: importing {where} failed: {_failed(exc, None)}") from None
+
+
+def _failed(exc: BaseException, path: Path | None) -> str:
+    """What went wrong running a target's module (or its factory), in a line: where (the file and line of
+    the user's code nearest the error) and the error itself."""
+    if isinstance(exc, SyntaxError):
+        where = f"{exc.filename or path}, line {exc.lineno}" if exc.lineno else str(exc.filename or path)
+        return f"{where}: {type(exc).__name__}: {exc.msg}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [f for f in frames if path is None or Path(f.filename).resolve() == path.resolve()] or frames
+    where = f"{own[-1].filename}, line {own[-1].lineno}: " if own else ""
+    return f"{where}{type(exc).__name__}: {exc}"
 
 
 def _holds(where: str, module: ModuleType) -> str:
@@ -79,12 +99,22 @@ def _call(target: str, name: str, obj: object) -> object:
     try:
         signature = inspect.signature(obj)
     except (TypeError, ValueError):
-        return obj()
+        return _made(target, name, obj)
     required = [p.name for p in signature.parameters.values()
                 if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if required:
         raise UsageError(f"target {target!r}: {name}() needs argument(s) {', '.join(required)}; {want}")
-    return obj()
+    return _made(target, name, obj)
+
+
+def _made(target: str, name: str, factory: Callable[[], object]) -> object:
+    """What ``factory()`` returns; an error it raises is one ``UsageError`` naming it, the line and the error."""
+    try:
+        return factory()
+    except UsageError as exc:
+        raise UsageError(f"target {target!r}: {name}() raised: {exc}") from None
+    except Exception as exc:
+        raise UsageError(f"target {target!r}: {name}() raised at {_failed(exc, None)}; fix it and run again") from None
 
 
 def _is_scenario(obj: object, module: ModuleType) -> bool:

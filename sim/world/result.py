@@ -37,6 +37,10 @@ class RunResult:
     #: saved world needs both to run again the same way.
     quiesce_after: float = 120.0
     budget: float = 600.0
+    #: The promise caps the world ran under (``SimConfig.max_promises``, ``max_depth``): a saved world
+    #: needs them too.
+    max_promises: int = 100_000
+    max_depth: int = 2_000
     #: Workflow promises the replay oracle replayed, and those it left out because it provably could
     #: not disagree there (``sim.checks.replay_scope``).
     replayed: int = 0

@@ -18,6 +18,7 @@ from pytest_durable.core.errors import StoreError, UsageError
 from pytest_durable.core.inspection import InspectableStore
 from pytest_durable.core.memory_store import MemoryStore
 from pytest_durable.core.records import PromiseRecord
+from pytest_durable.core.store import TAG_PARENT
 from pytest_durable.core.wakeups import Wakeups, due_key, settled_key
 from pytest_durable.live import Torn
 
@@ -73,6 +74,15 @@ class SimServer:
                  decisions: Decisions | None = None) -> None:
         self.store = store
         self.trace = trace
+        #: Creates applied (idempotent repeats included) and each created promise's depth below its root;
+        #: past ``create_limit`` creates, or a promise deeper than ``depth_limit``, ``over_limit`` is
+        #: called (``World`` sets all three: the promise cap).
+        self.creates = 0
+        self.depths: dict[str, int] = {}
+        self.deepest = 0
+        self.create_limit = math.inf
+        self.depth_limit = math.inf
+        self.over_limit: Callable[[], None] | None = None
         #: The observers' callbacks, gathered once: a request calls only those that want it.
         self._on_answer = tuple(o.answered for o in observers if o.answered is not None)
         self._on_step = tuple(o.stepped for o in observers if o.stepped is not None)
@@ -126,6 +136,12 @@ class SimServer:
         detail = f"{op} -> {_summary(result)}"
         if method == "create_promise":
             detail += f" param {digest(args[1])}"
+            self.creates += 1
+            parent = result.tags.get(TAG_PARENT)
+            depth = self.depths[result.id] = self.depths.get(parent, -1) + 1 if parent is not None else 0
+            self.deepest = max(self.deepest, depth)
+            if (self.creates > self.create_limit or depth > self.depth_limit) and self.over_limit is not None:
+                self.over_limit()
         self.trace.add(trio.current_time(), process, incarnation, "apply", id, detail)
         for answered in self._on_answer:
             answered(result, process, incarnation)

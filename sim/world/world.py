@@ -16,7 +16,7 @@ from pytest_durable.core.records import PromiseRecord, TaskState
 from pytest_durable.core.store import TAG_TARGET
 from pytest_durable.sdk import WorkflowEnd
 
-from ..checks import Findings, PlatformErrors, SettledOnce, TaskInvariants
+from ..checks import Findings, PlatformErrors, SettledOnce, TaskInvariants, report_cap
 from ..faults import AwaitCrashes, FaultConfig, FaultPlan, Injector
 from ..kernel.decisions import Decisions
 from ..scenario import Action, Scenario, SimConfig
@@ -72,6 +72,11 @@ class World:
         self.director = Director(script, self.processes, self.injector, self.server, self.trace) if script else None
         self.actors = Actors(scenario, config, self.network, decisions, self.trace) if scenario.actors else None
         self.root: PromiseRecord | None = None
+        #: The virtual time the world was stopped at for making too many promises (``promise_cap``).
+        self.capped_at: float | None = None
+        self.server.create_limit = config.max_promises
+        self.server.depth_limit = config.max_depth
+        self.server.over_limit = self._over_cap
         self._within_budget = trio.CancelScope()
         fn = scenario.workflow
         self.root_param = encode_call(fn.name, scenario.args, scenario.kwargs, names=fn.param_names)
@@ -112,6 +117,16 @@ class World:
             await self.network.landed()
             if (self.actors is None or self.actors.finished.is_set()) and not self.unsettled():
                 return
+
+
+    def _over_cap(self) -> None:
+        """After a create past the cap of creates: if the store holds more promises than the cap, the
+        world stops here, failing with a ``promise-cap`` violation."""
+        too_deep = self.server.deepest > self.config.max_depth
+        if self.capped_at is None and (too_deep or self.store.promise_count() > self.config.max_promises):
+            self.capped_at = trio.current_time()
+            report_cap(self.store, self.config, self.findings, too_deep=too_deep)
+            self._within_budget.cancel()  # the client stops waiting, and main ends the world from its task
 
     def random(self) -> float:
         """Randomness for ``ctx.random()`` inside the world."""

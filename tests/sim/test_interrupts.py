@@ -37,21 +37,47 @@ async def echo(x: int) -> int:
     return x
 
 
+def ctrl_c() -> None:
+    """A Ctrl-C landing here: SIGINT sent to this process, taken by whatever handler is current (trio's,
+    inside a run), as a user's key press would be."""
+    signal.raise_signal(signal.SIGINT)
+
+
 @function
 async def interrupted(ctx: Context) -> int:
     await ctx.run(echo, 1)
-    raise KeyboardInterrupt
+    ctrl_c()
+    return 0
 
 
 @function
 async def leaf_interrupted() -> int:
     await trio.sleep(1)
-    raise KeyboardInterrupt
+    ctrl_c()
+    return 0
 
 
 @function
 async def spawns_interrupted(ctx: Context) -> int:
     futures = [await ctx.run(leaf_interrupted).spawn(), await ctx.rpc(echo, 2).spawn()]
+    return sum([await f for f in futures])
+
+
+@function
+async def raises_interrupt(ctx: Context) -> int:
+    await ctx.run(echo, 1)
+    raise KeyboardInterrupt
+
+
+@function
+async def leaf_raises_interrupt() -> int:
+    await trio.sleep(1)
+    raise KeyboardInterrupt
+
+
+@function
+async def spawns_raising(ctx: Context) -> int:
+    futures = [await ctx.run(leaf_raises_interrupt).spawn(), await ctx.rpc(echo, 2).spawn()]
     return sum([await f for f in futures])
 
 
@@ -134,6 +160,17 @@ def test_a_keyboard_interrupt_inside_a_world_leaves_run_world_as_itself(workflow
         run_world(Scenario(workflow, functions=(echo, leaf_interrupted)), seed=0, faults="none")
 
 
+@pytest.mark.parametrize(("workflow", "culprit"), [(raises_interrupt, "root"), (leaf_raises_interrupt, "root"),
+                                                   (spawns_raising, "root.0")], ids=lambda f: getattr(f, "name", f))
+def test_a_keyboard_interrupt_a_body_raises_itself_fails_that_world(workflow: Any, culprit: str) -> None:
+    """``raise KeyboardInterrupt`` in a body is no Ctrl-C (issue 23): the world fails with a
+    user-base-exception naming the promise, and run_world returns."""
+    result = run_world(Scenario(workflow, functions=(echo, leaf_raises_interrupt)), seed=0, faults="none")
+    first = result.violations[0]
+    assert (first.check, first.id) == ("user-base-exception", culprit), result.violations
+    assert f"the body of {culprit} raised KeyboardInterrupt" in first.message
+
+
 def test_a_keyboard_interrupt_during_the_oracles_replay_leaves_it_as_itself() -> None:
     """Ctrl-C while checks (3)/(4) replay a workflow reaches trio inside the workflow's nursery, so trio
     hands it over in an exception group; the replay lets it go on as the interrupt itself, which the
@@ -144,7 +181,7 @@ def test_a_keyboard_interrupt_during_the_oracles_replay_leaves_it_as_itself() ->
     from sim.checks.oracle import replay
 
     registry = Registry()
-    for fn in (interrupted, echo):
+    for fn in (interrupted, echo):  # interrupted: a Ctrl-C lands in its body
         registry.register(fn)
     root = PromiseRecord("root", PromiseState.RESOLVED, encode_call(interrupted.name, (), {}), "1", 3600.0)
     child = PromiseRecord("root.0", PromiseState.RESOLVED, encode_call(echo.name, (1,), {}), "1", 3600.0,

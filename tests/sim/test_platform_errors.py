@@ -423,10 +423,10 @@ def test_a_cyclic_value_rejects_the_promise_and_the_worker_stays_up(workflow: An
 
     error = run_live(main)
     assert error.type_name == "EncodingError" and message in error.message
-    result = world(workflow)
-    assert result.ok, result.violations
+    result = world(workflow)  # in a world, misuse that reaches the root fails it (issue 23)
+    assert [(v.check, v.id) for v in result.violations] == [("misuse", "root")], result.violations
     assert result.root is not None and result.root.state is PromiseState.REJECTED
-    assert message in str(result.root.value)
+    assert message in str(result.root.value) and message in result.violations[0].message
 
 
 def test_local_workflows_nest_up_to_the_limit() -> None:
@@ -446,8 +446,9 @@ def test_local_recursion_too_deep_is_a_usage_error_and_the_worker_stays_up() -> 
     error = run_live(main)
     assert f"local child workflows nest at most {MAX_LOCAL_DEPTH} deep" in error.message
     assert "ctx.rpc" in error.message
-    result = world(nest, 200)
-    assert result.ok, result.violations
+    result = world(nest, 200)  # in a world, misuse that reaches the root fails it (issue 23)
+    assert [v.check for v in result.violations] == ["misuse"], result.violations
+    assert result.violations[0].id.count(".") == MAX_LOCAL_DEPTH  # the workflow that would have gone deeper
     assert result.root is not None and result.root.state is PromiseState.REJECTED
     assert "UsageError" in str(result.root.value) and f"nest at most {MAX_LOCAL_DEPTH} deep" in str(result.root.value)
 

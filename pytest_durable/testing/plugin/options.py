@@ -109,6 +109,12 @@ def setting(config: pytest.Config, name: str, marker: pytest.Mark | None = None)
     return str(option.default)
 
 
+#: The most worlds a durable test may ask for (``seeds``): more would not end in a working day.
+MAX_SEEDS = 10**7
+#: The largest run seed: seeds are 63-bit numbers (saved worlds and other interpreters take them as such).
+MAX_SEED = 2**63 - 1
+
+
 def number(config: pytest.Config, name: str, cast: Callable[[str], Any], marker: pytest.Mark | None = None,
            minimum: float = 0) -> Any:
     """A numeric setting, or a ``UsageError`` naming the marker or option it came from."""
@@ -117,11 +123,19 @@ def number(config: pytest.Config, name: str, cast: Callable[[str], Any], marker:
         value = cast(raw)
     except ValueError:
         value = None
+    where = "@pytest.mark.durable" if marker is not None and name in marker.kwargs else OPTIONS[name].cli
     if value is None or value < minimum or not math.isfinite(value):
-        where = "@pytest.mark.durable" if marker is not None and name in marker.kwargs else OPTIONS[name].cli
         finite = "finite " if value is not None and not math.isfinite(value) else ""
-        raise pytest.UsageError(f"{where}: {name} must be a {finite}number >= {minimum:g}, got {raw!r}")
+        raise pytest.UsageError(f"{where}: {name} must be a {finite}number >= {minimum:g}, got {_short(raw)}")
+    if name == "seeds" and value > MAX_SEEDS:
+        raise pytest.UsageError(f"{where}: seeds must be at most {MAX_SEEDS:,} worlds per test, got {_short(raw)}; "
+                                "split a deep run over several runs with --durable-seed")
     return value
+
+
+def _short(raw: str) -> str:
+    """A setting as a line can show it: a huge number by its size."""
+    return repr(raw) if len(raw) <= 20 else f"a {len(raw)}-character value"
 
 
 def worlds_of(config: pytest.Config, marker: pytest.Mark | None) -> int:

@@ -17,6 +17,7 @@ from sim.cli.usage import check_writable_dir
 
 from ...core.errors import UsageError
 from .options import (
+    MAX_SEED,
     OPTIONS,
     TRACE_MODES,
     aim_cap,
@@ -51,9 +52,13 @@ def run_seed(config: pytest.Config) -> int:
                                     "--durable-seed=last to store a new one")
         return last
     try:
-        return int(raw)
+        seed = int(raw)
     except ValueError:
         raise pytest.UsageError(f"--durable-seed: expected a number, 'last' or 'random', got {raw!r}") from None
+    if not 0 <= seed <= MAX_SEED:
+        shown = raw if len(raw) <= 20 else f"a {len(raw)}-digit number"
+        raise pytest.UsageError(f"--durable-seed: a seed is a whole number from 0 to 2**63-1, got {shown}")
+    return seed
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,9 +90,10 @@ def check_start(config: pytest.Config) -> None:
     folder failing worlds go to (made now, so a bad one fails before any world, not at the first failure)."""
     try:
         FaultConfig.parse(setting(config, "faults"), where=OPTIONS["faults"].cli)
-        directory = setting(config, "traces_dir")
-        if directory and getattr(config, "workerinput", None) is None:
-            check_writable_dir(directory, where=OPTIONS["traces_dir"].cli)
+        for name in ("traces_dir", "html"):  # folders failing worlds go to
+            directory = setting(config, name)
+            if directory and getattr(config, "workerinput", None) is None:
+                check_writable_dir(directory, where=OPTIONS[name].cli)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
 
