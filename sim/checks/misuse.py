@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 
 from pytest_durable.core.codec import decode_error, describe_call
-from pytest_durable.core.errors import UsageError
+from pytest_durable.core.errors import Rejected, UsageError
 from pytest_durable.core.records import PromiseRecord, PromiseState
 from pytest_durable.core.store import TAG_PARENT
 
@@ -25,12 +25,15 @@ QUOTED = 300
 
 
 def _family(cls: type) -> set[str]:
-    """The names of ``cls`` and every subclass of it defined so far."""
+    """The names of ``cls`` and every subclass of it defined so far, but for the classes a typed rejection
+    derives from ``Rejected`` and an original error (``core/rejections.py``): one made from an
+    ``EncodingError`` is a child's misuse passed up (the child is named), and its name, ``Rejected``, is
+    every rejection's; counting it would make every rejected promise misuse once such a class exists."""
     names, stack = set(), [cls]
     while stack:
         one = stack.pop()
         names.add(one.__qualname__)
-        stack.extend(one.__subclasses__())
+        stack.extend(sub for sub in one.__subclasses__() if not issubclass(sub, Rejected))
     return names
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_durable.core.errors import EncodingError, UsageError
+from pytest_durable.core.rejections import rejected_as
 from sim import run_world
 from tests.helpers import saga_shapes as s
 
@@ -40,6 +42,17 @@ def test_the_twin_that_catches_only_the_declined_class_is_found_naming_the_charg
     assert "root book was rejected (book.1 was rejected: InjectedFault" in first.message  # the charge, book.1
     assert [v.check for v in found.violations] == ["outcome", "user"]
     assert "the saga ended rejected without releasing the room" in found.violations[1].message
+
+
+def test_a_typed_rejection_made_from_a_usage_error_makes_no_other_rejection_misuse() -> None:
+    """Once a rejection from an ``EncodingError`` was read in this process (its class, named ``Rejected``,
+    derives from ``UsageError``), an ordinary rejection passed up to the root is still no misuse: the
+    check's verdict does not depend on what ran before it in the process."""
+    derived = rejected_as(EncodingError)  # kept alive for the test: the classes are cached weakly
+    assert derived is not None and issubclass(derived, UsageError)
+    found = next(r for r in (run_world(s.booking_buggy_scenario(), seed=seed, faults="all") for seed in range(1000))
+                 if not r.ok)
+    assert [v.check for v in found.violations] == ["outcome", "user"]
 
 
 def test_a_declined_charge_read_again_after_a_crash_is_caught_by_its_class() -> None:
