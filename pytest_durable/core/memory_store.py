@@ -12,6 +12,7 @@ import copy
 import heapq
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 import trio
@@ -21,7 +22,7 @@ from .errors import Fenced, NotFound, TaskStateError, UsageError
 from .inspection import StoreSnapshot
 from .records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
 from .store import TAG_PARENT, TAG_TARGET, TAG_TIMER, failure_delay
-from .wakeups import Wakeups, due_key, settled_key
+from .wakeups import SCHEDULE, Wakeups, due_key, settled_key
 
 _SETTLE_STATES = (PromiseState.RESOLVED, PromiseState.REJECTED, PromiseState.REJECTED_CANCELED)
 
@@ -205,7 +206,7 @@ class MemoryStore:
             if now >= deadline:
                 return out
             wake = min(deadline, now + max(self.next_due() - self.clock.now(), 0.0))
-            await self.wakeups.wait(due_key(target), wake)
+            await self.wakeups.wait(due_key(target), wake, schedule=True)
             out = self._dispatch_now(target, limit)
             if out:
                 return out
@@ -337,15 +338,25 @@ class MemoryStore:
         return self._seq
 
     def _push_timeout(self, record: PromiseRecord) -> None:
+        self._earlier(self._timeouts, record.timeout_at)
         heapq.heappush(self._timeouts, (record.timeout_at, self._next_seq(), record.id))
 
     def _push_lease(self, task: TaskRecord) -> None:
         assert task.lease_expires_at is not None
+        self._earlier(self._leases, task.lease_expires_at)
         heapq.heappush(self._leases, (task.lease_expires_at, self._next_seq(), task.id, task.version))
 
     def _push_retry(self, task: TaskRecord) -> None:
         assert task.retry_at is not None
+        self._earlier(self._retries, task.retry_at)
         heapq.heappush(self._retries, (task.retry_at, self._next_seq(), task.id))
+
+    def _earlier(self, heap: list[Any], at: float) -> None:
+        """An instant ``at`` goes on ``heap``: if it comes before the heap's first, a long poll sleeping until
+        the store's next due instant may have to wake sooner (a timer made while a worker waits), so
+        ``SCHEDULE`` is notified and such a poll looks again."""
+        if not heap or at < heap[0][0]:
+            self.wakeups.notify(SCHEDULE)
 
     def _expire_leases(self) -> None:
         now = self.clock.now()

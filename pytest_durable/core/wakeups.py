@@ -39,6 +39,7 @@ class Wakeups:
     def __init__(self) -> None:
         self._lots: dict[Hashable, trio.lowlevel.ParkingLot] = {}
         self._armed: dict[Hashable, list[trio.Event]] = {}  # events of ``armed`` blocks, by key
+        self._schedule: set[trio.CancelScope] = set()  # waits that end early at a notify of ``SCHEDULE``
 
     def notify(self, key: Hashable, *, one: bool = False) -> None:
         """Wake every waiter on ``key`` (the first only, with ``one``: a task that became due needs one
@@ -51,6 +52,9 @@ class Wakeups:
                 lot.unpark_all()
         for armed in self._armed.get(key, ()):
             armed.set()
+        if key == SCHEDULE:
+            for scope in self._schedule:
+                scope.cancel()
 
     def notify_all(self) -> None:
         """Wake every waiter (another process changed the store, and it is not known how)."""
@@ -83,14 +87,21 @@ class Wakeups:
         """Whether anybody waits on any key."""
         return any(self._lots.values()) or bool(self._armed)
 
-    async def wait(self, key: Hashable, deadline: float) -> bool:
-        """Sleep until ``key`` is notified (True) or until trio time ``deadline`` (False)."""
+    async def wait(self, key: Hashable, deadline: float, *, schedule: bool = False) -> bool:
+        """Sleep until ``key`` is notified (True) or until trio time ``deadline`` (False). With ``schedule``,
+        also until ``SCHEDULE`` is notified (False): a waiter whose ``deadline`` is the store's next due
+        instant looks again when an earlier one was made (a new timer while a worker waits)."""
         lot = self._lots.get(key)
         if lot is None:
             lot = self._lots[key] = trio.lowlevel.ParkingLot()
-        with trio.move_on_at(deadline):
-            await lot.park()
-            return True
+        with trio.move_on_at(deadline) as scope:
+            if schedule:
+                self._schedule.add(scope)
+            try:
+                await lot.park()
+                return True
+            finally:
+                self._schedule.discard(scope)
         return False
 
 
