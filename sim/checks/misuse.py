@@ -29,11 +29,13 @@ def _family(cls: type) -> set[str]:
     derives from ``Rejected`` and an original error (``core/rejections.py``): one made from an
     ``EncodingError`` is a child's misuse passed up (the child is named), and its name, ``Rejected``, is
     every rejection's; counting it would make every rejected promise misuse once such a class exists."""
-    names, stack = set(), [cls]
+    names: set[str] = set()
+    stack: list[type] = [cls]
     while stack:
         one = stack.pop()
         names.add(one.__qualname__)
-        stack.extend(sub for sub in one.__subclasses__() if not issubclass(sub, Rejected))
+        subclasses: list[type] = one.__subclasses__()
+        stack.extend(sub for sub in subclasses if not issubclass(sub, Rejected))
     return names
 
 
