@@ -18,11 +18,10 @@ def parent_of(id: str) -> str | None:
     return None
 
 
-def check_root_id(id: object, *, where: str) -> str:
-    """Validate a caller-chosen id; the error names the call and says what a good id is."""
+def check_root_id(id: object, *, where: str,
+                  advice: str = "name the root after the work it does, e.g. 'order-42'") -> str:
+    """Validate a caller-chosen id; the error names the call and says what a good id is (``advice``:
+    a root's by default)."""
     if not isinstance(id, str) or not id or id != id.strip() or any(c.isspace() for c in id):
-        raise UsageError(
-            f"{where}: id must be a non-empty string without white space, got {id!r}; "
-            "name the root after the work it does, e.g. 'order-42'"
-        )
+        raise UsageError(f"{where}: id must be a non-empty string without white space, got {id!r}; {advice}")
     return id

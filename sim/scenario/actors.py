@@ -74,7 +74,11 @@ def _number(value: object) -> bool:
 
 def _checked(where: str, id: object, at: object, times: object, maybe: object,
              retry_for: object) -> float | tuple[float, float]:
-    check_root_id(id, where=where)
+    if where.startswith("actors.start"):  # it names the root it starts
+        check_root_id(id, where=where)
+    else:  # it names a promise a workflow of the world makes
+        check_root_id(id, where=where, advice="give the id of the promise it settles, as the workflow names it "
+                                              "(ctx.promise(id='approval-7', ...))")
     if _number(at) and float(at) >= 0:  # type: ignore[arg-type]
         when: float | tuple[float, float] = float(at)  # type: ignore[arg-type]
     elif (isinstance(at, tuple) and len(at) == 2 and all(_number(t) for t in at)

@@ -149,7 +149,8 @@ def test_a_scenario_with_actors_is_data_another_process_builds_again() -> None:
 
 
 @pytest.mark.parametrize(("make", "message"), [
-    (lambda: actors.resolve("a b", 1), r"actors.resolve\('a b'\): id must be a non-empty string without white space"),
+    (lambda: actors.resolve("a b", 1), r"actors.resolve\('a b'\): id must be a non-empty string without white space, "
+                                       r"got 'a b'; give the id of the promise it settles"),
     (lambda: actors.resolve("a", 1, at=-1), r"actors.resolve\('a'\): at= must be a virtual time in seconds >= 0"),
     (lambda: actors.resolve("a", 1, at=(5, 1)), r"at= must be .* a window \(first, last\) with 0 <= first <= last"),
     (lambda: actors.resolve("a", 1, times=0), r"times= must be a whole number >= 1"),
