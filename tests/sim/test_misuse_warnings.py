@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_durable import BlockingCallWarning, UnawaitedCallWarning
+from pytest_durable import BlockingCallWarning, MisuseWarning, UnawaitedCallWarning
 from pytest_durable.core import misuse
 from sim import RunResult, SimConfig, run_world
 from tests.helpers.misuse_workflows import forgets_scenario, napping_scenario, spinning_scenario
@@ -29,10 +29,12 @@ def _said_afresh() -> Iterator[None]:
 
 
 def _worlds(scenario_of: object, seeds: range, **kwargs: object) -> tuple[list[RunResult], list[str]]:
+    """The worlds, and the misuse warnings said over them (not what the garbage collector happens to say
+    meanwhile of other tests' leftovers, such as a ``ResourceWarning`` for a subprocess)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         results = [run_world(scenario_of(), seed=s, **kwargs) for s in seeds]  # type: ignore[operator, arg-type]
-    return results, [f"{w.category.__name__}: {w.message}" for w in caught]
+    return results, [f"{w.category.__name__}: {w.message}" for w in caught if issubclass(w.category, MisuseWarning)]
 
 
 def test_a_synchronous_sleep_is_one_warning_naming_the_function_and_is_skipped() -> None:
