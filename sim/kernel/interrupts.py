@@ -10,7 +10,9 @@ finalizer raises is printed as "Exception ignored in ..." and dropped. A Ctrl-C 
 be lost: the sweep goes on. While ``keep_interrupts()`` is active, a ``KeyboardInterrupt`` handed to
 ``sys.unraisablehook`` is sent again a millisecond later from a short-lived thread (sent at once, it
 lands in the hook and is dropped too), so it lands in the main thread, through whatever handler is
-current (trio's inside a run), after the finalizer; one that lands in a finalizer again goes round again.
+current (trio's inside a run), after the finalizer; one that lands in a finalizer again goes round again,
+and one that lands while the hook itself still runs (a loaded machine can fire the timer that soon, and
+Python only prints an exception the hook raises) is caught there and sent again.
 """
 
 from __future__ import annotations
@@ -63,12 +65,20 @@ def keep_interrupts() -> Iterator[None]:
     previous = sys.unraisablehook
 
     def hook(unraisable: Any) -> None:
-        if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            later = threading.Timer(0.001, _thread.interrupt_main, args=(signal.SIGINT,))
-            later.daemon = True
-            later.start()
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            previous(unraisable)
             return
-        previous(unraisable)
+        while True:
+            try:
+                later = threading.Timer(0.001, _thread.interrupt_main, args=(signal.SIGINT,))
+                later.daemon = True
+                later.start()
+                break
+            except KeyboardInterrupt:
+                # On a loaded machine the timer may fire before this hook returns: an interrupt raised
+                # inside the unraisable hook is only printed, so it is caught here and sent again. Once
+                # out of the ``try`` nothing is called before the hook returns, so none lands there.
+                continue
 
     sys.unraisablehook = hook
     _active = True
