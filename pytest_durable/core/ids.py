@@ -10,6 +10,12 @@ def child_id(parent: str, n: int) -> str:
     return f"{parent}.{n}"
 
 
+def patch_marker_id(workflow: str, patch: str) -> str:
+    """The id of the marker ``ctx.patched(patch)`` records under ``workflow``. It is no numbered child,
+    so an execution recorded with the patch and one recorded without it number their children alike."""
+    return f"{workflow}.patch-{patch}"
+
+
 def parent_of(id: str) -> str | None:
     """The parent id a derived child id points at, or ``None`` for an id with no numeric suffix."""
     head, dot, tail = id.rpartition(".")

@@ -19,6 +19,8 @@ TAG_TARGET = "durable:target"
 TAG_TIMER = "durable:timer"
 #: On a child started by ``ctx.detach``: its parent does not join it, and its deadline is its own.
 TAG_DETACHED = "durable:detached"
+#: On the marker ``ctx.patched(id)`` records (its value: the patch id): the execution took the new path.
+TAG_PATCH = "durable:patch"
 
 
 def failure_delay(failures: int) -> float:

@@ -4,7 +4,7 @@
 Every ``ctx.run``/``ctx.rpc`` checks the call and returns a builder; ``await`` on it (or ``.spawn()``)
 starts the child. Local children run their body here (again, if they were pending); remote ones are
 settled elsewhere and a pending one suspends the workflow. Timers, external promises, recorded
-nondeterminism (``ctx.random``, ``ctx.now``, ``ctx.uuid``), the settling of other promises
+nondeterminism (``ctx.random``, ``ctx.now``, ``ctx.uuid``, ``ctx.patched``), the settling of other promises
 (``ctx.resolve``, ``ctx.reject``) and the winner of a ``ctx.select`` are children too.
 """
 
@@ -219,6 +219,23 @@ class Context:
             return (PromiseState.RESOLVED, encode(target.state is state and target.value == payload, what=how))
 
         return bool(await frame.recorded_step(encode_call(f"durable.{how}", (id, payload), {}), act))
+
+    async def patched(self, id: str) -> bool:
+        """Whether this execution takes the new path of a change guarded by patch ``id``: False for one
+        recorded by code without the patch (every replay of it takes the old path), True for the rest,
+        recorded once in a marker that numbers no child, so both kinds keep their children's ids::
+
+            if await ctx.patched("refund-before-email"):
+                await ctx.run(refund, order)      # the new path
+            await ctx.run(email, order)
+
+        Once no execution in flight takes the old path (``python -m pytest_durable check-patch``), the
+        old path and the call may go."""
+        check_here(self._frame, "patched")
+        if not isinstance(id, str) or not id or any(c.isspace() or c in "./" for c in id):
+            raise UsageError(f"ctx.patched: id must be a non-empty str without white space, '.' or '/', got {id!r}; "
+                             "name the change, e.g. 'refund-before-email'")
+        return await self._frame.patched(id)
 
     async def now(self) -> float:
         """The current time (store clock), read once and replayed from the store after that."""

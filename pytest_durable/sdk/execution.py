@@ -53,6 +53,15 @@ class Execution:
     on_body: BodyHook | None = None
     on_end: EndHook | None = None
     dependencies: Mapping[str, object] = attrs.field(factory=dict)
+    #: Every record of the execution's history, where ``branch`` does not preload them: a replay over a
+    #: record (the simulator's oracle, the deploy check) looks each child up through its store, so that
+    #: the lookups are noted, and ``ctx.patched`` reads the history here. ``None``: the branch is it.
+    recorded: Mapping[str, PromiseRecord] | None = None
+
+    @property
+    def history(self) -> Mapping[str, PromiseRecord]:
+        """The records this execution found in the store: ``recorded`` if given, else the branch."""
+        return self.branch if self.recorded is None else self.recorded
 
     async def refresh(self, id: str) -> PromiseRecord:
         record = await self.store.get_promise(id)

@@ -10,17 +10,17 @@ function that runs a local child, so this module sits below both and imports nei
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import trio
 
 from ..core.codec import describe_call, encode, encode_call
 from ..core.errors import NondeterminismError
-from ..core.ids import child_id
+from ..core.ids import child_id, patch_marker_id
 from ..core.misuse import UnawaitedCallWarning, warn_once
 from ..core.records import PromiseRecord, PromiseState
-from ..core.store import TAG_DETACHED, TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET, TAG_TIMER
+from ..core.store import TAG_DETACHED, TAG_ORIGIN, TAG_PARENT, TAG_PATCH, TAG_SCOPE, TAG_TARGET, TAG_TIMER
 from .execution import Execution, WorkflowEnd
 from .function import DurableFunction
 from .options import Options
@@ -71,6 +71,8 @@ class Frame:
         self.signal = ""
         #: The builders this body made and has not started yet, by identity: (the builder, its call).
         self._unstarted: dict[int, tuple[object, str]] = {}
+        #: What each ``ctx.patched(id)`` answered in this run: the first answer holds for the whole run.
+        self._patches: dict[str, bool] = {}
 
     def built(self, builder: object, call: str) -> None:
         """``builder`` (``call``, e.g. ``ctx.run(charge, ...)``) was made: until it starts, it is noted."""
@@ -129,7 +131,7 @@ class Frame:
 
     async def create(
         self, id: str, param: str, timeout_at: float, *, scope: str, target: str | None = None,
-        timer: bool = False, detached: bool = False,
+        timer: bool = False, detached: bool = False, patch: str | None = None,
     ) -> PromiseRecord:
         """Look child ``id`` up in the branch, or create it; check it is the same call as recorded."""
         ex = self.execution
@@ -140,6 +142,8 @@ class Frame:
                 tags[TAG_TIMER] = "true"
             if detached:
                 tags[TAG_DETACHED] = "true"
+            if patch is not None:
+                tags[TAG_PATCH] = patch
             try:
                 record = await ex.store.create_promise(id, param, timeout_at, tags, target=target, fence=ex.fence)
             except trio.Cancelled as exc:
@@ -181,6 +185,42 @@ class Frame:
         return record
 
 
+    async def patched(self, patch: str) -> bool:
+        """Whether this execution takes patch ``patch``'s new path (``ctx.patched``).
+
+        True when its marker is recorded, or when nothing the body did before says otherwise; then the
+        marker is recorded, under an id of its own (``ids.patch_marker_id``), not a numbered child, so
+        executions with and without the patch number their children alike. False when the execution
+        was recorded without the patch: its workflow has settled without the marker, or an earlier run
+        recorded children this run has not asked for yet (it went past this point on the old path).
+        The first answer holds for the rest of the run: a ``False`` never turns into a marker."""
+        known = self._patches.get(patch)
+        if known is not None:
+            return known
+        history = self.execution.history
+        id = patch_marker_id(self.id, patch)
+        if id not in history and self._recorded_without_patches(history):
+            self._patches[patch] = False
+            return False
+        param = encode_call("durable.patched", (patch,), {})
+        record = await self.create(id, param, self.deadline, scope="local", patch=patch)
+        self._asked.add(id)
+        if not record.settled:
+            record = await self.resolve(record, True, what=f"ctx.patched({patch!r})")
+        self._patches[patch] = True
+        return True
+
+    def _recorded_without_patches(self, history: Mapping[str, PromiseRecord]) -> bool:
+        """An earlier run of this workflow went past this point: it settled, or recorded a child (other
+        than a patch marker) this run has not asked for yet."""
+        own = history.get(self.id)
+        if own is not None and own.settled:
+            return True
+        return any(
+            r.tags.get(TAG_PARENT) == self.id and r.id not in self._asked and TAG_PATCH not in r.tags
+            for r in history.values()
+        )
+
     async def recorded_step(self, param: str, act: Callable[[], Awaitable[Settlement]]) -> object:
         """A durable step of this workflow: a child ``param`` whose settlement ``act()`` makes once; after
         that (a replay, a crash after the step's record was written) the record is read and ``act`` is not
@@ -199,9 +239,11 @@ class Frame:
 
     def check_all_asked(self) -> None:
         """A workflow that ends must have asked for every child an earlier execution recorded: one that
-        makes fewer calls leaves those promises orphaned (a pending one forever)."""
+        makes fewer calls leaves those promises orphaned (a pending one forever). A patch marker is no call:
+        once a patch is retired (its ``ctx.patched`` call removed), nothing asks for its markers."""
         ex = self.execution
-        skipped = [r for r in ex.branch.values() if r.tags.get(TAG_PARENT) == self.id and r.id not in self._asked]
+        skipped = [r for r in ex.branch.values()
+                   if r.tags.get(TAG_PARENT) == self.id and r.id not in self._asked and TAG_PATCH not in r.tags]
         if skipped:
             first = skipped[0]
             raise NondeterminismError(

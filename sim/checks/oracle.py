@@ -22,7 +22,7 @@ from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.codec import class_modules, decode_call, describe_call
 from pytest_durable.core.errors import NondeterminismError, NotFound
 from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
-from pytest_durable.core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET
+from pytest_durable.core.store import TAG_ORIGIN, TAG_PARENT, TAG_PATCH, TAG_SCOPE, TAG_TARGET
 from pytest_durable.sdk import DurableFunction, Execution, Registry, Suspended, run_workflow
 
 from ..kernel import copy_pool, virtual_time
@@ -124,6 +124,7 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
         store=store, fence=Fence(record.id, 0), registry=registry, clock=TrioClock(), rng=lambda: 0.0,
         target=_task_target(record, records), origin=record.tags.get(TAG_ORIGIN, record.id),
         branch={}, on_body=lambda id, _: _no_child_body(id, record.id), dependencies=dependencies or {},
+        recorded=records,
     )
     call = decode_call(record.param)
     pending = attrs.evolve(record, state=PromiseState.PENDING, value=None, settled_on=None)
@@ -241,7 +242,7 @@ def _run(records: Mapping[str, PromiseRecord], calls: Mapping[str, str], due: se
     children: dict[str, list[str]] = {}
     for p in records.values():
         parent = p.tags.get(TAG_PARENT)
-        if parent is not None:
+        if parent is not None and TAG_PATCH not in p.tags:  # a retired patch's marker is asked for by nobody
             children.setdefault(parent, []).append(p.id)
     out: list[Violation] = []
     token = class_modules.set(fresh.get)
