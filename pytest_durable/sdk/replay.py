@@ -54,7 +54,8 @@ class Replay:
     """What replaying workflow ``id`` over the record did: the children it asked for, in order; the
     first child it asked for that the record lacks (``stray``: id and param); the first recorded child
     it called differently; its outcome, or why it has none (``stopped``); the pending children it
-    stopped at (``waiting``: one it would run, or those it awaits); and what each ``ctx.patched`` it
+    stopped at (``waiting``: one it would run, or those it awaits); the tags the stray child would have
+    been created with (``stray_tags``); and what each ``ctx.patched`` it
     asked answered (``patches``: (patch id, answer), in the order asked)."""
 
     id: str
@@ -64,6 +65,7 @@ class Replay:
     outcome: tuple[PromiseState, str | None] | None = None
     stopped: str = ""
     waiting: tuple[str, ...] = ()
+    stray_tags: tuple[tuple[str, str], ...] = ()  # the tags the stray child would be created with
     patches: tuple[tuple[str, bool], ...] = ()
 
 
@@ -74,12 +76,14 @@ class RecordStore:
         self.records = records
         self.asked: list[str] = []
         self.stray: tuple[str, str] | None = None
+        self.stray_tags: tuple[tuple[str, str], ...] = ()
 
     async def create_promise(self, id: str, param: str, timeout_at: float, tags: Mapping[str, str] | None = None,
                              *, target: str | None = None, fence: Fence | None = None) -> PromiseRecord:
         record = self.records.get(id)
         if record is None:
             self.stray = (id, param)
+            self.stray_tags = tuple((tags or {}).items())
             raise _Stop(f"asks for {id}, which the store never recorded")
         self.asked.append(id)
         return record
@@ -168,7 +172,8 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
         stop = _find(exc, _Stop)
         why = str(stop) if stop is not None else f"raised {type(exc).__name__}: {exc}"
         waiting = (stop.at,) if stop is not None and stop.at is not None else ()
-        return Replay(record.id, asked, store.stray, stopped=why, waiting=waiting, patches=said)
+        return Replay(record.id, asked, store.stray, stopped=why, waiting=waiting, patches=said,
+                      stray_tags=store.stray_tags)
     return Replay(record.id, tuple(store.asked), outcome=outcome[0], patches=tuple(patches))
 
 
