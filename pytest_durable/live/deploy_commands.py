@@ -24,7 +24,7 @@ import fnmatch
 import os
 from typing import Any
 
-from ..core.errors import UsageError
+from ..core.errors import PlatformError, UsageError
 from ..core.history import History
 from ..sdk.function import Registry
 from ..sdk.replay_check import check_history
@@ -145,7 +145,7 @@ def _store_histories(args: argparse.Namespace, *, where: str, roots: str | None,
         store = open_store(url)
     except UsageError:
         raise
-    except Exception as exc:  # the driver's error: an unreachable server, a file that is no store
+    except (Exception, PlatformError) as exc:  # the driver's error: an unreachable server, a file that is no store
         raise UsageError(f"{where}: cannot open the store {redact(url)}: {type(exc).__name__}: {exc}") from None
     try:
         chosen = read_histories(store, roots=roots, in_flight=in_flight)
@@ -156,7 +156,7 @@ def _store_histories(args: argparse.Namespace, *, where: str, roots: str | None,
                                  f"{' in flight' if in_flight else ''} in the store")
     except UsageError:
         raise
-    except Exception as exc:  # the driver's error while reading
+    except (Exception, PlatformError) as exc:  # the driver's error while reading
         raise UsageError(f"{where}: cannot read the store {redact(url)}: {type(exc).__name__}: {exc}") from None
     finally:
         store.close()
