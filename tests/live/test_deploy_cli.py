@@ -105,3 +105,23 @@ def test_a_roots_glob_that_matches_nothing_is_named(capsys: pytest.CaptureFixtur
     assert capsys.readouterr().out.splitlines() == [
         "order-1 (pending): compatible; next: fulfil order-1.0 ctx.run(reserve('order-1', 0))",
         "1 roots checked: 1 compatible, 0 broken (1 in flight)"]
+
+
+def test_setup_hands_the_replays_a_workers_dependencies(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from pytest_durable import Worker
+    from pytest_durable.live.histories import read_histories, write_histories
+    from tests.helpers import deploy_dependencies as app
+
+    store = new_store()
+    worker = Worker(store, clock=store.clock)
+    worker.register(app.priced_order, app.unit_price)
+    app.setup(worker)
+    run_world(lambda: run_to_end(worker, "p-1", app.priced_order, 2))
+    write_histories(tmp_path / "h", read_histories(store))
+    argv = ["check-deploy", "tests.helpers.deploy_dependencies", "--histories", str(tmp_path / "h")]
+    assert main([*argv, "--setup", "tests.helpers.deploy_dependencies:setup"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "p-1 (resolved): compatible"
+    assert main(argv) == 1  # without it, the replay cannot read the rate: it cannot vouch for the root
+    assert "raised MissingDependency: " in capsys.readouterr().out
+    assert error_of(capsys, *argv, "--setup", "tests.helpers.deploy_dependencies:nothing") == (
+        "check-deploy --setup: 'nothing' in module 'tests.helpers.deploy_dependencies' is not defined")

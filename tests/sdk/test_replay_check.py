@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import pytest
 
-from pytest_durable import Context, PromiseState, function
+from pytest_durable import Context, PromiseState, dependency, function
 from pytest_durable.core.history import History, histories_of
 from pytest_durable.core.store import TAG_PARENT
 from pytest_durable.sdk import DurableFunction, Registry
@@ -216,3 +216,35 @@ def test_the_same_code_passes_its_own_histories() -> None:
     assert check_history(recorded(paid, [paid, receipt], 5), registry_of(paid, receipt)).compatible
     assert check_history(recorded(parent_v1, [parent_v1, flow_v1, leaf], 1),
                          registry_of(parent_v1, flow_v1, leaf)).compatible
+
+
+@function(name="remote_parent")
+async def remote_parent(ctx: Context, n: int) -> str:
+    return await ctx.rpc(flow_v1, n)
+
+
+def test_a_remote_child_workflow_is_replayed_on_its_own() -> None:
+    history = recorded(remote_parent, [remote_parent, flow_v1, leaf], 1)
+    assert history.records[1].tags.get("durable:scope") != "local"  # a task of its own, not a local child
+    check = check_history(history, registry_of(remote_parent, flow_new_argument, leaf))
+    assert check.breaks == ("r.0 flow(1): child r.0.1 was recorded as leaf(2); the new code calls leaf(3)",)
+
+
+@function(name="priced")
+async def priced(ctx: Context, n: int) -> int:
+    rate = dependency("rate")  # a workflow may read a worker's dependency: the check hands it the same
+    return int(await ctx.run(leaf, n)) * int(rate)
+
+
+def test_dependencies_are_handed_to_the_replayed_bodies() -> None:
+    store = new_store()
+    worker = new_worker(store, [priced, leaf])
+    worker.set_dependency("rate", 3)
+    run_world(lambda: run_to_end(worker, "r", priced, 2))
+    history = histories_of(store.promises(), ["r"])[0]
+    assert check_history(history, registry_of(priced, leaf), dependencies={"rate": 3}).compatible
+    other = check_history(history, registry_of(priced, leaf), dependencies={"rate": 4})
+    assert other.breaks == ("r priced(2) resolved 6, but the new code computes resolved 8 from the same children",)
+    missing = check_history(history, registry_of(priced, leaf))
+    assert len(missing.breaks) == 1 and missing.breaks[0].startswith(
+        "r priced(2) resolved, but the new code's replay of it stops: raised MissingDependency")
