@@ -24,9 +24,10 @@ class Deploy:
     """The deploy of ``upgrade`` in one world: its instant and its fleet are drawn when the world is
     built, so the same seed gives the same deploy."""
 
-    def __init__(self, upgrade: Upgrade, new: Version, processes: Sequence[SimProcess], decisions: Decisions,
-                 trace: Trace, server: SimServer) -> None:
+    def __init__(self, upgrade: Upgrade, old: Version, new: Version, processes: Sequence[SimProcess],
+                 decisions: Decisions, trace: Trace, server: SimServer) -> None:
         self.upgrade = upgrade
+        self.old = old
         self.new = new
         self.processes = list(processes)
         self.trace = trace
@@ -54,7 +55,7 @@ class Deploy:
             await self.server.until_settled(upgrade.after)
         self.started = True
         self.trace.add(trio.current_time(), "deploy", 0, "deploy", "", self.new.label, to=self.new.module,
-                       staying=",".join(sorted(self.staying)))
+                       old=self.old.label, staying=",".join(sorted(self.staying)))
         if upgrade.fleet == "restarts":
             return
         moving = [p for p in self.processes if p.name not in self.staying]

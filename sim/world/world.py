@@ -72,7 +72,7 @@ class World:
                               self._ended, code, self._version_of)
         self.processes = [SimProcess(name, group, around) for name, group in scenario.process_names()]
         #: The deploy of the scenario's upgrade (``None`` without one).
-        self.deploy = (Deploy(scenario.upgrade, code[1], self.processes, decisions, self.trace, self.server)
+        self.deploy = (Deploy(scenario.upgrade, code[0], code[1], self.processes, decisions, self.trace, self.server)
                        if scenario.upgrade is not None else None)
         self.director = Director(script, self.processes, self.injector, self.server, self.trace) if script else None
         self.actors = Actors(scenario, config, self.network, decisions, self.trace) if scenario.actors else None
