@@ -55,7 +55,7 @@ from pytest_durable.core import (
 )
 from pytest_durable.live import PostgresStore, SqliteStore
 from pytest_durable.testing.pgserver import PgServer
-from tests.helpers.virtual_time import FollowingClock, close
+from tests.helpers.virtual_time import FollowingClock, close, write_at
 
 
 def note_event(value: str) -> None:
@@ -566,10 +566,9 @@ class StoreMachine(RuleBasedStateMachine):
             async with trio.open_nursery() as nursery:
                 if write is not None:
                     async def writer() -> None:
-                        await trio.sleep(write[0])
                         await write[1]()
                         wrote.append(trio.current_time() - began)
-                    nursery.start_soon(writer)
+                    await nursery.start(write_at, write[0], writer)  # first at its instant, whatever trio picks
                 out = await self.store.dispatch(group, limit, wait=wait)
                 nursery.cancel_scope.cancel()
             return out, trio.current_time() - began
@@ -620,9 +619,8 @@ class StoreMachine(RuleBasedStateMachine):
             async with trio.open_nursery() as nursery:
                 if settle_after is not None:
                     async def settler() -> None:
-                        await trio.sleep(settle_after)
                         await self.store.settle_promise(id, RESOLVED, '"late"')
-                    nursery.start_soon(settler)
+                    await nursery.start(write_at, settle_after, settler)
                 record = await self.store.await_settled(id, wait=wait)
                 nursery.cancel_scope.cancel()
             return record, trio.current_time() - began
