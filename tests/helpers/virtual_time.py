@@ -51,14 +51,16 @@ async def write_at(
     after: float, write: Callable[[], Awaitable[Any]], *, first: Literal["write", "wakes"] = "write",
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Make ``write`` ``after`` seconds from now (virtual time), start with ``nursery.start``.
+    """Make ``write`` ``after`` seconds (virtual time) after ``await nursery.start(write_at, after, write)``.
 
     A ``trio.sleep(after)`` before the write would race: when another task (a long poll) wakes at that
-    same instant, which runs first is trio's choice, random by design and tied by memory addresses, so
-    two runs of one test could see the write before or after the poll's read. Instead this task moves
-    the clock itself, only while every task waits, deadline by deadline, and at ``after`` makes the write
+    same instant, which of the two runs first is the order trio's scheduler gives the batch of woken
+    tasks (random, or drawn under Hypothesis from state the earlier runs of the example moved), so two
+    runs of one test could see the write before or after the poll's read. Instead this task moves the
+    clock itself, only while every task waits, deadline by deadline, and at ``after`` makes the write
     before any task woken at that instant runs (``first="write"``) or once they all wait again
-    (``first="wakes"``). The autojump of the ``in_virtual_time`` run is off until the write is made."""
+    (``first="wakes"``; if the poll has returned by then, it cancels the write). The autojump of the
+    ``in_virtual_time`` run is off until the write is made."""
     clock = trio.lowlevel.current_clock()
     assert isinstance(clock, trio.testing.MockClock), "write_at runs inside in_virtual_time"
     at = trio.current_time() + after  # the deadline a trio.sleep(after) would have
