@@ -13,6 +13,7 @@ PostgreSQL must do too.
 
 from __future__ import annotations
 
+import functools
 import math
 import shutil
 import tempfile
@@ -38,7 +39,7 @@ from pytest_durable.core import (
     UsageError,
 )
 from pytest_durable.live import PostgresStore, SqliteStore
-from tests.helpers.virtual_time import FollowingClock
+from tests.helpers.virtual_time import FollowingClock, write_at
 
 IDS = ("a", "a.0", "a.1", "a.0.0", "b", "b.0")
 TARGETS = ("g1", "g2")
@@ -97,7 +98,9 @@ operations = st.one_of(
     *[st.tuples(st.just("suspend_all"), st.lists(promise_refs, min_size=1, max_size=2))] * 2,
     *[st.tuples(st.just("suspend_each"), st.sampled_from([1.0, 5.0]), st.booleans())] * 2,
 )
-#: A long poll, perhaps with one operation made ``after`` seconds into it: ("long_poll", what, wait, write, after).
+#: A long poll, perhaps with one operation made ``after`` seconds into it, and which comes first when the
+#: poll wakes by time at that same instant, the write or the poll ("wakes"; ``write_at``):
+#: ("long_poll", what, wait, write, after[, first]).
 _writes = st.one_of(_create_task, st.tuples(st.just("settle"), promise_refs, settle_states, values, st.none()),
                     st.tuples(st.just("release"), fences))
 long_polls = st.tuples(
@@ -105,6 +108,7 @@ long_polls = st.tuples(
     st.tuples(st.just("dispatch"), st.sampled_from(TARGETS), st.sampled_from([1, 10]))
     | st.tuples(st.just("await"), promise_refs),
     st.sampled_from([0.5, 3.0, 30.0]), st.none() | _writes, st.sampled_from([0.0, 0.25, 1.0, 2.0, 10.0]),
+    st.sampled_from(["write", "wakes"]),
 )
 
 
@@ -251,8 +255,11 @@ class Pair:
 
     def long_poll(self, op: tuple[Any, ...]) -> tuple[str, Any]:
         """Each store in turn, from the same instant: the long poll's answer and when it came, and the answer
-        to the write made meanwhile (if it came before the poll returned)."""
-        _, what, wait, write, after = op
+        to the write made meanwhile (if it came before the poll returned). The write is made at its instant
+        by ``write_at``, in the order ``op`` names when the poll wakes by time then too, never in an order
+        trio's scheduler picks (which could differ between the two runs)."""
+        _, what, wait, write, after, *rest = op
+        first = rest[0] if rest else "write"
         if what[0] == "dispatch":
             def poll(store: InspectableStore) -> Any:
                 return store.dispatch(what[1], what[2], wait=wait)
@@ -271,10 +278,9 @@ class Pair:
                 wrote: list[tuple[str, Any]] = []
                 async with trio.open_nursery() as nursery:
                     if made is not None:
-                        async def writer() -> None:
-                            await trio.sleep(after)
+                        async def writer(made: Callable[[InspectableStore], Any] = made) -> None:
                             wrote.append(await outcome_async(made, store))
-                        nursery.start_soon(writer)
+                        await nursery.start(functools.partial(write_at, after, writer, first=first))
                     answer = await outcome_async(poll, store)
                     nursery.cancel_scope.cancel()
                 return answer, round(trio.current_time(), 9), wrote
@@ -446,3 +452,22 @@ def test_long_polls_woken_by_writes_and_by_time_agree(real: str | None) -> None:
     assert dispatched(answers[9]) == ["b.0"]
     assert dispatched(answers[11]) == []
     assert answers[12][1].state is PromiseState.PENDING
+
+
+@pytest.mark.parametrize("first", ["write", "wakes"])
+def test_a_write_at_the_instant_a_long_poll_wakes_by_time_is_ordered_the_same_for_both_stores(
+    first: str, real: str | None,
+) -> None:
+    """``b``'s lease ends at 2.0, when a new task ``a.1`` is created: made first, the poll's read finds both;
+    made once the woken poll has read, the poll has returned with ``b`` alone and the write never comes.
+    With a ``trio.sleep`` before the write, trio's scheduler chose, and the two stores could differ."""
+    pair = Pair(real)
+    try:
+        for op in [*PRELUDE, ("acquire", "a", "w1", 10.0), ("acquire", "b", "w2", 2.0)]:
+            pair.step(op)
+        create = ("create", "a.1", "t", 20.0, "lineage", False, "g1", None)
+        got = pair.step(("long_poll", ("dispatch", "g1", 10), 30.0, create, 2.0, first))
+        assert dispatched(got) == (["a.1", "b"] if first == "write" else ["b"])
+        assert (pair.memory.promise("a.1") is not None) == (first == "write")
+    finally:
+        pair.close()
