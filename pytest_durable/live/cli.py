@@ -6,6 +6,9 @@
     python -m pytest_durable tree order-42                         # the execution tree from the store
     python -m pytest_durable resolve approval-7 '"yes"'            # settle an external promise
     python -m pytest_durable ls --state pending
+    python -m pytest_durable check-deploy myapp.workflows            # replay the store's histories with this code
+    python -m pytest_durable export --out histories/                 # one history file per root
+    python -m pytest_durable check-patch fraud-check myapp.workflows  # may the patch's old path go?
 
 Every command takes ``--store URL`` (default ``$DURABLE_STORE``, else ``sqlite:///durable.db``). Errors
 are one line on stderr: exit 2 for bad input, 1 for a workflow that failed (``get``/``run --wait``).
@@ -28,6 +31,7 @@ from ..core.records import PromiseRecord, PromiseState
 from ..core.store import TAG_TARGET, Store
 from ..core.tree import tree
 from ..sdk import Worker, result_of
+from . import deploy_commands
 from .loading import callable_named, function_named, functions_of
 from .process import flush_print, serve
 from .sweeper import SWEEPER
@@ -128,8 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         s.add_argument("value", nargs="?", default="null", metavar="VALUE-JSON" if name == "resolve" else "MESSAGE")
     ls = sub.add_parser("ls", help="list promises")
     ls.add_argument("--state", choices=STATES, default=None)
+    deploy_commands.add_parsers(sub)
     args = parser.parse_args(argv)
     try:
+        if args.command in deploy_commands.COMMANDS:  # outside trio: each replay is a trio run of its own
+            return deploy_commands.COMMANDS[args.command](args)
         return trio.run(_command, args)
     except (UsageError, NotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)

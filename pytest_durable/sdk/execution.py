@@ -35,6 +35,10 @@ class WorkflowEnd:
 #: Called with each ``WorkflowEnd`` of an execution; see ``Executor``.
 EndHook = Callable[[WorkflowEnd], None]
 
+#: Called with (workflow id, patch id, answer) when a run of a workflow body first asks ``ctx.patched``:
+#: a replay notes which executions take a patch's old path (``sdk/replay.py``).
+PatchHook = Callable[[str, str, bool], None]
+
 
 @attrs.define(eq=False)
 class Execution:
@@ -57,6 +61,7 @@ class Execution:
     #: record (the simulator's oracle, the deploy check) looks each child up through its store, so that
     #: the lookups are noted, and ``ctx.patched`` reads the history here. ``None``: the branch is it.
     recorded: Mapping[str, PromiseRecord] | None = None
+    on_patch: PatchHook | None = None
 
     @property
     def history(self) -> Mapping[str, PromiseRecord]:

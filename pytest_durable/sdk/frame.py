@@ -201,6 +201,8 @@ class Frame:
         id = patch_marker_id(self.id, patch)
         if id not in history and self._recorded_without_patches(history):
             self._patches[patch] = False
+            if self.execution.on_patch is not None:
+                self.execution.on_patch(self.id, patch, False)
             return False
         param = encode_call("durable.patched", (patch,), {})
         record = await self.create(id, param, self.deadline, scope="local", patch=patch)
@@ -208,6 +210,8 @@ class Frame:
         if not record.settled:
             record = await self.resolve(record, True, what=f"ctx.patched({patch!r})")
         self._patches[patch] = True
+        if self.execution.on_patch is not None:
+            self.execution.on_patch(self.id, patch, True)
         return True
 
     def _recorded_without_patches(self, history: Mapping[str, PromiseRecord]) -> bool:

@@ -12,22 +12,21 @@ replay without a verdict), and its calls and outcome are compared with what the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 import trio
 
-from pytest_durable.core.clock import TrioClock
 from pytest_durable.core.codec import class_modules, decode_call, describe_call
-from pytest_durable.core.errors import NondeterminismError, NotFound
-from pytest_durable.core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
-from pytest_durable.core.store import TAG_ORIGIN, TAG_PARENT, TAG_PATCH, TAG_SCOPE, TAG_TARGET
-from pytest_durable.sdk import DurableFunction, Execution, Registry, Suspended, run_workflow
+from pytest_durable.core.records import PromiseRecord, PromiseState
+from pytest_durable.core.store import TAG_PARENT, TAG_PATCH
+from pytest_durable.sdk import DurableFunction, Registry
+from pytest_durable.sdk.replay import Replay, Runner
+from pytest_durable.sdk.replay import replay as sdk_replay
 
 from ..kernel import copy_pool, virtual_time
 from ..kernel.decisions import SeededDecisions
-from ..kernel.interrupts import afresh, interrupt_in
 from ..kernel.isolation import FreshModules
 from ..kernel.scheduler import deterministic_scheduling
 from ..kernel.watchdog import Watchdog
@@ -36,161 +35,28 @@ from ..trace import Ledger, recording_into
 from .violations import Violation
 
 
-class _Stop(BaseException):
-    """Ends a replay that cannot go on without running a body or writing: no verdict on the rest."""
-
-
-@attrs.frozen
-class Replay:
-    """What replaying workflow ``id`` over the record did: the children it asked for, in order; the
-    first child it asked for that the store never recorded; the first recorded child it called
-    differently; its outcome, or why it has none (``stopped``)."""
-
-    id: str
-    asked: tuple[str, ...]
-    stray: tuple[str, str] | None = None  # (id, param)
-    mismatch: NondeterminismError | None = None
-    outcome: tuple[PromiseState, str | None] | None = None
-    stopped: str = ""
-
-
-class _RecordStore:
-    """The store as the record left it, read-only: a replay that would write stops instead."""
-
-    def __init__(self, records: Mapping[str, PromiseRecord]) -> None:
-        self.records = records
-        self.asked: list[str] = []
-        self.stray: tuple[str, str] | None = None
-
-    async def create_promise(self, id: str, param: str, timeout_at: float, tags: Mapping[str, str] | None = None,
-                             *, target: str | None = None, fence: Fence | None = None) -> PromiseRecord:
-        record = self.records.get(id)
-        if record is None:
-            self.stray = (id, param)
-            raise _Stop(f"asks for {id}, which the store never recorded")
-        self.asked.append(id)
-        return record
-
-    async def settle_promise(self, id: str, state: PromiseState, value: str | None, *,
-                             fence: Fence | None = None) -> PromiseRecord:
-        raise _Stop(f"would settle {id}, which the record leaves pending")
-
-    async def get_promise(self, id: str) -> PromiseRecord:
-        record = self.records.get(id)
-        if record is None:
-            raise NotFound("promise", id)
-        return record
-
-    async def await_settled(self, id: str, *, wait: float) -> PromiseRecord:
-        return await self.get_promise(id)
-
-    async def get_branch(self, id: str) -> list[PromiseRecord]:
-        raise _Stop("a replay reads its children one by one")
-
-    # A replay runs no task: these never come up, and stop the replay if they do.
-
-    async def get_task(self, id: str) -> TaskRecord:
-        raise _Stop(f"would read task {id}")
-
-    async def dispatch(self, target: str, limit: int, *, wait: float = 0.0) -> list[TaskRecord]:
-        raise _Stop("would dispatch tasks")
-
-    async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
-        raise _Stop(f"would acquire task {id}")
-
-    async def heartbeat_task(self, fence: Fence) -> TaskRecord:
-        raise _Stop(f"would heartbeat task {fence.task_id}")
-
-    async def release_task(self, fence: Fence, *, error: str | None = None) -> TaskRecord:
-        raise _Stop(f"would release task {fence.task_id}")
-
-    async def fulfill_task(self, fence: Fence, state: PromiseState, value: str | None) -> PromiseRecord:
-        raise _Stop(f"would fulfill task {fence.task_id}")
-
-    async def suspend_task(self, fence: Fence, awaiting: Sequence[str]) -> SuspendResult:
-        raise _Stop(f"would suspend task {fence.task_id}")
-
-    async def sweep(self) -> None:
-        raise _Stop("would sweep")
-
-
 def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: DurableFunction[..., Any],
            registry: Registry, step_limit: float = 0.0, dependencies: Mapping[str, object] | None = None) -> Replay:
-    """Replay workflow ``record`` (settled or not) over ``records``; bodies of children never run. With
-    a ``step_limit``, a body that stops yielding is stopped by the watchdog (no verdict). The body reads
-    ``dependencies`` as a worker's would."""
-    store = _RecordStore(records)
-    ex = Execution(  # an empty branch: every child is looked up through the record store, which notes it
-        store=store, fence=Fence(record.id, 0), registry=registry, clock=TrioClock(), rng=lambda: 0.0,
-        target=_task_target(record, records), origin=record.tags.get(TAG_ORIGIN, record.id),
-        branch={}, on_body=lambda id, _: _no_child_body(id, record.id), dependencies=dependencies or {},
-        recorded=records,
-    )
-    call = decode_call(record.param)
-    pending = attrs.evolve(record, state=PromiseState.PENDING, value=None, settled_on=None)
-    outcome: list[tuple[PromiseState, str | None]] = []
+    """Replay workflow ``record`` (settled or not) over ``records`` with the SDK's engine
+    (``pytest_durable/sdk/replay.py``), bodies of children never run, in a run as deterministic as a
+    world's: seeded scheduling and virtual time. With a ``step_limit``, a body that stops yielding is
+    stopped by the watchdog (no verdict). The body reads ``dependencies`` as a worker's would."""
+    return sdk_replay(record, records, fn, registry, dependencies=dependencies, run=_world_runner(step_limit))
 
-    async def main() -> None:
-        depth = _local_depth(record, records)
-        outcome.append(await run_workflow(ex, fn, pending, tuple(call.args), dict(call.kwargs), depth))
 
-    watchdog = Watchdog(step_limit) if step_limit > 0 else None
-    try:
+def _world_runner(step_limit: float) -> Runner:
+    """How the oracle runs a replay's ``trio.run``: as a world runs, on its scheduler and clock."""
+
+    def run(main: Callable[[], Awaitable[None]]) -> None:
+        watchdog = Watchdog(step_limit) if step_limit > 0 else None
         with deterministic_scheduling(SeededDecisions(0)):
             if watchdog is None:
                 trio.run(main, clock=virtual_time.clock())
             else:
                 with watchdog.armed():
                     trio.run(main, clock=virtual_time.clock(), instruments=[watchdog])
-    except BaseException as exc:
-        interrupt = interrupt_in(exc)
-        if interrupt is not None:  # the user's Ctrl-C, as itself (trio may hand it over inside a group)
-            raise afresh(interrupt) from None
-        asked = tuple(store.asked)
-        mismatch = _find(exc, NondeterminismError)
-        if mismatch is not None:
-            return Replay(record.id, asked, mismatch=mismatch, stopped="called a recorded child differently")
-        if _find(exc, Suspended) is not None:
-            return Replay(record.id, asked, stopped="awaits a child the record leaves pending")
-        stop = _find(exc, _Stop)
-        why = str(stop) if stop is not None else f"raised {type(exc).__name__}: {exc}"
-        return Replay(record.id, asked, store.stray, stopped=why)
-    return Replay(record.id, tuple(store.asked), outcome=outcome[0])
 
-
-def _local_depth(record: PromiseRecord, records: Mapping[str, PromiseRecord]) -> int:
-    """How many local workflows ``record`` ran inside (its chain of ``ctx.run`` parents): a replay
-    must meet the SDK's nesting limit where the recorded run met it."""
-    depth = 0
-    while record.tags.get(TAG_SCOPE) == "local" and record.tags.get(TAG_PARENT) in records:
-        record = records[record.tags[TAG_PARENT]]
-        depth += 1
-    return depth
-
-
-def _task_target(record: PromiseRecord, records: Mapping[str, PromiseRecord]) -> str:
-    """The target of the task ``record``'s body ran in: its own, or for a local child workflow (which
-    runs in its parent's task and has none) the nearest ``ctx.rpc`` ancestor's, which an ``ctx.rpc``
-    without a target inherits."""
-    while record.tags.get(TAG_SCOPE) == "local" and record.tags.get(TAG_PARENT) in records:
-        record = records[record.tags[TAG_PARENT]]
-    return record.tags.get(TAG_TARGET, "")
-
-
-def _no_child_body(id: str, workflow: str) -> None:
-    if id != workflow:
-        raise _Stop(f"child {id} is pending in the record, so a replay would run its body")
-
-
-def _find(exc: BaseException, kind: type[BaseException]) -> Any:
-    if isinstance(exc, kind):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = _find(inner, kind)
-            if found is not None:
-                return found
-    return None
+    return run
 
 
 @attrs.frozen

@@ -2,7 +2,8 @@
 
 A ``KeyboardInterrupt`` (or a ``SystemExit`` from outside a body) stops the run instead of failing a
 world; trio may hand it over inside an exception group, or, when it landed in trio's own machinery, as
-the cause of a ``TrioInternalError``. ``interrupt_in`` finds it there.
+the cause of a ``TrioInternalError``. ``interrupt_in`` finds it there (it lives in the SDK,
+``pytest_durable/sdk/interrupts.py``, whose replay engine needs it too).
 
 Python runs a signal handler between any two bytecodes, a ``__del__`` included (a world leaves cycles
 of trio objects that the garbage collector finalizes, often between two worlds), and an exception a
@@ -25,34 +26,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import trio
+from pytest_durable.sdk.interrupts import afresh, interrupt_in
 
 _active = False
-
-
-def interrupt_in(exc: BaseException) -> BaseException | None:
-    """The ``KeyboardInterrupt`` or ``SystemExit`` in ``exc`` (itself, in an exception group from trio,
-    or the cause of a ``TrioInternalError``), if any."""
-    if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-        return exc
-    if isinstance(exc, BaseExceptionGroup):
-        for inner in exc.exceptions:
-            found = interrupt_in(inner)
-            if found is not None:
-                return found
-    if isinstance(exc, trio.TrioInternalError) and exc.__cause__ is not None:
-        return interrupt_in(exc.__cause__)
-    return None
-
-
-def afresh(interrupt: BaseException) -> BaseException:
-    """The same interrupt as a new exception, to raise without the frames it crossed inside trio's run
-    loop: some of those have no line number, and pytest's report of an interrupt fails on them
-    (``tb_lineno`` is None) instead of saying "interrupted"."""
-    try:
-        return type(interrupt)(*interrupt.args)
-    except Exception:  # an interrupt class that takes other arguments: keep it as it is
-        return interrupt
 
 
 @contextmanager
@@ -88,3 +64,6 @@ def keep_interrupts() -> Iterator[None]:
         _active = False
         if sys.unraisablehook is hook:
             sys.unraisablehook = previous
+
+
+__all__ = ["afresh", "interrupt_in", "keep_interrupts"]
