@@ -223,7 +223,10 @@ def test_a_rollout_with_a_patch_completes_every_root_and_says_when_the_patch_may
     # Before version 2 serves: the roots recorded past the charge would take the patch's old path.
     not_yet = fleet.command("check-patch", PATCH, V2)
     assert not_yet.returncode == 1, not_yet
-    assert all(order in not_yet.stdout for order in CHARGED) and order_c not in not_yet.stdout, not_yet.stdout
+    head, *named = not_yet.stdout.splitlines()
+    assert head == (f"patch '{PATCH}' may not be retired yet: {len(CHARGED)} execution(s) in flight take its old "
+                    f"path ({len(CHARGED) + len(HALFWAY)} in flight checked):"), not_yet.stdout
+    assert sorted(line.split(";")[0].strip() for line in named) == sorted(CHARGED), not_yet.stdout  # not order-c
 
     # Version 2 serves; new roots start meanwhile (each waits in the store for a worker), and every root
     # completes: ``get --wait`` on each, from its own process.
@@ -254,5 +257,5 @@ def test_a_rollout_with_a_patch_completes_every_root_and_says_when_the_patch_may
     # Nothing in flight takes the old path now: the patch may go.
     may_go = fleet.command("check-patch", PATCH, V2)
     assert may_go.returncode == 0, may_go
-    assert may_go.stdout.startswith(f"patch '{PATCH}' may be retired: no execution in flight takes its old path"), \
-        may_go.stdout
+    assert may_go.stdout == f"patch '{PATCH}' may be retired: no execution in flight takes its old path (0 in flight " \
+                            "checked)\n", may_go.stdout
