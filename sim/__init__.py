@@ -8,14 +8,15 @@ a trace, and checks.
     assert result.ok, result.violations
 
 Outside parties (an approver, a payment webhook) take part through ``Scenario(actors=...)``, made with
-``sim.actors.resolve``, ``reject`` and ``start``.
+``sim.actors.resolve``, ``reject`` and ``start``; a deploy of a second version of the code while
+executions are in flight through ``Scenario(upgrade=sim.Upgrade(to="module.of.version2", ...))``.
 """
 
 from .checks import Violation
 from .faults import FAULT_KINDS, CrashAt, DropAt, FaultConfig, FaultPlan, InjectedFault, UnfiredPlanWarning
 from .kernel.decisions import Decisions, PinnedDecisions, RecordedDecisions, SeededDecisions
 from .runner import run_world
-from .scenario import Scenario, SimConfig, actors
+from .scenario import Scenario, SimConfig, Upgrade, actors
 from .trace import Event, Ledger, Trace, at_most_once, exactly_once, ledger
 from .world import RunResult
 
@@ -37,6 +38,7 @@ __all__ = [
     "SimConfig",
     "Trace",
     "UnfiredPlanWarning",
+    "Upgrade",
     "Violation",
     "actors",
     "at_most_once",

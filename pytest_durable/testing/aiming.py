@@ -41,11 +41,12 @@ class Position:
 
 def scenario_key(scenario: Scenario, settings: WorldSettings) -> str:
     """What makes two calls the same sweep: the workflow, its arguments, the root id, the functions
-    registered, the workers, the actors and the fault kinds."""
+    registered, the workers, the actors, the upgrade and the fault kinds."""
     call = encode_call(scenario.workflow.name, scenario.args, scenario.kwargs)
     functions = ",".join(sorted(fn.name for fn in scenario.functions))
     return "|".join([call, scenario.root_id, functions, repr(sorted(scenario.workers.items())), settings.faults,
-                     str(settings.quiesce_after), *(a.key() for a in scenario.actors)])
+                     str(settings.quiesce_after), *(a.key() for a in scenario.actors),
+                     *((scenario.upgrade.key(),) if scenario.upgrade is not None else ())])
 
 
 def pin_text(planned: Planned) -> str:

@@ -12,7 +12,7 @@ import attrs
 from sim import FaultConfig, FaultPlan, RunResult, Scenario, SimConfig, run_world
 from sim.checks import determinism
 from sim.kernel.decisions import PinnedDecisions
-from sim.scenario import NOT_GIVEN, Actor, checked_outcomes
+from sim.scenario import NOT_GIVEN, Actor, Upgrade, checked_outcomes
 from sim.search import DrawnWorld
 from sim.world import stores
 
@@ -186,7 +186,7 @@ class DurableSim:
     def scenario(self, workflow: DurableFunction[..., Any], *args: Any, id: str = "root",
                  functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., workers: int | None = None,
                  dependencies: Mapping[str, Callable[[], object]] | None = None, outcomes: Any = ...,
-                 actors: Sequence[Actor] = (), **kwargs: Any) -> Scenario:
+                 actors: Sequence[Actor] = (), upgrade: Upgrade | None = None, **kwargs: Any) -> Scenario:
         """The scenario ``run`` would run, for inspection or for ``sim.run_world``."""
         settings = self._settings()
         known = discover_functions(workflow.__module__, self._test_module)
@@ -200,14 +200,14 @@ class DurableSim:
             workers={"default": workers or settings.workers}, root_id=id,
             expected=NOT_GIVEN if expected is ... else expected, invariants=tuple(invariants),
             dependencies=dict(dependencies or {}), outcomes=_outcomes(expected, outcomes, settings.outcomes),
-            actors=_actors(actors),
+            actors=_actors(actors), upgrade=upgrade,
         )
 
     def run(self, workflow: DurableFunction[..., Any], /, *args: Any, id: str = "root",
             functions: Sequence[DurableFunction[..., Any]] = (), expected: Any = ..., faults: str | None = None,
             plan: str | None = None, workers: int | None = None, check: bool = True, world: DrawnWorld | None = None,
             dependencies: Mapping[str, Callable[[], object]] | None = None, outcomes: Any = ...,
-            actors: Sequence[Actor] = (), **kwargs: Any) -> RunResult:
+            actors: Sequence[Actor] = (), upgrade: Upgrade | None = None, **kwargs: Any) -> RunResult:
         """Run ``workflow(*args, **kwargs)`` as root ``id`` in one world and return its ``RunResult``.
 
         Durable functions defined in the workflow's module and the test's module are registered on
@@ -219,6 +219,8 @@ class DurableSim:
         ``outcomes`` names the root's acceptable outcomes (``Scenario(outcomes=...)``: several values or a
         predicate), where ``expected`` demands one value; the marker's ``outcomes=`` applies otherwise.
         ``actors`` are outside parties (``sim.actors.resolve``, ``reject``, ``start``: ``Scenario(actors=...)``).
+        ``upgrade`` deploys a second version of the code while the world runs (``sim.Upgrade``:
+        ``Scenario(upgrade=...)``).
         """
         __tracebackhide__ = hide_ours
         check_run_call(workflow, args, kwargs, id=id, functions=functions, faults=faults, plan=plan, workers=workers,
@@ -228,7 +230,7 @@ class DurableSim:
         self._configure(settings)
         scenario = self.scenario(workflow, *args, id=id, functions=functions, expected=expected,
                                  workers=settings.workers, dependencies=dependencies, outcomes=outcomes, actors=actors,
-                                 **kwargs)
+                                 upgrade=upgrade, **kwargs)
         aimer = self._aimer if world is None and plan is None and not settings.plan else None
         if aimer is not None:  # the sweep's world for this call, within the settings the hooks left: aimed, or swarm
             aimer.place(scenario, settings)

@@ -30,8 +30,9 @@ from ..kernel.decisions import SeededDecisions
 from ..kernel.isolation import FreshModules
 from ..kernel.scheduler import deterministic_scheduling
 from ..kernel.watchdog import Watchdog
-from ..scenario import Scenario, isolated_modules, make_dependencies
+from ..scenario import Scenario, Version, make_dependencies, versions
 from ..trace import Ledger, recording_into
+from .ran_by import RanBy
 from .violations import Violation
 
 
@@ -75,7 +76,7 @@ def check(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: flo
 
 
 def run(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: float = 0.0,
-        skip: frozenset[str] = frozenset()) -> OracleRun:
+        skip: frozenset[str] = frozenset(), ran_by: RanBy | None = None) -> OracleRun:
     """Checks (3) and (4) over a finished world's promises: replay every workflow promise and compare;
     a promise whose id is in ``skip`` is not replayed (``replay_scope`` says which may be).
 
@@ -85,25 +86,36 @@ def run(promises: Iterable[PromiseRecord], scenario: Scenario, step_limit: float
     value (or error) the store recorded. A recorded child called differently is ``nondeterminism`` for
     every workflow, settled or not. The replays run as a freshly started process would: on fresh copies
     of the scenario's isolated modules (``sim.kernel.isolation``), values decoding to their classes; a body
-    that stops yielding for ``step_limit`` wall seconds ends its replay without a verdict.
+    that stops yielding for ``step_limit`` wall seconds ends its replay without a verdict. In a world with
+    an upgrade (``ran_by``), each workflow is replayed with the version that would replay it in production
+    (``RanBy.replayer``), and a report names the versions.
     """
     records = {p.id: p for p in promises}
-    workflows = {fn.name for fn in scenario.all_functions() if fn.is_workflow}
+    code = versions(scenario)
+    workflows = {fn.name for version in code for fn in version.functions if fn.is_workflow}
     calls = {id: call for id, p in records.items() if (call := call_of(p)) in workflows}
     due = {id for id in calls if id not in skip}
     if not due:  # nothing to replay: no module copies, no registry
         return OracleRun([], 0, len(calls))
-    fresh = copy_pool.take(isolated_modules(scenario))
-    try:
-        return _run(records, calls, due, fresh, scenario, step_limit)
-    finally:
-        copy_pool.give_back(fresh)
+    by_version: dict[int, set[str]] = {}
+    for id in due:
+        number = 1 if ran_by is None else ran_by.replayer(id, records[id].settled).number
+        by_version.setdefault(number, set()).add(id)
+    out: list[Violation] = []
+    for number, ids in sorted(by_version.items()):
+        version = code[number - 1]
+        fresh = copy_pool.take(version.isolated)
+        try:
+            out += _run(records, ids, fresh, version, scenario, step_limit, ran_by)
+        finally:
+            copy_pool.give_back(fresh)
+    return OracleRun(out, len(due), len(calls) - len(due))
 
 
-def _run(records: Mapping[str, PromiseRecord], calls: Mapping[str, str], due: set[str], fresh: FreshModules,
-         scenario: Scenario, step_limit: float) -> OracleRun:
+def _run(records: Mapping[str, PromiseRecord], due: set[str], fresh: FreshModules, version: Version,
+         scenario: Scenario, step_limit: float, ran_by: RanBy | None) -> list[Violation]:
     registry = Registry()
-    for fn in fresh.functions(scenario.all_functions()):
+    for fn in fresh.functions(version.functions):
         registry.register(fn)
     children: dict[str, list[str]] = {}
     for p in records.values():
@@ -115,15 +127,15 @@ def _run(records: Mapping[str, PromiseRecord], calls: Mapping[str, str], due: se
     try:
         with recording_into(Ledger()):  # effects a replayed body makes are not the world's
             dependencies = make_dependencies(scenario, fresh)
-            out += _replay_all(records, due, registry, children, step_limit, dependencies)
+            out += _replay_all(records, due, registry, children, step_limit, dependencies, version, ran_by)
     finally:
         class_modules.reset(token)
-    return OracleRun(out, len(due), len(calls) - len(due))
+    return out
 
 
 def _replay_all(records: Mapping[str, PromiseRecord], due: set[str], registry: Registry,
-                children: Mapping[str, list[str]], step_limit: float,
-                dependencies: Mapping[str, object]) -> list[Violation]:
+                children: Mapping[str, list[str]], step_limit: float, dependencies: Mapping[str, object],
+                version: Version, ran_by: RanBy | None) -> list[Violation]:
     out: list[Violation] = []
     for record in records.values():
         if record.id not in due:
@@ -132,7 +144,9 @@ def _replay_all(records: Mapping[str, PromiseRecord], due: set[str], registry: R
         if call is None or call not in registry or not registry.get(call).is_workflow or not _decodes(record):
             continue
         result = replay(record, records, registry.get(call), registry, step_limit, dependencies)
-        out += _judge(record, result, records, children.get(record.id, []))
+        found = _judge(record, result, records, children.get(record.id, []),
+                       f" with {version.label}" if ran_by is not None else "")
+        out += [ran_by.named(v, record.id) for v in found] if ran_by is not None else found
     return out
 
 
@@ -161,19 +175,19 @@ _BY_BODY = (PromiseState.RESOLVED, PromiseState.REJECTED)
 
 
 def _judge(record: PromiseRecord, result: Replay, records: Mapping[str, PromiseRecord],
-           recorded: list[str]) -> list[Violation]:
+           recorded: list[str], version: str = "") -> list[Violation]:
     wf = f"{record.id} {describe_call(record.param)}"
     if result.mismatch is not None:
         m = result.mismatch
-        return [Violation("nondeterminism", f"replaying {wf} over the store's records calls child {m.id} as "
+        return [Violation("nondeterminism", f"replaying {wf}{version} over the store's records calls child {m.id} as "
                           f"{m.new}; the store recorded {m.recorded}", m.id)]
     if record.state not in _BY_BODY:
         return []
     if result.stray is not None:
         id, param = result.stray
-        return [Violation("replay-children", f"{wf} {record.state.value}, but replaying it over the store's records "
-                          f"asks for child {id} {describe_call(param)}, which the store never recorded: its calls "
-                          "depend on something outside ctx (module state, wall clock, random, hash order)", id)]
+        return [Violation("replay-children", f"{wf} {record.state.value}, but replaying it{version} over the store's "
+                          f"records asks for child {id} {describe_call(param)}, which the store never recorded: its "
+                          "calls depend on something outside ctx (module state, wall clock, random, hash order)", id)]
     if result.outcome is None:
         return []
     asked = set(result.asked)
@@ -182,14 +196,14 @@ def _judge(record: PromiseRecord, result: Replay, records: Mapping[str, PromiseR
     if left_out:
         shown = ", ".join(f"{id} ({records[id].state.value})" for id in left_out[:5])
         more = f" and {len(left_out) - 5} more" if len(left_out) > 5 else ""
-        out.append(Violation("replay-children", f"{wf} {record.state.value}, but replaying it over the store's records "
-                             f"never asks for {shown}{more}: a replay made fewer calls than an earlier execution, so "
-                             "those promises are orphans", left_out[0]))
+        out.append(Violation("replay-children", f"{wf} {record.state.value}, but replaying it{version} over the "
+                             f"store's records never asks for {shown}{more}: a replay made fewer calls than an earlier "
+                             "execution, so those promises are orphans", left_out[0]))
     state, value = result.outcome
     if (state, value) != (record.state, record.value):
-        out.append(Violation("replay-value", f"{wf} {record.state.value} {_short(record.value)}, but replaying it "
-                             f"over the store's records gives {state.value} {_short(value)}: its value depends on "
-                             "something outside ctx", record.id))
+        out.append(Violation("replay-value", f"{wf} {record.state.value} {_short(record.value)}, but replaying "
+                             f"it{version} over the store's records gives {state.value} {_short(value)}: its value "
+                             "depends on something outside ctx", record.id))
     return out
 
 

@@ -4,8 +4,9 @@ During the run the server's observers watch (1) settled-once and (6) the task in
 and the world's workers report platform errors as they happen (``platform``); a stopped body, an error
 escaping the world and replayed choices that diverged are added as the run ends. ``judge`` then adds
 (2) no rerun after resolve, (3)/(4) the replay oracle (over the workflows where it could disagree,
-``replay_scope``), and, for a world that ran to its end, (4) the root against ``expected=``/``outcomes=``
-and (5) liveness. The user's invariants (8) come last, given
+``replay_scope``; every one, each with the version that would replay it, in a world with an upgrade:
+``ran_by``, which also names the versions in a nondeterminism report), and, for a world that ran to its
+end, (4) the root against ``expected=``/``outcomes=`` and (5) liveness. The user's invariants (8) come last, given
 the finished world; ``cause_first`` orders the lot for the report.
 """
 
@@ -20,11 +21,12 @@ import attrs
 from pytest_durable.core.records import PromiseRecord
 from pytest_durable.sdk import WorkflowEnd
 
-from ..scenario import NOT_GIVEN, Invariant, Scenario
+from ..scenario import NOT_GIVEN, Invariant, Scenario, versions
 from ..trace import Trace
 from . import oracle
 from .liveness import liveness
 from .misuse import misuse
+from .ran_by import RanBy
 from .replay_scope import unreplayed
 from .rerun import no_rerun_after_resolve
 from .root_value import acceptable_outcome, expected_value
@@ -50,11 +52,14 @@ def judge(found: Iterable[Violation], trace: Trace, promises: Sequence[PromiseRe
     ``faults`` counts the faults that fired, by kind; without it, or with ``replay_all``, the oracle
     replays every workflow; ``ends`` are the runs of workflow bodies that ended, by promise (``replay_scope``);
     ``waiting`` what the world still waited for after its root settled (actors, promise ids: ``liveness``)."""
-    out = list(found)
+    ran_by = RanBy(trace, versions(scenario)) if scenario.upgrade is not None else None
+    out = list(found) if ran_by is None else [ran_by.named(v) for v in found]
     out += no_rerun_after_resolve(trace)
     out += misuse(promises)
-    skip = unreplayed(promises, scenario, trace, faults or {}, failed=bool(out), replay_all=replay_all, ends=ends)
-    replays = oracle.run(promises, scenario, step_limit, skip)
+    # With an upgrade every workflow is replayed: the certificate that leaves one out is of one version's code.
+    skip = frozenset() if ran_by is not None else unreplayed(promises, scenario, trace, faults or {}, failed=bool(out),
+                                                              replay_all=replay_all, ends=ends)
+    replays = oracle.run(promises, scenario, step_limit, skip, ran_by)
     out += replays.violations
     if finished:
         if scenario.expected is not NOT_GIVEN:

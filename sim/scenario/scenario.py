@@ -13,6 +13,7 @@ from pytest_durable.sdk import DurableFunction
 
 from .actors import Actor
 from .outcomes import checked_outcomes
+from .upgrade import Upgrade
 
 #: A user invariant: given a finished world (a ``sim.RunResult``), the broken rules, one line each
 #: (check 8). Typed loosely here because the result is made a layer above the scenario.
@@ -47,6 +48,10 @@ class Scenario:
     the network (``sim.actors``: ``resolve``, ``reject``, ``start``); the world runs until each has done
     what it does and every promise with work to run (the root, rpc and detached children, what an actor
     started) has settled.
+
+    ``upgrade`` (a ``sim.Upgrade``) deploys a second version of the functions while the world runs:
+    incarnations that start after the deploy run it (``sim.scenario.upgrade``), and the checks name which
+    version ran which body.
     """
 
     workflow: DurableFunction[..., Any]
@@ -62,6 +67,7 @@ class Scenario:
     isolate: bool | tuple[str, ...] = True
     dependencies: Mapping[str, Callable[[], object]] = attrs.field(factory=dict)
     actors: tuple[Actor, ...] = ()
+    upgrade: Upgrade | None = None
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.workflow, DurableFunction):
@@ -91,6 +97,7 @@ class Scenario:
                     "one object between processes and crashes"
                 )
         self._check_actors()
+        self._check_upgrade()
         seen: dict[str, DurableFunction[..., Any]] = {}
         for fn in (self.workflow, *self.functions, *(a.fn for a in self.actors if a.fn is not None)):
             if not isinstance(fn, DurableFunction):
@@ -117,6 +124,22 @@ class Scenario:
             if actor.group is not None and actor.group not in self.workers:
                 raise UsageError(f"Scenario(actors=...): {actor} targets group {actor.group!r}, which has no "
                                  f"workers; groups are {', '.join(self.workers)}")
+
+    def _check_upgrade(self) -> None:
+        upgrade = self.upgrade
+        if upgrade is None:
+            return
+        if not isinstance(upgrade, Upgrade):
+            raise UsageError(f"Scenario: upgrade= must be a sim.Upgrade(to='module.of.version2', ...), got {upgrade!r}")
+        count = sum(self.workers.values())
+        if isinstance(upgrade.fleet, int) and upgrade.fleet >= count:
+            raise UsageError(f"Scenario(upgrade=...): fleet={upgrade.fleet} keeps every one of the {count} workers on "
+                             "the old version; keep fewer, or add workers")
+        defined = upgrade.functions()
+        names = [fn.name for fn in self.all_functions()]
+        if not any(name in defined for name in names):
+            raise UsageError(f"Upgrade(to={upgrade.to!r}): the module defines none of the scenario's durable functions "
+                             f"({', '.join(names)}); name the module that holds their new version")
 
     def all_functions(self) -> list[DurableFunction[..., Any]]:
         """The workflow and every function (those actors start included), each once, in a stable order."""

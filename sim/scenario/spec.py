@@ -17,6 +17,7 @@ from pytest_durable.sdk import DurableFunction
 from .actors import Actor
 from .scenario import Scenario
 from .target import load_scenario
+from .upgrade import Upgrade
 
 
 def _ref(fn: DurableFunction[..., Any]) -> str:
@@ -60,6 +61,8 @@ def scenario_spec(scenario: Scenario, target: str = "", *, dependencies: bool = 
     }
     if scenario.actors:
         spec["actors"] = [_actor_spec(a) for a in scenario.actors]
+    if scenario.upgrade is not None:
+        spec["upgrade"] = _upgrade_spec(scenario.upgrade)
     if dependencies and scenario.dependencies:
         spec["dependencies"] = {name: _factory_ref(name, f) for name, f in sorted(scenario.dependencies.items())}
     return spec
@@ -70,6 +73,13 @@ def _actor_spec(actor: Actor) -> dict[str, Any]:
     fields = attrs.asdict(actor, recurse=False)
     fields["fn"] = None if actor.fn is None else _ref(actor.fn)
     fields["at"] = list(actor.at) if isinstance(actor.at, tuple) else actor.at
+    return fields
+
+
+def _upgrade_spec(upgrade: Upgrade) -> dict[str, Any]:
+    """An upgrade as data (its window as a list)."""
+    fields = attrs.asdict(upgrade, recurse=False)
+    fields["at"] = list(upgrade.at) if isinstance(upgrade.at, tuple) else upgrade.at
     return fields
 
 
@@ -106,4 +116,5 @@ def build(spec: dict[str, Any]) -> Scenario:
                     functions=tuple(_load_ref(r) for r in spec["functions"]), workers=spec["workers"],
                     group=spec["group"], root_id=spec["root_id"], isolate=isolate,
                     dependencies={name: _load_object(ref) for name, ref in spec.get("dependencies", {}).items()},
-                    actors=tuple(_load_actor(a) for a in spec.get("actors", ())))
+                    actors=tuple(_load_actor(a) for a in spec.get("actors", ())),
+                    upgrade=Upgrade(**spec["upgrade"]) if "upgrade" in spec else None)

@@ -99,8 +99,9 @@ class SimServer:
         #: Over a ``MemoryStore``: its notifies, counted per key, so a parked poll is looked at again only
         #: when its key was notified or time reached a due instant since its last look (``_may_have_news``).
         self._notices: _Notices | None = None
-        #: The promise the world's end waits for, and the event that tells it the promise settled.
-        self._watched: tuple[str, trio.Event] | None = None
+        #: The promises the world's end (and a deploy's ``after``) waits for, each with the event that
+        #: tells it the promise settled.
+        self._watched: list[tuple[str, trio.Event]] = []
         if type(store) is MemoryStore and self.skip_unnotified:
             self._notices = store.wakeups = _Notices()
 
@@ -271,7 +272,7 @@ class SimServer:
     def _stepped(self) -> None:
         for stepped in self._on_step:
             stepped()
-        if self._watched is not None:
+        if self._watched:
             self._look_at_watched()
 
     async def until_settled(self, id: str) -> None:
@@ -280,19 +281,18 @@ class SimServer:
         record = self.store.promise(id)
         if record is not None and record.settled:
             return
-        event = trio.Event()
-        self._watched = (id, event)
+        watch = (id, trio.Event())
+        self._watched.append(watch)
         try:
-            await event.wait()
+            await watch[1].wait()
         finally:
-            self._watched = None
+            self._watched.remove(watch)
 
     def _look_at_watched(self) -> None:
-        assert self._watched is not None
-        id, event = self._watched
-        record = self.store.promise(id)
-        if record is not None and record.settled:
-            event.set()
+        for id, event in self._watched:
+            record = self.store.promise(id)
+            if record is not None and record.settled:
+                event.set()
 
     def _die(self, process: str, incarnation: int, op: str, id: str, method: str, args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> None:

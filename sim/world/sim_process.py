@@ -16,7 +16,7 @@ from pytest_durable.sdk import BodyHook, EndHook, ErrorHook, Worker
 from ..faults import Injector
 from ..kernel import copy_pool
 from ..kernel.isolation import FreshModules, FreshRegistry
-from ..scenario import Scenario, SimConfig, isolated_modules, make_dependencies
+from ..scenario import Scenario, SimConfig, Version, make_dependencies
 from ..trace import Trace, set_process
 from .network import Network
 
@@ -26,7 +26,9 @@ class Surroundings:
     """What a process gets from its world: the scenario it serves, the settings, the trace, the network
     to the server, the injector (for its downtime), randomness for ``ctx.random()``, and the hooks its
     worker calls when a body starts or a task fails for good (each made for one incarnation), and when a
-    workflow body ends with a settlement (one for the world)."""
+    workflow body ends with a settlement (one for the world). ``versions`` are the scenario's versions of
+    its code (one, or two with an upgrade) and ``version_of`` the one an incarnation of a process that
+    starts now runs (``sim.world.deploy``)."""
 
     scenario: Scenario
     config: SimConfig
@@ -37,6 +39,8 @@ class Surroundings:
     body_hook: Callable[[str, int], BodyHook]
     error_hook: Callable[[str, int], ErrorHook]
     end_hook: EndHook
+    versions: tuple[Version, ...]
+    version_of: Callable[[str], int]
 
 
 class SimProcess:
@@ -47,7 +51,10 @@ class SimProcess:
         self.group = group
         self.around = around
         self.incarnation = 0
+        #: The version of the code the current incarnation runs (1 unless the scenario has an upgrade).
+        self.version = 1
         self.alive = False
+        self._redeployed = False  # stopped by a deploy: back at once, with no drawn downtime
         self._scope: trio.CancelScope | None = None
         self._wake = trio.Event()
 
@@ -57,7 +64,12 @@ class SimProcess:
         while True:
             self.incarnation += 1
             self.alive = True
-            around.trace.add(trio.current_time(), self.name, self.incarnation, "start", "", self.group)
+            if len(around.versions) > 1:  # which version this incarnation runs: the checks name it
+                self.version = around.version_of(self.name)
+                around.trace.add(trio.current_time(), self.name, self.incarnation, "start", "", self.group,
+                                 version=str(self.version))
+            else:
+                around.trace.add(trio.current_time(), self.name, self.incarnation, "start", "", self.group)
             worker, fresh = self._worker()
             try:
                 with trio.CancelScope() as scope:
@@ -67,15 +79,19 @@ class SimProcess:
                 copy_pool.give_back(fresh)
             self.alive = False
             self._wake = trio.Event()
+            if self._redeployed:
+                self._redeployed = False
+                continue
             with trio.move_on_after(config.restart_delay * around.injector.amount("restart")):
                 await self._wake.wait()
 
     def _worker(self) -> tuple[Worker, FreshModules]:
         """This incarnation's worker: a fresh process, with its own copies of the user's modules (made when
-        first needed, or ones an ended incarnation left unchanged since fresh: ``copy_pool``), values
-        decoding to their classes, and its own dependencies."""
+        first needed, or ones an ended incarnation left unchanged since fresh: ``copy_pool``) of the
+        version it runs, values decoding to their classes, and its own dependencies."""
         around, config, name, incarnation = self.around, self.around.config, self.name, self.incarnation
-        fresh = copy_pool.take(isolated_modules(around.scenario))
+        version = around.versions[self.version - 1]
+        fresh = copy_pool.take(version.isolated)
         worker = Worker(
             around.network.store_for(name, incarnation, self.crash_now),
             group=self.group,
@@ -89,7 +105,7 @@ class SimProcess:
             on_end=around.end_hook,
             sweeps=False,
             on_error=around.error_hook(name, incarnation),
-            registry=FreshRegistry(fresh, around.scenario.all_functions()),
+            registry=FreshRegistry(fresh, version.functions),
         )
         set_process(f"{name}#{incarnation}")  # tasks the worker spawns inherit it
         class_modules.set(fresh.get)
@@ -104,6 +120,12 @@ class SimProcess:
         self.alive = False
         assert self._scope is not None
         self._scope.cancel()
+
+    def redeploy(self) -> None:
+        """Stop this incarnation for a deploy (like a crash: it loses what it held) and start the next at
+        once; it runs the version the deploy says."""
+        self._redeployed = True
+        self.kill("deploy", when="deploy")
 
     def wake(self) -> None:
         """Restart a crashed process now instead of after its downtime."""

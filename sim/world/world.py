@@ -19,12 +19,13 @@ from pytest_durable.sdk import WorkflowEnd
 from ..checks import Findings, PlatformErrors, SettledOnce, TaskInvariants, report_cap
 from ..faults import AwaitCrashes, FaultConfig, FaultPlan, Injector
 from ..kernel.decisions import Decisions
-from ..scenario import Action, Scenario, SimConfig
+from ..scenario import Action, Scenario, SimConfig, versions
 from ..trace import Event, Ledger, Trace, set_current
 from .actors import Actors
 from .bodies import body_hook
 from .chaos import CHAOS_KINDS, chaos
 from .client import start_and_await_root
+from .deploy import Deploy
 from .director import Director
 from .network import Network
 from .server import SimServer
@@ -65,10 +66,14 @@ class World:
         errors = PlatformErrors(self.store, self.trace, self.findings, trio.current_time)
         #: How each workflow body that ended with a settlement ended, by promise (the oracle's shortcut)
         self.ends: dict[str, list[WorkflowEnd]] = {}
+        code = versions(scenario)
         around = Surroundings(scenario, config, self.trace, self.network, self.injector, self.random,
                               partial(body_hook, self.trace, self.injector, trio.current_time), errors.hook,
-                              self._ended)
+                              self._ended, code, self._version_of)
         self.processes = [SimProcess(name, group, around) for name, group in scenario.process_names()]
+        #: The deploy of the scenario's upgrade (``None`` without one).
+        self.deploy = (Deploy(scenario.upgrade, code[0], code[1], self.processes, decisions, self.trace, self.server)
+                       if scenario.upgrade is not None else None)
         self.director = Director(script, self.processes, self.injector, self.server, self.trace) if script else None
         self.actors = Actors(scenario, config, self.network, decisions, self.trace) if scenario.actors else None
         self.root: PromiseRecord | None = None
@@ -80,6 +85,9 @@ class World:
         self._within_budget = trio.CancelScope()
         fn = scenario.workflow
         self.root_param = encode_call(fn.name, scenario.args, scenario.kwargs, names=fn.param_names)
+
+    def _version_of(self, process: str) -> int:
+        return 1 if self.deploy is None else self.deploy.version(process)
 
     def _ended(self, end: WorkflowEnd) -> None:
         self.ends.setdefault(end.id, []).append(end)
@@ -167,6 +175,8 @@ class World:
                     nursery.start_soon(self.director.run)
                 if self.actors is not None:
                     nursery.start_soon(self.actors.run, name="actors")
+                if self.deploy is not None:
+                    nursery.start_soon(self.deploy.run, name="deploy")
                 with trio.CancelScope() as self._within_budget:
                     self.server.alarms.at(self._end(), self._budget_check)
                     client = self.network.store_for("client", 0)
