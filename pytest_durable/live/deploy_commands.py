@@ -24,12 +24,14 @@ import fnmatch
 import os
 from typing import Any
 
-from ..core.errors import UsageError
+from ..core.errors import PlatformError, UsageError
 from ..core.history import History
+from ..core.memory_store import MemoryStore
+from ..sdk import Worker
 from ..sdk.function import Registry
 from ..sdk.replay_check import check_history
 from .histories import load_histories, read_histories, write_histories
-from .loading import functions_of, import_module
+from .loading import callable_named, functions_of, import_module
 from .postgres_store import redact
 from .urls import open_store, store_url
 
@@ -53,6 +55,9 @@ def add_parsers(sub: Any) -> None:
 def _source(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default=argparse.SUPPRESS,
                         help="store URL (default $DURABLE_STORE, else sqlite:///durable.db)")
+    parser.add_argument("--setup", metavar="MODULE:FUNCTION", default=None,
+                        help="called with a Worker before the replays, as the worker command's: the dependencies it "
+                             "sets are handed to the replayed bodies")
     parser.add_argument("--histories", default=None, metavar="DIR",
                         help="read exported history files (a directory or one file) instead of a store")
 
@@ -63,9 +68,9 @@ def _filters(parser: argparse.ArgumentParser) -> None:
 
 
 def check_deploy(args: argparse.Namespace) -> int:
-    registry = _registry(args.modules, where="check-deploy")
+    registry, dependencies = _new_code(args, where="check-deploy")
     histories = _histories(args, where="check-deploy", roots=args.roots, in_flight=args.in_flight)
-    checks = [check_history(h, registry) for h in histories]
+    checks = [check_history(h, registry, dependencies=dependencies) for h in histories]
     for check in checks:
         print(check.report(), flush=True)
     broken = sum(not c.compatible for c in checks)
@@ -87,9 +92,9 @@ def check_patch(args: argparse.Namespace) -> int:
     patch = args.patch
     if not patch or any(c.isspace() or c in "./" for c in patch):
         raise UsageError(f"check-patch: {patch!r} is not a patch id (ctx.patched ids have no white space, '.' or '/')")
-    registry = _registry(args.modules, where="check-patch")
+    registry, dependencies = _new_code(args, where="check-patch")
     histories = _histories(args, where="check-patch", roots=None, in_flight=True)
-    checks = [check_history(h, registry) for h in histories]
+    checks = [check_history(h, registry, dependencies=dependencies) for h in histories]
     old = [c for c in checks if patch in c.old_paths]
     broken = [c.root for c in checks if not c.compatible]
     if broken:
@@ -106,6 +111,23 @@ def check_patch(args: argparse.Namespace) -> int:
     print(f"patch {patch!r} may be retired: no execution in flight takes its old path "
           f"({len(checks)} in flight checked)")
     return 0
+
+
+def _new_code(args: argparse.Namespace, *, where: str) -> tuple[Registry, dict[str, object]]:
+    """The functions of the MODULEs, and the dependencies ``--setup`` sets on a worker of them (a worker
+    over an empty store of its own: it runs nothing)."""
+    registry = _registry(args.modules, where=where)
+    if args.setup is None:
+        return registry, {}
+    setup = callable_named(args.setup, where=f"{where} --setup")
+    worker = Worker(MemoryStore(), registry=registry)
+    try:
+        setup(worker)
+    except UsageError:
+        raise
+    except Exception as exc:  # the user's set-up failed: say which, and what
+        raise UsageError(f"{where} --setup {args.setup}: raised {type(exc).__name__}: {exc}") from None
+    return registry, worker.dependencies
 
 
 def _registry(modules: list[str], *, where: str) -> Registry:
@@ -145,7 +167,7 @@ def _store_histories(args: argparse.Namespace, *, where: str, roots: str | None,
         store = open_store(url)
     except UsageError:
         raise
-    except Exception as exc:  # the driver's error: an unreachable server, a file that is no store
+    except (Exception, PlatformError) as exc:  # the driver's error: an unreachable server, a file that is no store
         raise UsageError(f"{where}: cannot open the store {redact(url)}: {type(exc).__name__}: {exc}") from None
     try:
         chosen = read_histories(store, roots=roots, in_flight=in_flight)
@@ -156,7 +178,7 @@ def _store_histories(args: argparse.Namespace, *, where: str, roots: str | None,
                                  f"{' in flight' if in_flight else ''} in the store")
     except UsageError:
         raise
-    except Exception as exc:  # the driver's error while reading
+    except (Exception, PlatformError) as exc:  # the driver's error while reading
         raise UsageError(f"{where}: cannot read the store {redact(url)}: {type(exc).__name__}: {exc}") from None
     finally:
         store.close()

@@ -170,7 +170,8 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
             return Replay(record.id, asked, stopped="awaits a child the record leaves pending",
                           waiting=tuple(ex.awaiting), patches=said)
         stop = _find(exc, _Stop)
-        why = str(stop) if stop is not None else f"raised {type(exc).__name__}: {exc}"
+        inner = _innermost(exc)
+        why = str(stop) if stop is not None else f"raised {type(inner).__name__}: {inner}"
         waiting = (stop.at,) if stop is not None and stop.at is not None else ()
         return Replay(record.id, asked, store.stray, stopped=why, waiting=waiting, patches=said,
                       stray_tags=store.stray_tags)
@@ -199,6 +200,13 @@ def task_target(record: PromiseRecord, records: Mapping[str, PromiseRecord]) -> 
 def _no_child_body(id: str, workflow: str) -> None:
     if id != workflow:
         raise _Stop(f"child {id} is pending in the record, so a replay would run its body", at=id)
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The first exception inside the groups trio wrapped ``exc`` in."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _find(exc: BaseException, kind: type[BaseException]) -> Any:

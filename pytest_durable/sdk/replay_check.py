@@ -72,8 +72,10 @@ def check_history(history: History, registry: Registry, *,
         parent = r.tags.get(TAG_PARENT)
         if parent is not None and TAG_PATCH not in r.tags:  # a retired patch's marker is asked for by nobody
             children.setdefault(parent, []).append(r.id)
-    breaks = _unregistered(history, registry, children) + _undecodable(history)
-    broken = {id for id, _ in breaks}
+    undecodable = _undecodable(history)
+    breaks = _unregistered(history, registry, children) + undecodable
+    broken = {id for id, _ in breaks}  # not replayed, nor is a workflow that would read what cannot be decoded
+    broken |= {parent for id, _ in undecodable if (parent := records[id].tags.get(TAG_PARENT)) is not None}
     out = [line for _, line in breaks if line]
     results: dict[str, Replay] = {}
     for record in history.records:
