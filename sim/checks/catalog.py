@@ -31,7 +31,8 @@ class Check:
 #: what broke earlier brought about; 6, a root that never settled, the symptom of nearly anything; 7,
 #: the test's own assertion, which the world's checks explain.
 CATALOG: tuple[Check, ...] = (
-    Check("nondeterminism", 9, 0, "a workflow called a recorded child differently on replay"),
+    Check("nondeterminism", 9, 0, "a workflow called a recorded child differently on replay (in an upgrade world, "
+          "also which version of the code ran which body)"),
     Check("unregistered", 10, 0, "a task named a function its worker does not know"),
     Check("user-base-exception", 11, 0, "a body raised a BaseException of its own (not a platform error)"),
     Check("stuck-body", 12, 0, "a body stopped yielding (an endless loop or a blocking call)"),
