@@ -141,7 +141,9 @@ def shell(tmp_path: Path) -> dict[str, str]:
     python = bin / "python"  # a script, not a symlink: a symlink outside the venv would start the base interpreter
     python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
     python.chmod(0o755)
-    return {**os.environ, "PATH": f"{bin}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(README.parent)}
+    env = {**os.environ, "PATH": f"{bin}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(README.parent)}
+    env.pop("PYTHONUNBUFFERED", None)  # unbuffered, a line and its newline are two writes, which another process's
+    return env                         # output can come between: the background worker's would break the lines
 
 
 def run_session(lines: list[str], cwd: Path, env: dict[str, str]) -> dict[str, tuple[int, list[str]]]:
