@@ -1,6 +1,6 @@
 """Histories out of a store and into files, and back: what the deploy check replays new code over.
 
-A store that lists its promises (the SQL stores, ``MemoryStore``) gives every root (a promise without
+A store that shows its records (the SQL stores, ``MemoryStore``) gives every root (a promise without
 ``durable:parent``) with its tree; ``export`` writes each to a file of its own, so a pull request can be
 checked against histories sampled from production with no database at hand.
 """
@@ -17,21 +17,23 @@ from typing import Protocol
 
 from ..core.errors import UsageError
 from ..core.history import History, histories_of
-from ..core.records import PromiseRecord
+from ..core.inspection import StoreSnapshot
 from ..core.store import TAG_PARENT
 from .sweeper import SWEEPER
 
 
 class Listing(Protocol):
-    """A store that lists its promises in creation order (``Inspect.promises``)."""
+    """A store that shows every record at one moment (``Inspect.snapshot``)."""
 
-    def promises(self) -> list[PromiseRecord]: ...
+    def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot: ...
 
 
 def read_histories(store: Listing, *, roots: str | None = None, in_flight: bool = False) -> list[History]:
     """The history of every root of ``store`` whose id matches the glob ``roots`` (all if ``None``), only
-    the roots still pending if ``in_flight``; the workers' sweeper promise is their bookkeeping, no root."""
-    promises = store.promises()
+    the roots still pending if ``in_flight``; the workers' sweeper promise is their bookkeeping, no root.
+    Records are read as the next access would find them: a timeout that fell due applied (a timer that
+    fired is resolved, a root past its deadline timed out), without changing the store."""
+    promises = store.snapshot(apply_due=True).promises
     chosen = [p.id for p in promises if TAG_PARENT not in p.tags and p.id != SWEEPER
               and (roots is None or fnmatch.fnmatchcase(p.id, roots)) and not (in_flight and p.settled)]
     return histories_of(promises, chosen)

@@ -13,7 +13,8 @@ async def unit_price(n: int) -> int:
 
 @function
 async def priced_order(ctx: Context, n: int) -> int:
-    return int(await ctx.run(unit_price, n)) * int(dependency("rate"))
+    price: int = await ctx.run(unit_price, n)
+    return price * int(dependency("rate"))
 
 
 def setup(worker: Worker) -> None:

@@ -109,18 +109,16 @@ def assert_checks(capsys: pytest.CaptureFixture[str], *source: str) -> None:
     assert f"{UNSTARTED} (pending): compatible; next: fulfil {UNSTARTED}.0 ctx.run(charge('{UNSTARTED}', 10))" in lines
     assert lines[-1] == "5 roots checked: 1 compatible, 4 broken (3 in flight)"
 
-    code, lines = check(capsys, "check-deploy", "examples.deploy.orders_v2_leaf_only", *source)
-    assert code == 0, lines
-    assert lines[-1] == "5 roots checked: 5 compatible, 0 broken (3 in flight)"
-    for root in WAITING:
-        assert f"{root} (pending): compatible; next: fulfil awaits {root}.4 ctx.sleep(2.0) (pending)" in lines
-
-    code, lines = check(capsys, "check-deploy", "examples.deploy.orders_v2_patched", *source)
-    assert code == 0, lines
-    assert lines[-1] == "5 roots checked: 5 compatible, 0 broken (3 in flight)"
-    for root in WAITING:
-        assert f"{root} (pending): compatible; next: fulfil awaits {root}.4 ctx.sleep(2.0) (pending); takes the old " \
-               "path of patch 'fraud-check'" in lines
+    for version, old_path in (("orders_v2_leaf_only", ""), ("orders_v2_patched", "; takes the old path of patch "
+                                                                              "'fraud-check'")):
+        code, lines = check(capsys, "check-deploy", f"examples.deploy.{version}", *source)
+        assert code == 0, lines
+        assert lines[-1] == "5 roots checked: 5 compatible, 0 broken (3 in flight)"
+        assert [line for line in lines if line.startswith(DONE)] == [f"{root} (resolved): compatible" for root in DONE]
+        for root in WAITING:  # next: the pick-up wait, or the shipping once its timer has fired (due by now or not)
+            assert (f"{root} (pending): compatible; next: fulfil awaits {root}.4 ctx.sleep(2.0) (pending){old_path}"
+                    in lines) != (f"{root} (pending): compatible; next: fulfil {root}.5 ctx.run(ship('{root}'))"
+                                  f"{old_path}" in lines), lines
 
 
 def assert_patch_retires_once_v1_finishes(capsys: pytest.CaptureFixture[str], store: str) -> None:

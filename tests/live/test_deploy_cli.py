@@ -11,6 +11,7 @@ import pytest
 
 from pytest_durable.live import open_store
 from pytest_durable.live.cli import main
+from tests.helpers.histories import read_now
 from tests.helpers.worlds import new_store, new_worker, run_to_end, run_world
 
 
@@ -18,13 +19,13 @@ from tests.helpers.worlds import new_store, new_worker, run_to_end, run_world
 def histories(tmp_path: Path) -> Path:
     """One exported history of version 1, settled."""
     import examples.deploy.orders_v1 as v1
-    from pytest_durable.live.histories import read_histories, write_histories
+    from pytest_durable.live.histories import write_histories
     from pytest_durable.sdk import DurableFunction
 
     store = new_store()
     fns = [v for v in vars(v1).values() if isinstance(v, DurableFunction)]
     run_world(lambda: run_to_end(new_worker(store, fns), "order-9", v1.fulfil, "order-9", 1))
-    write_histories(tmp_path / "h", read_histories(store))
+    write_histories(tmp_path / "h", read_now(store))
     return tmp_path / "h"
 
 
@@ -109,7 +110,7 @@ def test_a_roots_glob_that_matches_nothing_is_named(capsys: pytest.CaptureFixtur
 
 def test_setup_hands_the_replays_a_workers_dependencies(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from pytest_durable import Worker
-    from pytest_durable.live.histories import read_histories, write_histories
+    from pytest_durable.live.histories import write_histories
     from tests.helpers import deploy_dependencies as app
 
     store = new_store()
@@ -117,7 +118,7 @@ def test_setup_hands_the_replays_a_workers_dependencies(capsys: pytest.CaptureFi
     worker.register(app.priced_order, app.unit_price)
     app.setup(worker)
     run_world(lambda: run_to_end(worker, "p-1", app.priced_order, 2))
-    write_histories(tmp_path / "h", read_histories(store))
+    write_histories(tmp_path / "h", read_now(store))
     argv = ["check-deploy", "tests.helpers.deploy_dependencies", "--histories", str(tmp_path / "h")]
     assert main([*argv, "--setup", "tests.helpers.deploy_dependencies:setup"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == "p-1 (resolved): compatible"

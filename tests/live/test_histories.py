@@ -14,13 +14,15 @@ import pytest
 from pytest_durable.core.errors import UsageError
 from pytest_durable.core.history import History
 from pytest_durable.core.records import PromiseRecord, PromiseState
-from pytest_durable.live.histories import file_name, load_histories, read_histories, write_histories
+from pytest_durable.live.histories import file_name, load_histories, write_histories
 from pytest_durable.live.sweeper import SWEEPER
 from pytest_durable.sdk import DurableFunction
+from tests.helpers.histories import read_now
 from tests.helpers.worlds import new_store, new_worker, run_then_crash, run_to_end, run_world
 
 V1 = importlib.import_module("examples.deploy.orders_v1")
 FNS: list[DurableFunction[..., Any]] = [v for v in vars(V1).values() if isinstance(v, DurableFunction)]
+
 
 
 def v1_store() -> Any:
@@ -38,16 +40,16 @@ def v1_store() -> Any:
 
 def test_read_histories_gives_each_root_with_its_tree_in_creation_order() -> None:
     store = v1_store()
-    histories = read_histories(store)
+    histories = read_now(store)
     assert [h.root for h in histories] == ["order-1", "other/3", "order-2"]  # the sweeper is no root
     assert [r.id for r in histories[0].records] == ["order-1", "order-1.0", "order-1.1", "order-1.2", "order-1.3",
                                                      "order-1.4"]
-    assert [h.root for h in read_histories(store, roots="order-*")] == ["order-1", "order-2"]
-    assert [h.root for h in read_histories(store, in_flight=True)] == ["order-2"]
+    assert [h.root for h in read_now(store, roots="order-*")] == ["order-1", "order-2"]
+    assert [h.root for h in read_now(store, in_flight=True)] == ["order-2"]
 
 
 def test_a_history_round_trips_through_files_record_for_record(tmp_path: Path) -> None:
-    histories = read_histories(v1_store())
+    histories = read_now(v1_store())
     written = write_histories(tmp_path / "out", histories)
     assert [p.name for p in written] == ["order-1.json", file_name("other/3"), "order-2.json"]
     assert file_name("other/3").startswith("other_3-") and file_name("other_3") == "other_3.json"
