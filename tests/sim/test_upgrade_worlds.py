@@ -162,3 +162,25 @@ def test_a_scenario_takes_only_an_upgrade_record() -> None:
     with pytest.raises(UsageError, match=r"upgrade= must be a sim.Upgrade"):
         sim.Scenario(orders_v1.fulfil, ("order-1", 2), upgrade="examples.deploy.orders_v2_patched")  # type: ignore[arg-type]
     assert EXPECTED.startswith("2 reserved")
+
+
+def test_each_fleet_moves_the_workers_it_says() -> None:
+    """``rolling`` restarts every worker on v2, a gap apart; ``restarts`` none (only a crash upgrades one);
+    ``1`` keeps the last worker on v1 for good; ``mixed`` draws how many stay."""
+    def world(fleet: str | int, seed: int = 0, faults: str = "none") -> sim.RunResult:
+        upgrade = sim.Upgrade(to="examples.deploy.orders_v2_leaf_only", at=1.0, fleet=fleet, gap=0.5)
+        return sim.run_world(attrs.evolve(leaf_only(), upgrade=upgrade), seed=seed, faults=faults)
+
+    rolling = world("rolling")
+    stops = [(e.time, e.who) for e in rolling.trace.of_kind("crash") if e.get("when") == "deploy"]
+    assert stops == [(1.0, "w1#1"), (1.5, "w2#1"), (2.0, "w3#1")]
+    assert versions_of(rolling) == {"w1#1": 1, "w2#1": 1, "w3#1": 1, "w1#2": 2, "w2#2": 2, "w3#2": 2}
+    restarts = world("restarts")
+    assert restarts.trace.of_kind("deploy") and set(versions_of(restarts).values()) == {1}
+    crashed = next(r for seed in range(30) if len(versions_of(r := world("restarts", seed, "crash=0.2:3"))) > 3)
+    assert {e.who for e in crashed.trace.of_kind("start") if e.time > 1.0 and e.get("version") == "2"}
+    kept = world(1)
+    assert kept.trace.of_kind("deploy")[0].get("staying") == "w3"
+    assert {w: v for w, v in versions_of(kept).items() if w.startswith("w3")} == {"w3#1": 1}
+    drawn = {world("mixed", seed).trace.of_kind("deploy")[0].get("staying") for seed in range(12)}
+    assert drawn == {"", "w3", "w2,w3"}
