@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from examples.deploy import orders_v1
-from pytest_durable.live.histories import read_histories, write_histories
+from pytest_durable.live.histories import write_histories
+from tests.helpers.histories import read_now
 from tests.helpers.worlds import new_store, new_worker, run_then_crash, run_to_end
 from tests.helpers.worlds import run_world as run_live
 
@@ -52,8 +53,8 @@ def export_v1(out: Path) -> None:
         await run_then_crash(new_worker(store, V1), "order-1", orders_v1.fulfil, "order-1", 2, at=1)
 
     run_live(main)
-    assert [h.root for h in read_histories(store, in_flight=True)] == ["order-1"]
-    assert len(write_histories(out, read_histories(store))) == 2
+    assert [h.root for h in read_now(store, in_flight=True)] == ["order-1"]
+    assert len(write_histories(out, read_now(store))) == 2
 
 
 @pytest.fixture
