@@ -5,7 +5,8 @@
 Its modules: ``plugin`` (the pytest plugin, loaded by ``-p pytest_durable`` and the ``pytest11`` entry
 point), ``harness`` (``DurableSim``, behind the ``durable_sim`` fixture), ``assertions``, ``strategies``
 (Hypothesis worlds), ``stateful`` (``DurableMachine``), ``regression`` (``@durable_example``),
-``profiles`` (Hypothesis settings profiles), ``progress``, ``hookspecs``, and ``pgserver`` (a throwaway
+``profiles`` (Hypothesis settings profiles), ``histories`` (exported histories replayed against the
+code under test), ``progress``, ``hookspecs``, and ``pgserver`` (a throwaway
 PostgreSQL server for tests: ``python -m pytest_durable.testing.pgserver``).
 
 A name below is imported from its module when first used, so importing one module of the face
@@ -22,6 +23,7 @@ if "pytest" in _sys.modules:  # as in pytest_durable/__init__.py: before anythin
 #: What users write -> the module of the face that defines it.
 _HOMES = {
     "assert_at_most_once": "assertions",
+    "assert_compatible": "histories",
     "assert_exactly_once": "assertions",
     "assert_replay_deterministic": "assertions",
     "assert_settled": "assertions",
@@ -33,6 +35,7 @@ _HOMES = {
     "pinned_world": "strategies",
     "worlds": "strategies",
     "durable_example": "regression",
+    "durable_histories": "histories",
     "DurableMachine": "stateful",
     "DurableSim": "harness",
     "UnmarkedDurableSimWarning": "harness",
@@ -53,6 +56,8 @@ if TYPE_CHECKING:  # the same names, for type checkers (``x as x``: re-exported)
     from .harness import UnmarkedDurableSimWarning as UnmarkedDurableSimWarning
     from .harness import WorldFailed as WorldFailed
     from .harness import WorldSettings as WorldSettings
+    from .histories import assert_compatible as assert_compatible
+    from .histories import durable_histories as durable_histories
     from .regression import durable_example as durable_example
     from .stateful import DurableMachine as DurableMachine
     from .strategies import DrawnWorld as DrawnWorld

@@ -3,7 +3,10 @@ in a fresh interpreter in an empty folder, and what it prints is what the README
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +99,125 @@ def test_the_readme_example_of_errors_by_class_settling_and_bounded_retries_runs
 def test_the_readme_randomness_example_seeds_leaves_and_still_catches_a_body(tmp_path: Path) -> None:
     code = snippet("### Randomness and time inside a world")
     assert run(code, tmp_path) == "True True True\nTrue\n['nondeterminism']\n"
+
+
+# "Deploying new code" (issue 24, item 5): its shell session runs as written over examples/deploy, each
+# command's output is what the section shows, its pytest file passes (and fails with the report for the
+# reordering), its patched excerpt is the example's code, and its simulator commands say what it says.
+
+DEPLOYING = "## Deploying new code"
+
+
+def blocks(section: str, language: str) -> list[str]:
+    """Every ``language`` block of the README section that starts at heading ``section``."""
+    text = README.read_text()
+    assert section in text, f"README.md lost its section {section!r}"
+    body = re.split(r"\n## ", text.split(section, 1)[1], maxsplit=1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", body, re.S)
+
+
+def transcripts(section: str) -> list[tuple[str, list[str]]]:
+    """The ``$ command`` lines of the section's text blocks, each with the output lines shown under it."""
+    out: list[tuple[str, list[str]]] = []
+    for block in blocks(section, "text"):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                out.append((line[2:], []))
+            elif out:
+                out[-1][1].append(line)
+    return out
+
+
+def command_of(line: str) -> str:
+    """A shell line without its trailing comment."""
+    return re.split(r"\s{2,}#", line, maxsplit=1)[0].strip()
+
+
+@pytest.fixture
+def shell(tmp_path: Path) -> dict[str, str]:
+    """An environment where ``python`` is this interpreter and ``examples.deploy`` imports, as in a checkout."""
+    bin = tmp_path / "bin"
+    bin.mkdir()
+    python = bin / "python"  # a script, not a symlink: a symlink outside the venv would start the base interpreter
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(README.parent)}
+    env.pop("PYTHONUNBUFFERED", None)  # unbuffered, a line and its newline are two writes, which another process's
+    return env                         # output can come between: the background worker's would break the lines
+
+
+def run_session(lines: list[str], cwd: Path, env: dict[str, str]) -> dict[str, tuple[int, list[str]]]:
+    """Run ``lines`` in one bash (as written), noting each command's exit code and output by its command."""
+    script = []
+    for n, line in enumerate(lines):
+        script += [f"echo '@@ {n}'", line, "echo \"@@ rc $?\""]
+    proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=180)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the session's background worker, if it outlived it
+            os.killpg(proc.pid, signal.SIGKILL)
+    said: dict[str, tuple[int, list[str]]] = {}
+    current: list[str] = []
+    for line in out.splitlines():
+        if line.startswith("durable worker "):  # the background worker's own lines, whenever they come
+            continue
+        if line.startswith("@@ rc "):
+            said[command_of(lines[len(said)])] = (int(line[6:]), current)
+        elif line.startswith("@@ "):
+            current = []
+        else:
+            current.append(line)
+    assert len(said) == len(lines), out
+    return said
+
+
+def test_the_deploying_session_runs_as_written_and_prints_what_the_readme_shows(tmp_path: Path,
+                                                                                shell: dict[str, str]) -> None:
+    session, = blocks(DEPLOYING, "bash")
+    lines = [line for line in session.splitlines() if line.strip()]
+    said = run_session(lines, tmp_path, shell)
+    exits = {command: rc for command, (rc, _) in said.items()}
+    assert [rc for command, rc in exits.items() if "check-deploy" in command] == [1, 0, 0], said
+    assert all(rc == 0 for command, rc in exits.items() if "check-deploy" not in command), said
+    shown = [(command, printed) for command, printed in transcripts(DEPLOYING)
+             if command.startswith("python -m pytest_durable")]
+    assert len(shown) == 3
+    for command, printed in shown:
+        assert command in said, f"the README shows {command!r}, which its session does not run"
+        assert said[command][1] == printed, (command, said[command])
+    assert said["python -m pytest_durable run order-7 examples.deploy.orders_v1:fulfil '[\"order-7\", 3]' --wait"][
+        1] == ['order-7 resolved → "3 reserved; order-7 charged 30; order-7 shipped"']
+    assert sorted(p.name for p in (tmp_path / "histories").iterdir()) == ["order-7.json"]
+
+    # The pytest file of the section, over the histories the session exported: it passes for the
+    # patched version and fails with check-deploy's report for the reordering.
+    test_file, = blocks(DEPLOYING, "python")[1:]
+    (tmp_path / "test_deploy.py").write_text(test_file)
+    passed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                             "test_deploy.py"], cwd=tmp_path, env=shell, capture_output=True, text=True, timeout=120)
+    assert passed.returncode == 0 and "1 passed" in passed.stdout, passed.stdout
+    (tmp_path / "test_deploy.py").write_text(test_file.replace("orders_v2_patched", "orders_v2_reordered"))
+    failed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                             "test_deploy.py"], cwd=tmp_path, env=shell, capture_output=True, text=True, timeout=120)
+    assert failed.returncode == 1, failed.stdout
+    report = said["python -m pytest_durable check-deploy examples.deploy.orders_v2_reordered"][1][:-1]
+    assert all(line in failed.stdout.splitlines() for line in report), (report, failed.stdout)
+
+
+def test_the_deploying_patch_excerpt_is_the_examples_code() -> None:
+    excerpt = blocks(DEPLOYING, "python")[0]
+    example = (README.parent / "examples" / "deploy" / "orders_v2_patched.py").read_text()
+    assert excerpt in example
+
+
+def test_the_deploying_simulator_commands_say_what_the_readme_shows(shell: dict[str, str]) -> None:
+    shown = [(command, printed) for command, printed in transcripts(DEPLOYING) if command.startswith("python -m sim")]
+    assert [command.split(":")[1].split()[0] for command, _ in shown] == ["reordered", "patched"]
+    for (command, printed), rc in zip(shown, [1, 0], strict=True):
+        done = subprocess.run(["bash", "-c", command], cwd=README.parent, env=shell, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == rc, (command, done.stdout[-2000:], done.stderr[-2000:])
+        lines = iter(done.stdout.splitlines())
+        assert all(any(line == want for line in lines) for want in printed), (command, printed, done.stdout[-3000:])
