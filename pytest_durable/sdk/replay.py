@@ -12,6 +12,7 @@ scheduling and its watchdog.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -178,6 +179,16 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
     return Replay(record.id, tuple(store.asked), outcome=outcome[0], patches=tuple(patches))
 
 
+def call_of(record: PromiseRecord) -> str | None:
+    """The function a promise's param calls, read without decoding its arguments (most promises of a
+    big record are leaves, which are never replayed), or ``None`` for a param that is not a call."""
+    try:
+        func = json.loads(record.param)["func"]
+    except Exception:  # a foreign param (an external promise's) is no workflow of ours
+        return None
+    return func if isinstance(func, str) else None
+
+
 def local_depth(record: PromiseRecord, records: Mapping[str, PromiseRecord]) -> int:
     """How many local workflows ``record`` ran inside (its chain of ``ctx.run`` parents): a replay
     must meet the SDK's nesting limit where the recorded run met it."""
@@ -220,4 +231,4 @@ def _find(exc: BaseException, kind: type[BaseException]) -> Any:
     return None
 
 
-__all__ = ["RecordStore", "Replay", "Runner", "local_depth", "on_mock_clock", "replay", "task_target"]
+__all__ = ["RecordStore", "Replay", "Runner", "call_of", "local_depth", "on_mock_clock", "replay", "task_target"]

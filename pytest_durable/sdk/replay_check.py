@@ -13,7 +13,6 @@ the record (or the pending child it would run or await) is the root's ``next_cal
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +23,7 @@ from ..core.history import History
 from ..core.records import PromiseRecord, PromiseState
 from ..core.store import TAG_DETACHED, TAG_PARENT, TAG_PATCH, TAG_SCOPE, TAG_TIMER
 from .function import Registry
-from .replay import Replay, replay
+from .replay import Replay, call_of, replay
 
 #: States a workflow's own body settles it with; a timeout or a cancel may have cut its body short.
 _BY_BODY = (PromiseState.RESOLVED, PromiseState.REJECTED)
@@ -79,7 +78,7 @@ def check_history(history: History, registry: Registry, *,
     out = [line for _, line in breaks if line]
     results: dict[str, Replay] = {}
     for record in history.records:
-        func = _func(record)
+        func = call_of(record)
         if func is None or record.id in broken or func not in registry or not registry.get(func).is_workflow:
             continue
         result = replay(record, records, registry.get(func), registry, dependencies=dependencies)
@@ -93,15 +92,6 @@ def check_history(history: History, registry: Registry, *,
                      tuple(dict.fromkeys(old)), tuple(dict.fromkeys(met)))
 
 
-def _func(record: PromiseRecord) -> str | None:
-    """The function a promise's param calls, or ``None`` for a param that is not a durable call."""
-    try:
-        func = json.loads(record.param)["func"]
-    except Exception:  # a foreign param (an external promise's) is no call
-        return None
-    return func if isinstance(func, str) else None
-
-
 def _unregistered(history: History, registry: Registry,
                   children: Mapping[str, list[str]]) -> list[tuple[str, str]]:
     """Recorded calls of functions the new code lacks, where it matters: the root, a workflow (a promise
@@ -111,7 +101,7 @@ def _unregistered(history: History, registry: Registry,
     out: list[tuple[str, str]] = []
     named: set[str] = set()
     for r in history.records:
-        func = _func(r)
+        func = call_of(r)
         if func is None or func.startswith("durable.") or func in registry:
             continue
         if r.id == history.root or r.id in children or not r.settled:
@@ -131,7 +121,7 @@ def _undecodable(history: History) -> list[tuple[str, str]]:
     for r in history.records:
         what = "arguments"
         try:
-            if _func(r) is not None:  # a foreign param (an external promise's) is decoded by nobody
+            if call_of(r) is not None:  # a foreign param (an external promise's) is decoded by nobody
                 decode_call(r.param)
             what = "value"
             if r.state is PromiseState.RESOLVED and r.value is not None:
@@ -178,7 +168,7 @@ def _next_call(root: PromiseRecord, results: Mapping[str, Replay],
         return None
     record, result = root, results[root.id]
     while True:
-        name = _func(record) or record.id
+        name = call_of(record) or record.id
         if result.mismatch is not None:
             return None
         if result.stray is not None:

@@ -11,7 +11,6 @@ replay without a verdict), and its calls and outcome are compared with what the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -22,7 +21,7 @@ from pytest_durable.core.codec import class_modules, decode_call, describe_call
 from pytest_durable.core.records import PromiseRecord, PromiseState
 from pytest_durable.core.store import TAG_PARENT, TAG_PATCH
 from pytest_durable.sdk import DurableFunction, Registry
-from pytest_durable.sdk.replay import Replay, Runner
+from pytest_durable.sdk.replay import Replay, Runner, call_of
 from pytest_durable.sdk.replay import replay as sdk_replay
 
 from ..kernel import copy_pool, virtual_time
@@ -148,16 +147,6 @@ def _replay_all(records: Mapping[str, PromiseRecord], due: set[str], registry: R
                        f" with {version.label}" if ran_by is not None else "")
         out += [ran_by.named(v, record.id) for v in found] if ran_by is not None else found
     return out
-
-
-def call_of(record: PromiseRecord) -> str | None:
-    """The function a promise's param calls, read without decoding its arguments (most promises of a
-    big world are leaves, which are never replayed), or ``None`` for a param that is not a call."""
-    try:
-        func = json.loads(record.param)["func"]
-    except Exception:  # a foreign param is no workflow of ours
-        return None
-    return func if isinstance(func, str) else None
 
 
 def _decodes(record: PromiseRecord) -> bool:
