@@ -96,6 +96,7 @@ def check_patch(args: argparse.Namespace) -> int:
     histories = _histories(args, where="check-patch", roots=None, in_flight=True)
     checks = [check_history(h, registry, dependencies=dependencies) for h in histories]
     old = [c for c in checks if patch in c.old_paths]
+    unsure = [c for c in checks if c not in old and c.may_take_old_path(patch)]
     broken = [c.root for c in checks if not c.compatible]
     if broken:
         print(f"note: {len(broken)} root(s) in flight break with this code ({', '.join(broken[:5])}"
@@ -105,6 +106,14 @@ def check_patch(args: argparse.Namespace) -> int:
               f"({len(checks)} in flight checked):")
         for c in old:
             print(f"  {c.root}" + (f"; next: {c.next_call}" if c.next_call else ""))
+    if unsure:
+        print(f"patch {patch!r} may not be retired yet: {len(unsure)} execution(s) in flight may still take its old "
+              "path: each waits on a pending child with later children recorded, so which path it takes is known "
+              "only once that child settles:")
+        for c in unsure:
+            print(f"  {c.root}; waits in {', '.join(id for id, _ in c.short_of_record)}"
+                  + (f"; next: {c.next_call}" if c.next_call else ""))
+    if old or unsure:
         return 1
     if checks and not any(patch in c.patches for c in checks):
         print(f"note: no execution in flight asked ctx.patched({patch!r}) yet; check the id if you expected some")

@@ -44,6 +44,15 @@ class RootCheck:
     next_call: str | None
     old_paths: tuple[str, ...]
     patches: tuple[str, ...] = ()
+    #: Workflows still in flight whose replay stopped at a pending child while the record holds children
+    #: past it, each with the patch ids its replay answered before stopping: a ``ctx.patched`` it meets
+    #: after that child settles may find those children unasked and take the old path, so no check can
+    #: yet say which path it takes (``may_take_old_path``).
+    short_of_record: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def may_take_old_path(self, patch: str) -> bool:
+        """Whether an execution of this root in flight takes, or may yet take, patch ``patch``'s old path."""
+        return patch in self.old_paths or any(patch not in answered for _, answered in self.short_of_record)
 
     def report(self) -> str:
         """What the CLI prints for this root: one line if compatible, else a line per break."""
@@ -88,8 +97,11 @@ def check_history(history: History, registry: Registry, *,
     old = [p for id, r in results.items() if not records[id].settled for p, answer in r.patches if not answer]
     met = [p for r in results.values() for p, _ in r.patches]
     met += [r.tags[TAG_PATCH] for r in history.records if TAG_PATCH in r.tags]
+    short = tuple((id, tuple(p for p, _ in r.patches)) for id, r in results.items()
+                  if not records[id].settled and r.outcome is None and r.mismatch is None and r.stray is None
+                  and any(child not in r.asked for child in children.get(id, ())))
     return RootCheck(history.root, root.state, not out, tuple(out), _next_call(root, results, records),
-                     tuple(dict.fromkeys(old)), tuple(dict.fromkeys(met)))
+                     tuple(dict.fromkeys(old)), tuple(dict.fromkeys(met)), short)
 
 
 def _unregistered(history: History, registry: Registry,

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 import pytest
+import trio
 
 from pytest_durable import Context, PromiseState, dependency, function
 from pytest_durable.core.history import History, histories_of
@@ -248,3 +249,52 @@ def test_dependencies_are_handed_to_the_replayed_bodies() -> None:
     missing = check_history(history, registry_of(priced, leaf))
     assert len(missing.breaks) == 1 and missing.breaks[0].startswith(
         "r priced(2) resolved, but the new code's replay of it stops: raised MissingDependency")
+
+
+@function
+async def remote_step(n: int) -> int:
+    return n
+
+
+@function(name="waits")
+async def waits_v1(ctx: Context) -> int:
+    pending = await ctx.rpc(remote_step, 1).spawn()  # child 0: stays pending in the record
+    await ctx.run(leaf, 2)  # child 1: recorded past the await below
+    return await pending
+
+
+@function(name="waits")
+async def waits_v2(ctx: Context) -> int:
+    pending = await ctx.rpc(remote_step, 1).spawn()
+    value = await pending  # the replay stops here, before the patch
+    if await ctx.patched("p"):
+        await ctx.run(leaf, 3)
+    await ctx.run(leaf, 2)
+    return value
+
+
+def test_a_patch_past_a_pending_child_with_later_children_recorded_is_not_called_retirable() -> None:
+    store = new_store()
+
+    async def main() -> None:
+        worker = new_worker(store, [waits_v1, leaf])  # nobody serves remote_step: child 0 stays pending
+        with trio.move_on_after(5):
+            async with worker.running():
+                await worker.run("w", waits_v1)
+                await trio.sleep_forever()
+
+    run_world(main)
+    history = histories_of(store.promises(), ["w"])[0]
+    check = check_history(history, registry_of(waits_v2, leaf, remote_step))
+    assert check.compatible and check.old_paths == ()
+    assert check.short_of_record == (("w", ()),)  # it waits on w.0 with w.1 recorded past it
+    assert check.may_take_old_path("p")  # once w.0 settles, ctx.patched("p") finds w.1 unasked: the old path
+
+    async def finish() -> int:  # version 2 serves it to the end: it does take the old path
+        worker = new_worker(store, [waits_v2, leaf, remote_step])
+        async with worker.running():
+            return int(await worker.handle("w").result())
+
+    assert run_world(finish) == 1
+    assert "w.patch-p" not in store.promise_map() and [p.id for p in store.promises() if p.id.startswith("w.")] == [
+        "w.0", "w.1"]
