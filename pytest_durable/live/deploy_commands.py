@@ -75,7 +75,8 @@ def check_deploy(args: argparse.Namespace) -> int:
         print(check.report(), flush=True)
     broken = sum(not c.compatible for c in checks)
     flying = sum(not c.state.settled for c in checks)
-    print(f"{len(checks)} roots checked: {len(checks) - broken} compatible, {broken} broken ({flying} in flight)")
+    print(f"{_count(len(checks), 'root')} checked: {len(checks) - broken} compatible, {broken} broken "
+          f"({flying} in flight)")
     if not checks:
         print("note: no root to check: nothing recorded can break")
     return 1 if broken else 0
@@ -84,7 +85,7 @@ def check_deploy(args: argparse.Namespace) -> int:
 def export(args: argparse.Namespace) -> int:
     histories = _store_histories(args, where="export", roots=args.roots, in_flight=args.in_flight)
     written = write_histories(args.out, histories)
-    print(f"wrote {len(written)} histories to {args.out}")
+    print(f"wrote {_count(len(written), 'history', 'histories')} to {args.out}")
     return 0
 
 
@@ -99,17 +100,19 @@ def check_patch(args: argparse.Namespace) -> int:
     unsure = [c for c in checks if c not in old and c.may_take_old_path(patch)]
     broken = [c.root for c in checks if not c.compatible]
     if broken:
-        print(f"note: {len(broken)} root(s) in flight break with this code ({', '.join(broken[:5])}"
+        verb = "breaks" if len(broken) == 1 else "break"
+        print(f"note: {_count(len(broken), 'root')} in flight {verb} with this code ({', '.join(broken[:5])}"
               f"{' …' if len(broken) > 5 else ''}); run check-deploy for why")
     if old:
-        print(f"patch {patch!r} may not be retired yet: {len(old)} execution(s) in flight take its old path "
+        print(f"patch {patch!r} may not be retired yet: {_count(len(old), 'execution')} in flight "
+              f"{'takes' if len(old) == 1 else 'take'} its old path "
               f"({len(checks)} in flight checked):")
         for c in old:
             print(f"  {c.root}" + (f"; next: {c.next_call}" if c.next_call else ""))
     if unsure:
-        print(f"patch {patch!r} may not be retired yet: {len(unsure)} execution(s) in flight may still take its old "
-              "path: each waits on a pending child with later children recorded, so which path it takes is known "
-              "only once that child settles:")
+        print(f"patch {patch!r} may not be retired yet: {_count(len(unsure), 'execution')} in flight may still "
+              "take its old path: each waits on a pending child with later children recorded, so which path it "
+              "takes is known only once that child settles:")
         for c in unsure:
             print(f"  {c.root}; waits in {', '.join(id for id, _ in c.short_of_record)}"
                   + (f"; next: {c.next_call}" if c.next_call else ""))
@@ -120,6 +123,11 @@ def check_patch(args: argparse.Namespace) -> int:
     print(f"patch {patch!r} may be retired: no execution in flight takes its old path "
           f"({len(checks)} in flight checked)")
     return 0
+
+
+def _count(n: int, one: str, many: str = "") -> str:
+    """``1 root``, ``2 roots``."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 def _new_code(args: argparse.Namespace, *, where: str) -> tuple[Registry, dict[str, object]]:

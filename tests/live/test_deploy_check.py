@@ -124,7 +124,7 @@ def assert_checks(capsys: pytest.CaptureFixture[str], *source: str) -> None:
 def assert_patch_retires_once_v1_finishes(capsys: pytest.CaptureFixture[str], store: str) -> None:
     code, lines = check(capsys, "check-patch", "fraud-check", "examples.deploy.orders_v2_patched", "--store", store)
     assert code == 1, lines
-    assert lines[0] == ("patch 'fraud-check' may not be retired yet: 2 execution(s) in flight take its old path "
+    assert lines[0] == ("patch 'fraud-check' may not be retired yet: 2 executions in flight take its old path "
                         "(3 in flight checked):")
     assert [line.split(";")[0] for line in lines[1:]] == [f"  {r}" for r in WAITING]
     finisher = worker(store)  # version 1 finishes what it started (the killed workers' leases expire first)

@@ -105,7 +105,7 @@ def test_a_roots_glob_that_matches_nothing_is_named(capsys: pytest.CaptureFixtur
     assert main(["check-deploy", "examples.deploy.orders_v1", "--store", url, "--roots", "order-*"]) == 0
     assert capsys.readouterr().out.splitlines() == [
         "order-1 (pending): compatible; next: fulfil order-1.0 ctx.run(reserve('order-1', 0))",
-        "1 roots checked: 1 compatible, 0 broken (1 in flight)"]
+        "1 root checked: 1 compatible, 0 broken (1 in flight)"]
 
 
 def test_setup_hands_the_replays_a_workers_dependencies(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

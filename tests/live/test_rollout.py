@@ -224,7 +224,7 @@ def test_a_rollout_with_a_patch_completes_every_root_and_says_when_the_patch_may
     not_yet = fleet.command("check-patch", PATCH, V2)
     assert not_yet.returncode == 1, not_yet
     head, *named = not_yet.stdout.splitlines()
-    assert head == (f"patch '{PATCH}' may not be retired yet: {len(CHARGED)} execution(s) in flight take its old "
+    assert head == (f"patch '{PATCH}' may not be retired yet: {len(CHARGED)} executions in flight take its old "
                     f"path ({len(CHARGED) + len(HALFWAY)} in flight checked):"), not_yet.stdout
     assert sorted(line.split(";")[0].strip() for line in named) == sorted(CHARGED), not_yet.stdout  # not order-c
 
