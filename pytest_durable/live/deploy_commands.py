@@ -99,10 +99,11 @@ def check_patch(args: argparse.Namespace) -> int:
     old = [c for c in checks if patch in c.old_paths]
     unsure = [c for c in checks if c not in old and c.may_take_old_path(patch)]
     broken = [c.root for c in checks if not c.compatible]
-    if broken:
+    if broken:  # a root this code cannot replay may take any path: no retirement can be vouched for
         verb = "breaks" if len(broken) == 1 else "break"
-        print(f"note: {_count(len(broken), 'root')} in flight {verb} with this code ({', '.join(broken[:5])}"
-              f"{' …' if len(broken) > 5 else ''}); run check-deploy for why")
+        print(f"patch {patch!r} may not be retired yet: {_count(len(broken), 'root')} in flight {verb} with this "
+              f"code ({', '.join(broken[:5])}{' …' if len(broken) > 5 else ''}), so which path "
+              f"{'it takes' if len(broken) == 1 else 'they take'} cannot be told; run check-deploy for why")
     if old:
         print(f"patch {patch!r} may not be retired yet: {_count(len(old), 'execution')} in flight "
               f"{'takes' if len(old) == 1 else 'take'} its old path "
@@ -116,7 +117,7 @@ def check_patch(args: argparse.Namespace) -> int:
         for c in unsure:
             print(f"  {c.root}; waits in {', '.join(id for id, _ in c.short_of_record)}"
                   + (f"; next: {c.next_call}" if c.next_call else ""))
-    if old or unsure:
+    if old or unsure or broken:
         return 1
     if checks and not any(patch in c.patches for c in checks):
         print(f"note: no execution in flight asked ctx.patched({patch!r}) yet; check the id if you expected some")

@@ -22,7 +22,7 @@ import trio.testing
 
 from ..core.clock import TrioClock
 from ..core.codec import decode_call
-from ..core.errors import NondeterminismError, NotFound
+from ..core.errors import NondeterminismError, NotFound, UserBaseException
 from ..core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
 from ..core.store import TAG_ORIGIN, TAG_PARENT, TAG_SCOPE, TAG_TARGET
 from .engine import run_workflow
@@ -173,10 +173,18 @@ def replay(record: PromiseRecord, records: Mapping[str, PromiseRecord], fn: Dura
         stop = _find(exc, _Stop)
         inner = _innermost(exc)
         why = str(stop) if stop is not None else f"raised {type(inner).__name__}: {inner}"
-        waiting = (stop.at,) if stop is not None and stop.at is not None else ()
+        waiting: tuple[str, ...] = (stop.at,) if stop is not None and stop.at is not None else ()
+        if stop is not None and stop.at is not None and stop.at in records and _pending_local(records[stop.at]):
+            # the first child whose body would run is the scheduler's pick among those started: name them
+            # all, in the order the body asked for them, so the answer does not depend on that pick
+            waiting = tuple(id for id in asked if id in records and _pending_local(records[id])) or waiting
         return Replay(record.id, asked, store.stray, stopped=why, waiting=waiting, patches=said,
                       stray_tags=store.stray_tags)
     return Replay(record.id, tuple(store.asked), outcome=outcome[0], patches=tuple(patches))
+
+
+def _pending_local(record: PromiseRecord) -> bool:
+    return not record.settled and record.tags.get(TAG_SCOPE) == "local"
 
 
 def call_of(record: PromiseRecord) -> str | None:
@@ -221,8 +229,12 @@ def _innermost(exc: BaseException) -> BaseException:
 
 
 def _find(exc: BaseException, kind: type[BaseException]) -> Any:
+    """``exc`` or the first of ``kind`` inside it: in a group, or as the cause of the ``UserBaseException``
+    a leaf's attempt makes of a ``BaseException`` (the replay's own stop, raised where a body would start)."""
     if isinstance(exc, kind):
         return exc
+    if isinstance(exc, UserBaseException) and exc.__cause__ is not None:
+        return _find(exc.__cause__, kind)
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
             found = _find(inner, kind)

@@ -128,8 +128,9 @@ def _unregistered(history: History, registry: Registry,
 
 
 def _undecodable(history: History) -> list[tuple[str, str]]:
-    """Recorded params and values the new code cannot decode (a class gone, or changed past its fields)."""
-    out: list[tuple[str, str]] = []
+    """Recorded params and values the new code cannot decode (a class gone, or changed past its fields):
+    one line per reason, naming the first promises it holds for (the others come with an empty line)."""
+    found: dict[tuple[str, str], list[str]] = {}
     for r in history.records:
         what = "arguments"
         try:
@@ -139,7 +140,16 @@ def _undecodable(history: History) -> list[tuple[str, str]]:
             if r.state is PromiseState.RESOLVED and r.value is not None:
                 decode(r.value)
         except Exception as exc:  # the codec names the class it cannot find; a class may refuse its fields
-            out.append((r.id, f"{r.id}: the new code cannot decode its recorded {what}: {exc}"))
+            found.setdefault((what, str(exc)), []).append(r.id)
+    out: list[tuple[str, str]] = []
+    for (what, reason), ids in found.items():
+        if len(ids) == 1:
+            out.append((ids[0], f"{ids[0]}: the new code cannot decode its recorded {what}: {reason}"))
+        else:
+            shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+            out.append((ids[0], f"{len(ids)} promises ({shown}): the new code cannot decode their recorded {what}: "
+                                f"{reason}"))
+        out += [(id, "") for id in ids[1:]]
     return out
 
 
@@ -195,8 +205,8 @@ def _next_call(root: PromiseRecord, results: Mapping[str, Replay],
         else:
             if waiting:
                 verb = "awaits" if result.stopped.startswith("awaits") else "runs"
-                return f"{name} {verb} " + ", ".join(f"{id} {_call(records[id].param, records[id].tags)} (pending)"
-                                                     for id in waiting)
+                shown = ", ".join(f"{id} {_call(records[id].param, records[id].tags)} (pending)" for id in waiting[:3])
+                return f"{name} {verb} {shown}" + (f" and {len(waiting) - 3} more" if len(waiting) > 3 else "")
             if result.outcome is not None:
                 state, value = result.outcome
                 return f"{name} {record.id} settles {state.value} {_value(state, value)}"

@@ -298,3 +298,26 @@ def test_a_patch_past_a_pending_child_with_later_children_recorded_is_not_called
     assert run_world(finish) == 1
     assert "w.patch-p" not in store.promise_map() and [p.id for p in store.promises() if p.id.startswith("w.")] == [
         "w.0", "w.1"]
+
+
+@function
+async def slow_item(n: int) -> int:
+    await trio.sleep(n)  # item n takes n seconds: a crash at 2.5 s leaves items 3 to 5 pending
+    return n
+
+
+@function
+async def fan(ctx: Context, n: int) -> list[int]:
+    started = [await ctx.run(slow_item, i).spawn() for i in range(n)]
+    return [await f for f in started]
+
+
+def test_a_fan_out_in_flight_names_the_pending_children_it_would_run_in_call_order() -> None:
+    store = new_store()
+    run_world(lambda: run_then_crash(new_worker(store, [fan, slow_item]), "f", fan, 6, at=2.5))
+    history = histories_of(store.promises(), ["f"])[0]
+    for _ in range(5):  # the same answer whichever started child trio's scheduler would run first
+        check = check_history(history, registry_of(fan, slow_item))
+        assert check.compatible
+        assert check.next_call == ("fan runs f.3 ctx.run(slow_item(3)) (pending), f.4 ctx.run(slow_item(4)) (pending), "
+                                   "f.5 ctx.run(slow_item(5)) (pending)")
