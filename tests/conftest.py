@@ -7,11 +7,13 @@ binaries fail those tests with one line saying what to install: CI must not skip
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from pytest_durable.testing.pgserver import PgServer, PgServerError, start_server
+from tests.helpers.long_tests import longest_first
 
 _database_numbers = itertools.count(1)
 
@@ -31,3 +33,12 @@ def pg_server() -> Iterator[PgServer]:
 def postgres_dsn(pg_server: PgServer) -> str:
     """The DSN of a new, empty database on the session's server, for this test alone."""
     return pg_server.create_database(f"test_{next(_database_numbers)}")
+
+
+@pytest.hookimpl(trylast=True)  # after deselection (-m), on the items that will run
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, start the suite's known-long tests first on every worker, so both cores end together
+    (``tests/helpers/long_tests.py`` says why and which). Every worker computes the same order."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        items[:] = [items[i] for i in longest_first([item.nodeid for item in items], int(workers))]
