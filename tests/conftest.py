@@ -7,13 +7,11 @@ binaries fail those tests with one line saying what to install: CI must not skip
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from pytest_durable.testing.pgserver import PgServer, PgServerError, start_server
-from tests.helpers.long_tests import longest_first
 
 _database_numbers = itertools.count(1)
 
@@ -39,6 +37,8 @@ def postgres_dsn(pg_server: PgServer) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under xdist, start the suite's known-long tests first on every worker, so both cores end together
     (``tests/helpers/long_tests.py`` says why and which). Every worker computes the same order."""
-    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    workers = getattr(config, "workerinput", {}).get("workercount")  # only in an xdist worker
     if workers:
+        from tests.helpers.long_tests import longest_first  # not at import: a pytest run inside a test may not see it
+
         items[:] = [items[i] for i in longest_first([item.nodeid for item in items], int(workers))]
