@@ -31,3 +31,14 @@ def pg_server() -> Iterator[PgServer]:
 def postgres_dsn(pg_server: PgServer) -> str:
     """The DSN of a new, empty database on the session's server, for this test alone."""
     return pg_server.create_database(f"test_{next(_database_numbers)}")
+
+
+@pytest.hookimpl(trylast=True)  # after deselection (-m), on the items that will run
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, start the suite's known-long tests first on every worker, so both cores end together
+    (``tests/helpers/long_tests.py`` says why and which). Every worker computes the same order."""
+    workers = getattr(config, "workerinput", {}).get("workercount")  # only in an xdist worker
+    if workers:
+        from tests.helpers.long_tests import longest_first  # not at import: a pytest run inside a test may not see it
+
+        items[:] = [items[i] for i in longest_first([item.nodeid for item in items], int(workers))]
