@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import pytest_durable.testing.histories  # noqa: F401  (below)
 from examples.deploy import orders_v1
 from pytest_durable.live.histories import write_histories
 from tests.helpers.histories import read_now
@@ -20,6 +21,10 @@ from tests.helpers.worlds import new_store, new_worker, run_then_crash, run_to_e
 from tests.helpers.worlds import run_world as run_live
 
 pytest_plugins = ["pytester"]
+
+# The module the inline pytester runs below import is imported at collection: a module first imported
+# inside an inline run leaves sys.modules with the run, and the face (``pytest_durable.testing``) would
+# keep a function of that stale copy, which tests/plugin/test_moved.py would then see differ.
 
 ROOT = Path(__file__).resolve().parents[2]
 V1 = [orders_v1.reserve, orders_v1.charge, orders_v1.ship, orders_v1.fulfil]
