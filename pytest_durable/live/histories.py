@@ -49,7 +49,8 @@ def file_name(root: str) -> str:
 
 
 def write_histories(dir: str | os.PathLike[str], histories: Iterable[History]) -> list[Path]:
-    """Write each history to ``dir`` (made if missing), one file per root; the files written."""
+    """Write each history to ``dir`` (made if missing), one file per root, each whole or not at all (written
+    aside, then renamed); the files written."""
     out = Path(dir)
     if out.exists() and not out.is_dir():
         raise UsageError(f"export --out {out}: is a file; name a directory")
@@ -57,7 +58,9 @@ def write_histories(dir: str | os.PathLike[str], histories: Iterable[History]) -
     written = []
     for history in histories:
         path = out / file_name(history.root)
-        path.write_text(history.dumps(), encoding="utf-8")
+        partial = path.with_name(path.name + ".partial")  # a kill mid-write leaves no half file as a history
+        partial.write_text(history.dumps(), encoding="utf-8")
+        os.replace(partial, path)
         written.append(path)
     return written
 
