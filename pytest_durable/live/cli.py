@@ -25,12 +25,13 @@ from typing import Any
 import trio
 
 from ..core.clock import Clock, WallClock
-from ..core.codec import decode, encode, encode_error
+from ..core.codec import decode, encode, encode_call, encode_error
 from ..core.errors import DurableError, NotFound, PlatformError, Rejected, UsageError
 from ..core.records import PromiseRecord, PromiseState
 from ..core.store import TAG_TARGET, Store
 from ..core.tree import tree
 from ..sdk import Worker, result_of
+from ..sdk.worker import root_conflict
 from . import deploy_commands
 from .loading import callable_named, function_named, functions_of
 from .process import flush_print, serve
@@ -126,13 +127,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     g.add_argument("--wait", action="store_true", help="wait until it settles")
     t = sub.add_parser("tree", help="the execution tree under ID")
     t.add_argument("id")
+    settlers = []
     for name, what in (("resolve", "resolve promise ID with VALUE-JSON"), ("reject", "reject promise ID")):
         s = sub.add_parser(name, help=what)
+        settlers.append(s)
         s.add_argument("id")
         s.add_argument("value", nargs="?", default="null", metavar="VALUE-JSON" if name == "resolve" else "MESSAGE")
     ls = sub.add_parser("ls", help="list promises")
     ls.add_argument("--state", choices=STATES, default=None)
     deploy_commands.add_parsers(sub)
+    for command in (w, r, g, t, *settlers, ls):  # --store after the command too (the deploy commands have theirs)
+        command.add_argument("--store", default=argparse.SUPPRESS, help="store URL (as before the command)")
     args = parser.parse_args(argv)
     try:
         if args.command in deploy_commands.COMMANDS:  # outside trio: each replay is a trio run of its own
@@ -166,9 +171,20 @@ async def _worker(args: argparse.Namespace, client: Client, url: str) -> int:
 async def _run(args: argparse.Namespace, client: Client, url: str) -> int:
     fn = function_named(args.target, where="run")
     positional, keywords = parse_args_json(args.args, where="run")
+    fn.check_arguments(tuple(positional), keywords, where="run")
+    param = encode_call(fn.name, positional, keywords, names=fn.param_names)
+    try:
+        existing = await client.store.get_promise(args.id)
+    except NotFound:
+        existing = None
+    if existing is not None and existing.param != param:
+        raise UsageError(root_conflict(args.id, existing.param, param, where="run"))
     worker = Worker(client.store, group=args.group, clock=client.clock)
     worker.register(fn)
     await worker.run(args.id, fn, *positional, **keywords)
+    if existing is not None and not args.wait:
+        print(f"{args.id} was started before: {describe(existing)}")
+        return 0
     if not args.wait:
         print(f"{args.id} started: {fn.name} on group {args.group!r} ({url})")
         return 0
@@ -203,15 +219,22 @@ async def _resolve(args: argparse.Namespace, client: Client, url: str) -> int:
     except json.JSONDecodeError as exc:
         raise UsageError(f"resolve: VALUE is not JSON ({exc.msg}); quote a string: '\"yes\"'") from None
     encoded = encode(value, what=f"the value for {args.id}")
-    record = await client.store.settle_promise(args.id, PromiseState.RESOLVED, encoded)
-    print(describe(record))
-    return 0
+    return await _settle(client, "resolve", args.id, PromiseState.RESOLVED, encoded)
 
 
 async def _reject(args: argparse.Namespace, client: Client, url: str) -> int:
-    error = encode_error(DurableError(args.value))
-    record = await client.store.settle_promise(args.id, PromiseState.REJECTED, error)
+    return await _settle(client, "reject", args.id, PromiseState.REJECTED, encode_error(DurableError(args.value)))
+
+
+async def _settle(client: Client, how: str, id: str, state: PromiseState, payload: str) -> int:
+    """Settle ``id`` and print what it holds; settling is write-once, so one settled before (by anyone)
+    keeps its outcome, and that is said on stderr with exit 1."""
+    before = await client.store.get_promise(id)
+    record = await client.store.settle_promise(id, state, payload)
     print(describe(record))
+    if before.settled or record.state is not state or record.value != payload:
+        print(f"error: {how} {id}: it was already settled ({record.state.value}); nothing changed", file=sys.stderr)
+        return 1
     return 0
 
 

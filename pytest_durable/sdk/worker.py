@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 import trio
 
 from ..core.clock import Clock, TrioClock
-from ..core.codec import encode, encode_call, encode_error
+from ..core.codec import describe_call, encode, encode_call, encode_error
 from ..core.errors import (
     Fenced,
     MissingDependency,
@@ -188,9 +188,11 @@ class Worker:
         fn.check_arguments(args, kwargs, where="Worker.run")
         param = encode_call(fn.name, args, kwargs, names=fn.param_names)
         tags = {TAG_ORIGIN: id, TAG_SCOPE: "global"}
-        await self.store.create_promise(
+        record = await self.store.create_promise(
             id, param, self.clock.now() + self.root_timeout, tags, target=self.group
         )
+        if record.param != param:
+            raise UsageError(root_conflict(id, record.param, param, where="Worker.run"))
         self._notify()
         return Handle(self, id)
 
@@ -345,5 +347,12 @@ class Worker:
             nursery.cancel_scope.cancel()
         return found[0] if found else None
 
+
+
+def root_conflict(id: str, recorded: str, new: str, *, where: str) -> str:
+    """The error for starting root ``id`` as call ``new`` when the store holds it as call ``recorded``: an id
+    means one execution, so a second start with another function or other arguments is refused."""
+    return (f"{where}: root {id!r} already exists as {describe_call(recorded)}; it cannot also start "
+            f"{describe_call(new)}: give this run another id, or wait for the existing one")
 
 __all__ = ["Handle", "Worker"]

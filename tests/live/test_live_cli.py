@@ -90,6 +90,30 @@ def test_an_external_promise_is_settled_from_the_command_line(tmp_path: Path) ->
     assert resolved.stdout.strip() == 'approval-7 resolved → "yes"'
     again = cli("reject", "approval-7", "too late", store=store, env=env)
     assert again.stdout.strip() == 'approval-7 resolved → "yes"'  # write-once: the first settle stays
+    assert (again.returncode, again.stderr) == (1, "error: reject approval-7: it was already settled (resolved); "
+                                                   "nothing changed\n")
+    twice = cli("resolve", "approval-7", '"yes"', store=store, env=env)  # the same value again: still said
+    assert twice.returncode == 1 and "already settled" in twice.stderr
+
+
+def test_an_id_means_one_execution_and_store_may_follow_the_command(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'app.db'}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    def after(*args: str) -> subprocess.CompletedProcess[str]:  # --store written after the command
+        return subprocess.run([sys.executable, "-m", "pytest_durable", *args, "--store", store], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    target = "examples.deploy.orders_v1:fulfil"
+    first = after("run", "o-1", target, '["o-1", 1]')
+    assert first.returncode == 0 and first.stdout.startswith("o-1 started: fulfil"), first
+    other = after("run", "o-1", target, '["o-1", 2]')
+    assert other.returncode == 2 and other.stderr == (
+        "error: run: root 'o-1' already exists as fulfil('o-1', 1); it cannot also start fulfil('o-1', 2): give "
+        "this run another id, or wait for the existing one\n"), other
+    same = after("run", "o-1", target, '["o-1", 1]')
+    assert (same.returncode, same.stdout) == (0, "o-1 was started before: o-1 pending\n"), same
+    assert cli("ls", store=store, env=env).stdout == after("ls").stdout == "o-1 pending\n"
 
 
 @pytest.mark.parametrize(("args", "message"), [
