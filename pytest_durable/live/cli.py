@@ -144,14 +144,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return deploy_commands.COMMANDS[args.command](args)
         return trio.run(_command, args)
     except (UsageError, NotFound) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except PlatformError as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"error: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error's text on one line: a driver's message may carry its own line breaks and tabs."""
+    return " ".join(str(exc).split())
 
 
 async def _command(args: argparse.Namespace) -> int:

@@ -31,7 +31,7 @@ from ..sdk import Worker
 from ..sdk.function import Registry
 from ..sdk.replay_check import check_history
 from .histories import load_histories, read_histories, write_histories
-from .loading import callable_named, functions_of, import_module
+from .loading import callable_named, functions_of
 from .postgres_store import redact
 from .urls import open_store, store_url
 
@@ -150,13 +150,6 @@ def _new_code(args: argparse.Namespace, *, where: str) -> tuple[Registry, dict[s
 
 def _registry(modules: list[str], *, where: str) -> Registry:
     """The new code: every ``@function`` of ``modules``; a module that fails to import is one line."""
-    for name in modules:
-        try:
-            import_module(name, where=where)
-        except UsageError:
-            raise
-        except Exception as exc:  # the user's module raised while importing: say which, and what
-            raise UsageError(f"{where}: module {name!r} failed to import: {type(exc).__name__}: {exc}") from None
     registry = Registry()
     for fn in functions_of(modules, where=where):
         registry.register(fn)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,7 +17,8 @@ from ..sdk.function import DurableFunction
 
 
 def import_module(name: str, *, where: str) -> Any:
-    """Import ``name`` (a dotted module name); a module that cannot be found is a ``UsageError``."""
+    """Import ``name`` (a dotted module name); a module that cannot be found, or raises while it is
+    imported, is one ``UsageError`` (the error and the line it came from, not a traceback)."""
     if "" not in sys.path:
         sys.path.insert(0, "")
     if not name or name.endswith(".py") or "/" in name:
@@ -27,7 +29,15 @@ def import_module(name: str, *, where: str) -> Any:
         if exc.name and name.startswith(exc.name):
             raise UsageError(f"{where}: no module named {name!r} (run from the directory that holds it, "
                              "or put it on PYTHONPATH)") from None
-        raise
+        raise UsageError(_failed(name, exc, where)) from None
+    except Exception as exc:  # the user's module raised while importing: say which, what and where
+        raise UsageError(_failed(name, exc, where)) from None
+
+
+def _failed(name: str, exc: Exception, where: str) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    at = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
+    return f"{where}: module {name!r} failed to import: {type(exc).__name__}: {exc}{at}"
 
 
 def functions_of(modules: Iterable[str], *, where: str) -> list[DurableFunction[..., Any]]:

@@ -48,13 +48,17 @@ def error_of(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     return lines[0].removeprefix("error: ")
 
 
-def test_bad_modules(capsys: pytest.CaptureFixture[str], histories: Path, broken_module: str) -> None:
+def test_bad_modules(capsys: pytest.CaptureFixture[str], histories: Path, broken_module: str,
+                     tmp_path: Path) -> None:
     source = ("--histories", str(histories))
     assert error_of(capsys, "check-deploy", "no_such_module", *source) == (
         "check-deploy: no module named 'no_such_module' (run from the directory that holds it, or put it on "
         "PYTHONPATH)")
+    file = Path(next(p for p in sys.path if Path(p, "raises_on_import.py").exists()), "raises_on_import.py")
     assert error_of(capsys, "check-deploy", broken_module, *source) == (
-        "check-deploy: module 'raises_on_import' failed to import: RuntimeError: no config file")
+        f"check-deploy: module 'raises_on_import' failed to import: RuntimeError: no config file (at {file}:1)")
+    assert error_of(capsys, "worker", broken_module, "--store", f"sqlite:///{tmp_path / 'w.db'}") == (  # a worker too
+        f"worker: module 'raises_on_import' failed to import: RuntimeError: no config file (at {file}:1)")
     assert error_of(capsys, "check-patch", "fraud-check", "json", *source) == (
         "check-patch: module 'json' defines no @function; name the module that does")
 

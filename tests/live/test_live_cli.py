@@ -135,6 +135,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...],
     assert "Traceback" not in result.stderr
 
 
+def test_a_store_that_refuses_the_connection_is_one_line(tmp_path: Path) -> None:
+    result = cli("ls", store="postgresql://nobody@127.0.0.1:1/x", env=dict(os.environ))  # nothing listens on port 1
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result  # the driver's own line breaks joined
+    assert result.stderr.startswith("error: StoreUnavailable: ") and "Connection refused" in result.stderr
+
+
 def test_a_bad_store_url_names_the_kinds(tmp_path: Path) -> None:
     result = cli("ls", store="mysql://db", env=dict(os.environ))
     assert result.returncode == 2 and "use sqlite:///FILE" in result.stderr
