@@ -153,8 +153,8 @@ class Frame:
         if record.param != param:
             raise NondeterminismError(id, describe_call(record.param), describe_call(param), self.id)
         had = record.tags
-        recorded_how = _how(had.get(TAG_SCOPE), had.get(TAG_TARGET), had.get(TAG_TIMER), had.get(TAG_DETACHED))
-        new_how = _how(scope, target, "true" if timer else None, "true" if detached else None)
+        recorded_how = how_called(had.get(TAG_SCOPE), had.get(TAG_TARGET), had.get(TAG_TIMER), had.get(TAG_DETACHED))
+        new_how = how_called(scope, target, "true" if timer else None, "true" if detached else None)
         if recorded_how != new_how and TAG_SCOPE in record.tags:
             call = describe_call(param)
             raise NondeterminismError(
@@ -293,7 +293,9 @@ class Frame:
         spawned.finish(None)  # only reached when abort() cancelled this child's own scope
 
 
-def _how(scope: str | None, target: str | None, timer: str | None, detached: str | None = None) -> tuple[str, str]:
+def how_called(
+    scope: str | None, target: str | None, timer: str | None, detached: str | None = None
+) -> tuple[str, str]:
     """How a child was called, from its tags: ("ctx.run", "ctx.rpc" or "ctx.detach", " on target 'g'" or "")."""
     if scope == "local":
         return ("ctx.run", "")

@@ -31,6 +31,10 @@ from .function import DurableFunction, Registry
 from .interrupts import afresh, interrupt_in
 from .settlement import Suspended
 
+#: States a workflow's own body settles it with; a timeout, a cancel or no settlement at all mean its body
+#: may not have got to the end, so a replay may rightly ask for more than was recorded.
+SETTLED_BY_BODY = (PromiseState.RESOLVED, PromiseState.REJECTED)
+
 #: Runs a replay's ``trio.run`` of ``main`` (see ``on_mock_clock``).
 Runner = Callable[[Callable[[], Awaitable[None]]], None]
 
@@ -243,4 +247,5 @@ def _find(exc: BaseException, kind: type[BaseException]) -> Any:
     return None
 
 
-__all__ = ["RecordStore", "Replay", "Runner", "call_of", "local_depth", "on_mock_clock", "replay", "task_target"]
+__all__ = ["SETTLED_BY_BODY", "RecordStore", "Replay", "Runner", "call_of", "local_depth", "on_mock_clock", "replay",
+           "task_target"]

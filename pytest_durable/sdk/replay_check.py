@@ -22,11 +22,9 @@ from ..core.codec import decode, decode_call, decode_error, describe_call
 from ..core.history import History
 from ..core.records import PromiseRecord, PromiseState
 from ..core.store import TAG_DETACHED, TAG_PARENT, TAG_PATCH, TAG_SCOPE, TAG_TIMER
+from .frame import how_called
 from .function import Registry
-from .replay import Replay, call_of, replay
-
-#: States a workflow's own body settles it with; a timeout or a cancel may have cut its body short.
-_BY_BODY = (PromiseState.RESOLVED, PromiseState.REJECTED)
+from .replay import SETTLED_BY_BODY, Replay, call_of, replay
 
 
 @attrs.frozen
@@ -159,7 +157,7 @@ def _judge(record: PromiseRecord, result: Replay, records: Mapping[str, PromiseR
     if result.mismatch is not None:
         m = result.mismatch
         return [f"{wf}: child {m.id} was recorded as {m.recorded}; the new code calls {m.new}"]
-    if record.state not in _BY_BODY:
+    if record.state not in SETTLED_BY_BODY:
         return []
     said = f"{wf} {record.state.value}"
     if result.stray is not None:
@@ -220,11 +218,8 @@ def _call(param: str, tags: Mapping[str, str] | None = None) -> str:
         return "ctx." + described.removeprefix("durable.")
     if tags is None:
         return described
-    if tags.get(TAG_SCOPE) == "local":
-        return f"ctx.run({described})"
-    if tags.get(TAG_TIMER) == "true":
-        return f"ctx.sleep({described})"
-    return f"ctx.{'detach' if tags.get(TAG_DETACHED) == 'true' else 'rpc'}({described})"
+    verb, _ = how_called(tags.get(TAG_SCOPE), None, tags.get(TAG_TIMER), tags.get(TAG_DETACHED))
+    return f"{verb}({described})"
 
 
 def _value(state: PromiseState, value: str | None) -> str:

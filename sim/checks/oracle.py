@@ -18,10 +18,10 @@ import attrs
 import trio
 
 from pytest_durable.core.codec import class_modules, decode_call, describe_call
-from pytest_durable.core.records import PromiseRecord, PromiseState
+from pytest_durable.core.records import PromiseRecord
 from pytest_durable.core.store import TAG_PARENT, TAG_PATCH
 from pytest_durable.sdk import DurableFunction, Registry
-from pytest_durable.sdk.replay import Replay, Runner, call_of
+from pytest_durable.sdk.replay import SETTLED_BY_BODY, Replay, Runner, call_of
 from pytest_durable.sdk.replay import replay as sdk_replay
 
 from ..kernel import copy_pool, virtual_time
@@ -158,11 +158,6 @@ def _decodes(record: PromiseRecord) -> bool:
     return True
 
 
-#: States a workflow's own body settles it with; a timeout, a cancel or no settlement at all mean its
-#: body may not have got to the end, so a replay may rightly ask for more than was recorded.
-_BY_BODY = (PromiseState.RESOLVED, PromiseState.REJECTED)
-
-
 def _judge(record: PromiseRecord, result: Replay, records: Mapping[str, PromiseRecord],
            recorded: list[str], version: str = "") -> list[Violation]:
     wf = f"{record.id} {describe_call(record.param)}"
@@ -170,7 +165,7 @@ def _judge(record: PromiseRecord, result: Replay, records: Mapping[str, PromiseR
         m = result.mismatch
         return [Violation("nondeterminism", f"replaying {wf}{version} over the store's records calls child {m.id} as "
                           f"{m.new}; the store recorded {m.recorded}", m.id)]
-    if record.state not in _BY_BODY:
+    if record.state not in SETTLED_BY_BODY:
         return []
     if result.stray is not None:
         id, param = result.stray

@@ -35,9 +35,10 @@ import operator
 import types
 from collections.abc import Mapping, Sequence
 
-from pytest_durable.core.records import PromiseRecord, PromiseState
+from pytest_durable.core.records import PromiseRecord
 from pytest_durable.core.store import TAG_PARENT
 from pytest_durable.sdk import WorkflowEnd
+from pytest_durable.sdk.replay import SETTLED_BY_BODY
 
 from ..kernel.isolation import module_code
 from ..scenario import Scenario, isolated_modules
@@ -100,14 +101,10 @@ def _once(trace: Trace) -> dict[str, int]:
     return bodies
 
 
-#: States a workflow's body settles it with (a timeout or a cancel is not its body's end).
-_BY_BODY = (PromiseState.RESOLVED, PromiseState.REJECTED)
-
-
 def _repeated(promises: Sequence[PromiseRecord], workflows: Sequence[PromiseRecord],
               ends: Mapping[str, Sequence[WorkflowEnd]]) -> set[str]:
     """The workflow promises a run of whose body read the record as it is now and settled as recorded."""
-    wanted = {p.id for p in workflows if p.state in _BY_BODY and p.id in ends}
+    wanted = {p.id for p in workflows if p.state in SETTLED_BY_BODY and p.id in ends}
     if not wanted:
         return set()
     records = {p.id: p for p in promises}
