@@ -21,10 +21,11 @@ from .clock import Clock, ManualClock
 from .errors import Fenced, NotFound, TaskStateError, UsageError
 from .inspection import StoreSnapshot
 from .records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
-from .store import TAG_PARENT, TAG_TARGET, TAG_TIMER, failure_delay
+from .store import TAG_PARENT, TAG_TARGET, TAG_TIMER, check_reclaim, failure_delay
 from .wakeups import SCHEDULE, Wakeups, due_key, settled_key
 
 _SETTLE_STATES = (PromiseState.RESOLVED, PromiseState.REJECTED, PromiseState.REJECTED_CANCELED)
+
 
 
 class MemoryStore:
@@ -267,6 +268,24 @@ class MemoryStore:
         self._ttl[id] = ttl
         self._push_lease(task)
         return task
+
+    async def reclaim_tasks(self, target: str, owner: str, ttl: float) -> list[TaskRecord]:
+        check_reclaim(owner, ttl)
+        now = self.clock.now()
+        out: list[TaskRecord] = []
+        for task_id, task in list(self._tasks.items()):  # creation order
+            if task.target != target or task.state is not TaskState.ACQUIRED or task.lease_owner != owner:
+                continue
+            task = self._task(task_id)  # an expired lease, or a due timeout of its promise, applies first
+            if task.state is not TaskState.ACQUIRED:
+                continue
+            task = self._put_task(
+                attrs.evolve(task, version=task.version + 1, lease_expires_at=now + ttl, attempts=task.attempts + 1)
+            )
+            self._ttl[task_id] = ttl
+            self._push_lease(task)
+            out.append(task)
+        return out
 
     async def heartbeat_task(self, fence: Fence) -> TaskRecord:
         task = self._check_fence(fence)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from .errors import UsageError
 from .records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
 
 #: Tag keys recording lineage on every promise the SDK creates.
@@ -28,6 +29,14 @@ def failure_delay(failures: int) -> float:
     task that fails for a reason only a deploy can fix is not handed from worker to worker in a loop,
     and is taken up again on its own once the fix is out."""
     return float(min(5 * 2 ** max(failures - 1, 0), 3600))
+
+
+def check_reclaim(owner: str, ttl: float) -> None:
+    """The arguments of ``reclaim_tasks``, checked alike by every store: an owner to match, a lease > 0."""
+    if not isinstance(owner, str) or not owner:
+        raise UsageError(f"reclaim_tasks: owner must be a worker id (a non-empty string), got {owner!r}")
+    if ttl <= 0:
+        raise UsageError(f"reclaim_tasks({owner!r}): ttl must be > 0 seconds, got {ttl}")
 
 
 class Store(Protocol):
@@ -79,6 +88,13 @@ class Store(Protocol):
 
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         """Take a pending task with a lease of ``ttl`` seconds; its version grows by one."""
+        ...
+
+    async def reclaim_tasks(self, target: str, owner: str, ttl: float) -> list[TaskRecord]:
+        """Every task of ``target`` whose live lease ``owner`` holds, taken again by ``owner`` with a new
+        lease of ``ttl`` seconds and its version grown by one, in creation order. A worker restarted under
+        the same id calls it first: its dead incarnation's tasks are its own again at once, and a zombie of
+        that incarnation is fenced out (its version is stale). A lease already expired is a pending task."""
         ...
 
     async def heartbeat_task(self, fence: Fence) -> TaskRecord:

@@ -47,7 +47,7 @@ from ..core.clock import Clock
 from ..core.errors import TaskStateError, UsageError
 from ..core.inspection import StoreSnapshot
 from ..core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
-from ..core.store import TAG_PARENT, TAG_TARGET, failure_delay
+from ..core.store import TAG_PARENT, TAG_TARGET, check_reclaim, failure_delay
 from .sql_schema import T_COLS, Connection, Dialect, create_or_check_schema
 from .sql_tables import Tables
 from .sql_transactions import Transactions
@@ -282,6 +282,26 @@ class SqlEngine:
             self._x("UPDATE tasks SET ttl = ? WHERE id = ?", ttl, id)
             self.tables.push_lease(task)
             return task
+
+    def reclaim_tasks(self, target: str, owner: str, ttl: float) -> list[TaskRecord]:
+        check_reclaim(owner, ttl)
+        with self.transaction():
+            now = self.clock.now()
+            rows = self._x(
+                "SELECT id FROM tasks WHERE target = ? AND state = ? AND lease_owner = ? ORDER BY seq",
+                target, TaskState.ACQUIRED.value, owner,
+            ).fetchall()
+            out: list[TaskRecord] = []
+            for (task_id,) in rows:
+                task = self.tables.task(task_id)  # an expired lease, or a due timeout, applies first
+                if task.state is not TaskState.ACQUIRED:
+                    continue
+                task = self.tables.put_task(attrs.evolve(
+                    task, version=task.version + 1, lease_expires_at=now + ttl, attempts=task.attempts + 1))
+                self._x("UPDATE tasks SET ttl = ? WHERE id = ?", ttl, task_id)
+                self.tables.push_lease(task)
+                out.append(task)
+            return out
 
     def heartbeat_task(self, fence: Fence) -> TaskRecord:
         with self.transaction():

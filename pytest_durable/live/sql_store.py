@@ -119,6 +119,9 @@ class SqlStore:
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         return await self._now(lambda: self.engine.acquire_task(id, owner, ttl))
 
+    async def reclaim_tasks(self, target: str, owner: str, ttl: float) -> list[TaskRecord]:
+        return await self._now(lambda: self.engine.reclaim_tasks(target, owner, ttl))
+
     async def heartbeat_task(self, fence: Fence) -> TaskRecord:
         return await self._now(lambda: self.engine.heartbeat_task(fence))
 

@@ -118,6 +118,9 @@ class Threaded:
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         return await self._run(self.engine.acquire_task, id, owner, ttl)
 
+    async def reclaim_tasks(self, target: str, owner: str, ttl: float) -> list[TaskRecord]:
+        return await self._run(self.engine.reclaim_tasks, target, owner, ttl)
+
     async def heartbeat_task(self, fence: Fence) -> TaskRecord:
         return await self._run(self.engine.heartbeat_task, fence)
 

@@ -120,6 +120,9 @@ class RecordStore:
     async def acquire_task(self, id: str, owner: str, ttl: float) -> TaskRecord:
         raise _Stop(f"would acquire task {id}")
 
+    async def reclaim_tasks(self, target: str, owner: str, ttl: float) -> list[TaskRecord]:
+        raise _Stop(f"would reclaim the tasks of {owner}")
+
     async def heartbeat_task(self, fence: Fence) -> TaskRecord:
         raise _Stop(f"would heartbeat task {fence.task_id}")
 

@@ -263,6 +263,10 @@ class SimStore:
         result: TaskRecord = await self._call("acquire", id, "acquire_task", (id, owner, ttl), {})
         return result
 
+    async def reclaim_tasks(self, target: str, owner: str, ttl: float) -> list[TaskRecord]:
+        result: list[TaskRecord] = await self._call("reclaim", owner, "reclaim_tasks", (target, owner, ttl), {})
+        return result
+
     async def heartbeat_task(self, fence: Fence) -> TaskRecord:
         result: TaskRecord = await self._call("heartbeat", fence.task_id, "heartbeat_task", (fence,), {})
         return result

@@ -693,6 +693,29 @@ class StoreMachine(RuleBasedStateMachine):
         self.versions[id] += 1
         self.ttls[id] = ttl
 
+    @rule(group=st.sampled_from(TARGETS), owner=st.sampled_from(OWNERS), ttl=st.sampled_from([1.0, 5.0, 20.0, 0.0]))
+    def reclaim_tasks(self, group, owner, ttl):
+        """Every live lease ``owner`` holds on ``group`` is renewed at a higher version (a restarted worker
+        under the same id); every other task, and every expired lease, is left as it was."""
+        if ttl <= 0:
+            self.refused(UsageError, lambda: self.store.reclaim_tasks(group, owner, ttl))
+            return
+        eff_before = self.eff_tasks()
+        mine = [t for t in eff_before.values()
+                if t.target == group and t.state is TaskState.ACQUIRED and t.lease_owner == owner]
+        got = self.call(self.store.reclaim_tasks(group, owner, ttl))
+        assert [t.id for t in got] == [t.id for t in mine]
+        for before, task in zip(mine, got, strict=True):
+            assert task == TaskRecord(**{**_fields(before), "version": before.version + 1,
+                                         "lease_expires_at": self.now + ttl, "attempts": before.attempts + 1})
+            assert by_id(self.store.tasks())[task.id] == task
+            self.versions[task.id] += 1
+            self.ttls[task.id] = ttl
+        eff_after = self.eff_tasks()
+        for tid, before in eff_before.items():
+            if tid not in {t.id for t in got}:
+                assert eff_after[tid] == before, f"reclaim_tasks changed task {tid}, which it did not return"
+
     @precondition(lambda self: self.has_live_task())
     @rule(fence_kind=write_fences, pick=picks)
     def heartbeat_task(self, fence_kind, pick):

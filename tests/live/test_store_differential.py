@@ -87,6 +87,7 @@ operations = st.one_of(
     st.tuples(st.just("acquire"), task_refs, st.sampled_from(OWNERS), st.sampled_from([2.0, 4.0])),
     st.tuples(st.just("acquire"), task_refs, st.sampled_from(OWNERS), st.sampled_from([5.0, 20.0])),
     st.tuples(st.just("heartbeat"), fences),
+    st.tuples(st.just("reclaim"), st.sampled_from(TARGETS), st.sampled_from(OWNERS), st.sampled_from([5.0, 20.0, 0.0])),
     st.tuples(st.just("release"), fences),
     st.tuples(st.just("fulfill"), fences, any_state | settle_states, values),
     st.tuples(st.just("suspend"), fences, st.lists(promise_refs, max_size=3)),
@@ -165,6 +166,8 @@ def call_for(op: tuple[Any, ...], oracle: MemoryStore, clock: ManualClock) -> Ca
     if kind == "acquire":
         id = resolve(op[1], oracle, task=True)
         return lambda store: store.acquire_task(id, op[2], op[3])
+    if kind == "reclaim":
+        return lambda store: store.reclaim_tasks(op[1], op[2], op[3])
     if kind == "sweep":
         return lambda store: store.sweep()
     f = fence_of(op[1], oracle)
