@@ -40,6 +40,8 @@ async def run_workflow(
     Raises ``Suspended`` (after the join) when the body or a child awaited a pending remote promise.
     ``depth`` is how many local workflows it runs inside (by default: counted from the calling one).
     """
+    if ex.drain is not None:  # a stopping worker starts no body
+        await ex.drain.before_body(in_leaf=False)
     suspended = False
     settlement: Settlement
     if depth is None:
@@ -123,6 +125,8 @@ async def run_leaf(
                 await _until_deadline()
             await trio.sleep_until(ex.trio_deadline(last.created_on + delay))
         while True:
+            if ex.drain is not None:  # a stopping worker starts no attempt
+                await ex.drain.before_body(in_leaf=True)
             try:
                 if ex.on_body is not None:
                     ex.on_body(record.id, fn)  # may raise to inject a failed attempt
@@ -217,6 +221,16 @@ async def run_child(
     """A local child: replay it if settled, else run its body (bounded by its deadline) and settle."""
     if record.settled:
         return record
+    if ex.drain is None or fn.is_workflow:
+        return await _run_and_settle(ex, fn, record, args, kwargs, options)
+    with ex.drain.leaf():  # a stopping worker waits for a running leaf until its result is recorded
+        return await _run_and_settle(ex, fn, record, args, kwargs, options)
+
+
+async def _run_and_settle(
+    ex: Execution, fn: DurableFunction[..., Any], record: PromiseRecord, args: tuple[Any, ...],
+    kwargs: dict[str, Any], options: Options,
+) -> PromiseRecord:
     with trio.move_on_at(ex.trio_deadline(record.timeout_at)) as scope:
         if fn.is_workflow:
             state, value = await run_workflow(ex, fn, record, args, kwargs)

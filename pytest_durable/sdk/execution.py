@@ -12,6 +12,7 @@ import trio
 from ..core.clock import Clock
 from ..core.records import Fence, PromiseRecord
 from ..core.store import Store
+from .drain import Drain
 from .function import DurableFunction, Registry
 from .settlement import Settlement
 
@@ -62,6 +63,8 @@ class Execution:
     #: the lookups are noted, and ``ctx.patched`` reads the history here. ``None``: the branch is it.
     recorded: Mapping[str, PromiseRecord] | None = None
     on_patch: PatchHook | None = None
+    #: The worker's stop, as its bodies see it (``sdk/drain.py``); ``None``: a run that never stops (a replay).
+    drain: Drain | None = None
 
     @property
     def history(self) -> Mapping[str, PromiseRecord]:

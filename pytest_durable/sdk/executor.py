@@ -15,6 +15,7 @@ from ..core.codec import decode_call
 from ..core.errors import PlatformError
 from ..core.records import Fence, PromiseRecord, SuspendResult, TaskRecord
 from ..core.store import Store
+from .drain import Drain
 from .engine import INTERRUPTS, run_leaf, run_workflow, user_base_exception
 from .execution import BodyHook, EndHook, Execution
 from .function import DurableFunction, Registry
@@ -61,6 +62,7 @@ class Executor:
         on_body: BodyHook | None = None,
         on_end: EndHook | None = None,
         dependencies: Mapping[str, object] | None = None,
+        drain: Drain | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -71,6 +73,8 @@ class Executor:
         #: What bodies read with ``pytest_durable.dependency``; the worker's own dict, so later
         #: ``set_dependency`` calls are seen.
         self.dependencies: Mapping[str, object] = dependencies if dependencies is not None else {}
+        #: The worker's stop (``sdk/drain.py``): once it begins, no body starts and running leaves finish.
+        self.drain = drain
 
     async def execute(self, task: TaskRecord) -> Outcome:
         """Run ``task`` (acquired by the caller) until its promise is settled or it suspends.
@@ -101,27 +105,42 @@ class Executor:
                 store=self.store, fence=fence, registry=self.registry, clock=self.clock, rng=self.rng,
                 target=task.target, origin=root.tags.get("durable:origin", root.id),
                 branch={r.id: r for r in records}, on_body=self.on_body, on_end=self.on_end,
-                dependencies=self.dependencies,
+                dependencies=self.dependencies, drain=self.drain,
             )
             args, kwargs = tuple(call.args), dict(call.kwargs)
-            settlement: Settlement | None = None
-            try:
-                with trio.move_on_at(ex.trio_deadline(root.timeout_at)):
-                    if fn.is_workflow:
-                        settlement = await run_workflow(ex, fn, root, args, kwargs)
-                    else:
-                        settlement = await self._run_root_leaf(ex, fn, root, args, kwargs)
-            except Suspended:
-                answer = await self.store.suspend_task(fence, list(ex.awaiting))
-                if answer is SuspendResult.REDIRECT:
-                    continue
-                return Outcome.SUSPENDED
-            if settlement is None:  # the root's deadline passed; the store times it out
-                await self.store.get_promise(root.id)
-                return Outcome.GONE
-            state, value = settlement
-            await self.store.fulfill_task(fence, state, value)
-            return Outcome.FULFILLED
+            if fn.is_workflow or self.drain is None:
+                outcome = await self._attempt(ex, fn, root, args, kwargs)
+            else:
+                with self.drain.leaf():  # a stopping worker waits for a root leaf until its result is recorded
+                    outcome = await self._attempt(ex, fn, root, args, kwargs)
+            if outcome is not None:
+                return outcome
+
+    async def _attempt(
+        self, ex: Execution, fn: DurableFunction[..., Any], root: PromiseRecord, args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Outcome | None:
+        """One run of the root's function from the top: how the task ended, or ``None`` to run it again
+        (a suspend answered *redirect*)."""
+        fence = ex.fence
+        settlement: Settlement | None = None
+        try:
+            with trio.move_on_at(ex.trio_deadline(root.timeout_at)):
+                if fn.is_workflow:
+                    settlement = await run_workflow(ex, fn, root, args, kwargs)
+                else:
+                    settlement = await self._run_root_leaf(ex, fn, root, args, kwargs)
+        except Suspended:
+            answer = await self.store.suspend_task(fence, list(ex.awaiting))
+            if answer is SuspendResult.REDIRECT:
+                return None
+            return Outcome.SUSPENDED
+        if settlement is None:  # the root's deadline passed; the store times it out
+            await self.store.get_promise(root.id)
+            return Outcome.GONE
+        state, value = settlement
+        await self.store.fulfill_task(fence, state, value)
+        return Outcome.FULFILLED
 
 
     @staticmethod

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
+import attrs
 import trio
 
 from ..core.clock import Clock, TrioClock
@@ -35,6 +36,7 @@ from ..core.memory_store import MemoryStore
 from ..core.records import Fence, PromiseRecord, PromiseState, TaskRecord
 from ..core.store import TAG_ORIGIN, TAG_SCOPE, Store
 from .dependencies import check_name
+from .drain import Drain
 from .execution import BodyHook, EndHook
 from .executor import Executor, first_platform_error
 from .function import DurableFunction, Registry
@@ -61,6 +63,16 @@ def culprit(task: TaskRecord, error: BaseException) -> str:
     if isinstance(error, (UserBaseException, MissingDependency, SignalSwallowed)):
         return error.id
     return task.promise_id
+
+
+@attrs.frozen
+class StopReport:
+    """What ``Worker.stop`` did: the tasks running when it began, how many of them ended (or suspended)
+    within the grace period, and how many it released to the store for another worker."""
+
+    running: int
+    finished: int
+    released: int
 
 
 class Handle(Generic[T]):
@@ -107,7 +119,11 @@ class Worker:
     body); the error is also kept in ``errors`` and raised by ``Handle.result()``. Objects the bodies
     need (clients) are given with ``set_dependency``. ``registry`` is where it looks functions up (a
     simulated process passes one that loads its functions when first asked). ``on_body`` and ``on_end``
-    are the executor's hooks (``Executor``). Start it with
+    are the executor's hooks (``Executor``). ``concurrency`` is the most tasks it runs at once: it asks
+    the store for at most its free slots and does not poll while full, so idle workers take their
+    share (``None``: no limit, up to 64 taken per poll). With ``reclaim`` it first takes back the tasks
+    whose lease its ``id`` still holds (a restart under a stable id: ``Store.reclaim_tasks``).
+    ``stop(grace)`` stops it cleanly, releasing what it holds. Start it with
     ``async with worker.running():``.
     """
 
@@ -127,10 +143,18 @@ class Worker:
         sweeps: bool = True,
         on_error: ErrorHook | None = None,
         registry: Registry | None = None,
+        concurrency: int | None = None,
+        reclaim: bool = False,
     ) -> None:
         for name, value in (("ttl", ttl), ("poll_interval", poll_interval), ("root_timeout", root_timeout)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise UsageError(f"Worker: {name} must be a number of seconds > 0, got {value!r}")
+        if concurrency is not None and (isinstance(concurrency, bool) or not isinstance(concurrency, int)
+                                        or concurrency < 1):
+            raise UsageError(f"Worker: concurrency must be a whole number of tasks >= 1 (or None: no limit), "
+                             f"got {concurrency!r}")
+        self.concurrency = concurrency
+        self.reclaim = reclaim
         self.clock: Clock = clock if clock is not None else TrioClock()
         self.store: Store = store if store is not None else MemoryStore(self.clock)
         self.group = group
@@ -141,15 +165,23 @@ class Worker:
         self.sweeps = sweeps
         self.registry = registry if registry is not None else Registry()
         self.dependencies: dict[str, object] = {}
+        self.drain = Drain()
         self.executor = Executor(
             self.store, self.registry, self.clock,
             rng=rng if rng is not None else random.Random().random, on_body=on_body,
-            on_end=on_end, dependencies=self.dependencies,
+            on_end=on_end, dependencies=self.dependencies, drain=self.drain,
         )
         self.errors: list[tuple[str, BaseException]] = []
         self.on_error = on_error
         self._fatal: dict[str, BaseException] = {}
         self._running: set[str] = set()
+        self._executions: dict[str, tuple[Fence, trio.CancelScope]] = {}  # task id -> its fence and scope
+        self._polling: trio.CancelScope | None = None  # the poll loop of ``serve``, while it runs
+        self._stopped: trio.Event | None = None  # set when ``stop`` has released what it holds
+        self._released: set[str] = set()  # tasks ``stop`` cancelled, to be released by their runners
+        self._gave_back: set[str] = set()  # of those, the ones the store took back
+        #: How many tasks ``serve`` took back on start (``reclaim``).
+        self.reclaimed = 0
         self.leases = LeaseKeeper(self.store, self.ttl, self.id)
         self._changed = trio.Event()
 
@@ -239,34 +271,107 @@ class Worker:
             raise raised
 
     async def serve(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Take due tasks and run them until cancelled: one long poll at a time, so an idle worker
-        costs its store one request per ``poll_interval`` and a due task starts at once."""
+        """Take due tasks and run them until cancelled or stopped (``stop``): one long poll at a time, so
+        an idle worker costs its store one request per ``poll_interval`` and a due task starts at once."""
         async with trio.open_nursery() as nursery:
             self.leases.serve_in(nursery)
+            self._stopped = trio.Event()
+            if self.reclaim:
+                await self._reclaim(nursery)
             task_status.started()
-            while True:
-                asked = trio.current_time()
+            await self._poll(nursery)
+            await self._stopped.wait()  # ``stop`` cancelled the polling: wait until it has released all
+            nursery.cancel_scope.cancel()
+
+    async def _reclaim(self, nursery: trio.Nursery) -> None:
+        """Take back, with a new lease, the tasks this worker's id held before a restart, and run them."""
+        sent = trio.current_time()
+        try:
+            reclaimed = await self.store.reclaim_tasks(self.group, self.id, self.ttl)
+        except PlatformError:  # unreachable: their leases run out, and they are dispatched as any other
+            return
+        self.reclaimed = len(reclaimed)
+        for task in reclaimed:
+            self._start(nursery, task, sent + self.ttl)
+
+    async def _poll(self, nursery: trio.Nursery) -> None:
+        """Long polls for due tasks, each acquired and started, until ``stop`` begins (it cancels only a
+        poll's wait, never an acquire, so no task is taken and then left unrun)."""
+        while not self.drain.stopping:
+            limit = 64 if self.concurrency is None else self.concurrency - len(self._running)
+            if limit <= 0:  # full: ask for nothing until a task ends
+                await self._wait_for_change(self.poll_interval)
+                continue
+            asked = trio.current_time()
+            due: list[TaskRecord] | None = []
+            with trio.CancelScope() as self._polling:
                 try:
                     if self.sweeps:
                         await self.store.sweep()
-                    due = await self.store.dispatch(self.group, limit=64, wait=self.poll_interval)
+                    due = await self.store.dispatch(self.group, limit=limit, wait=self.poll_interval)
                 except PlatformError:  # the store is unreachable: a worker outlives it, and asks again
                     due = None
-                for task in due or ():
-                    if task.id in self._fatal or task.id in self._running:
-                        continue
-                    sent = trio.current_time()
-                    try:
-                        acquired = await self.store.acquire_task(task.id, self.id, self.ttl)
-                    except (TaskStateError, NotFound):
-                        continue
-                    except PlatformError:
-                        break
-                    self._running.add(acquired.id)
-                    nursery.start_soon(self._run_task, acquired, sent + self.ttl, name=f"durable task {acquired.id}")
-                if due is None or (not due and trio.current_time() < asked + self.poll_interval):
-                    # unreachable, or a store that answered "nothing" before its wait was up: never spin
-                    await self._wait_for_change(min(self.poll_interval, RETRY_UNREACHABLE))
+            self._polling = None
+            for task in due or ():
+                if task.id in self._fatal or task.id in self._running or self.drain.stopping:
+                    continue
+                sent = trio.current_time()
+                try:
+                    acquired = await self.store.acquire_task(task.id, self.id, self.ttl)
+                except (TaskStateError, NotFound):
+                    continue
+                except PlatformError:
+                    break
+                self._start(nursery, acquired, sent + self.ttl)
+            if self.drain.stopping:
+                break
+            if due is None or (not due and trio.current_time() < asked + self.poll_interval):
+                # unreachable, or a store that answered "nothing" before its wait was up: never spin
+                await self._wait_for_change(min(self.poll_interval, RETRY_UNREACHABLE))
+
+    def _start(self, nursery: trio.Nursery, task: TaskRecord, lease_until: float) -> None:
+        self._running.add(task.id)
+        nursery.start_soon(self._run_task, task, lease_until, name=f"durable task {task.id}")
+
+    @property
+    def running_tasks(self) -> int:
+        """How many tasks this worker is running now."""
+        return len(self._running)
+
+    async def stop(self, grace: float) -> StopReport:
+        """Stop cleanly: take no more work at once; give the running executions ``grace`` seconds to end
+        or reach their next durable boundary (a running leaf records its result; no body starts); then
+        cancel what is left and release its tasks, due at once, so another worker takes them without
+        waiting out a lease. Returns when every task is released; ``serve`` then returns."""
+        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or not grace >= 0:
+            raise UsageError(f"Worker.stop: grace must be a number of seconds >= 0, got {grace!r}")
+        running = len(self._running)
+        self.drain.begin()
+        if self._polling is not None:
+            self._polling.cancel()
+        self._notify()  # a poll loop waiting for a free slot looks again, and ends
+        with trio.move_on_after(grace):
+            async with trio.open_nursery() as waiting:
+                async def all_done() -> None:
+                    while self._running:
+                        await self._changed.wait()
+                    waiting.cancel_scope.cancel()
+
+                async def quiet() -> None:
+                    await self.drain.quiet.wait()
+                    waiting.cancel_scope.cancel()
+                waiting.start_soon(all_done)
+                waiting.start_soon(quiet)
+        finished = running - len(self._running)
+        for task_id, (_, scope) in list(self._executions.items()):
+            self._released.add(task_id)
+            scope.cancel()
+        while self._running:
+            await self._changed.wait()
+        released = len(self._released & self._gave_back)
+        if self._stopped is not None:
+            self._stopped.set()
+        return StopReport(running=running, finished=finished, released=released)
 
     async def _run_task(self, task: TaskRecord, lease_until: float) -> None:
         fence = Fence(task.id, task.version)
@@ -274,6 +379,10 @@ class Worker:
         try:
             try:
                 with trio.CancelScope() as execution:  # cancelled by the lease keeper if the lease may be lost
+                    self._executions[task.id] = (fence, execution)
+                    if self.drain.stopping:  # started as the worker began to stop: give it back unrun
+                        self._released.add(task.id)
+                        execution.cancel()
                     lease = self.leases.hold(fence, lease_until, execution)
                     try:
                         await self.executor.execute(task)
@@ -307,12 +416,22 @@ class Worker:
                     fatal = f"{type(error).__name__} at {culprit(task, error)}: {error}"
                 await self._release(fence, error=fatal)
         finally:
+            self._executions.pop(task.id, None)
+            if task.id in self._released and error is None:  # cancelled by ``stop``: give it back at once
+                with trio.CancelScope(shield=True):
+                    if await self._release(fence):
+                        self._gave_back.add(task.id)
             self._running.discard(task.id)
             self._notify()
 
-    async def _release(self, fence: Fence, *, error: str | None = None) -> None:
-        with contextlib.suppress(PlatformError):  # if it fails, the lease expires instead
+    async def _release(self, fence: Fence, *, error: str | None = None) -> bool:
+        """Release the task; ``False`` if the store refused (fenced) or could not be reached: then its
+        lease expires instead."""
+        try:
             await self.store.release_task(fence, error=error)
+        except PlatformError:
+            return False
+        return True
 
     # -- waiting -------------------------------------------------------------------------------------
 
@@ -355,4 +474,4 @@ def root_conflict(id: str, recorded: str, new: str, *, where: str) -> str:
     return (f"{where}: root {id!r} already exists as {describe_call(recorded)}; it cannot also start "
             f"{describe_call(new)}: give this run another id, or wait for the existing one")
 
-__all__ = ["Handle", "Worker"]
+__all__ = ["Handle", "StopReport", "Worker"]
