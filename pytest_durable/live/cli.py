@@ -32,7 +32,7 @@ from ..core.store import TAG_TARGET, Store
 from ..core.tree import tree
 from ..sdk import Worker, result_of
 from ..sdk.worker import root_conflict
-from . import deploy_commands
+from . import deploy_commands, worker_lifecycle
 from .loading import callable_named, function_named, functions_of
 from .process import flush_print, serve
 from .sweeper import SWEEPER
@@ -116,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "is taken at once, so this bounds only how long a missed change waits (default 30)")
     w.add_argument("--setup", metavar="MODULE:FUNCTION", default=None,
                    help="called with the Worker before it serves, e.g. to set_dependency(...) clients")
+    worker_lifecycle.add_arguments(w)
     r = sub.add_parser("run", help="start workflow ID as MODULE:FUNCTION(ARGS)")
     r.add_argument("id")
     r.add_argument("target", metavar="MODULE:FUNCTION")
@@ -169,7 +170,7 @@ async def _worker(args: argparse.Namespace, client: Client, url: str) -> int:
     fns = functions_of(args.modules, where="worker")
     setup = callable_named(args.setup, where="worker --setup") if args.setup else None
     await serve(client.store, fns, clock=client.clock, group=args.group, ttl=args.ttl, poll_interval=args.poll,
-                say=flush_print, setup=setup)
+                say=flush_print, setup=setup, **worker_lifecycle.options(args))
     return 0
 
 

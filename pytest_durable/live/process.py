@@ -1,9 +1,11 @@
 """A worker process: the SDK's ``Worker`` over a shared store, with a name of its own and a clean stop.
 
-Each process start gets a new worker id (host, pid and a random token), so the store can tell a
-restarted process from the one that died: the dead one's leases expire and its tasks are taken over;
-its late writes are fenced by the task version. SIGTERM and SIGINT stop the process after cancelling
-its bodies (their tasks' leases expire and another process takes them, as after a crash).
+Each process start gets a new worker id (host, pid and a random token) unless it is given a stable one
+(``worker --id``): then it first takes back, with new leases and higher versions, the tasks its previous
+run held, so a restart does not wait out their leases (a zombie of that run is fenced by the version).
+SIGTERM or SIGINT stops it cleanly (``Worker.stop``): no new work, a grace period for running leaves to
+record their results, then every task still held is released for another worker at once; a second
+signal stops it at once (its tasks then wait out their leases, as after a crash).
 """
 
 from __future__ import annotations
@@ -33,6 +35,27 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+#: Seconds a stopping worker gives its running leaves to record their results (``worker --grace``): within
+#: the 10 s that ``docker stop`` (and many supervisors) allow before SIGKILL, with time left to release.
+DEFAULT_GRACE = 5.0
+
+
+def default_concurrency() -> int:
+    """Tasks a worker runs at once by default: 4 per CPU this process may use. A task is one root or rpc
+    execution; its bodies mostly await I/O, so a few share a core well, while a cap keeps one worker
+    from taking every due task of a fleet."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return 4 * max(cpus, 1)
+
+
+def count(n: int, what: str) -> str:
+    """``1 task``, ``3 tasks``."""
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
 def describe_error(task: str, promise: str, error: BaseException) -> str:
     return f"durable worker: task {task}: {type(error).__name__} at {promise}: {error}"
 
@@ -40,15 +63,20 @@ def describe_error(task: str, promise: str, error: BaseException) -> str:
 async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *, clock: Clock, group: str = "default",
                 ttl: float = 30.0, poll_interval: float = 30.0, id: str | None = None,
                 say: Callable[[str], None] = print, setup: Callable[[Worker], object] | None = None,
-                slow_step: float = 1.0, task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED) -> None:
+                slow_step: float = 1.0, concurrency: int | None = None, grace: float = DEFAULT_GRACE,
+                task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve ``functions`` for tasks of ``group`` from ``store`` until SIGTERM/SIGINT or cancellation;
     sweep due timeouts while this process holds the sweeper lease (``live.sweeper``). ``poll_interval``
     is the longest one long poll for due tasks waits (the store answers as soon as one is due, so it
     bounds only how long a change the store could not see keeps the worker waiting). ``setup`` is
     called with the worker first (set its dependencies there). A step of a body that runs longer than
-    ``slow_step`` seconds without an await (0: not watched) is said once per function."""
+    ``slow_step`` seconds without an await (0: not watched) is said once per function. ``id``: a stable
+    identity, whose previous run's tasks it takes back first; ``concurrency``: the most tasks it runs at
+    once (default: ``default_concurrency()``); ``grace``: what a SIGTERM gives running leaves."""
     worker = Worker(store, group=group, id=id or worker_id(), ttl=ttl, poll_interval=poll_interval, clock=clock,
-                    on_error=lambda task, promise, error: say(describe_error(task, promise, error)), sweeps=False)
+                    on_error=lambda task, promise, error: say(describe_error(task, promise, error)), sweeps=False,
+                    concurrency=concurrency if concurrency is not None else default_concurrency(),
+                    reclaim=id is not None)
     worker.register(*functions)
     if setup is not None:
         setup(worker)  # e.g. worker.set_dependency("bank", client)
@@ -63,7 +91,7 @@ async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *,
     if watch is not None:
         trio.lowlevel.add_instrument(watch)
     try:
-        await _serve(worker, store, functions, clock, group, ttl, say, task_status)
+        await _serve(worker, store, functions, clock, group, ttl, grace, say, task_status)
     finally:
         if watch is not None:
             with contextlib.suppress(KeyError):  # trio drops an instrument that raised (a `say` that failed)
@@ -71,18 +99,37 @@ async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *,
 
 
 async def _serve(worker: Worker, store: Store, functions: Sequence[DurableFunction[..., Any]], clock: Clock,
-                 group: str, ttl: float, say: Callable[[str], None], task_status: trio.TaskStatus[Worker]) -> None:
+                 group: str, ttl: float, grace: float, say: Callable[[str], None],
+                 task_status: trio.TaskStatus[Worker]) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(worker.serve)
             nursery.start_soon(functools.partial(sweep_when_holding, store, clock, worker.id,
                                                      ttl=ttl * SWEEPER_TTL_FACTOR))
-            say(f"durable worker {worker.id} serving group {group!r}: {', '.join(f.name for f in functions)}")
+            if worker.reclaimed:
+                say(f"durable worker {worker.id} took back {count(worker.reclaimed, 'task')} its previous run held")
+            say(f"durable worker {worker.id} serving group {group!r} ({count(worker.concurrency or 0, 'task')} "
+                f"at a time): {', '.join(f.name for f in functions)}")
             task_status.started(worker)
+            stopping = False
             async for signum in signals:
-                say(f"durable worker {worker.id} stopping on {signal.Signals(signum).name}")
-                nursery.cancel_scope.cancel()
-                break
+                name = signal.Signals(signum).name
+                if stopping:  # a second signal: stop at once; the leases still held run out
+                    say(f"durable worker {worker.id} stopping at once on a second signal ({name})")
+                    nursery.cancel_scope.cancel()
+                    break
+                stopping = True
+                say(f"durable worker {worker.id} stopping on {name}: {count(worker.running_tasks, 'task')} "
+                    f"running, grace {grace:g} s")
+                nursery.start_soon(_stop, worker, grace, say, nursery.cancel_scope)
+
+
+async def _stop(worker: Worker, grace: float, say: Callable[[str], None], serving: trio.CancelScope) -> None:
+    """Stop ``worker`` cleanly, say what it released, and end the process's serving."""
+    report = await worker.stop(grace)
+    say(f"durable worker {worker.id} released {count(report.released, 'task')} "
+        f"({report.finished} of {report.running} finished within the grace)")
+    serving.cancel()
 
 
 def flush_print(line: str) -> None:
@@ -91,4 +138,4 @@ def flush_print(line: str) -> None:
     sys.stdout.flush()
 
 
-__all__ = ["describe_error", "serve", "worker_id"]
+__all__ = ["DEFAULT_GRACE", "default_concurrency", "describe_error", "serve", "worker_id"]
