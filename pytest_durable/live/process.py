@@ -127,8 +127,8 @@ async def _serve(worker: Worker, store: Store, functions: Sequence[DurableFuncti
 async def _stop(worker: Worker, grace: float, say: Callable[[str], None], serving: trio.CancelScope) -> None:
     """Stop ``worker`` cleanly, say what it released, and end the process's serving."""
     report = await worker.stop(grace)
-    say(f"durable worker {worker.id} released {count(report.released, 'task')} "
-        f"({report.finished} of {report.running} finished within the grace)")
+    finished = f" ({report.finished} of {report.running} finished within the grace)" if report.running else ""
+    say(f"durable worker {worker.id} released {count(report.released, 'task')}{finished}")
     serving.cancel()
 
 

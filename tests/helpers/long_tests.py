@@ -54,6 +54,7 @@ LONG: dict[str, float] = {
     "tests/sim/test_saga_shape.py::test_the_booking_saga_passes_1000_worlds_of_every_fault": 22,
     "tests/sim/test_sim_scale.py::test_ten_thousand_children_in_one_world": 22,
     "tests/plugin/test_plugin.py::test_check_determinism_runs_each_world_twice_and_catches_random": 20,
+    "tests/live/test_worker_lifecycle.py::test_a_worker_restarted_under_its_id_finishes_a_1000_child_fan_out": 16,
 }
 
 
