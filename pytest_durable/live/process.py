@@ -108,8 +108,8 @@ async def _serve(worker: Worker, store: Store, functions: Sequence[DurableFuncti
                                                      ttl=ttl * SWEEPER_TTL_FACTOR))
             if worker.reclaimed:
                 say(f"durable worker {worker.id} took back {count(worker.reclaimed, 'task')} its previous run held")
-            say(f"durable worker {worker.id} serving group {group!r} ({count(worker.concurrency or 0, 'task')} "
-                f"at a time): {', '.join(f.name for f in functions)}")
+            say(f"durable worker {worker.id} serving group {group!r}: {', '.join(f.name for f in functions)} "
+                f"({count(worker.concurrency or 0, 'task')} at a time)")
             task_status.started(worker)
             stopping = False
             async for signum in signals:

@@ -418,7 +418,8 @@ class Worker:
         finally:
             self._executions.pop(task.id, None)
             if task.id in self._released and error is None:  # cancelled by ``stop``: give it back at once
-                with trio.CancelScope(shield=True):
+                with trio.move_on_after(self.ttl) as releasing:  # by then the lease has run out anyway
+                    releasing.shield = True
                     if await self._release(fence):
                         self._gave_back.add(task.id)
             self._running.discard(task.id)
