@@ -221,3 +221,28 @@ def test_a_bad_grace_is_one_clear_error() -> None:
             await Worker(MemoryStore()).stop(-1)
 
     trio.run(main)
+
+
+def test_two_live_workers_given_one_id_fence_each_other_and_the_work_is_done_once() -> None:
+    """The documented misuse: a second process started under an id that is still alive takes its tasks
+    back; the first one's writes are refused from then on, and the task is completed once."""
+    store = MemoryStore(TrioClock())
+    seen: dict[str, Any] = {}
+
+    async def main() -> None:
+        first = make(store, id="w", ttl=600.0)
+        async with first.running():
+            await first.run("r", hold, 10.0)
+            await trio.sleep(1)
+            second = make(store, id="w", ttl=600.0, reclaim=True)
+            async with second.running():
+                seen["value"] = await second.handle("r").result()
+                seen["done_at"] = trio.current_time()
+                await trio.sleep(20)
+            seen["errors"] = [type(e).__name__ for _, e in first.errors]
+        seen["task"] = await store.get_task("r")
+
+    run(main)
+    assert seen["value"] == 10.0 and seen["done_at"] == pytest.approx(11.0)  # the second ran it from t=1
+    assert seen["errors"] == ["Fenced"]  # the first one's fulfill at t=10 was refused
+    assert (seen["task"].state, seen["task"].version) == (TaskState.FULFILLED, 2)
