@@ -174,7 +174,7 @@ class SqlEngine:
             if target is not None:
                 self._x(
                     f"INSERT INTO tasks (seq, {T_COLS}, ttl) "
-                    "VALUES (?, ?, ?, ?, ?, 0, NULL, NULL, ?, '[]', 0, NULL, 0, NULL)",
+                    "VALUES (?, ?, ?, ?, ?, 0, NULL, NULL, ?, '[]', 0, NULL, 0, NULL, NULL)",
                     seq, id, id, target, TaskState.PENDING.value, now,
                 )
                 self.tables.add_pending(id, target)
@@ -331,7 +331,7 @@ class SqlEngine:
             self.tables.put_task(
                 attrs.evolve(
                     task, state=TaskState.SUSPENDED, lease_owner=None, lease_expires_at=None,
-                    retry_at=None, callbacks=callbacks,
+                    retry_at=None, callbacks=callbacks, lapsed_owner=None,
                 )
             )
             for p in callbacks:
