@@ -40,6 +40,7 @@ from .executor import Executor, first_platform_error
 from .function import DurableFunction, Registry
 from .leases import LeaseKeeper
 from .settlement import result_of
+from .task_events import Acquired, Failed, TaskHook
 
 T = TypeVar("T")
 
@@ -107,7 +108,8 @@ class Worker:
     body); the error is also kept in ``errors`` and raised by ``Handle.result()``. Objects the bodies
     need (clients) are given with ``set_dependency``. ``registry`` is where it looks functions up (a
     simulated process passes one that loads its functions when first asked). ``on_body`` and ``on_end``
-    are the executor's hooks (``Executor``). Start it with
+    are the executor's hooks (``Executor``). ``on_task`` is told what happens to each task it runs
+    (``sdk/task_events.py``: acquired, taken over, started, ended, failed), for logs and metrics. Start it with
     ``async with worker.running():``.
     """
 
@@ -127,6 +129,7 @@ class Worker:
         sweeps: bool = True,
         on_error: ErrorHook | None = None,
         registry: Registry | None = None,
+        on_task: TaskHook | None = None,
     ) -> None:
         for name, value in (("ttl", ttl), ("poll_interval", poll_interval), ("root_timeout", root_timeout)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -144,8 +147,9 @@ class Worker:
         self.executor = Executor(
             self.store, self.registry, self.clock,
             rng=rng if rng is not None else random.Random().random, on_body=on_body,
-            on_end=on_end, dependencies=self.dependencies,
+            on_end=on_end, dependencies=self.dependencies, on_task=on_task,
         )
+        self.on_task = on_task
         self.errors: list[tuple[str, BaseException]] = []
         self.on_error = on_error
         self._fatal: dict[str, BaseException] = {}
@@ -263,6 +267,8 @@ class Worker:
                     except PlatformError:
                         break
                     self._running.add(acquired.id)
+                    if self.on_task is not None:
+                        self.on_task(Acquired(acquired))
                     nursery.start_soon(self._run_task, acquired, sent + self.ttl, name=f"durable task {acquired.id}")
                 if due is None or (not due and trio.current_time() < asked + self.poll_interval):
                     # unreachable, or a store that answered "nothing" before its wait was up: never spin
@@ -295,6 +301,9 @@ class Worker:
             if error is None:
                 return
             self.errors.append((task.id, error))
+            if self.on_task is not None:
+                self.on_task(Failed(task, error, culprit(task, error), isinstance(error, FATAL),
+                                    released=not isinstance(error, Fenced)))
             if isinstance(error, FATAL):
                 self._fatal[task.id] = error
                 if self.on_error is not None:
@@ -315,6 +324,11 @@ class Worker:
             await self.store.release_task(fence, error=error)
 
     # -- waiting -------------------------------------------------------------------------------------
+
+    @property
+    def holding(self) -> int:
+        """How many tasks this worker holds and runs now."""
+        return len(self._running)
 
     def fatal_error(self, root: str) -> BaseException | None:
         """A fatal error (nondeterminism, unknown function) of a task in ``root``'s tree, if any."""
