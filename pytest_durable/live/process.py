@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import secrets
 import signal
@@ -24,8 +25,13 @@ from ..core.clock import Clock
 from ..core.store import Store
 from ..sdk.function import DurableFunction
 from ..sdk.slow_steps import SlowSteps, slow_step_message
+from ..sdk.task_events import TaskEvent, TaskHook
 from ..sdk.worker import Worker
 from .sweeper import SWEEPER_TTL_FACTOR, sweep_when_holding
+from .worker_log import WorkerLog
+
+#: Says one of the worker's own lines: (event, line, logging level).
+Tell = Callable[[str, str, int], None]
 
 
 def worker_id() -> str:
@@ -39,16 +45,37 @@ def describe_error(task: str, promise: str, error: BaseException) -> str:
 
 async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *, clock: Clock, group: str = "default",
                 ttl: float = 30.0, poll_interval: float = 30.0, id: str | None = None,
-                say: Callable[[str], None] = print, setup: Callable[[Worker], object] | None = None,
-                slow_step: float = 1.0, task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED) -> None:
+                say: Callable[[str], None] | None = print, setup: Callable[[Worker], object] | None = None,
+                slow_step: float = 1.0, on_task: TaskHook | None = None,
+                task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve ``functions`` for tasks of ``group`` from ``store`` until SIGTERM/SIGINT or cancellation;
     sweep due timeouts while this process holds the sweeper lease (``live.sweeper``). ``poll_interval``
     is the longest one long poll for due tasks waits (the store answers as soon as one is due, so it
     bounds only how long a change the store could not see keeps the worker waiting). ``setup`` is
     called with the worker first (set its dependencies there). A step of a body that runs longer than
-    ``slow_step`` seconds without an await (0: not watched) is said once per function."""
-    worker = Worker(store, group=group, id=id or worker_id(), ttl=ttl, poll_interval=poll_interval, clock=clock,
-                    on_error=lambda task, promise, error: say(describe_error(task, promise, error)), sweeps=False)
+    ``slow_step`` seconds without an await (0: not watched) is said once per function. ``say`` is where
+    the worker's lines go; ``None``: the ``logging`` module (``live.worker_log``), which also logs one
+    line per root start, finish and failure and per takeover. ``on_task`` is told each task event."""
+    wid = id or worker_id()
+    logged = WorkerLog(wid) if say is None else None
+    hooks = [h for h in (logged, on_task) if h is not None]
+
+    def tell(event: str, line: str, level: int = logging.INFO) -> None:
+        if logged is not None:
+            logged.say(event, line, level=level)
+        elif say is not None:
+            say(line)
+
+    def told(event: TaskEvent) -> None:
+        for hook in hooks:
+            hook(event)
+
+    def said_error(task: str, promise: str, error: BaseException) -> None:
+        tell("failed", describe_error(task, promise, error), logging.ERROR)
+
+    worker = Worker(store, group=group, id=wid, ttl=ttl, poll_interval=poll_interval, clock=clock,
+                    on_error=None if logged is not None else said_error, sweeps=False,  # logged: a Failed event
+                    on_task=told if hooks else None)
     worker.register(*functions)
     if setup is not None:
         setup(worker)  # e.g. worker.set_dependency("bank", client)
@@ -57,13 +84,14 @@ async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *,
     def on_slow(function: str, seconds: float) -> None:  # once per function: a busy loop says it once
         if function not in blocked:
             blocked.add(function)
-            say(f"durable worker {worker.id}: warning: {slow_step_message(function, seconds, slow_step)}")
+            tell("slow_step", f"durable worker {worker.id}: warning: {slow_step_message(function, seconds, slow_step)}",
+                 logging.WARNING)
 
     watch = SlowSteps(slow_step, on_slow) if slow_step > 0 else None
     if watch is not None:
         trio.lowlevel.add_instrument(watch)
     try:
-        await _serve(worker, store, functions, clock, group, ttl, say, task_status)
+        await _serve(worker, store, functions, clock, group, ttl, tell, task_status)
     finally:
         if watch is not None:
             with contextlib.suppress(KeyError):  # trio drops an instrument that raised (a `say` that failed)
@@ -71,16 +99,17 @@ async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *,
 
 
 async def _serve(worker: Worker, store: Store, functions: Sequence[DurableFunction[..., Any]], clock: Clock,
-                 group: str, ttl: float, say: Callable[[str], None], task_status: trio.TaskStatus[Worker]) -> None:
+                 group: str, ttl: float, tell: Tell, task_status: trio.TaskStatus[Worker]) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(worker.serve)
             nursery.start_soon(functools.partial(sweep_when_holding, store, clock, worker.id,
                                                      ttl=ttl * SWEEPER_TTL_FACTOR))
-            say(f"durable worker {worker.id} serving group {group!r}: {', '.join(f.name for f in functions)}")
+            tell("serving", f"durable worker {worker.id} serving group {group!r}: "
+                 f"{', '.join(f.name for f in functions)}", logging.INFO)
             task_status.started(worker)
             async for signum in signals:
-                say(f"durable worker {worker.id} stopping on {signal.Signals(signum).name}")
+                tell("stopping", f"durable worker {worker.id} stopping on {signal.Signals(signum).name}", logging.INFO)
                 nursery.cancel_scope.cancel()
                 break
 

@@ -239,6 +239,21 @@ class SqlEngine:
                 return Polled([], *self.tables.poll_times(target))
         return self._dispatch(target, limit, next_due=True)
 
+    def count_due(self, target: str) -> int:
+        """How many tasks of ``target`` are due now: pending ones whose retry time has come, and held ones
+        whose lease ran out (the next read puts them back). One statement over the queue and the lease
+        index, outside any transaction and changing nothing, so a metrics scrape may ask it often."""
+        with self._tx.single():
+            now = self.clock.now()
+            row = self._x(
+                "SELECT (SELECT COUNT(*) FROM pending p JOIN tasks t ON t.id = p.task_id "
+                "WHERE p.target = ? AND t.state = ? AND t.retry_at <= ?) + "
+                "(SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id "
+                "WHERE l.expires_at <= ? AND t.state = ? AND t.lease_expires_at = l.expires_at AND t.target = ?)",
+                target, TaskState.PENDING.value, now, now, TaskState.ACQUIRED.value, target,
+            ).fetchone()
+            return int(row[0])
+
     def next_due(self) -> float:
         """As ``MemoryStore.next_due``: the next timeout of a pending promise, live lease expiry, or retry
         time of any pending task later than now (``inf`` if none): when a sweep, or a poll, may find more."""
