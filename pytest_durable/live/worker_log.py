@@ -1,8 +1,9 @@
 """A worker process's log: its own lines (serving, stopping, a slow step) and one line per root start,
 finish and failure and per takeover, through the ``logging`` module under the ``pytest_durable`` logger.
 
-At INFO a worker logs roots and takeovers only: an rpc or detached child's every start and end, a
-suspend, and every acquire are DEBUG (a fan-out makes many). Text lines read as sentences that begin
+At INFO a worker logs a root's first start, its finish and failures, and takeovers: an rpc or detached
+child's every start and end, every resume (a later attempt, e.g. after a suspend), a suspend and every
+acquire are DEBUG (a fan-out makes many). Text lines read as sentences that begin
 ``durable worker ID``; ``json`` lines are one object each with the keys in ``KEYS`` always present
 (``null`` where they do not apply) and a few more where they do (``state``, ``attempt``, ``from``,
 ``error``, ``group``)."""
@@ -93,9 +94,10 @@ class WorkerLog:
                     f"durable worker {w}: {task.id} taken over from {task.lapsed_owner}, whose lease ran out: "
                     f"{event.function}", **fields, **{"from": task.lapsed_owner})
             kind = "root" if event.root else "child"
-            log(TASKS, logging.INFO if event.root else logging.DEBUG, "started", w,
-                f"durable worker {w}: {task.id} started: {event.function} (attempt {task.attempts})",
-                **fields, kind=kind)
+            first = task.attempts == 1  # a later attempt resumes it (after a suspend, a failure, a takeover)
+            log(TASKS, logging.INFO if event.root and first else logging.DEBUG, "started" if first else "resumed", w,
+                f"durable worker {w}: {task.id} {'started' if first else 'resumed'}: {event.function} "
+                f"(attempt {task.attempts})", **fields, kind=kind)
         elif isinstance(event, Ended):
             function = self._functions.pop(task.id, None)
             if event.promise is None:

@@ -149,7 +149,8 @@ def test_a_worker_logs_each_root_start_finish_and_failure_and_each_takeover_as_t
     line = c.wait_for(lambda line: "held-2 taken over" in line)
     assert line == f"durable worker {c_id}: held-2 taken over from {b_id}, whose lease ran out: hold"
     assert c.wait_for(lambda line: "held-2 resolved" in line) == f"durable worker {c_id}: held-2 resolved: hold"
-    assert c.wait_for(lambda line: "held-2 acquired" in line)  # DEBUG adds every acquire
+    assert c.wait_for(lambda line: "held-2 acquired" in line)  # DEBUG adds every acquire and resume
+    assert c.wait_for(lambda line: "held-2 resumed: hold (attempt 2)" in line)
     assert not [line for line in a.lines + c.lines if "taken over" in line and "held-1" in line]
 
 
