@@ -330,7 +330,7 @@ class MemoryStore:
         self._put_task(
             attrs.evolve(
                 task, state=TaskState.SUSPENDED, lease_owner=None, lease_expires_at=None,
-                retry_at=None, callbacks=callbacks,
+                retry_at=None, callbacks=callbacks, lapsed_owner=None,
             )
         )
         for p in callbacks:
@@ -410,8 +410,8 @@ class MemoryStore:
         if task.state is TaskState.ACQUIRED:
             assert task.lease_expires_at is not None
             now = self.clock.now()
-            if task.lease_expires_at <= now:
-                task = self._to_pending(task, now)
+            if task.lease_expires_at <= now:  # the lease ran out: the next acquire is a takeover
+                task = self._to_pending(task, now, lapsed=task.lease_owner)
         return task
 
     def _put_task(self, task: TaskRecord) -> TaskRecord:
@@ -433,12 +433,14 @@ class MemoryStore:
             raise Fenced(fence.task_id, fence.version, f"the task is {task.state.value}, not acquired")
         return task
 
-    def _to_pending(self, task: TaskRecord, now: float, *, due: float | None = None) -> TaskRecord:
+    def _to_pending(
+        self, task: TaskRecord, now: float, *, due: float | None = None, lapsed: str | None = None
+    ) -> TaskRecord:
         self._drop_waiters(task)
         task = self._put_task(
             attrs.evolve(
                 task, state=TaskState.PENDING, lease_owner=None, lease_expires_at=None,
-                retry_at=now if due is None else due, callbacks=(),
+                retry_at=now if due is None else due, callbacks=(), lapsed_owner=lapsed,
             )
         )
         self._pending.setdefault(task.target, {})[task.id] = None
@@ -464,7 +466,7 @@ class MemoryStore:
         self._put_task(
             attrs.evolve(
                 task, state=TaskState.FULFILLED, lease_owner=None, lease_expires_at=None,
-                retry_at=None, callbacks=(),
+                retry_at=None, callbacks=(), lapsed_owner=None,
             )
         )
 

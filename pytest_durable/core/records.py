@@ -62,6 +62,9 @@ class TaskRecord:
     ``callbacks`` (the awaited promise ids) while suspended. ``error`` is the last error no worker
     could get past (nondeterminism, an unknown function, a missing dependency), as a worker released
     it with, and ``failures`` how many times that happened: any process reading the store sees it.
+    ``lapsed_owner`` is the worker whose lease ran out the last time the task left ``acquired`` (``None``
+    when it left by a release, suspend or fulfill, or was never held): an acquire keeps it, so an acquired
+    task with it set was taken over from that worker, which is how a worker knows it took one over.
     """
 
     id: str
@@ -76,6 +79,7 @@ class TaskRecord:
     attempts: int = 0
     error: str | None = None
     failures: int = 0
+    lapsed_owner: str | None = None
 
 
 @attrs.frozen

@@ -32,10 +32,12 @@ from ..core.store import TAG_TARGET, Store
 from ..core.tree import tree
 from ..sdk import Worker, result_of
 from ..sdk.worker import root_conflict
-from . import deploy_commands, worker_lifecycle
+from . import deploy_commands, worker_lifecycle, worker_log
 from .loading import callable_named, function_named, functions_of
-from .process import flush_print, serve
+from .metrics import WorkerMetrics
+from .process import serve
 from .sweeper import SWEEPER
+from .timed_store import TimedStore
 from .urls import open_store, store_url
 
 STATES = [s.value for s in PromiseState]
@@ -117,6 +119,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.add_argument("--setup", metavar="MODULE:FUNCTION", default=None,
                    help="called with the Worker before it serves, e.g. to set_dependency(...) clients")
     worker_lifecycle.add_arguments(w)
+    w.add_argument("--log-level", default="INFO", choices=worker_log.LEVELS, type=str.upper,
+                   help="INFO: roots started and finished, failures, takeovers; DEBUG adds every task (default INFO)")
+    w.add_argument("--log-format", default="text", choices=worker_log.FORMATS,
+                   help="text lines, or one JSON object per line (default text)")
+    w.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                   help="serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port)")
+    w.add_argument("--metrics-host", default="0.0.0.0", metavar="HOST", help="address to serve metrics on")
     r = sub.add_parser("run", help="start workflow ID as MODULE:FUNCTION(ARGS)")
     r.add_argument("id")
     r.add_argument("target", metavar="MODULE:FUNCTION")
@@ -169,8 +178,23 @@ async def _command(args: argparse.Namespace) -> int:
 async def _worker(args: argparse.Namespace, client: Client, url: str) -> int:
     fns = functions_of(args.modules, where="worker")
     setup = callable_named(args.setup, where="worker --setup") if args.setup else None
-    await serve(client.store, fns, clock=client.clock, group=args.group, ttl=args.ttl, poll_interval=args.poll,
-                say=flush_print, setup=setup, **worker_lifecycle.options(args))
+    worker_log.configure(args.log_level, args.log_format)
+    store, metrics = client.store, None
+    if args.metrics_port is not None:  # served before the worker starts, so a port in use stops it at once
+        metrics = WorkerMetrics(args.group)
+        store = TimedStore(client.store, metrics.observe_request)
+        _, port = metrics.serve(args.metrics_port, args.metrics_host)
+
+    def set_up(worker: Worker) -> None:
+        if metrics is not None:
+            metrics.bind(worker, getattr(getattr(client.store, "engine", None), "count_due", None))
+            worker_log.WorkerLog(worker.id).say("metrics", f"durable worker {worker.id} serving metrics on "
+                                                f"http://{args.metrics_host}:{port}/metrics", port=port)
+        if setup is not None:
+            setup(worker)
+
+    await serve(store, fns, clock=client.clock, group=args.group, ttl=args.ttl, poll_interval=args.poll,
+                say=None, setup=set_up, on_task=metrics, **worker_lifecycle.options(args))
     return 0
 
 

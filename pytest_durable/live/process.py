@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import secrets
 import signal
@@ -26,8 +27,13 @@ from ..core.clock import Clock
 from ..core.store import Store
 from ..sdk.function import DurableFunction
 from ..sdk.slow_steps import SlowSteps, slow_step_message
+from ..sdk.task_events import TaskEvent, TaskHook
 from ..sdk.worker import Worker
 from .sweeper import SWEEPER_TTL_FACTOR, sweep_when_holding
+from .worker_log import WorkerLog
+
+#: Says one of the worker's own lines: (event, line, logging level).
+Tell = Callable[[str, str, int], None]
 
 
 def worker_id() -> str:
@@ -62,8 +68,9 @@ def describe_error(task: str, promise: str, error: BaseException) -> str:
 
 async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *, clock: Clock, group: str = "default",
                 ttl: float = 30.0, poll_interval: float = 30.0, id: str | None = None,
-                say: Callable[[str], None] = print, setup: Callable[[Worker], object] | None = None,
+                say: Callable[[str], None] | None = print, setup: Callable[[Worker], object] | None = None,
                 slow_step: float = 1.0, concurrency: int | None = None, grace: float = DEFAULT_GRACE,
+                on_task: TaskHook | None = None,
                 task_status: trio.TaskStatus[Worker] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve ``functions`` for tasks of ``group`` from ``store`` until SIGTERM/SIGINT or cancellation;
     sweep due timeouts while this process holds the sweeper lease (``live.sweeper``). ``poll_interval``
@@ -72,9 +79,29 @@ async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *,
     called with the worker first (set its dependencies there). A step of a body that runs longer than
     ``slow_step`` seconds without an await (0: not watched) is said once per function. ``id``: a stable
     identity, whose previous run's tasks it takes back first; ``concurrency``: the most tasks it runs at
-    once (default: ``default_concurrency()``); ``grace``: what a SIGTERM gives running leaves."""
-    worker = Worker(store, group=group, id=id or worker_id(), ttl=ttl, poll_interval=poll_interval, clock=clock,
-                    on_error=lambda task, promise, error: say(describe_error(task, promise, error)), sweeps=False,
+    once (default: ``default_concurrency()``); ``grace``: what a SIGTERM gives running leaves. ``say`` is
+    where the worker's lines go; ``None``: the ``logging`` module (``live.worker_log``), which also logs one
+    line per root start, finish and failure and per takeover. ``on_task`` is told each task event."""
+    wid = id or worker_id()
+    logged = WorkerLog(wid) if say is None else None
+    hooks = [h for h in (logged, on_task) if h is not None]
+
+    def tell(event: str, line: str, level: int = logging.INFO) -> None:
+        if logged is not None:
+            logged.say(event, line, level=level)
+        elif say is not None:
+            say(line)
+
+    def told(event: TaskEvent) -> None:
+        for hook in hooks:
+            hook(event)
+
+    def said_error(task: str, promise: str, error: BaseException) -> None:
+        tell("failed", describe_error(task, promise, error), logging.ERROR)
+
+    worker = Worker(store, group=group, id=wid, ttl=ttl, poll_interval=poll_interval, clock=clock,
+                    on_error=None if logged is not None else said_error, sweeps=False,  # logged: a Failed event
+                    on_task=told if hooks else None,
                     concurrency=concurrency if concurrency is not None else default_concurrency(),
                     reclaim=id is not None)
     worker.register(*functions)
@@ -85,13 +112,14 @@ async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *,
     def on_slow(function: str, seconds: float) -> None:  # once per function: a busy loop says it once
         if function not in blocked:
             blocked.add(function)
-            say(f"durable worker {worker.id}: warning: {slow_step_message(function, seconds, slow_step)}")
+            tell("slow_step", f"durable worker {worker.id}: warning: {slow_step_message(function, seconds, slow_step)}",
+                 logging.WARNING)
 
     watch = SlowSteps(slow_step, on_slow) if slow_step > 0 else None
     if watch is not None:
         trio.lowlevel.add_instrument(watch)
     try:
-        await _serve(worker, store, functions, clock, group, ttl, grace, say, task_status)
+        await _serve(worker, store, functions, clock, group, ttl, grace, tell, task_status)
     finally:
         if watch is not None:
             with contextlib.suppress(KeyError):  # trio drops an instrument that raised (a `say` that failed)
@@ -99,36 +127,38 @@ async def serve(store: Store, functions: Sequence[DurableFunction[..., Any]], *,
 
 
 async def _serve(worker: Worker, store: Store, functions: Sequence[DurableFunction[..., Any]], clock: Clock,
-                 group: str, ttl: float, grace: float, say: Callable[[str], None],
-                 task_status: trio.TaskStatus[Worker]) -> None:
+                 group: str, ttl: float, grace: float, tell: Tell, task_status: trio.TaskStatus[Worker]) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
             await nursery.start(worker.serve)
             nursery.start_soon(functools.partial(sweep_when_holding, store, clock, worker.id,
                                                      ttl=ttl * SWEEPER_TTL_FACTOR))
             if worker.reclaimed:
-                say(f"durable worker {worker.id} took back {count(worker.reclaimed, 'task')} its previous run held")
-            say(f"durable worker {worker.id} serving group {group!r}: {', '.join(f.name for f in functions)} "
-                f"({count(worker.concurrency or 0, 'task')} at a time)")
+                tell("reclaimed", f"durable worker {worker.id} took back {count(worker.reclaimed, 'task')} "
+                     "its previous run held", logging.INFO)
+            tell("serving", f"durable worker {worker.id} serving group {group!r}: "
+                 f"{', '.join(f.name for f in functions)} ({count(worker.concurrency or 0, 'task')} at a time)",
+                 logging.INFO)
             task_status.started(worker)
             stopping = False
             async for signum in signals:
                 name = signal.Signals(signum).name
                 if stopping:  # a second signal: stop at once; the leases still held run out
-                    say(f"durable worker {worker.id} stopping at once on a second signal ({name})")
+                    tell("stopping", f"durable worker {worker.id} stopping at once on a second signal ({name})",
+                         logging.WARNING)
                     nursery.cancel_scope.cancel()
                     break
                 stopping = True
-                say(f"durable worker {worker.id} stopping on {name}: {count(worker.running_tasks, 'task')} "
-                    f"running, grace {grace:g} s")
-                nursery.start_soon(_stop, worker, grace, say, nursery.cancel_scope)
+                tell("stopping", f"durable worker {worker.id} stopping on {name}: "
+                     f"{count(worker.running_tasks, 'task')} running, grace {grace:g} s", logging.INFO)
+                nursery.start_soon(_stop, worker, grace, tell, nursery.cancel_scope)
 
 
-async def _stop(worker: Worker, grace: float, say: Callable[[str], None], serving: trio.CancelScope) -> None:
+async def _stop(worker: Worker, grace: float, tell: Tell, serving: trio.CancelScope) -> None:
     """Stop ``worker`` cleanly, say what it released, and end the process's serving."""
     report = await worker.stop(grace)
     finished = f" ({report.finished} of {report.running} finished within the grace)" if report.running else ""
-    say(f"durable worker {worker.id} released {count(report.released, 'task')}{finished}")
+    tell("stopped", f"durable worker {worker.id} released {count(report.released, 'task')}{finished}", logging.INFO)
     serving.cancel()
 
 

@@ -174,7 +174,7 @@ class SqlEngine:
             if target is not None:
                 self._x(
                     f"INSERT INTO tasks (seq, {T_COLS}, ttl) "
-                    "VALUES (?, ?, ?, ?, ?, 0, NULL, NULL, ?, '[]', 0, NULL, 0, NULL)",
+                    "VALUES (?, ?, ?, ?, ?, 0, NULL, NULL, ?, '[]', 0, NULL, 0, NULL, NULL)",
                     seq, id, id, target, TaskState.PENDING.value, now,
                 )
                 self.tables.add_pending(id, target)
@@ -238,6 +238,21 @@ class SqlEngine:
                 self.tables.drop_dead_leases(self.clock.now())
                 return Polled([], *self.tables.poll_times(target))
         return self._dispatch(target, limit, next_due=True)
+
+    def count_due(self, target: str) -> int:
+        """How many tasks of ``target`` are due now: pending ones whose retry time has come, and held ones
+        whose lease ran out (the next read puts them back). One statement over the queue and the lease
+        index, outside any transaction and changing nothing, so a metrics scrape may ask it often."""
+        with self._tx.single():
+            now = self.clock.now()
+            row = self._x(
+                "SELECT (SELECT COUNT(*) FROM pending p JOIN tasks t ON t.id = p.task_id "
+                "WHERE p.target = ? AND t.state = ? AND t.retry_at <= ?) + "
+                "(SELECT COUNT(*) FROM leases l JOIN tasks t ON t.id = l.task_id "
+                "WHERE l.expires_at <= ? AND t.state = ? AND t.lease_expires_at = l.expires_at AND t.target = ?)",
+                target, TaskState.PENDING.value, now, now, TaskState.ACQUIRED.value, target,
+            ).fetchone()
+            return int(row[0])
 
     def next_due(self) -> float:
         """As ``MemoryStore.next_due``: the next timeout of a pending promise, live lease expiry, or retry
@@ -351,7 +366,7 @@ class SqlEngine:
             self.tables.put_task(
                 attrs.evolve(
                     task, state=TaskState.SUSPENDED, lease_owner=None, lease_expires_at=None,
-                    retry_at=None, callbacks=callbacks,
+                    retry_at=None, callbacks=callbacks, lapsed_owner=None,
                 )
             )
             for p in callbacks:

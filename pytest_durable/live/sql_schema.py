@@ -14,8 +14,8 @@ from ..core.errors import StoreError
 from ..core.records import PromiseRecord, PromiseState, TaskRecord, TaskState
 
 #: The version of the tables below; a store upgrades a version-1 database (adding the tasks' error and
-#: failures) and refuses any other version.
-SCHEMA_VERSION = 2
+#: failures) and a version-2 one (adding the tasks' lapsed_owner), and refuses any other version.
+SCHEMA_VERSION = 3
 
 _TABLES = (
     "CREATE TABLE schema_version (version {int} NOT NULL)",
@@ -27,7 +27,7 @@ _TABLES = (
     "CREATE TABLE tasks (seq {int} PRIMARY KEY, id TEXT NOT NULL UNIQUE, promise_id TEXT NOT NULL, "
     "target TEXT NOT NULL, state TEXT NOT NULL, version {int} NOT NULL, lease_owner TEXT, lease_expires_at {real}, "
     "retry_at {real}, callbacks TEXT NOT NULL, attempts {int} NOT NULL, ttl {real}, error TEXT, "
-    "failures {int} NOT NULL DEFAULT 0)",
+    "failures {int} NOT NULL DEFAULT 0, lapsed_owner TEXT)",
     "CREATE TABLE pending (seq {int} PRIMARY KEY, task_id TEXT NOT NULL UNIQUE, target TEXT NOT NULL)",
     "CREATE INDEX pending_by_target ON pending (target, seq)",
     "CREATE TABLE waiters (seq {int} PRIMARY KEY, promise_id TEXT NOT NULL, task_id TEXT NOT NULL, "
@@ -42,7 +42,7 @@ _OUR_TABLES = ("schema_version", "promises", "tasks", "pending", "waiters", "lea
 P_COLS = "id, state, param, value, timeout_at, tags, created_on, settled_on"
 #: The columns a task record is read from (``task_from``), in order.
 T_COLS = ("id, promise_id, target, state, version, lease_owner, lease_expires_at, retry_at, callbacks, attempts, "
-          "error, failures")
+          "error, failures, lapsed_owner")
 
 
 class SchemaError(StoreError):
@@ -84,7 +84,7 @@ class Dialect:
 
 
 def create_or_check_schema(execute: Callable[..., Cursor], dialect: Dialect, where: str) -> None:
-    """Create the tables in an empty database, upgrade version 1, or refuse a database of another version
+    """Create the tables in an empty database, upgrade versions 1 and 2, or refuse a database of another version
     or tables that are not ours (``SchemaError`` naming ``where``). Runs inside the caller's transaction;
     ``execute(sql, *params)`` runs one statement."""
     present = [t for t in _OUR_TABLES if execute(dialect.table_exists, t).fetchone() is not None]
@@ -103,6 +103,9 @@ def create_or_check_schema(execute: Callable[..., Cursor], dialect: Dialect, whe
     if versions == [1]:  # version 2 records on each task the error that stopped it (error, failures)
         execute("ALTER TABLE tasks ADD COLUMN error TEXT")
         execute(f"ALTER TABLE tasks ADD COLUMN failures {dialect.integer} NOT NULL DEFAULT 0")
+        versions = [2]
+    if versions == [2]:  # version 3 records whose lease ran out, so the next holder knows it took over
+        execute("ALTER TABLE tasks ADD COLUMN lapsed_owner TEXT")
         execute("UPDATE schema_version SET version = ?", SCHEMA_VERSION)
         versions = [SCHEMA_VERSION]
     if versions != [SCHEMA_VERSION]:
@@ -128,10 +131,10 @@ def promise_from(row: Sequence[Any]) -> PromiseRecord:
 
 def task_from(row: Sequence[Any]) -> TaskRecord:
     """The task record a row of ``T_COLS`` holds."""
-    id, promise_id, target, state, version, owner, expires, retry_at, callbacks, attempts, error, failures = row
+    id, promise_id, target, state, version, owner, expires, retry_at, callbacks, attempts, error, failures, lapsed = row
     return TaskRecord(
         id=id, promise_id=promise_id, target=target, state=TaskState(state), version=int(version),
         lease_owner=owner, lease_expires_at=None if expires is None else float(expires),
         retry_at=None if retry_at is None else float(retry_at), callbacks=tuple(json.loads(callbacks)),
-        attempts=int(attempts), error=error, failures=int(failures),
+        attempts=int(attempts), error=error, failures=int(failures), lapsed_owner=lapsed,
     )

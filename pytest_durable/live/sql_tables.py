@@ -175,8 +175,8 @@ class Tables:
         if task.state is TaskState.ACQUIRED:
             assert task.lease_expires_at is not None
             now = self.clock.now()
-            if task.lease_expires_at <= now:
-                task = self.to_pending(task, now)
+            if task.lease_expires_at <= now:  # the lease ran out: the next acquire is a takeover
+                task = self.to_pending(task, now, lapsed=task.lease_owner)
         return task
 
     def must_task(self, id: str) -> TaskRecord:
@@ -187,9 +187,9 @@ class Tables:
     def put_task(self, task: TaskRecord) -> TaskRecord:
         self._x(
             "UPDATE tasks SET state = ?, version = ?, lease_owner = ?, lease_expires_at = ?, retry_at = ?, "
-            "callbacks = ?, attempts = ?, error = ?, failures = ? WHERE id = ?",
+            "callbacks = ?, attempts = ?, error = ?, failures = ?, lapsed_owner = ? WHERE id = ?",
             task.state.value, task.version, task.lease_owner, task.lease_expires_at, task.retry_at,
-            json.dumps(list(task.callbacks)), task.attempts, task.error, task.failures, task.id,
+            json.dumps(list(task.callbacks)), task.attempts, task.error, task.failures, task.lapsed_owner, task.id,
         )
         return task
 
@@ -213,12 +213,14 @@ class Tables:
             raise Fenced(fence.task_id, fence.version, f"the task is {task.state.value}, not acquired")
         return task
 
-    def to_pending(self, task: TaskRecord, now: float, *, due: float | None = None) -> TaskRecord:
+    def to_pending(
+        self, task: TaskRecord, now: float, *, due: float | None = None, lapsed: str | None = None
+    ) -> TaskRecord:
         self.drop_waiters(task)
         task = self.put_task(
             attrs.evolve(
                 task, state=TaskState.PENDING, lease_owner=None, lease_expires_at=None,
-                retry_at=now if due is None else due, callbacks=(),
+                retry_at=now if due is None else due, callbacks=(), lapsed_owner=lapsed,
             )
         )
         self.add_pending(task.id, task.target)
@@ -237,7 +239,7 @@ class Tables:
         self.put_task(
             attrs.evolve(
                 task, state=TaskState.FULFILLED, lease_owner=None, lease_expires_at=None,
-                retry_at=None, callbacks=(),
+                retry_at=None, callbacks=(), lapsed_owner=None,
             )
         )
 

@@ -19,6 +19,7 @@ from .retry import Constant, Exponential, Linear, Never, RetryPolicy
 from .running import current_promise, current_promise_id, current_root_id
 from .settlement import Suspended, result_of
 from .slow_steps import SlowSteps, slow_step_message
+from .task_events import Acquired, Ended, Failed, Started, TaskEvent, TaskHook
 from .worker import ErrorHook, Handle, Worker
 
 __all__ = [
@@ -30,4 +31,6 @@ __all__ = [
     "ATTEMPT", "BodyHook", "EndHook", "ErrorHook", "Suspended", "WorkflowEnd", "current_promise", "result_of",
     "run_workflow",
     "Began", "SlowSteps", "current_function", "slow_step_message",
+    # what a worker tells of its tasks (``Worker(on_task=...)``), for the live runtime's logs and metrics
+    "Acquired", "Ended", "Failed", "Started", "TaskEvent", "TaskHook",
 ]

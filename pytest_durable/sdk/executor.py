@@ -20,6 +20,7 @@ from .engine import INTERRUPTS, run_leaf, run_workflow, user_base_exception
 from .execution import BodyHook, EndHook, Execution
 from .function import DurableFunction, Registry
 from .settlement import Settlement, Suspended
+from .task_events import Ended, Started, TaskHook
 
 
 class Outcome(enum.Enum):
@@ -49,7 +50,8 @@ class Executor:
     the tests use it to check that no settled child's body runs again. For a leaf it is called
     inside the attempt, so an ``Exception`` it raises counts as a failed attempt (fault injection).
     ``on_end`` is called with a ``WorkflowEnd`` each time a workflow body ends with a settlement (what it
-    asked for and read); the simulator compares it with the final record.
+    asked for and read); the simulator compares it with the final record. ``on_task`` is the worker's
+    hook (``sdk/task_events.py``): told once per attempt when the body starts and how the attempt ended.
     """
 
     def __init__(
@@ -63,8 +65,10 @@ class Executor:
         on_end: EndHook | None = None,
         dependencies: Mapping[str, object] | None = None,
         drain: Drain | None = None,
+        on_task: TaskHook | None = None,
     ) -> None:
         self.store = store
+        self.on_task = on_task
         self.registry = registry
         self.clock = clock
         self.rng: Callable[[], float] = rng if rng is not None else random.Random().random
@@ -94,13 +98,20 @@ class Executor:
 
     async def _execute(self, task: TaskRecord) -> Outcome:
         fence = Fence(task.id, task.version)
+        tell = self.on_task
+        started = False
         while True:
             records = await self.store.get_branch(task.promise_id)
             root = records[0]
             if root.settled:
+                if tell is not None:
+                    tell(Ended(task, root))
                 return Outcome.GONE
             call = decode_call(root.param)
             fn = self.registry.get(call.func)
+            if tell is not None and not started:  # once per attempt, not again after a redirect
+                started = True
+                tell(Started(task, root, fn.name))
             ex = Execution(
                 store=self.store, fence=fence, registry=self.registry, clock=self.clock, rng=self.rng,
                 target=task.target, origin=root.tags.get("durable:origin", root.id),
@@ -109,20 +120,21 @@ class Executor:
             )
             args, kwargs = tuple(call.args), dict(call.kwargs)
             if fn.is_workflow or self.drain is None:
-                outcome = await self._attempt(ex, fn, root, args, kwargs)
+                outcome = await self._attempt(ex, fn, task, root, args, kwargs)
             else:
                 with self.drain.leaf():  # a stopping worker waits for a root leaf until its result is recorded
-                    outcome = await self._attempt(ex, fn, root, args, kwargs)
+                    outcome = await self._attempt(ex, fn, task, root, args, kwargs)
             if outcome is not None:
                 return outcome
 
     async def _attempt(
-        self, ex: Execution, fn: DurableFunction[..., Any], root: PromiseRecord, args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        self, ex: Execution, fn: DurableFunction[..., Any], task: TaskRecord, root: PromiseRecord,
+        args: tuple[Any, ...], kwargs: dict[str, Any],
     ) -> Outcome | None:
         """One run of the root's function from the top: how the task ended, or ``None`` to run it again
         (a suspend answered *redirect*)."""
         fence = ex.fence
+        tell = self.on_task
         settlement: Settlement | None = None
         try:
             with trio.move_on_at(ex.trio_deadline(root.timeout_at)):
@@ -134,12 +146,18 @@ class Executor:
             answer = await self.store.suspend_task(fence, list(ex.awaiting))
             if answer is SuspendResult.REDIRECT:
                 return None
+            if tell is not None:
+                tell(Ended(task, None))
             return Outcome.SUSPENDED
         if settlement is None:  # the root's deadline passed; the store times it out
-            await self.store.get_promise(root.id)
+            timed_out = await self.store.get_promise(root.id)
+            if tell is not None:
+                tell(Ended(task, timed_out))
             return Outcome.GONE
         state, value = settlement
-        await self.store.fulfill_task(fence, state, value)
+        settled = await self.store.fulfill_task(fence, state, value)
+        if tell is not None:
+            tell(Ended(task, settled, settled_here=True))
         return Outcome.FULFILLED
 
 

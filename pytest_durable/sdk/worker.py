@@ -42,6 +42,7 @@ from .executor import Executor, first_platform_error
 from .function import DurableFunction, Registry
 from .leases import LeaseKeeper
 from .settlement import result_of
+from .task_events import Acquired, Failed, TaskHook
 
 T = TypeVar("T")
 
@@ -119,7 +120,9 @@ class Worker:
     body); the error is also kept in ``errors`` and raised by ``Handle.result()``. Objects the bodies
     need (clients) are given with ``set_dependency``. ``registry`` is where it looks functions up (a
     simulated process passes one that loads its functions when first asked). ``on_body`` and ``on_end``
-    are the executor's hooks (``Executor``). ``concurrency`` is the most tasks it runs at once: it asks
+    are the executor's hooks (``Executor``). ``on_task`` is told what happens to each task it runs
+    (``sdk/task_events.py``: acquired, taken over, started, ended, failed), for logs and metrics.
+    ``concurrency`` is the most tasks it runs at once: it asks
     the store for at most its free slots and does not poll while full, so idle workers take their
     share (``None``: no limit, up to 64 taken per poll). With ``reclaim`` it first takes back the tasks
     whose lease its ``id`` still holds (a restart under a stable id: ``Store.reclaim_tasks``).
@@ -145,6 +148,7 @@ class Worker:
         registry: Registry | None = None,
         concurrency: int | None = None,
         reclaim: bool = False,
+        on_task: TaskHook | None = None,
     ) -> None:
         for name, value in (("ttl", ttl), ("poll_interval", poll_interval), ("root_timeout", root_timeout)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
@@ -169,8 +173,9 @@ class Worker:
         self.executor = Executor(
             self.store, self.registry, self.clock,
             rng=rng if rng is not None else random.Random().random, on_body=on_body,
-            on_end=on_end, dependencies=self.dependencies, drain=self.drain,
+            on_end=on_end, dependencies=self.dependencies, drain=self.drain, on_task=on_task,
         )
+        self.on_task = on_task
         self.errors: list[tuple[str, BaseException]] = []
         self.on_error = on_error
         self._fatal: dict[str, BaseException] = {}
@@ -292,7 +297,7 @@ class Worker:
             return
         self.reclaimed = len(reclaimed)
         for task in reclaimed:
-            self._start(nursery, task, sent + self.ttl)
+            self._start(nursery, task, sent + self.ttl, reclaimed=True)
 
     async def _poll(self, nursery: trio.Nursery) -> None:
         """Long polls for due tasks, each acquired and started, until ``stop`` begins (it cancels only a
@@ -329,8 +334,10 @@ class Worker:
                 # unreachable, or a store that answered "nothing" before its wait was up: never spin
                 await self._wait_for_change(min(self.poll_interval, RETRY_UNREACHABLE))
 
-    def _start(self, nursery: trio.Nursery, task: TaskRecord, lease_until: float) -> None:
+    def _start(self, nursery: trio.Nursery, task: TaskRecord, lease_until: float, *, reclaimed: bool = False) -> None:
         self._running.add(task.id)
+        if self.on_task is not None:
+            self.on_task(Acquired(task, reclaimed=reclaimed))
         nursery.start_soon(self._run_task, task, lease_until, name=f"durable task {task.id}")
 
     @property
@@ -404,6 +411,9 @@ class Worker:
             if error is None:
                 return
             self.errors.append((task.id, error))
+            if self.on_task is not None:
+                self.on_task(Failed(task, error, culprit(task, error), isinstance(error, FATAL),
+                                    released=not isinstance(error, Fenced)))
             if isinstance(error, FATAL):
                 self._fatal[task.id] = error
                 if self.on_error is not None:
@@ -435,6 +445,11 @@ class Worker:
         return True
 
     # -- waiting -------------------------------------------------------------------------------------
+
+    @property
+    def holding(self) -> int:
+        """How many tasks this worker holds and runs now."""
+        return len(self._running)
 
     def fatal_error(self, root: str) -> BaseException | None:
         """A fatal error (nondeterminism, unknown function) of a task in ``root``'s tree, if any."""

@@ -485,8 +485,8 @@ class StoreMachine(RuleBasedStateMachine):
             if promises[before.promise_id].settled:
                 assert after.state is TaskState.FULFILLED
             elif before.state is TaskState.ACQUIRED and before.lease_expires_at <= now:
-                assert (after.state, after.retry_at, after.lease_owner, after.version) == (
-                    TaskState.PENDING, now, None, before.version,
+                assert (after.state, after.retry_at, after.lease_owner, after.version, after.lapsed_owner) == (
+                    TaskState.PENDING, now, None, before.version, before.lease_owner,
                 )
             elif before.state is TaskState.SUSPENDED and any(promises[c].settled for c in before.callbacks):
                 assert (after.state, after.retry_at, after.callbacks, after.version) == (
@@ -687,7 +687,7 @@ class StoreMachine(RuleBasedStateMachine):
         assert task == TaskRecord(
             id=id, promise_id=before.promise_id, target=before.target, state=TaskState.ACQUIRED,
             version=before.version + 1, lease_owner=owner, lease_expires_at=self.now + ttl, retry_at=None,
-            callbacks=(), attempts=before.attempts + 1,
+            callbacks=(), attempts=before.attempts + 1, lapsed_owner=before.lapsed_owner,
         )
         assert by_id(self.store.tasks())[id] == task
         self.versions[id] += 1
@@ -739,7 +739,7 @@ class StoreMachine(RuleBasedStateMachine):
         task = self.call(self.store.release_task(fence))
         assert task == TaskRecord(
             **{**_fields(before), "state": TaskState.PENDING, "lease_owner": None, "lease_expires_at": None,
-               "retry_at": self.now}
+               "retry_at": self.now, "lapsed_owner": None}
         )
         assert by_id(self.store.tasks())[task.id] == task
 
@@ -835,7 +835,8 @@ class StoreMachine(RuleBasedStateMachine):
             assert result is SuspendResult.SUSPENDED
             assert task == TaskRecord(
                 **{**_fields(before), "state": TaskState.SUSPENDED, "lease_owner": None,
-                   "lease_expires_at": None, "retry_at": None, "callbacks": tuple(dict.fromkeys(awaiting))}
+                   "lease_expires_at": None, "retry_at": None, "callbacks": tuple(dict.fromkeys(awaiting)),
+                   "lapsed_owner": None}
             )
 
     @precondition(lambda self: any(v >= 1 for v in self.versions.values()))
@@ -920,6 +921,9 @@ class StoreMachine(RuleBasedStateMachine):
             # (7) a fulfilled task has no timeout.
             if t.state is TaskState.FULFILLED:
                 assert t.retry_at is None and t.lease_expires_at is None and t.lease_owner is None
+            # Only a lease that ran out names a lapsed owner; fulfilling and suspending clear it.
+            assert t.lapsed_owner is None or (
+                t.lapsed_owner in OWNERS and t.state in (TaskState.PENDING, TaskState.ACQUIRED)), t
 
 
 def _fields(record) -> dict:
@@ -1058,6 +1062,31 @@ def test_timer_promise_resolves_on_timeout(store_kind):
     assert (d.state, d.value, d.settled_on) == (TIMEDOUT, None, 5.0)
     late = run_now(store.create_promise("t2", "sleep", 5.0, {TAG_TIMER: "true"}))
     assert (late.state, late.value, late.settled_on) == (RESOLVED, "null", 5.0)
+
+
+def test_an_acquire_after_a_lease_ran_out_names_the_worker_it_took_over_from(store_kind):
+    """A task whose lease lapsed keeps its last holder in ``lapsed_owner`` through the next acquire (that
+    acquire is a takeover); a release, suspend or fulfill leaves it empty, so the acquire after is not."""
+    store, clock = make_store()
+    run_now(store.create_promise("r", "p", 100.0, target="g1"))
+    first = run_now(store.acquire_task("r", "w1", 2.0))
+    assert first.lapsed_owner is None
+    clock.advance(3.0)  # w1's lease runs out
+    assert run_now(store.get_task("r")).lapsed_owner == "w1"
+    taken = run_now(store.acquire_task("r", "w2", 2.0))
+    assert (taken.lease_owner, taken.lapsed_owner) == ("w2", "w1")
+    released = run_now(store.release_task(Fence("r", taken.version)))
+    assert released.lapsed_owner is None
+    again = run_now(store.acquire_task("r", "w3", 2.0))
+    assert (again.lease_owner, again.lapsed_owner) == ("w3", None)
+    clock.advance(3.0)
+    run_now(store.sweep())  # a sweep applies the lapse too
+    assert store.snapshot().tasks[0].lapsed_owner == "w3"
+    run_now(store.create_promise("c", "child", 100.0))
+    last = run_now(store.acquire_task("r", "w1", 2.0))
+    assert last.lapsed_owner == "w3"
+    assert run_now(store.suspend_task(Fence("r", last.version), ["c"])) is SuspendResult.SUSPENDED
+    assert run_now(store.get_task("r")).lapsed_owner is None
 
 
 def test_zombie_is_fenced_on_fulfill(store_kind):
@@ -1216,12 +1245,36 @@ def test_a_version_1_sqlite_store_is_upgraded_in_place(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "old.db") as db:  # what version 1 looked like
         db.execute("ALTER TABLE tasks DROP COLUMN error")
         db.execute("ALTER TABLE tasks DROP COLUMN failures")
+        db.execute("ALTER TABLE tasks DROP COLUMN lapsed_owner")
         db.execute("UPDATE schema_version SET version = 1")
     reopened = SqliteStore(tmp_path / "old.db", clock)
     task = run_now(reopened.get_task("r"))
     assert (task.state, task.error, task.failures) == (TaskState.PENDING, None, 0)
     acquired = run_now(reopened.acquire_task("r", "w", 5.0))
     assert run_now(reopened.release_task(Fence("r", acquired.version), error="e")).failures == 1
+    reopened.close()
+
+
+def test_a_version_2_sqlite_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    """A file written before tasks recorded a lapsed lease opens as version 3, gains the column, keeps its
+    records, and a lease that runs out after the upgrade is recorded."""
+    import sqlite3
+
+    clock = ManualClock()
+    store = SqliteStore(tmp_path / "old.db", clock)
+    run_now(store.create_promise("r", "p", 100.0, target="g1"))
+    store.close()
+    with sqlite3.connect(tmp_path / "old.db") as db:  # what version 2 looked like
+        db.execute("ALTER TABLE tasks DROP COLUMN lapsed_owner")
+        db.execute("UPDATE schema_version SET version = 2")
+    reopened = SqliteStore(tmp_path / "old.db", clock)
+    with sqlite3.connect(tmp_path / "old.db") as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+    task = run_now(reopened.get_task("r"))
+    assert (task.state, task.lapsed_owner) == (TaskState.PENDING, None)
+    run_now(reopened.acquire_task("r", "w1", 5.0))
+    clock.advance(6.0)
+    assert run_now(reopened.acquire_task("r", "w2", 5.0)).lapsed_owner == "w1"
     reopened.close()
 
 

@@ -4,6 +4,7 @@ in a fresh interpreter in an empty folder, and what it prints is what the README
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -221,3 +222,26 @@ def test_the_deploying_simulator_commands_say_what_the_readme_shows(shell: dict[
         assert done.returncode == rc, (command, done.stdout[-2000:], done.stderr[-2000:])
         lines = iter(done.stdout.splitlines())
         assert all(any(line == want for line in lines) for want in printed), (command, printed, done.stdout[-3000:])
+
+
+LOGS = "### Logs and metrics"
+
+
+def test_the_logs_and_metrics_session_runs_as_written_and_prints_what_the_readme_says(
+        tmp_path: Path, shell: dict[str, str]) -> None:
+    """The section's commands, in one bash: the worker logs json to a file and serves metrics on the port
+    the section names; what ``run``, ``curl`` and ``grep`` print is what the text under it says."""
+    session, = blocks(LOGS, "bash")
+    lines = [line for line in session.splitlines() if line.strip()]
+    said = run_session(lines, tmp_path, shell)
+    assert all(rc == 0 for rc, _ in said.values()), said
+    text = " ".join(README.read_text().split(LOGS, 1)[1].split("\n### ", 1)[0].split())
+    for command, (_, printed) in said.items():
+        if command.startswith(("python -m pytest_durable run", "curl", "grep")):
+            assert len(printed) == 1 and f"`{printed[0]}`" in text, (command, printed)
+    assert said["curl -s localhost:9464/metrics | grep '^durable_roots_finished_total'"][1] == [
+        'durable_roots_finished_total{state="resolved"} 1.0']
+    logged = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines()]
+    assert [e["event"] for e in logged] == ["metrics", "serving", "started", "finished", "stopping"], [
+        e["message"] for e in logged]
+    assert (logged[3]["id"], logged[3]["function"], logged[3]["state"]) == ("order-8", "fulfil", "resolved")

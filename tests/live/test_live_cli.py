@@ -263,6 +263,8 @@ def test_without_the_client_the_worker_says_what_is_missing_and_every_process_se
     try:
         assert cli("run", "o-2", "payments_client:checkout", ORDER_ARGS, store=store, env=env).returncode == 0
         assert served.stdout is not None
+        started = served.stdout.readline()  # the worker logs the root's start, then its failure
+        assert started.endswith(": o-2 started: checkout (attempt 1)\n"), started
         line = served.stdout.readline()
         assert "MissingDependency" in line and "'bank'" in line and "set_dependency" in line, line
         assert served.poll() is None  # still serving
