@@ -122,7 +122,7 @@ def _hint(annotation: object) -> str:
         if isinstance(cls, type) and (attrs.has(cls) or dataclasses.is_dataclass(cls)):
             tag = "attrs" if attrs.has(cls) else "dataclass"
             example = {"$t": tag, "cls": f"{cls.__module__}:{cls.__qualname__}", "v": {"...": "..."}}
-            return f"; write a {cls.__qualname__} as {json.dumps(example)}"
+            return f"; write {cls.__qualname__} values as {json.dumps(example)}"
     return ""
 
 

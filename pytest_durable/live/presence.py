@@ -56,7 +56,7 @@ async def announce(store: Store, clock: Clock, group: str, worker: str, *, ttl: 
     first = True
     while True:
         try:
-            fence = await _enter(store, clock, group, worker, ttl)
+            fence = await enter(store, clock, group, worker, ttl)
         except PlatformError:
             if first:
                 first = False
@@ -73,7 +73,7 @@ async def announce(store: Store, clock: Clock, group: str, worker: str, *, ttl: 
                 await store.fulfill_task(fence, PromiseState.RESOLVED, STOPPED)
 
 
-async def _enter(store: Store, clock: Clock, group: str, worker: str, ttl: float) -> Fence:
+async def enter(store: Store, clock: Clock, group: str, worker: str, ttl: float) -> Fence:
     """Create this start's presence promise (and its parents), settle the group's lost ones, take its lease."""
     parent = group_parent(group)
     me = f"{parent}:{worker}:{secrets.token_hex(3)}"
@@ -176,5 +176,5 @@ async def waiting_notes(store: Store, records: list[PromiseRecord], now: float) 
     return notes
 
 
-__all__ = ["GROUP", "PRESENCE", "TTL", "Presence", "announce", "group_parent", "is_bookkeeping", "presence_of",
-           "unserved_note", "waiting_notes"]
+__all__ = ["GROUP", "PRESENCE", "TTL", "Presence", "announce", "enter", "group_parent", "is_bookkeeping",
+           "presence_of", "unserved_note", "waiting_notes"]

@@ -22,7 +22,7 @@ from pytest_durable.live.presence import PRESENCE, announce
 from pytest_durable.live.sql_listing import ListQuery, list_page
 from pytest_durable.live.sql_store import SqlStore
 from pytest_durable.live.sqlite_store import SqliteStore
-from pytest_durable.live.sweeper import SWEEPER, sweep_when_holding
+from pytest_durable.live.sweeper import sweep_when_holding
 from pytest_durable.testing.pgserver import PgServer
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC: the store's clock here, so every time printed is known
