@@ -35,8 +35,9 @@ from ..sdk import Worker, result_of
 from ..sdk.worker import root_conflict
 from . import deploy_commands, listing
 from .argument_types import check_argument_types
-from .cli_parser import PROG, OneLineParser
+from .cli_parser import PROG, OneLineParser, group_name
 from .loading import callable_named, function_named, functions_of
+from .postgres_store import redact
 from .presence import waiting_notes
 from .process import flush_print, serve
 from .urls import open_store, store_url
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     w = sub.add_parser("worker", help="serve the @functions of MODULE... for tasks of a group")
     w.add_argument("modules", nargs="+", metavar="MODULE")
-    w.add_argument("--group", default="default")
+    w.add_argument("--group", default="default", type=group_name)
     w.add_argument("--ttl", type=float, default=30.0, help="lease in seconds (default 30)")
     w.add_argument("--poll", type=float, default=30.0,
                    help="the longest one long poll for due tasks waits, in seconds; a task that falls due "
@@ -123,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("id")
     r.add_argument("target", metavar="MODULE:FUNCTION")
     r.add_argument("args", nargs="?", default="[]", metavar="ARGS-JSON")
-    r.add_argument("--group", default="default")
+    r.add_argument("--group", default="default", type=group_name)
     r.add_argument("--wait", action="store_true", help="wait for the outcome and print it")
     g = sub.add_parser("get", help="a promise's state and decoded value or error")
     g.add_argument("id")
@@ -145,7 +146,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in deploy_commands.COMMANDS:  # outside trio: each replay is a trio run of its own
             return deploy_commands.COMMANDS[args.command](args)
         return trio.run(_command, args)
-    except (UsageError, NotFound) as exc:
+    except NotFound as exc:  # an id mistyped, or a store other than the one meant
+        print(f"error: {args.command}: {_one_line(exc)} in {redact(store_url(args.store))}; `{PROG} ls --all` "
+              "lists the ids it holds", file=sys.stderr)
+        return 2
+    except UsageError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except PlatformError as exc:

@@ -20,4 +20,13 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"error: {where}{message} (see {self.prog} --help)\n")
 
 
-__all__ = ["PROG", "OneLineParser"]
+def group_name(text: str) -> str:
+    """A ``--group`` value: a name, not empty, not one of the workers' own groups (``durable:...``)."""
+    if not text.strip() or text != text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a group name; name one, e.g. --group billing")
+    if text.startswith("durable:"):
+        raise argparse.ArgumentTypeError(f"{text!r}: groups named durable:... are the workers' own; name another")
+    return text
+
+
+__all__ = ["PROG", "OneLineParser", "group_name"]
