@@ -79,7 +79,7 @@ def _problem(value: object, annotation: object, at: str) -> str | None:
         return None if any(p is None for p in problems) else _bad(value, at)
     simple = {bool: lambda v: type(v) is bool, int: lambda v: isinstance(v, int) and type(v) is not bool,
               float: lambda v: isinstance(v, (int, float)) and type(v) is not bool, str: lambda v: isinstance(v, str)}
-    if annotation in simple:
+    if isinstance(annotation, type) and annotation in simple:
         return None if simple[annotation](value) else _bad(value, at)
     kind = origin if origin is not None else annotation
     if kind is list:
