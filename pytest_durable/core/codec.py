@@ -196,6 +196,52 @@ def _from_tree(tree: JSON) -> object:
     raise EncodingError(f"cannot decode a value tagged {tag!r}: unknown tag")
 
 
+@attrs.frozen
+class Data:
+    """A value of a tagged class read *as data* (``decode(text, as_data=True)``): the class is named, never
+    imported, so a reader without the writer's modules (the CLI reading a store that a script running as
+    ``__main__`` wrote) still shows it. ``cls`` is the recorded ``module:qualname``, ``kind`` the tag
+    (``attrs``, ``dataclass``, ``enum``) and ``fields`` its fields in order (an enum's value as ``value``)."""
+
+    cls: str
+    kind: str
+    fields: tuple[tuple[str, object], ...]
+
+    @property
+    def name(self) -> str:
+        """The class's qualified name without its module: ``WorkResult``."""
+        return self.cls.rpartition(":")[2] or self.cls
+
+    def __repr__(self) -> str:
+        if self.kind == "enum":
+            return f"{self.name}({self.fields[0][1]!r})"
+        return f"{self.name}({', '.join(f'{k}={v!r}' for k, v in self.fields)})"
+
+
+def _data_from_tree(tree: JSON) -> object:
+    """``_from_tree`` that reads a tagged class as ``Data`` instead of importing it (the as-data mode)."""
+    if isinstance(tree, list):
+        return [_data_from_tree(v) for v in tree]
+    if not isinstance(tree, dict):
+        return tree
+    tag = tree.get(TAG)
+    if tag is None:
+        return {k: _data_from_tree(v) for k, v in tree.items()}
+    if tag == "tuple":
+        return tuple(_data_from_tree(v) for v in tree["v"])
+    if tag == "map":
+        return {_data_from_tree(k): _data_from_tree(v) for k, v in tree["v"]}
+    if tag in ("set", "frozenset"):
+        return frozenset(_data_from_tree(v) for v in tree["v"])
+    if tag == "bytes":
+        return base64.b64decode(tree["v"])
+    if tag == "enum":
+        return Data(str(tree["cls"]), "enum", (("value", _data_from_tree(tree["v"])),))
+    if tag in ("attrs", "dataclass"):
+        return Data(str(tree["cls"]), tag, tuple((k, _data_from_tree(v)) for k, v in tree["v"].items()))
+    raise EncodingError(f"cannot decode a value tagged {tag!r}: unknown tag")
+
+
 def _compact_encoder() -> Callable[[JSON], str]:
     """What turns a tree into compact JSON text, non-ASCII kept, as ``json.dumps(tree, separators=(",", ":"),
     ensure_ascii=False)`` does, made once. ``json.dumps`` builds an encoder for every call, and so does
@@ -225,9 +271,11 @@ def encode(value: object, *, what: str) -> str:
         raise EncodingError(f"cannot encode {what}: {TOO_DEEP}") from None
 
 
-def decode(text: str) -> object:
-    """Decode JSON text written by ``encode``."""
-    return _from_tree(json.loads(text))
+def decode(text: str, *, as_data: bool = False) -> object:
+    """Decode JSON text written by ``encode``. With ``as_data``, a value of an attrs class, dataclass or
+    enum comes back as ``Data`` naming its class, which is not imported (sets as frozensets, so they may
+    hold such values): what a reader that only shows values uses, as it may lack the writer's modules."""
+    return _data_from_tree(json.loads(text)) if as_data else _from_tree(json.loads(text))
 
 
 @attrs.frozen
@@ -270,18 +318,20 @@ def encode_call(func: str, args: Sequence[object], kwargs: Mapping[str, object],
         raise EncodingError(f"{func}: cannot encode its arguments: {TOO_DEEP}") from None
 
 
-def decode_call(param: str) -> Call:
-    """Decode a param written by ``encode_call``."""
+def decode_call(param: str, *, as_data: bool = False) -> Call:
+    """Decode a param written by ``encode_call`` (``as_data``: as ``decode`` reads it)."""
     tree = json.loads(param)
-    args = tuple(_from_tree(a) for a in tree["args"])
-    kwargs = {k: _from_tree(v) for k, v in tree["kwargs"].items()}
+    read = _data_from_tree if as_data else _from_tree
+    args = tuple(read(a) for a in tree["args"])
+    kwargs = {k: read(v) for k, v in tree["kwargs"].items()}
     return Call(tree["func"], args, kwargs)
 
 
-def describe_call(param: str) -> str:
-    """A readable form of a param for messages and trees; falls back to the raw text."""
+def describe_call(param: str, *, as_data: bool = False) -> str:
+    """A readable form of a param for messages and trees (``as_data``: its classes shown as data, not
+    imported); falls back to the raw text for a param that is no encoded call."""
     try:
-        return str(decode_call(param))
+        return str(decode_call(param, as_data=as_data))
     except (EncodingError, ValueError, KeyError, TypeError):
         return param
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from .codec import describe_call
+from .display import outcome_text
 from .records import PromiseRecord
 from .store import TAG_DETACHED, TAG_PARENT
 
 
-def _value_text(record: PromiseRecord, width: int) -> str:
-    if record.value is None:
+def _value_text(record: PromiseRecord, width: int, as_data: bool) -> str:
+    shown = outcome_text(record) if as_data else (record.value or "")
+    if not shown:
         return ""
-    text = record.value if len(record.value) <= width else record.value[: width - 1] + "…"
+    text = shown if len(shown) <= width else shown[: width - 1] + "…"
     return f" → {text}"
 
 
@@ -35,11 +37,13 @@ def _count_below(first: PromiseRecord, children: Mapping[str | None, list[Promis
 
 def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: int = 60,
          suffix: Mapping[str, str] | None = None, notes: Mapping[str, Sequence[str]] | None = None,
-         max_depth: int = MAX_DEPTH) -> str:
+         max_depth: int = MAX_DEPTH, as_data: bool = False) -> str:
     """The execution tree, like ``resonate tree``: each promise under its parent, with its call and
     state; promises in ``mark`` are flagged with ``<<``. ``suffix`` adds text to a promise's line and
     ``notes`` adds lines under it (above its children), both by promise id. Promises more than
-    ``max_depth`` levels below a root are counted on one line, not shown."""
+    ``max_depth`` levels below a root are counted on one line, not shown. With ``as_data`` calls and values
+    are read as data (``codec.decode(..., as_data=True)``: no class imported) and shown as
+    ``core.display`` does, errors as ``Type: message``; otherwise values are shown as stored."""
     suffix = suffix or {}
     notes = notes or {}
     records = list(promises)
@@ -63,8 +67,8 @@ def tree(promises: Iterable[PromiseRecord], *, mark: Iterable[str] = (), width: 
         flag = "  <<" if record.id in marked else ""
         detached = "  (detached)" if record.tags.get(TAG_DETACHED) == "true" else ""
         lines.append(
-            f"{prefix}{branch}{record.id}  {describe_call(record.param)}{detached}  {record.state.value}"
-            f"{_value_text(record, width)}{suffix.get(record.id, '')}{flag}"
+            f"{prefix}{branch}{record.id}  {describe_call(record.param, as_data=as_data)}{detached}  "
+            f"{record.state.value}{_value_text(record, width, as_data)}{suffix.get(record.id, '')}{flag}"
         )
         kids = children.get(record.id, [])
         below = prefix + ("" if depth == 0 else ("    " if last else "│   "))

@@ -26,21 +26,23 @@ import trio
 
 from ..core.clock import Clock, WallClock
 from ..core.codec import decode, encode, encode_call, encode_error
+from ..core.display import outcome_text
 from ..core.errors import DurableError, NotFound, PlatformError, Rejected, UsageError
 from ..core.records import PromiseRecord, PromiseState
 from ..core.store import TAG_TARGET, Store
 from ..core.tree import tree
 from ..sdk import Worker, result_of
 from ..sdk.worker import root_conflict
-from . import deploy_commands, worker_lifecycle, worker_log
+from . import deploy_commands, listing, worker_lifecycle, worker_log
+from .argument_types import check_argument_types
+from .cli_parser import PROG, OneLineParser, group_name
 from .loading import callable_named, function_named, functions_of
 from .metrics import WorkerMetrics
+from .postgres_store import redact
+from .presence import waiting_notes
 from .process import serve
-from .sweeper import SWEEPER
 from .timed_store import TimedStore
 from .urls import open_store, store_url
-
-STATES = [s.value for s in PromiseState]
 
 
 def parse_args_json(text: str, *, where: str) -> tuple[list[Any], dict[str, Any]]:
@@ -69,11 +71,13 @@ def describe(record: PromiseRecord) -> str:
     """``order-42 resolved → "..."``: a promise's state and its decoded value or error, one line."""
     if record.state is PromiseState.PENDING:
         return f"{record.id} pending"
+    if record.state is PromiseState.RESOLVED:  # as data: the value's classes need not import here
+        return f"{record.id} {record.state.value} → {outcome_text(record)}"
     try:
-        value = result_of(record)
+        result_of(record)
     except Rejected as exc:
         return f"{record.id} {record.state.value}: {exc.type_name}: {exc.message}"
-    return f"{record.id} {record.state.value} → {json.dumps(value, default=repr)}"
+    raise AssertionError(f"describe: {record.id} is {record.state.value} but result_of raised nothing")
 
 
 async def stopped_by(store: Store, record: PromiseRecord) -> str | None:
@@ -106,12 +110,12 @@ class Client:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pytest_durable", description=__doc__.split("\n")[0])
+    parser = OneLineParser(prog=PROG, description=__doc__.split("\n")[0])  # a bad command line is one line
     parser.add_argument("--store", default=None, help="store URL (default $DURABLE_STORE, else sqlite:///durable.db)")
     sub = parser.add_subparsers(dest="command", required=True)
     w = sub.add_parser("worker", help="serve the @functions of MODULE... for tasks of a group")
     w.add_argument("modules", nargs="+", metavar="MODULE")
-    w.add_argument("--group", default="default")
+    w.add_argument("--group", default="default", type=group_name)
     w.add_argument("--ttl", type=float, default=30.0, help="lease in seconds (default 30)")
     w.add_argument("--poll", type=float, default=30.0,
                    help="the longest one long poll for due tasks waits, in seconds; a task that falls due "
@@ -130,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     r.add_argument("id")
     r.add_argument("target", metavar="MODULE:FUNCTION")
     r.add_argument("args", nargs="?", default="[]", metavar="ARGS-JSON")
-    r.add_argument("--group", default="default")
+    r.add_argument("--group", default="default", type=group_name)
     r.add_argument("--wait", action="store_true", help="wait for the outcome and print it")
     g = sub.add_parser("get", help="a promise's state and decoded value or error")
     g.add_argument("id")
@@ -143,8 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settlers.append(s)
         s.add_argument("id")
         s.add_argument("value", nargs="?", default="null", metavar="VALUE-JSON" if name == "resolve" else "MESSAGE")
-    ls = sub.add_parser("ls", help="list promises")
-    ls.add_argument("--state", choices=STATES, default=None)
+    ls = listing.add_parser(sub)
     deploy_commands.add_parsers(sub)
     for command in (w, r, g, t, *settlers, ls):  # --store after the command too (the deploy commands have theirs)
         command.add_argument("--store", default=argparse.SUPPRESS, help="store URL (as before the command)")
@@ -153,7 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in deploy_commands.COMMANDS:  # outside trio: each replay is a trio run of its own
             return deploy_commands.COMMANDS[args.command](args)
         return trio.run(_command, args)
-    except (UsageError, NotFound) as exc:
+    except NotFound as exc:  # an id mistyped, or a store other than the one meant
+        print(f"error: {args.command}: {_one_line(exc)} in {redact(store_url(args.store))}; `{PROG} ls --all` "
+              "lists the ids it holds", file=sys.stderr)
+        return 2
+    except UsageError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except PlatformError as exc:
@@ -202,6 +209,7 @@ async def _run(args: argparse.Namespace, client: Client, url: str) -> int:
     fn = function_named(args.target, where="run")
     positional, keywords = parse_args_json(args.args, where="run")
     fn.check_arguments(tuple(positional), keywords, where="run")
+    check_argument_types(fn, positional, keywords, where="run")
     param = encode_call(fn.name, positional, keywords, names=fn.param_names)
     try:
         existing = await client.store.get_promise(args.id)
@@ -227,7 +235,8 @@ async def _get(args: argparse.Namespace, client: Client, url: str) -> int:
     store = client.store
     record = await (client.wait(args.id) if args.wait else store.get_promise(args.id))
     stopped = await stopped_by(store, record) if not record.settled else None
-    print(describe(record) + (f"; {stopped}" if stopped else ""))
+    waiting = await waiting_notes(store, [record], client.clock.now())  # live.presence: nobody serves its group
+    print(describe(record) + "".join(f" ({note})" for note in waiting.values()) + (f"; {stopped}" if stopped else ""))
     if stopped:
         return 1
     return 0 if record.state in (PromiseState.RESOLVED, PromiseState.PENDING) else 1
@@ -235,12 +244,15 @@ async def _get(args: argparse.Namespace, client: Client, url: str) -> int:
 
 async def _tree(args: argparse.Namespace, client: Client, url: str) -> int:
     records = await client.store.get_branch(args.id)
-    print(tree(records))
+    waiting = await waiting_notes(client.store, records, client.clock.now())  # live.presence
+    print(tree(records, as_data=True, suffix={id: f" ({note})" for id, note in waiting.items()}))
+    failed = 0
     for record in records:
         stopped = await stopped_by(client.store, record) if not record.settled else None
         if stopped:
             print(f"!! {record.id}: {stopped}")
-    return 0
+            failed = 1  # a task no worker can get past, as `get` says with its exit status too
+    return failed
 
 
 async def _resolve(args: argparse.Namespace, client: Client, url: str) -> int:
@@ -268,21 +280,10 @@ async def _settle(client: Client, how: str, id: str, state: PromiseState, payloa
     return 0
 
 
-async def _ls(args: argparse.Namespace, client: Client, url: str) -> int:
-    inspect = getattr(client.store, "promises", None)
-    if inspect is None:
-        raise UsageError(f"ls: the store at {url} cannot list its promises")
-    for record in inspect():
-        if record.id == SWEEPER:  # the workers' own bookkeeping (see live.sweeper), not a user's promise
-            continue
-        if args.state is None or record.state.value == args.state:
-            print(describe(record))
-    return 0
-
-
 #: Each command of ``main``: called with the parsed arguments, a client on the store and the store's URL.
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Client, str], Awaitable[int]]] = {
-    "worker": _worker, "run": _run, "get": _get, "tree": _tree, "resolve": _resolve, "reject": _reject, "ls": _ls,
+    "worker": _worker, "run": _run, "get": _get, "tree": _tree, "resolve": _resolve, "reject": _reject,
+    "ls": listing.ls,
 }
 
 

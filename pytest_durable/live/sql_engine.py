@@ -48,6 +48,7 @@ from ..core.errors import TaskStateError, UsageError
 from ..core.inspection import StoreSnapshot
 from ..core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord, TaskState
 from ..core.store import TAG_PARENT, TAG_TARGET, check_reclaim, failure_delay
+from .sql_listing import Listed, ListQuery, list_page
 from .sql_schema import T_COLS, Connection, Dialect, create_or_check_schema
 from .sql_tables import Tables
 from .sql_transactions import Transactions
@@ -136,6 +137,13 @@ class SqlEngine:
         with self._tx.rolled_back():  # what a sweep would do, without doing it
             self.tables.apply_due()
             return StoreSnapshot(tuple(self.tables.all_promises()), tuple(self.tables.all_tasks()))
+
+    def listing(self, query: ListQuery) -> tuple[list[Listed], bool]:
+        """A page of promises for ``ls`` and whether more follow (``live.sql_listing``), as any access now
+        finds them: due timeouts and lease expiries are applied first, in the same transaction."""
+        with self.transaction():
+            self.tables.apply_due()
+            return list_page(self._x, query)
 
     # -- promises --------------------------------------------------------------------------------------
 

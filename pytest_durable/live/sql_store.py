@@ -12,6 +12,7 @@ from ..core.records import Fence, PromiseRecord, PromiseState, SuspendResult, Ta
 from ..core.wakeups import Wakeups
 from .long_poll import LongPoll
 from .sql_engine import SqlEngine
+from .sql_listing import Listed, ListQuery
 from .watch import Watch
 
 T = TypeVar("T")
@@ -79,6 +80,10 @@ class SqlStore:
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
         """Every record now; with ``apply_due``, as a sweep would leave them (rolled back, not applied)."""
         return self.engine.snapshot(apply_due=apply_due)
+
+    async def listing(self, query: ListQuery) -> tuple[list[Listed], bool]:
+        """A page of promises for ``ls`` (``SqlEngine.listing``): outside the store contract."""
+        return await self._now(lambda: self.engine.listing(query))
 
     # -- Store -----------------------------------------------------------------------------------------
 

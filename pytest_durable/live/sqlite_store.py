@@ -70,7 +70,8 @@ class SqliteStore(SqlStore):
                 self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
         except sqlite3.Error as exc:
-            raise SchemaError(f"{where}: cannot open the file: {exc}") from None
+            raise SchemaError(f"{where}: cannot open the file: {exc} (does its folder exist, and may this user "
+                              "write there?)") from None
         try:
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             connection.execute(f"PRAGMA synchronous={synchronous}")

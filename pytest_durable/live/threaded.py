@@ -25,6 +25,7 @@ from ..core.errors import StoreUnavailable
 from ..core.inspection import StoreSnapshot
 from ..core.records import Fence, PromiseRecord, PromiseState, SuspendResult, TaskRecord
 from ..core.wakeups import Wakeups
+from .sql_listing import Listed, ListQuery
 from .sql_store import SqlStore
 
 T = TypeVar("T")
@@ -89,6 +90,10 @@ class Threaded:
 
     def snapshot(self, *, apply_due: bool = False) -> StoreSnapshot:
         return self.store.snapshot(apply_due=apply_due)
+
+    async def listing(self, query: ListQuery) -> tuple[list[Listed], bool]:
+        """A page of promises for ``ls`` (``SqlEngine.listing``), in a thread like every operation."""
+        return await self._run(self.engine.listing, query)
 
     # -- Store -----------------------------------------------------------------------------------------
 

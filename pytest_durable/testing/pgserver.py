@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -143,6 +144,18 @@ class PgServer:
         """A libpq keyword/value connection string for ``dbname`` on this server."""
         parts = {"host": str(self.socket_dir), "port": str(self.port), "user": self.user, "dbname": dbname}
         return " ".join(f"{key}={_quote(value)}" for key, value in parts.items())
+
+    @property
+    def url(self) -> str:
+        """A ``postgresql://`` URL of the database, as ``python -m pytest_durable --store`` takes it."""
+        return self.url_for(self.dbname)
+
+    def url_for(self, dbname: str) -> str:
+        """A libpq URL for ``dbname`` on this server: no host in the authority, the socket's directory
+        (percent-encoded) as the ``host`` parameter, so libpq connects through the socket."""
+        socket_dir = urllib.parse.quote(str(self.socket_dir), safe="")
+        return (f"postgresql://{urllib.parse.quote(self.user)}@/{urllib.parse.quote(dbname)}"
+                f"?host={socket_dir}&port={self.port}")
 
     def create_database(self, dbname: str) -> str:
         """Create an empty database ``dbname`` (with ``createdb``) and return its DSN."""
@@ -321,13 +334,14 @@ def _read(path: Path) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m pytest_durable.testing.pgserver``: start a throwaway server, print its DSN, run until Ctrl-C."""
+    """``python -m pytest_durable.testing.pgserver``: start a throwaway server, print its URL (what ``--store``
+    and ``$DURABLE_STORE`` take, and libpq too), run until Ctrl-C."""
     if argv:
         print("usage: python -m pytest_durable.testing.pgserver  (takes no arguments)", file=sys.stderr)
         return 2
     try:
         with start_server() as server:
-            print(server.dsn, flush=True)
+            print(server.url, flush=True)
             print("PostgreSQL is running; Ctrl-C stops it and deletes its directory.", file=sys.stderr)
             with contextlib.suppress(KeyboardInterrupt):
                 server.process.wait()

@@ -56,10 +56,10 @@ def test_run_get_tree_and_ls_over_a_worker_process(deployment: tuple[str, dict[s
     assert shown[0].startswith("batch-1  fan_out('batch-1', 4)  resolved → 12")
     assert [line.split()[1] for line in shown[1:]] == [f"batch-1.{i}" for i in range(4)]
     assert all("process_item('batch-1', " in line and "resolved" in line for line in shown[1:])
-    listed = cli("ls", "--state", "resolved", store=store, env=env).stdout.splitlines()
-    assert sorted(line.split()[0] for line in listed) == ["batch-1"] + [f"batch-1.{i}" for i in range(4)]
-    everything = cli("ls", store=store, env=env).stdout.splitlines()
-    assert sorted(line.split()[0] for line in everything) == sorted(line.split()[0] for line in listed)
+    listed = cli("ls", "--all", "--state", "resolved", store=store, env=env).stdout.splitlines()
+    assert [line.split()[0] for line in listed[1:-1]] == ["batch-1"] + [f"batch-1.{i}" for i in range(4)]
+    roots = cli("ls", store=store, env=env).stdout.splitlines()  # roots only, by default
+    assert [line.split()[:3] for line in roots[1:]] == [["batch-1", "resolved", "fan_out"], ["1", "root;", "no"]]
 
 
 def test_a_handle_in_another_process_gets_the_result(deployment: tuple[str, dict[str, str], subprocess.Popen[str]]
@@ -113,7 +113,9 @@ def test_an_id_means_one_execution_and_store_may_follow_the_command(tmp_path: Pa
         "this run another id, or wait for the existing one\n"), other
     same = after("run", "o-1", target, '["o-1", 1]')
     assert (same.returncode, same.stdout) == (0, "o-1 was started before: o-1 pending\n"), same
-    assert cli("ls", store=store, env=env).stdout == after("ls").stdout == "o-1 pending\n"
+    listed = cli("ls", store=store, env=env).stdout
+    assert listed == after("ls").stdout and [line.split()[:3] for line in listed.splitlines()[1:]] == [
+        ["o-1", "pending", "fulfil"], ["1", "root;", "no"]]
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -8,8 +8,10 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -268,15 +270,19 @@ def test_the_module_runs_as_a_command_and_stops_on_interrupt() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "pytest_durable.testing.pgserver"], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    dsn = proc.stdout.readline().strip()
+    url = proc.stdout.readline().strip()  # a URL, as --store takes it: used verbatim
     try:
-        with psycopg.connect(dsn) as conn:
+        assert url.startswith("postgresql://postgres@/durable?host=")
+        with psycopg.connect(url) as conn:
             assert conn.execute("select current_database()").fetchone() == ("durable",)
+        listed = subprocess.run([sys.executable, "-m", "pytest_durable", "--store", url, "ls"], cwd=ROOT,
+                                capture_output=True, text=True, timeout=60)
+        assert (listed.returncode, listed.stdout, listed.stderr) == (0, "0 roots; no more\n", "")
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(60) == 0
-    host = dict(part.split("=", 1) for part in dsn.split())["host"].strip("'")
-    assert not Path(host).exists()
+    host = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["host"][0]
+    assert host.startswith(tempfile.gettempdir()) and not Path(host).exists()
 
 
 def test_ctrl_c_during_a_session_stops_the_fixture_server(tmp_path: Path) -> None:
