@@ -9,6 +9,7 @@
     python -m pytest_durable check-deploy myapp.workflows            # replay the store's histories with this code
     python -m pytest_durable export --out histories/                 # one history file per root
     python -m pytest_durable check-patch fraud-check myapp.workflows  # may the patch's old path go?
+    python -m pytest_durable schedule create nightly '0 3 * * *' myapp.jobs:report  # a root per tick
 
 Every command takes ``--store URL`` (default ``$DURABLE_STORE``, else ``sqlite:///durable.db``). Errors
 are one line on stderr: exit 2 for bad input, 1 for a workflow that failed (``get``/``run --wait``).
@@ -20,47 +21,25 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 import trio
 
 from ..core.clock import Clock, WallClock
-from ..core.codec import decode, encode, encode_call, encode_error
+from ..core.codec import encode, encode_call, encode_error
 from ..core.errors import DurableError, NotFound, PlatformError, Rejected, UsageError
 from ..core.records import PromiseRecord, PromiseState
 from ..core.store import TAG_TARGET, Store
 from ..core.tree import tree
 from ..sdk import Worker, result_of
 from ..sdk.worker import root_conflict
-from . import deploy_commands
+from . import deploy_commands, schedule_commands
+from .bookkeeping import is_bookkeeping
+from .call_args import parse_args_json
 from .loading import callable_named, function_named, functions_of
 from .process import flush_print, serve
-from .sweeper import SWEEPER
 from .urls import open_store, store_url
 
 STATES = [s.value for s in PromiseState]
-
-
-def parse_args_json(text: str, *, where: str) -> tuple[list[Any], dict[str, Any]]:
-    """``[1, "a"]`` (positional), ``{"args": [...], "kwargs": {...}}``, or one non-list value (the
-    only argument). Values are read by the store's codec, so a typed value is written the way the
-    store records it: ``{"$t": "attrs", "cls": "myapp.models:Order", "v": {...}}``."""
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{where}: ARGS is not JSON ({exc.msg} at column {exc.colno}); e.g. '[1, \"a\"]'") from None
-    try:
-        value = decode(text)
-    except Exception as exc:  # the codec names what it cannot read (a class that is not importable, ...)
-        raise UsageError(f"{where}: ARGS: {exc}") from None
-    if isinstance(value, list):
-        return value, {}
-    if isinstance(value, dict) and set(value) <= {"args", "kwargs"} and value:
-        args, kwargs = value.get("args", []), value.get("kwargs", {})
-        if not isinstance(args, list) or not isinstance(kwargs, dict):
-            raise UsageError(f"{where}: ARGS: 'args' must be a list and 'kwargs' an object")
-        return args, kwargs
-    return [value], {}
 
 
 def describe(record: PromiseRecord) -> str:
@@ -136,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ls = sub.add_parser("ls", help="list promises")
     ls.add_argument("--state", choices=STATES, default=None)
     deploy_commands.add_parsers(sub)
+    schedule_commands.add_parser(sub)
     for command in (w, r, g, t, *settlers, ls):  # --store after the command too (the deploy commands have theirs)
         command.add_argument("--store", default=argparse.SUPPRESS, help="store URL (as before the command)")
     args = parser.parse_args(argv)
@@ -248,7 +228,7 @@ async def _ls(args: argparse.Namespace, client: Client, url: str) -> int:
     if inspect is None:
         raise UsageError(f"ls: the store at {url} cannot list its promises")
     for record in inspect():
-        if record.id == SWEEPER:  # the workers' own bookkeeping (see live.sweeper), not a user's promise
+        if is_bookkeeping(record.id):  # the runtime's own promises (live.bookkeeping), not a user's
             continue
         if args.state is None or record.state.value == args.state:
             print(describe(record))
@@ -258,6 +238,7 @@ async def _ls(args: argparse.Namespace, client: Client, url: str) -> int:
 #: Each command of ``main``: called with the parsed arguments, a client on the store and the store's URL.
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Client, str], Awaitable[int]]] = {
     "worker": _worker, "run": _run, "get": _get, "tree": _tree, "resolve": _resolve, "reject": _reject, "ls": _ls,
+    "schedule": schedule_commands.run,
 }
 
 

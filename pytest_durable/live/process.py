@@ -25,6 +25,7 @@ from ..core.store import Store
 from ..sdk.function import DurableFunction
 from ..sdk.slow_steps import SlowSteps, slow_step_message
 from ..sdk.worker import Worker
+from .scheduler import fire_schedules
 from .sweeper import SWEEPER_TTL_FACTOR, sweep_when_holding
 
 
@@ -77,6 +78,8 @@ async def _serve(worker: Worker, store: Store, functions: Sequence[DurableFuncti
             await nursery.start(worker.serve)
             nursery.start_soon(functools.partial(sweep_when_holding, store, clock, worker.id,
                                                      ttl=ttl * SWEEPER_TTL_FACTOR))
+            nursery.start_soon(functools.partial(fire_schedules, store, clock, worker.id, ttl=ttl,
+                                                 poll=worker.poll_interval))  # live.scheduler
             say(f"durable worker {worker.id} serving group {group!r}: {', '.join(f.name for f in functions)}")
             task_status.started(worker)
             async for signum in signals:
