@@ -20,7 +20,7 @@ from ..core.clock import Clock
 from ..core.errors import Fenced, NotFound, PlatformError, TaskStateError
 from ..core.records import Fence
 from ..core.store import Store
-from .schedules import GROUP, MAX_CATCH_UP, last_fired, schedule_of, start_tick
+from .schedules import GROUP, MAX_CATCH_UP, REGISTRY, last_fired, schedule_of, start_tick
 
 #: How many definitions one poll may hand a worker.
 BATCH = 16
@@ -29,7 +29,13 @@ BACKOFF = 1.0
 
 
 async def fire_schedules(store: Store, clock: Clock, owner: str, *, ttl: float, poll: float = 30.0) -> None:
-    """Until cancelled: take every schedule whose lease is free and fire it while holding its lease."""
+    """Until cancelled: take every schedule whose lease is free and fire it while holding its lease.
+
+    Until the store has a schedule, this costs it one read per ``poll`` seconds (a long poll of its own
+    would also wake at every other process's commit on SQLite): a fleet's first schedule is taken up
+    within ``poll`` seconds of its creation, its missed ticks caught up."""
+    while not await _has_schedules(store):
+        await trio.sleep(poll)
     held: set[str] = set()
     async with trio.open_nursery() as nursery:
         while True:
@@ -42,6 +48,14 @@ async def fire_schedules(store: Store, clock: Clock, owner: str, *, ttl: float, 
                 if task.id not in held:
                     held.add(task.id)
                     nursery.start_soon(_hold, store, clock, owner, task.id, ttl, held)
+
+
+async def _has_schedules(store: Store) -> bool:
+    try:
+        await store.get_promise(REGISTRY)
+    except PlatformError:  # NotFound: no schedule yet; or the store is away: ask again later
+        return False
+    return True
 
 
 async def _hold(store: Store, clock: Clock, owner: str, task_id: str, ttl: float, held: set[str]) -> None:

@@ -155,3 +155,20 @@ def test_a_zombie_holder_and_a_deleted_schedule_start_nothing() -> None:
 
 def test_the_tick_ids_read_as_utc_instants() -> None:
     assert tick_id("nightly", DEC_8 + 3 * 3600) == "nightly@2026-12-08T03:00:00Z"
+
+
+def test_a_worker_started_before_the_first_schedule_takes_it_up_within_its_poll() -> None:
+    async def main() -> list[tuple[str, float]]:
+        clock = TrioClock()
+        store = MemoryStore(clock)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(lambda: fire_schedules(store, clock, "w1", ttl=30.0, poll=5.0))
+            await trio.sleep(2.5)
+            await create_schedule(store, beat(), now=clock.now(), where="t")
+            await trio.sleep(6.0)
+            nursery.cancel_scope.cancel()
+        return [(p.id, p.created_on) for p in store.promises() if p.tags.get(TAG_SCHEDULE)]
+
+    roots = trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    assert [id for id, _ in roots] == [tick_id("beat", float(t)) for t in range(3, 9)]
+    assert [at for _, at in roots[:3]] == [5.0, 5.0, 5.0], "found at the poll after it was created, caught up"
