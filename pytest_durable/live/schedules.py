@@ -76,6 +76,11 @@ class Schedule:
                            "call": self.call, "group": self.group, "catch_up": self.catch_up,
                            "timeout": self.timeout}, sort_keys=True)
 
+    def same_as(self, other: Schedule) -> bool:
+        """Whether ``other`` starts the same roots at the same ticks (``args`` is only how the call was written)."""
+        fields = ("cadence", "function", "call", "group", "catch_up", "timeout")
+        return all(getattr(self, f) == getattr(other, f) for f in fields)
+
     def window(self, now: float) -> list[float]:
         """The ticks a holder starts now if none was started yet: those in the catch-up window, never
         one before the schedule was created."""
@@ -135,7 +140,7 @@ async def create_schedule(store: Store, schedule: Schedule, *, now: float, where
     if record.settled:
         raise UsageError(f"{where}: schedule {schedule.id!r} was deleted; an id names one schedule for good "
                          "(its roots keep it), so pick another id")
-    if record.param != schedule.param():
+    if not stored.same_as(schedule):
         raise UsageError(f"{where}: schedule {schedule.id!r} exists as {stored.describe()}; delete it first, "
                          "or pick another id")
     return stored, new

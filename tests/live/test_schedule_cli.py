@@ -31,7 +31,7 @@ def test_create_ls_delete(capsys: pytest.CaptureFixture[str], store: str) -> Non
     assert (code, err) == (0, "") and out.startswith("nightly created: '0 3 * * *' tick [7] on group 'default'; "
                                                      "next root nightly@"), out
     assert out.rstrip().endswith(f"T03:00:00Z ({store})")
-    code, again, _ = run(capsys, store, "create", "nightly", "0  3 * * *", f"{APP}:tick", "[7]")
+    code, again, _ = run(capsys, store, "create", "nightly", "0  3 * * *", f"{APP}:tick", '{"args": [7]}')
     assert code == 0 and again.startswith("nightly exists: "), "the same definition again is the one stored"
     code, out, _ = run(capsys, store, "ls")
     assert code == 0 and out.startswith("nightly active: '0 3 * * *' tick [7] on group 'default'; last root none "
