@@ -46,6 +46,7 @@ MAX_CATCH_UP = 1000
 
 
 def definition_id(schedule: str) -> str:
+    """The id of the promise that defines ``schedule``."""
     return f"{PREFIX}schedule:{schedule}"
 
 
@@ -102,6 +103,7 @@ def schedule_of(record: PromiseRecord) -> Schedule:
 
 
 def check_schedule_id(id: str, *, where: str) -> str:
+    """``id`` if it may name a schedule: a root id's rules, and none of the runtime's ids or a tick's ``@``."""
     check_root_id(id, where=where, advice="name the schedule after what it starts, e.g. 'nightly-report'")
     if is_bookkeeping(id) or "@" in id:
         raise UsageError(f"{where}: schedule id {id!r} may neither start with {PREFIX!r} nor hold '@' "
@@ -156,6 +158,7 @@ async def list_schedules(store: Store) -> list[Schedule]:
 
 
 async def get_schedule(store: Store, id: str, *, where: str) -> Schedule:
+    """Schedule ``id`` as stored; an unknown id is one ``UsageError`` saying how to list them."""
     try:
         return schedule_of(await store.get_promise(definition_id(id)))
     except NotFound:
@@ -171,6 +174,7 @@ async def delete_schedule(store: Store, id: str, *, where: str) -> tuple[Schedul
 
 
 async def tick_started(store: Store, schedule: str, instant: float) -> bool:
+    """Whether the root of ``schedule``'s tick at ``instant`` exists (one read)."""
     try:
         await store.get_promise(tick_id(schedule, instant))
     except NotFound:

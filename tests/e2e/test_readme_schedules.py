@@ -1,4 +1,4 @@
-"""README "Schedules" (issue 25, item 7): its shell session runs as written over ``examples/reports.py``
+"""README "Schedules" (issue 25, item 7): its shell session runs as written over ``examples/schedules/reports.py``
 and each command prints what the section shows, the tick instants aside (they are the day's)."""
 
 from __future__ import annotations

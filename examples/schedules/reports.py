@@ -1,6 +1,6 @@
 """A job to run on a schedule (README, "Schedules"): each tick's root renders one report.
 
-``python -m pytest_durable schedule create nightly '0 3 * * *' examples.reports:report '["nightly"]'``
+``python -m pytest_durable schedule create nightly '0 3 * * *' examples.schedules.reports:report '["nightly"]'``
 starts ``report("nightly")`` as root ``nightly@2026-12-09T03:00:00Z`` every night; the leaf is keyed by
 that root id, so a report is written once per tick whatever crashes in between.
 """
