@@ -9,6 +9,7 @@
     python -m pytest_durable check-deploy myapp.workflows            # replay the store's histories with this code
     python -m pytest_durable export --out histories/                 # one history file per root
     python -m pytest_durable check-patch fraud-check myapp.workflows  # may the patch's old path go?
+    python -m pytest_durable schedule create nightly '0 3 * * *' myapp.jobs:report  # a root per tick
 
 Every command takes ``--store URL`` (default ``$DURABLE_STORE``, else ``sqlite:///durable.db``). Errors
 are one line on stderr: exit 2 for bad input, 1 for a workflow that failed (``get``/``run --wait``).
@@ -20,12 +21,11 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
 
 import trio
 
 from ..core.clock import Clock, WallClock
-from ..core.codec import decode, encode, encode_call, encode_error
+from ..core.codec import encode, encode_call, encode_error
 from ..core.display import outcome_text
 from ..core.errors import DurableError, NotFound, PlatformError, Rejected, UsageError
 from ..core.records import PromiseRecord, PromiseState
@@ -33,8 +33,9 @@ from ..core.store import TAG_TARGET, Store
 from ..core.tree import tree
 from ..sdk import Worker, result_of
 from ..sdk.worker import root_conflict
-from . import deploy_commands, listing, worker_lifecycle, worker_log
+from . import deploy_commands, listing, schedule_commands, worker_lifecycle, worker_log
 from .argument_types import check_argument_types
+from .call_args import parse_args_json
 from .cli_parser import PROG, OneLineParser, group_name
 from .loading import callable_named, function_named, functions_of
 from .metrics import WorkerMetrics
@@ -43,28 +44,6 @@ from .presence import waiting_notes
 from .process import serve
 from .timed_store import TimedStore
 from .urls import open_store, store_url
-
-
-def parse_args_json(text: str, *, where: str) -> tuple[list[Any], dict[str, Any]]:
-    """``[1, "a"]`` (positional), ``{"args": [...], "kwargs": {...}}``, or one non-list value (the
-    only argument). Values are read by the store's codec, so a typed value is written the way the
-    store records it: ``{"$t": "attrs", "cls": "myapp.models:Order", "v": {...}}``."""
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{where}: ARGS is not JSON ({exc.msg} at column {exc.colno}); e.g. '[1, \"a\"]'") from None
-    try:
-        value = decode(text)
-    except Exception as exc:  # the codec names what it cannot read (a class that is not importable, ...)
-        raise UsageError(f"{where}: ARGS: {exc}") from None
-    if isinstance(value, list):
-        return value, {}
-    if isinstance(value, dict) and set(value) <= {"args", "kwargs"} and value:
-        args, kwargs = value.get("args", []), value.get("kwargs", {})
-        if not isinstance(args, list) or not isinstance(kwargs, dict):
-            raise UsageError(f"{where}: ARGS: 'args' must be a list and 'kwargs' an object")
-        return args, kwargs
-    return [value], {}
 
 
 def describe(record: PromiseRecord) -> str:
@@ -149,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         s.add_argument("value", nargs="?", default="null", metavar="VALUE-JSON" if name == "resolve" else "MESSAGE")
     ls = listing.add_parser(sub)
     deploy_commands.add_parsers(sub)
+    schedule_commands.add_parser(sub)
     for command in (w, r, g, t, *settlers, ls):  # --store after the command too (the deploy commands have theirs)
         command.add_argument("--store", default=argparse.SUPPRESS, help="store URL (as before the command)")
     args = parser.parse_args(argv)
@@ -283,7 +263,7 @@ async def _settle(client: Client, how: str, id: str, state: PromiseState, payloa
 #: Each command of ``main``: called with the parsed arguments, a client on the store and the store's URL.
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Client, str], Awaitable[int]]] = {
     "worker": _worker, "run": _run, "get": _get, "tree": _tree, "resolve": _resolve, "reject": _reject,
-    "ls": listing.ls,
+    "ls": listing.ls, "schedule": schedule_commands.run,
 }
 
 

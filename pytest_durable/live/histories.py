@@ -19,8 +19,7 @@ from ..core.errors import UsageError
 from ..core.history import History, histories_of
 from ..core.inspection import StoreSnapshot
 from ..core.store import TAG_PARENT
-from .presence import is_bookkeeping
-from .sweeper import SWEEPER
+from .bookkeeping import is_bookkeeping
 
 
 class Listing(Protocol):
@@ -31,12 +30,11 @@ class Listing(Protocol):
 
 def read_histories(store: Listing, *, roots: str | None = None, in_flight: bool = False) -> list[History]:
     """The history of every root of ``store`` whose id matches the glob ``roots`` (all if ``None``), only
-    the roots still pending if ``in_flight``; the workers' sweeper and presence promises are their
-    bookkeeping, no roots.
+    the roots still pending if ``in_flight``; the runtime's own promises (``live.bookkeeping``) are no roots.
     Records are read as the next access would find them: a timeout that fell due applied (a timer that
     fired is resolved, a root past its deadline timed out), without changing the store."""
     promises = store.snapshot(apply_due=True).promises
-    chosen = [p.id for p in promises if TAG_PARENT not in p.tags and p.id != SWEEPER and not is_bookkeeping(p.id)
+    chosen = [p.id for p in promises if TAG_PARENT not in p.tags and not is_bookkeeping(p.id)
               and (roots is None or fnmatch.fnmatchcase(p.id, roots)) and not (in_flight and p.settled)]
     return histories_of(promises, chosen)
 

@@ -41,11 +41,6 @@ def group_parent(group: str) -> str:
     return f"{PRESENCE}:{group}"
 
 
-def is_bookkeeping(id: str) -> bool:
-    """Whether ``id`` is a presence promise (or their root): the workers' own records, not a user's."""
-    return id == PRESENCE or id.startswith(PRESENCE + ":")
-
-
 async def announce(store: Store, clock: Clock, group: str, worker: str, *, ttl: float = TTL,
                    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """Until cancelled: hold a presence lease for ``worker`` in ``group``, heartbeating it; on cancellation
@@ -176,5 +171,5 @@ async def waiting_notes(store: Store, records: list[PromiseRecord], now: float) 
     return notes
 
 
-__all__ = ["GROUP", "PRESENCE", "TTL", "Presence", "announce", "enter", "group_parent", "is_bookkeeping",
+__all__ = ["GROUP", "PRESENCE", "TTL", "Presence", "announce", "enter", "group_parent",
            "presence_of", "unserved_note", "waiting_notes"]

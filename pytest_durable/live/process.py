@@ -30,6 +30,7 @@ from ..sdk.slow_steps import SlowSteps, slow_step_message
 from ..sdk.task_events import TaskEvent, TaskHook
 from ..sdk.worker import Worker
 from .presence import announce
+from .scheduler import fire_schedules
 from .sweeper import SWEEPER_TTL_FACTOR, sweep_when_holding
 from .worker_log import WorkerLog
 
@@ -134,6 +135,8 @@ async def _serve(worker: Worker, store: Store, functions: Sequence[DurableFuncti
             await nursery.start(worker.serve)
             nursery.start_soon(functools.partial(sweep_when_holding, store, clock, worker.id,
                                                      ttl=ttl * SWEEPER_TTL_FACTOR))
+            nursery.start_soon(functools.partial(fire_schedules, store, clock, worker.id, ttl=ttl,
+                                                 poll=worker.poll_interval))  # live.scheduler
             await nursery.start(announce, store, clock, group, worker.id)  # live.presence: "serves group"
             if worker.reclaimed:
                 tell("reclaimed", f"durable worker {worker.id} took back {count(worker.reclaimed, 'task')} "

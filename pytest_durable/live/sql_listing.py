@@ -3,7 +3,7 @@ its task's attempts and lease owner. An inspection outside the store contract, r
 
 Roots are found over the ``promises_by_parent`` index (``parent IS NULL``, in ``seq`` order), so a page
 costs the roots it passes over, not a scan of every promise; every promise (``--all``) is read in primary
-key order. The workers' own bookkeeping (the sweeper, presence promises) is never listed.
+key order. The runtime's own promises (the sweeper, presence, schedules: ``live/bookkeeping.py``) are never listed.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import attrs
 
 from ..core.errors import UsageError
 from ..core.records import PromiseState
-from .presence import PRESENCE
+from .bookkeeping import PREFIX
 from .sql_schema import Cursor
-from .sweeper import SWEEPER
 
 
 @attrs.frozen
@@ -60,8 +59,8 @@ _HEAD = 512
 def list_page(execute: Callable[..., Cursor], query: ListQuery) -> tuple[list[Listed], bool]:
     """The page ``query`` asks for, and whether more promises follow it; inside the caller's transaction.
     ``after`` naming no promise is a ``UsageError``."""
-    where = ["p.id <> ?", "p.id <> ?", "substr(p.id, 1, ?) <> ?"]
-    params: list[Any] = [SWEEPER, PRESENCE, len(PRESENCE) + 1, PRESENCE + ":"]
+    where = ["substr(p.id, 1, ?) <> ?"]  # the runtime's own promises (live.bookkeeping), never a user's
+    params: list[Any] = [len(PREFIX), PREFIX]
     if not query.everything:
         where.insert(0, "p.parent IS NULL")
     if query.state is not None:

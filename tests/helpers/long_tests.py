@@ -20,6 +20,7 @@ LONG: dict[str, float] = {
     "tests/plugin/test_upgrade_plugin.py::test_the_default_run_fails_a_reordering_deploy_and_passes_a_patched": 22,
     "tests/e2e/test_readme_snippets.py::test_the_deploying_session_runs_as_written_and_prints_what_the_readme": 23,
     "tests/live/test_rollout.py::test_a_rollout_with_a_patch_completes_every_root_and_says_when_the_patch": 21,
+    "tests/live/test_schedules_live.py::test_a_schedule_starts_one_root_per_tick_through_kill_9_of_every_worker": 15,
     "tests/sim/test_window_shape.py::test_the_plugins_default_run_passes_the_window_and_fails_its_twin": 104,
     "tests/sim/test_verdicts.py::test_a_correct_workflow_passes_1000_worlds_with_every_fault": 101,
     "tests/sim/test_verdicts.py::test_faults_do_change_those_outcomes": 98,
