@@ -34,7 +34,7 @@ def add_parsers(sub: Any) -> None:
     """The two commands' parsers, on the CLI's subparsers ``sub``."""
     c = sub.add_parser("cancel", help="cancel promise ID and everything under it (rejected_canceled)")
     c.add_argument("id")
-    r = sub.add_parser("retry", help="run root ID (rejected, canceled or timed out) again as ID~n, keeping what resolved")
+    r = sub.add_parser("retry", help="run root ID (rejected, canceled, timed out) again as ID~n, keeping what resolved")
     r.add_argument("id")
     for parser in (c, r):
         parser.add_argument("--store", default=argparse.SUPPRESS, help="store URL (as before the command)")

@@ -85,7 +85,7 @@ async def assemble(ctx: Context, log: str, broken: str, leaves: int, parts: int)
     for future in [*leaf_futures, *part_futures]:
         try:
             value = await future
-        except Exception as exc:  # noqa: BLE001 - every failure is named in the rejection below
+        except Exception as exc:  # every failure is named in the rejection below
             failed.append(str(exc))
         else:
             done += len(value) if isinstance(value, list) else 1
