@@ -6,6 +6,8 @@
     python -m pytest_durable tree order-42                         # the execution tree from the store
     python -m pytest_durable resolve approval-7 '"yes"'            # settle an external promise
     python -m pytest_durable ls --state pending
+    python -m pytest_durable cancel order-42                       # the root and everything under it
+    python -m pytest_durable retry order-42                        # again as order-42~2, keeping what resolved
     python -m pytest_durable check-deploy myapp.workflows            # replay the store's histories with this code
     python -m pytest_durable export --out histories/                 # one history file per root
     python -m pytest_durable check-patch fraud-check myapp.workflows  # may the patch's old path go?
@@ -33,7 +35,7 @@ from ..core.store import TAG_TARGET, Store
 from ..core.tree import tree
 from ..sdk import Worker, result_of
 from ..sdk.worker import root_conflict
-from . import deploy_commands, listing, schedule_commands, worker_lifecycle, worker_log
+from . import cancel_commands, deploy_commands, listing, schedule_commands, worker_lifecycle, worker_log
 from .argument_types import check_argument_types
 from .call_args import parse_args_json
 from .cli_parser import PROG, OneLineParser, group_name
@@ -129,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ls = listing.add_parser(sub)
     deploy_commands.add_parsers(sub)
     schedule_commands.add_parser(sub)
+    cancel_commands.add_parsers(sub)
     for command in (w, r, g, t, *settlers, ls):  # --store after the command too (the deploy commands have theirs)
         command.add_argument("--store", default=argparse.SUPPRESS, help="store URL (as before the command)")
     args = parser.parse_args(argv)
@@ -264,6 +267,7 @@ async def _settle(client: Client, how: str, id: str, state: PromiseState, payloa
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Client, str], Awaitable[int]]] = {
     "worker": _worker, "run": _run, "get": _get, "tree": _tree, "resolve": _resolve, "reject": _reject,
     "ls": listing.ls, "schedule": schedule_commands.run,
+    **cancel_commands.COMMANDS,
 }
 
 

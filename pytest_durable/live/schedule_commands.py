@@ -17,9 +17,9 @@ from typing import Any, Protocol
 from ..core.clock import Clock
 from ..core.errors import UsageError
 from ..core.store import Store
+from .argument_types import check_argument_types
 from .bookkeeping import is_bookkeeping
 from .cadence import instant_text
-from .argument_types import check_argument_types
 from .call_args import parse_args_json
 from .loading import function_named
 from .schedules import (

@@ -18,6 +18,7 @@ from ..core.codec import encode, encode_call, encode_error
 from ..core.errors import NotFound, UsageError
 from ..core.records import PromiseState
 from .builders import RpcBuilder, RunBuilder
+from .cancel_child import cancel_child
 from .dependencies import dependency
 from .detached import DetachBuilder
 from .frame import Frame
@@ -181,6 +182,15 @@ class Context:
             return str(UUID(int=bits & ((1 << 128) - 1), version=4))
 
         return UUID(str(await self._frame.recorded("durable.uuid", draw)))
+
+    async def cancel(self, future: DurableFuture[Any] | RemoteFuture[Any]) -> bool:
+        """Cancel a child this workflow spawned (a ``.spawn()`` future, a ``ctx.timer``, a ``ctx.promise``)
+        and everything under it: its promise and every pending one below it become ``rejected_canceled``,
+        a local child's body stops, and awaiting the future raises ``Canceled``. The child's record is
+        what a replay reads, so a crash after the cancel cancels nothing twice. True if the child is
+        canceled, False if it settled first (then it keeps its outcome)."""
+        check_here(self._frame, "cancel")
+        return await cancel_child(self._frame, future)
 
     async def resolve(self, id: str, value: object = None) -> bool:
         """Resolve promise ``id`` (another workflow's ``ctx.promise``: an approval it waits for) with

@@ -62,6 +62,10 @@ class DurableFuture(Generic[T]):
         ``JoinError``, and the promise stays pending, to run again on the next execution."""
         self._spawned.scope.cancel()
 
+    def settled_as(self, record: PromiseRecord) -> None:
+        """Its task was stopped and its promise settled by ``ctx.cancel``: awaiting it reads ``record``."""
+        self._spawned.finish(record)
+
     def __await__(self) -> Generator[Any, None, T]:
         return self._wait().__await__()
 
@@ -114,6 +118,11 @@ class RemoteFuture(Generic[T]):
         self._record = await execution.store.await_settled(self.id, wait=wait)
         execution.branch[self.id] = self._record
         return self.settled_record()
+
+    def settled_as(self, record: PromiseRecord) -> None:
+        """Its promise was settled by ``ctx.cancel``: awaiting it reads ``record``."""
+        self._record = record
+        self._owner.execution.branch[self.id] = record
 
     def __await__(self) -> Generator[Any, None, T]:
         return self._wait().__await__()

@@ -107,7 +107,18 @@ class RecordStore:
         return await self.get_promise(id)
 
     async def get_branch(self, id: str) -> list[PromiseRecord]:
-        raise _Stop("a replay reads its children one by one")
+        """``id`` and its descendants in the record (``ctx.cancel`` reads the branch of what it canceled)."""
+        found = [await self.get_promise(id)]
+        parents = {id}
+        grew = True
+        while grew:  # a pass per generation, whatever order the record lists them in
+            grew = False
+            for record in self.records.values():
+                if record.id not in parents and record.tags.get(TAG_PARENT) in parents:
+                    parents.add(record.id)
+                    found.append(record)
+                    grew = True
+        return found
 
     # A replay runs no task: these never come up, and stop the replay if they do.
 

@@ -35,6 +35,7 @@ from ..core.ids import check_root_id
 from ..core.memory_store import MemoryStore
 from ..core.records import Fence, PromiseRecord, PromiseState, TaskRecord
 from ..core.store import TAG_ORIGIN, TAG_SCOPE, Store
+from .cancellation import CancelReport, cancel_branch
 from .dependencies import check_name
 from .drain import Drain
 from .execution import BodyHook, EndHook
@@ -249,11 +250,13 @@ class Worker:
         self._notify()
         return record
 
-    async def cancel(self, id: str) -> PromiseRecord:
-        """Settle promise ``id`` as ``rejected_canceled``."""
-        record = await self.store.settle_promise(id, PromiseState.REJECTED_CANCELED, None)
+    async def cancel(self, id: str) -> CancelReport:
+        """Cancel promise ``id`` and everything under it: each pending promise of its branch (children,
+        timers, promises awaited from outside) is settled ``rejected_canceled``, and a worker running it
+        is fenced at its next write (``sdk/cancellation.py``). ``report.record`` is ``id``'s record after."""
+        report = await cancel_branch(self.store, id)
         self._notify()
-        return record
+        return report
 
     # -- serving -------------------------------------------------------------------------------------
 

@@ -1410,3 +1410,35 @@ def test_await_settled_answers_on_a_settle_on_a_timeout_and_at_its_deadline(stor
     got = clock.in_virtual_time(main)
     assert [g[0] for g in got] == ["s resolved", "t rejected_timedout", "u pending"]
     assert [round(g[1], 6) for g in got] == [1.0, 4.0, 10.0]
+
+
+def test_settling_a_promise_from_outside_fences_the_worker_holding_its_task(store_kind):
+    """What ``cancel`` relies on (``sdk/cancellation.py``): a settle with no fence (an operator's) of a
+    promise whose task is acquired or suspended completes the task, so every later write of its holder
+    is refused, and the task is never handed out again."""
+    store, clock = make_store()
+    run_now(store.create_promise("r", "p", 100.0, target="g1"))
+    held = run_now(store.acquire_task("r", "w1", 30.0))
+    run_now(store.create_promise("r.0", "child", 50.0, {TAG_PARENT: "r"}, fence=Fence("r", held.version)))
+    run_now(store.create_promise("s", "p", 100.0, target="g1"))
+    parked = run_now(store.acquire_task("s", "w1", 30.0))
+    run_now(store.create_promise("s.0", "rpc", 50.0, {TAG_PARENT: "s"}, target="g1", fence=Fence("s", parked.version)))
+    assert run_now(store.suspend_task(Fence("s", parked.version), ["s.0"])) is SuspendResult.SUSPENDED
+    for id in ("r", "s"):
+        canceled = run_now(store.settle_promise(id, PromiseState.REJECTED_CANCELED, None))
+        assert canceled.state is PromiseState.REJECTED_CANCELED
+        assert run_now(store.get_task(id)).state is TaskState.FULFILLED
+    before = snapshot(store)
+    fence = Fence("r", held.version)
+    with pytest.raises(Fenced):
+        run_now(store.create_promise("r.1", "child", 50.0, {TAG_PARENT: "r"}, fence=fence))
+    with pytest.raises(Fenced):
+        run_now(store.settle_promise("r.0", RESOLVED, '"late"', fence=fence))
+    with pytest.raises(Fenced):
+        run_now(store.heartbeat_task(fence))
+    with pytest.raises(Fenced):
+        run_now(store.fulfill_task(fence, RESOLVED, '"late"'))
+    assert snapshot(store) == before
+    run_now(store.settle_promise("s.0", RESOLVED, '"done"'))  # its callback is gone with the task
+    clock.advance(60.0)
+    assert [t.id for t in run_now(store.dispatch("g1", 10)) if t.id in ("r", "s")] == []

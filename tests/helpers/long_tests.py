@@ -17,6 +17,7 @@ LONG: dict[str, float] = {
     "tests/sim/test_window_shape.py::test_the_sliding_window_passes_1000_worlds_of_every_fault": 289,
     "tests/plugin/test_plugin.py::test_check_determinism_covers_worlds_drawn_by_hypothesis": 124,
     "tests/sim/test_upgrade_worlds.py::test_the_patched_version_passes_a_thousand_worlds_of_every_fault": 57,
+    "tests/sim/test_cancel_child.py::test_300_worlds_of_each_fault_pass": 122,
     "tests/plugin/test_upgrade_plugin.py::test_the_default_run_fails_a_reordering_deploy_and_passes_a_patched": 22,
     "tests/e2e/test_readme_snippets.py::test_the_deploying_session_runs_as_written_and_prints_what_the_readme": 23,
     "tests/live/test_rollout.py::test_a_rollout_with_a_patch_completes_every_root_and_says_when_the_patch": 21,
