@@ -169,8 +169,9 @@ def remote(n: int) -> Scenario:
 class ForgetfulExpiry(MemoryStore):
     """BUG: an expired lease puts its task back to pending without a retry time (invariant 2)."""
 
-    def _to_pending(self, task: TaskRecord, now: float, *, due: float | None = None) -> TaskRecord:
-        pending = super()._to_pending(task, now, due=due)
+    def _to_pending(self, task: TaskRecord, now: float, *, due: float | None = None,
+                    lapsed: str | None = None) -> TaskRecord:
+        pending = super()._to_pending(task, now, due=due, lapsed=lapsed)
         return self._put_task(attrs.evolve(pending, retry_at=None)) if task.state.value == "acquired" else pending
 
 
