@@ -44,7 +44,7 @@ class WorkerMetrics:
     def bind(self, worker: Worker, count_due: Callable[[str], int] | None) -> None:
         """Read ``worker``'s running tasks, and the store's due ones (``count_due``, if the store has it), at
         each scrape."""
-        self.running.set_function(lambda: worker.holding)
+        self.running.set_function(lambda: worker.running_tasks)
         if count_due is not None:
             def due() -> float:
                 try:

@@ -449,11 +449,6 @@ class Worker:
 
     # -- waiting -------------------------------------------------------------------------------------
 
-    @property
-    def holding(self) -> int:
-        """How many tasks this worker holds and runs now."""
-        return len(self._running)
-
     def fatal_error(self, root: str) -> BaseException | None:
         """A fatal error (nondeterminism, unknown function) of a task in ``root``'s tree, if any."""
         for task_id, exc in self._fatal.items():
