@@ -1,5 +1,5 @@
 """A worker process's metrics in the Prometheus text format (``worker --metrics-port``), served over HTTP
-by ``prometheus-client`` from a thread of its own: tasks running and due, tasks taken over and failed,
+by ``prometheus-client`` from a thread of its own: tasks running and due, tasks taken over, reclaimed and failed,
 roots finished by state, and the latency of each store request."""
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ class WorkerMetrics:
                               registry=r)
         self.taken_over = prom.Counter("durable_tasks_taken_over", "Tasks this worker acquired after another "
                                        "worker's lease on them ran out.", registry=r)
+        self.reclaimed = prom.Counter("durable_tasks_reclaimed", "Tasks this worker took back on start from its "
+                                      "own previous run under the same id (worker --id), with no lease wait.",
+                                      registry=r)
         self.failed = prom.Counter("durable_tasks_failed", "Attempts at a task that stopped on an error: fatal "
                                    "(released with the error recorded), released (a platform error) or "
                                    "lease_lost (fenced).", ["kind"], registry=r)
@@ -58,7 +61,9 @@ class WorkerMetrics:
 
     def __call__(self, event: TaskEvent) -> None:
         if isinstance(event, Acquired):
-            if event.taken_from is not None:
+            if event.reclaimed:
+                self.reclaimed.inc()
+            elif event.taken_from is not None:
                 self.taken_over.inc()
         elif isinstance(event, Ended):
             if event.settled_here and event.promise is not None and TAG_PARENT not in event.promise.tags:
