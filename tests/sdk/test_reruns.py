@@ -21,7 +21,7 @@ def store_with(states: dict[str, PromiseState]) -> MemoryStore:
 
     async def fill() -> None:
         await store.create_promise("r", '{"func": "f", "args": []}', 200.0, {}, target="g")
-        for id, state in states.items():
+        for id in states:
             await store.create_promise(id, f'"{id}"', 200.0, {TAG_PARENT: id.rsplit(".", 1)[0]})
         for id, state in [("r", X), *states.items()]:
             if state is not PromiseState.PENDING:

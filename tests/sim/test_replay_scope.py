@@ -48,6 +48,7 @@ PLAN: dict[str, list[tuple[str, Callable[[], Scenario], int]]] = {
         ("reminder_bug.fixed", _example("reminder_bug.py:fixed"), 6),
         ("retry_bug.buggy", _example("retry_bug.py:buggy"), 50),
         ("side_effect_bug.buggy", _example("side_effect_bug.py:buggy"), 50),
+        ("supplier_race", _example("supplier_race.py:race_scenario"), 20),
         ("side_effect_bug.fixed", _example("side_effect_bug.py:fixed"), 50),
         ("transfer_bug.buggy", _example("transfer_bug.py:buggy"), 50),
         ("transfer_bug.fixed", _example("transfer_bug.py:fixed"), 50),

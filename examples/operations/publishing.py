@@ -1,8 +1,8 @@
 """The workflows of the README's "Cancel and retry": convert a batch of files, and publish a batch once
 an editor approves it (or an hour has passed, for a reminder).
 
-    python -m pytest_durable worker examples.publishing &
-    python -m pytest_durable run batch-1 examples.publishing:convert_all '[["a.txt", "b.txt", "c.txt"]]' --wait
+    python -m pytest_durable worker examples.operations.publishing &
+    python -m pytest_durable run batch-1 examples.operations.publishing:convert_all '[["a.txt", "c.txt"]]' --wait
     python -m pytest_durable retry batch-1      # once c.txt exists: only its conversion runs again
     python -m pytest_durable cancel publish-1   # the root, its reminder timer and the approval it awaits
 """
