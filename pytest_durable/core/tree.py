@@ -9,11 +9,17 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from .codec import describe_call
 from .display import outcome_text
-from .records import PromiseRecord
+from .records import PromiseRecord, PromiseState
 from .store import TAG_DETACHED, TAG_PARENT
 
 
+#: States whose name says all a promise without a value holds.
+_SAID_BY_STATE = (PromiseState.REJECTED_CANCELED, PromiseState.REJECTED_TIMEDOUT)
+
+
 def _value_text(record: PromiseRecord, width: int, as_data: bool) -> str:
+    if record.value is None and record.state in _SAID_BY_STATE:  # "rejected_canceled → canceled" says it twice
+        return ""
     shown = outcome_text(record) if as_data else (record.value or "")
     if not shown:
         return ""

@@ -132,18 +132,19 @@ async def _serve(worker: Worker, store: Store, functions: Sequence[DurableFuncti
                  group: str, ttl: float, grace: float, tell: Tell, task_status: trio.TaskStatus[Worker]) -> None:
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
-            await nursery.start(worker.serve)
-            nursery.start_soon(functools.partial(sweep_when_holding, store, clock, worker.id,
-                                                     ttl=ttl * SWEEPER_TTL_FACTOR))
-            nursery.start_soon(functools.partial(fire_schedules, store, clock, worker.id, ttl=ttl,
-                                                 poll=worker.poll_interval))  # live.scheduler
             await nursery.start(announce, store, clock, group, worker.id)  # live.presence: "serves group"
+            await nursery.start(worker.serve)
+            # said before the tasks it takes say anything (their first lines wait for the store's answer)
             if worker.reclaimed:
                 tell("reclaimed", f"durable worker {worker.id} took back {count(worker.reclaimed, 'task')} "
                      "its previous run held", logging.INFO)
             tell("serving", f"durable worker {worker.id} serving group {group!r}: "
                  f"{', '.join(f.name for f in functions)} ({count(worker.concurrency or 0, 'task')} at a time)",
                  logging.INFO)
+            nursery.start_soon(functools.partial(sweep_when_holding, store, clock, worker.id,
+                                                     ttl=ttl * SWEEPER_TTL_FACTOR))
+            nursery.start_soon(functools.partial(fire_schedules, store, clock, worker.id, ttl=ttl,
+                                                 poll=worker.poll_interval))  # live.scheduler
             task_status.started(worker)
             stopping = False
             async for signum in signals:

@@ -231,7 +231,7 @@ def test_the_logs_and_metrics_session_runs_as_written_and_prints_what_the_readme
         tmp_path: Path, shell: dict[str, str]) -> None:
     """The section's commands, in one bash: the worker logs json to a file and serves metrics on the port
     the section names; what ``run``, ``curl`` and ``grep`` print is what the text under it says."""
-    session, = blocks(LOGS, "bash")
+    session = blocks(LOGS, "bash")[0]  # the next subsections (schedules) have blocks of their own
     lines = [line for line in session.splitlines() if line.strip()]
     said = run_session(lines, tmp_path, shell)
     assert all(rc == 0 for rc, _ in said.values()), said
@@ -242,6 +242,6 @@ def test_the_logs_and_metrics_session_runs_as_written_and_prints_what_the_readme
     assert said["curl -s localhost:9464/metrics | grep '^durable_roots_finished_total'"][1] == [
         'durable_roots_finished_total{state="resolved"} 1.0']
     logged = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines()]
-    assert [e["event"] for e in logged] == ["metrics", "serving", "started", "finished", "stopping"], [
+    assert [e["event"] for e in logged] == ["metrics", "serving", "started", "finished", "stopping", "stopped"], [
         e["message"] for e in logged]
     assert (logged[3]["id"], logged[3]["function"], logged[3]["state"]) == ("order-8", "fulfil", "resolved")

@@ -152,7 +152,9 @@ def test_bad_input_is_one_line(fleet: Fleet, tmp_path: Path) -> None:
     for command in ("cancel", "retry"):
         out = fleet.command(command, "no-such-order")
         assert (out.returncode, out.stdout) == (2, ""), out
-        assert out.stderr.strip() == "error: no promise with id 'no-such-order'"
+        said = out.stderr.strip()
+        assert said.startswith(f"error: {command}: no promise with id 'no-such-order' in "), said
+        assert said.endswith("; `python -m pytest_durable ls --all` lists the ids it holds") and "\n" not in said
     log = tmp_path / "runs.log"
     started = fleet.command("run", "order-8", f"{APP}:fulfil", f'["{log}", "order-8", 1]')  # no worker: pending
     assert started.returncode == 0, started
