@@ -12,7 +12,6 @@ from .display import outcome_text
 from .records import PromiseRecord, PromiseState
 from .store import TAG_DETACHED, TAG_PARENT
 
-
 #: States whose name says all a promise without a value holds.
 _SAID_BY_STATE = (PromiseState.REJECTED_CANCELED, PromiseState.REJECTED_TIMEDOUT)
 
